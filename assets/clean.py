@@ -1,0 +1,107 @@
+"""Clean tables: the raw files typed, deduplicated and cut at the partition's day.
+
+clean.* holds every entity known before run_date (with its `active` flag) and every event strictly
+before run_date; eval.forward_* holds the 7 days from run_date on, for evaluation only.
+"""
+
+from __future__ import annotations
+
+from assets.common import Step, Verdict, Written, daily_asset
+from assets.raw import RAW_KEYS
+from jobrec import warehouse as wh
+from jobrec.contract import open_raw_views
+from jobrec.quality import run_suite
+
+# table -> (SQL file, key columns that order the rows and name them in messages)
+TABLES = {
+    "clean.jobseekers": ("clean_jobseekers", ("jobseeker_id",)),
+    "clean.job_ads": ("clean_job_ads", ("ad_id",)),
+    "clean.applications": ("clean_applications", ("jobseeker_id", "ad_id", "applied_at")),
+    "clean.hires": ("clean_hires", ("jobseeker_id", "ad_id", "hired_at")),
+    "clean.recommendation_feedback": (
+        "clean_recommendation_feedback",
+        ("jobseeker_id", "ad_id", "sent_at"),
+    ),
+    "eval.forward_applications": (
+        "eval_forward_applications",
+        ("jobseeker_id", "ad_id", "applied_at"),
+    ),
+    "eval.forward_hires": ("eval_forward_hires", ("jobseeker_id", "ad_id", "hired_at")),
+}
+
+
+def write_table(step: Step, table: str) -> Written:
+    sql_name, keys = TABLES[table]
+    open_raw_views(step.con, step.config.raw_dir, step.run_date)
+    rows = wh.replace_partition(
+        step.con,
+        table,
+        step.run_date,
+        wh.sql(sql_name),
+        {"run_date": step.run_date},
+        order_by=", ".join(keys),
+    )
+    pruned = wh.prune_partitions(step.con, table, step.run_date, step.config.retention_days)
+    active = {}
+    if table in ("clean.jobseekers", "clean.job_ads"):
+        (n_active,) = step.con.execute(
+            f"SELECT count(*) FROM {table} WHERE run_date = ? AND active", [step.run_date]
+        ).fetchone()
+        active = {"active": int(n_active)}
+    return Written(rows, {"table": table, **active, "pruned_rows": pruned})
+
+
+def great_expectations_check(table: str):
+    _, keys = TABLES[table]
+
+    def check(step: Step, written: Written) -> Verdict:
+        frame = step.con.execute(
+            wh.sql(f"quality_{table.replace('.', '_')}"), {"run_date": step.run_date}
+        ).df()
+        result = run_suite(table, frame, keys)
+        return Verdict(
+            result.success,
+            result.summary(),
+            {"expectations": result.evaluated, "failed": len(result.failures)},
+        )
+
+    check.__doc__ = f"Great Expectations suite on the partition of {table}."
+    return check
+
+
+def _clean_asset(table: str, deps: list):
+    schema, name = table.split(".")
+
+    @daily_asset(
+        key=[schema, name],
+        group="clean",
+        deps=deps,
+        checks={"great_expectations": great_expectations_check(table)},
+        description=f"`{table}`: {__doc__.splitlines()[0]}",
+    )
+    def _compute(step: Step) -> Written:
+        return write_table(step, table)
+
+    return _compute
+
+
+clean_jobseekers = _clean_asset("clean.jobseekers", [RAW_KEYS["jobseekers"]])
+clean_job_ads = _clean_asset("clean.job_ads", [RAW_KEYS["job_ads"]])
+_entities = [clean_jobseekers, clean_job_ads]
+clean_applications = _clean_asset("clean.applications", [RAW_KEYS["applications"], *_entities])
+clean_hires = _clean_asset("clean.hires", [RAW_KEYS["hires"], *_entities])
+clean_recommendation_feedback = _clean_asset(
+    "clean.recommendation_feedback", [RAW_KEYS["recommendation_feedback"], *_entities]
+)
+eval_forward_applications = _clean_asset("eval.forward_applications", [RAW_KEYS["applications"]])
+eval_forward_hires = _clean_asset("eval.forward_hires", [RAW_KEYS["hires"]])
+
+CLEAN_ASSETS = [
+    clean_jobseekers,
+    clean_job_ads,
+    clean_applications,
+    clean_hires,
+    clean_recommendation_feedback,
+    eval_forward_applications,
+    eval_forward_hires,
+]

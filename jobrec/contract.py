@@ -1,0 +1,643 @@
+"""Input and output contracts (pyarrow schemas) and validation of raw input files.
+
+The raw schemas are the canonical types the synthetic generator writes. Readers accept the valid
+variants DESIGN.md lists (any integer/float for numeric columns, 0/1 integers for booleans, CSV).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pyarrow.types as pat
+
+RAW_FILES = ("jobseekers", "job_ads", "applications", "hires", "recommendation_feedback")
+
+JOBSEEKERS = pa.schema(
+    [
+        ("jobseeker_id", pa.string()),
+        ("registered_on", pa.date32()),
+        ("exited_on", pa.date32()),
+        ("gender", pa.string()),
+        ("birth_year", pa.int16()),
+        ("education_level", pa.int8()),
+        ("experience_years", pa.float32()),
+        ("desired_occupation", pa.string()),
+        ("desired_contract", pa.string()),
+        ("desired_wage", pa.float32()),
+        ("mobility_km", pa.float32()),
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+        ("department", pa.string()),
+        ("skills", pa.list_(pa.string())),
+        ("profile_text", pa.string()),
+    ]
+)
+
+JOB_ADS = pa.schema(
+    [
+        ("ad_id", pa.string()),
+        ("employer_id", pa.string()),
+        ("posted_on", pa.date32()),
+        ("closed_on", pa.date32()),
+        ("occupation", pa.string()),
+        ("contract", pa.string()),
+        ("wage", pa.float32()),
+        ("hours_per_week", pa.float32()),
+        ("required_experience_years", pa.float32()),
+        ("required_education", pa.int8()),
+        ("latitude", pa.float64()),
+        ("longitude", pa.float64()),
+        ("department", pa.string()),
+        ("skills", pa.list_(pa.string())),
+        ("positions", pa.int16()),
+        ("title", pa.string()),
+        ("description", pa.string()),
+    ]
+)
+
+APPLICATIONS = pa.schema(
+    [
+        ("jobseeker_id", pa.string()),
+        ("ad_id", pa.string()),
+        ("applied_at", pa.timestamp("us", tz="UTC")),
+        ("channel", pa.string()),
+    ]
+)
+
+HIRES = pa.schema(
+    [
+        ("jobseeker_id", pa.string()),
+        ("ad_id", pa.string()),
+        ("hired_at", pa.timestamp("us", tz="UTC")),
+    ]
+)
+
+RECOMMENDATION_FEEDBACK = pa.schema(
+    [
+        ("jobseeker_id", pa.string()),
+        ("ad_id", pa.string()),
+        ("sent_at", pa.timestamp("us", tz="UTC")),
+        ("responded", pa.bool_()),
+        ("applied", pa.bool_()),
+        ("positive_outcome", pa.bool_()),
+        ("unsubscribed", pa.bool_()),
+        ("negative_feedback", pa.bool_()),
+    ]
+)
+
+RAW_SCHEMAS: dict[str, pa.Schema] = {
+    "jobseekers": JOBSEEKERS,
+    "job_ads": JOB_ADS,
+    "applications": APPLICATIONS,
+    "hires": HIRES,
+    "recommendation_feedback": RECOMMENDATION_FEEDBACK,
+}
+
+GENDERS = ("F", "M", "X")
+CONTRACTS = ("permanent", "fixed_term", "temp", "other")
+CHANNELS = ("recommendation", "organic")
+# ROME-like occupation code: family letter A-N, two-digit domain, two-digit code (e.g. K2204).
+OCCUPATION_PATTERN = r"^[A-N][0-9]{4}$"
+
+
+# --------------------------------------------------------------------------------------------
+# Validation of raw input files
+# --------------------------------------------------------------------------------------------
+#
+# Every column has a kind. The reader accepts every valid physical variant of a kind (any integer
+# or float for numbers, 0/1 integers for booleans, date or timestamp for dates, CSV text for all)
+# and exposes one typed temporary view `raw_<file>` per file, which the cleaning SQL reads.
+
+
+ID, STRING, DATE, TIMESTAMP, NUMBER, WHOLE, BOOL, LIST = (
+    "id",
+    "string",
+    "date",
+    "timestamp",
+    "number",
+    "whole number",
+    "boolean",
+    "list of strings",
+)
+
+# column -> (kind, required): required columns must not hold nulls.
+COLUMNS: dict[str, dict[str, tuple[str, bool]]] = {
+    "jobseekers": {
+        "jobseeker_id": (ID, True),
+        "registered_on": (DATE, True),
+        "exited_on": (DATE, False),
+        "gender": (STRING, False),
+        "birth_year": (WHOLE, False),
+        "education_level": (WHOLE, False),
+        "experience_years": (NUMBER, False),
+        "desired_occupation": (STRING, True),
+        "desired_contract": (STRING, False),
+        "desired_wage": (NUMBER, False),
+        "mobility_km": (NUMBER, False),
+        "latitude": (NUMBER, True),
+        "longitude": (NUMBER, True),
+        "department": (STRING, True),
+        "skills": (LIST, False),
+        "profile_text": (STRING, False),
+    },
+    "job_ads": {
+        "ad_id": (ID, True),
+        "employer_id": (ID, False),
+        "posted_on": (DATE, True),
+        "closed_on": (DATE, False),
+        "occupation": (STRING, True),
+        "contract": (STRING, False),
+        "wage": (NUMBER, False),
+        "hours_per_week": (NUMBER, False),
+        "required_experience_years": (NUMBER, False),
+        "required_education": (WHOLE, False),
+        "latitude": (NUMBER, True),
+        "longitude": (NUMBER, True),
+        "department": (STRING, True),
+        "skills": (LIST, False),
+        "positions": (WHOLE, True),
+        "title": (STRING, False),
+        "description": (STRING, False),
+    },
+    "applications": {
+        "jobseeker_id": (ID, True),
+        "ad_id": (ID, True),
+        "applied_at": (TIMESTAMP, True),
+        "channel": (STRING, False),
+    },
+    "hires": {
+        "jobseeker_id": (ID, True),
+        "ad_id": (ID, True),
+        "hired_at": (TIMESTAMP, True),
+    },
+    "recommendation_feedback": {
+        "jobseeker_id": (ID, True),
+        "ad_id": (ID, True),
+        "sent_at": (TIMESTAMP, True),
+        "responded": (BOOL, True),
+        "applied": (BOOL, True),
+        "positive_outcome": (BOOL, True),
+        "unsubscribed": (BOOL, True),
+        "negative_feedback": (BOOL, True),
+    },
+}
+
+# The columns that identify a row in error messages (never a personal field).
+ROW_KEYS = {
+    "jobseekers": ("jobseeker_id",),
+    "job_ads": ("ad_id",),
+    "applications": ("jobseeker_id", "ad_id", "applied_at"),
+    "hires": ("jobseeker_id", "ad_id", "hired_at"),
+    "recommendation_feedback": ("jobseeker_id", "ad_id", "sent_at"),
+}
+
+# The column that dates a row: only rows known before the partition's horizon are checked, so
+# rows of a future the partition never reads cannot refuse it.
+TIME_COLUMN = {
+    "jobseekers": "registered_on",
+    "job_ads": "posted_on",
+    "applications": "applied_at",
+    "hires": "hired_at",
+    "recommendation_feedback": "sent_at",
+}
+FORWARD_DAYS = 7
+SAMPLE_ROWS = 5
+
+# (file, column, problem, SQL predicate over the typed view that is true on offending rows)
+VALUE_RULES: list[tuple[str, str, str, str]] = [
+    ("jobseekers", "gender", "must be one of F, M, X or null", f"gender NOT IN {GENDERS}"),
+    (
+        "jobseekers",
+        "birth_year",
+        "must be within 1900-2100",
+        "birth_year NOT BETWEEN 1900 AND 2100",
+    ),
+    ("jobseekers", "education_level", "must be within 0-8", "education_level NOT BETWEEN 0 AND 8"),
+    ("jobseekers", "experience_years", "must be >= 0", "experience_years < 0"),
+    (
+        "jobseekers",
+        "desired_occupation",
+        "is not a known occupation code (family A-N + 4 digits, e.g. K2204)",
+        f"NOT regexp_full_match(desired_occupation, '{OCCUPATION_PATTERN[1:-1]}')",
+    ),
+    (
+        "jobseekers",
+        "desired_contract",
+        f"must be one of {', '.join(CONTRACTS)} or null",
+        f"desired_contract NOT IN {CONTRACTS}",
+    ),
+    ("jobseekers", "desired_wage", "must be >= 0", "desired_wage < 0"),
+    ("jobseekers", "mobility_km", "must be >= 0", "mobility_km < 0"),
+    ("jobseekers", "latitude", "must be within [-90, 90]", "latitude NOT BETWEEN -90 AND 90"),
+    ("jobseekers", "longitude", "must be within [-180, 180]", "longitude NOT BETWEEN -180 AND 180"),
+    ("jobseekers", "exited_on", "is before registered_on", "exited_on < registered_on"),
+    (
+        "job_ads",
+        "occupation",
+        "is not a known occupation code (family A-N + 4 digits, e.g. K2204)",
+        f"NOT regexp_full_match(occupation, '{OCCUPATION_PATTERN[1:-1]}')",
+    ),
+    (
+        "job_ads",
+        "contract",
+        f"must be one of {', '.join(CONTRACTS)} or null",
+        f"contract NOT IN {CONTRACTS}",
+    ),
+    ("job_ads", "wage", "must be >= 0", "wage < 0"),
+    (
+        "job_ads",
+        "hours_per_week",
+        "must be within [0, 168]",
+        "hours_per_week NOT BETWEEN 0 AND 168",
+    ),
+    ("job_ads", "required_experience_years", "must be >= 0", "required_experience_years < 0"),
+    (
+        "job_ads",
+        "required_education",
+        "must be within 0-8",
+        "required_education NOT BETWEEN 0 AND 8",
+    ),
+    ("job_ads", "positions", "must be >= 1", "positions < 1"),
+    ("job_ads", "latitude", "must be within [-90, 90]", "latitude NOT BETWEEN -90 AND 90"),
+    ("job_ads", "longitude", "must be within [-180, 180]", "longitude NOT BETWEEN -180 AND 180"),
+    ("job_ads", "closed_on", "is before posted_on", "closed_on < posted_on"),
+    (
+        "applications",
+        "channel",
+        f"must be one of {', '.join(CHANNELS)} or null",
+        f"channel NOT IN {CHANNELS}",
+    ),
+]
+
+# (file, column, referenced file, referenced column)
+REFERENCES = [
+    ("applications", "jobseeker_id", "jobseekers", "jobseeker_id"),
+    ("applications", "ad_id", "job_ads", "ad_id"),
+    ("hires", "jobseeker_id", "jobseekers", "jobseeker_id"),
+    ("hires", "ad_id", "job_ads", "ad_id"),
+    ("recommendation_feedback", "jobseeker_id", "jobseekers", "jobseeker_id"),
+    ("recommendation_feedback", "ad_id", "job_ads", "ad_id"),
+]
+
+# (file, timestamp column, problem) — events on an ad must not precede the ad's posting day.
+BEFORE_POSTING = [
+    ("applications", "applied_at", "application dated before its ad was posted"),
+    ("hires", "hired_at", "hire dated before its ad was posted"),
+    ("recommendation_feedback", "sent_at", "recommendation sent before its ad was posted"),
+]
+
+
+@dataclasses.dataclass(frozen=True)
+class Violation:
+    file: str  # file name as found on disk, e.g. job_ads.parquet
+    column: str | None
+    problem: str
+    rows: int = 0
+    samples: tuple[str, ...] = ()
+
+    def message(self) -> str:
+        where = f"column '{self.column}'" if self.column else "file"
+        text = f"{self.file}: {where}: {self.problem}"
+        if self.rows:
+            text += f" ({self.rows} row{'s' if self.rows > 1 else ''})"
+        if self.samples:
+            text += "; sample: " + "; ".join(self.samples)
+        return text
+
+
+class ContractError(ValueError):
+    def __init__(self, violations: list[Violation]):
+        self.violations = violations
+        super().__init__("\n".join(v.message() for v in violations))
+
+
+@dataclasses.dataclass(frozen=True)
+class RawFile:
+    name: str
+    path: Path
+    format: str  # parquet | csv
+
+    @property
+    def label(self) -> str:
+        return self.path.name
+
+
+def locate(raw_dir: Path, name: str) -> RawFile | None:
+    """The input file: <name>.parquet, a folder <name>/ of Parquet parts, or <name>.csv."""
+    raw_dir = Path(raw_dir)
+    for path, fmt in (
+        (raw_dir / f"{name}.parquet", "parquet"),
+        (raw_dir / name, "parquet"),
+        (raw_dir / f"{name}.csv", "csv"),
+    ):
+        if path.is_file() or (path.is_dir() and any(path.glob("*.parquet"))):
+            return RawFile(name, path, fmt)
+    return None
+
+
+def _source_sql(raw: RawFile) -> str:
+    path = str(raw.path).replace("'", "''")
+    if raw.format == "csv":
+        return f"read_csv('{path}', all_varchar = true, header = true)"
+    if raw.path.is_dir():
+        return f"read_parquet('{path}/*.parquet')"
+    return f"read_parquet('{path}')"
+
+
+def _parquet_type_ok(kind: str, t) -> bool:
+    if pat.is_dictionary(t):
+        t = t.value_type
+    if kind in (ID, STRING):
+        return pat.is_string(t) or pat.is_large_string(t)
+    if kind == DATE:
+        return pat.is_date(t) or pat.is_timestamp(t)
+    if kind == TIMESTAMP:
+        return pat.is_timestamp(t) or pat.is_date(t)
+    if kind in (NUMBER, WHOLE):
+        return pat.is_integer(t) or pat.is_floating(t) or pat.is_decimal(t)
+    if kind == BOOL:
+        return pat.is_boolean(t) or pat.is_integer(t)
+    if kind == LIST:
+        return (pat.is_list(t) or pat.is_large_list(t)) and (
+            pat.is_string(t.value_type) or pat.is_large_string(t.value_type)
+        )
+    raise ValueError(kind)
+
+
+_CSV_CAST = {
+    DATE: "TRY_CAST({c} AS DATE)",
+    TIMESTAMP: "TRY_CAST({c} AS TIMESTAMPTZ)",
+    NUMBER: "TRY_CAST({c} AS DOUBLE)",
+    WHOLE: "TRY_CAST({c} AS DOUBLE)",
+    BOOL: (
+        "CASE WHEN lower(trim({c})) IN ('true', 't', '1', 'yes') THEN true "
+        "WHEN lower(trim({c})) IN ('false', 'f', '0', 'no') THEN false END"
+    ),
+    # a DuckDB list literal ([a, b]) or ';'-separated codes
+    LIST: (
+        "CASE WHEN trim({c}) LIKE '[%' THEN TRY_CAST({c} AS VARCHAR[]) "
+        "WHEN trim({c}) = '' THEN []::VARCHAR[] ELSE string_split({c}, ';') END"
+    ),
+}
+
+
+def _typed_expr(kind: str, column: str, fmt: str, arrow_type=None) -> str:
+    c = f'"{column}"'
+    if fmt == "csv":
+        return c if kind in (ID, STRING) else _CSV_CAST[kind].format(c=c)
+    if kind in (ID, STRING):
+        return f"CAST({c} AS VARCHAR)"
+    if kind == DATE:
+        return f"CAST({c} AS DATE)"
+    if kind == TIMESTAMP:
+        return f"CAST({c} AS TIMESTAMPTZ)"
+    if kind in (NUMBER, WHOLE):
+        return f"CAST({c} AS DOUBLE)"
+    if kind == BOOL:
+        if pat.is_boolean(arrow_type):
+            return c
+        return f"CASE {c} WHEN 1 THEN true WHEN 0 THEN false END"
+    return f"CAST({c} AS VARCHAR[])"
+
+
+def _fmt(value) -> str:
+    text = str(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def _samples(con, query: str, params=None) -> tuple[int, tuple[str, ...]]:
+    """Run `query` (offending rows: key columns then the value) and format a sample."""
+    rows = con.execute(f"SELECT count(*) FROM ({query})", params or {}).fetchall()[0][0]
+    if not rows:
+        return 0, ()
+    desc_rows = con.execute(f"SELECT * FROM ({query}) LIMIT {SAMPLE_ROWS}", params or {})
+    names = [d[0] for d in desc_rows.description]
+    out = []
+    for r in desc_rows.fetchall():
+        out.append(" ".join(f"{n}={_fmt(v)}" for n, v in zip(names, r, strict=True)))
+    return int(rows), tuple(out)
+
+
+class RawInputs:
+    """The raw input files of one partition, read through typed temporary views.
+
+    `inspect()` checks each file's readability and schema; files that pass get a view
+    `raw_<name>`; `validate()` then checks values, keys and references. Nothing is copied.
+    """
+
+    def __init__(self, con: duckdb.DuckDBPyConnection, raw_dir: Path, run_date: dt.date):
+        self.con = con
+        self.raw_dir = Path(raw_dir)
+        self.run_date = run_date
+        self.horizon = run_date + dt.timedelta(days=FORWARD_DAYS)
+        self.files: dict[str, RawFile] = {}
+        self.rows: dict[str, int] = {}
+        con.execute("SET TimeZone = 'UTC'")
+
+    # -- schema stage -------------------------------------------------------------------------
+    def inspect(self) -> dict[str, list[Violation]]:
+        return {name: self._inspect_file(name) for name in RAW_FILES}
+
+    def _inspect_file(self, name: str) -> list[Violation]:
+        raw = locate(self.raw_dir, name)
+        if raw is None:
+            return [
+                Violation(
+                    f"{name}.parquet",
+                    None,
+                    f"missing: no {name}.parquet, {name}/*.parquet or {name}.csv in {self.raw_dir}",
+                )
+            ]
+        columns = COLUMNS[name]
+        try:
+            if raw.format == "parquet":
+                paths = sorted(raw.path.glob("*.parquet")) if raw.path.is_dir() else [raw.path]
+                schema = pq.read_schema(paths[0])
+                types = {f.name: f.type for f in schema}
+                n_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
+            else:
+                cur = self.con.execute(f"SELECT * FROM {_source_sql(raw)} LIMIT 0")
+                types = {d[0]: None for d in cur.description}
+                cur.fetchall()
+                n_rows = self.con.execute(f"SELECT count(*) FROM {_source_sql(raw)}").fetchall()[0][0]
+        except Exception as exc:  # truncated / corrupt / not the format its name says
+            return [Violation(raw.label, None, f"unreadable {raw.format} file ({_fmt(exc)})")]
+        problems = [Violation(raw.label, c, "missing column") for c in columns if c not in types]
+        if raw.format == "parquet":
+            for c, (kind, _) in columns.items():
+                if c in types and not _parquet_type_ok(kind, types[c]):
+                    key = ROW_KEYS[name][0]
+                    key_sel = f'"{key}", ' if key in types and key != c else ""
+                    n, sample = _samples(self.con, f'SELECT {key_sel}"{c}" FROM {_source_sql(raw)}')
+                    problems.append(
+                        Violation(
+                            raw.label, c, f"wrong type {types[c]} (expected {kind})", 0, sample
+                        )
+                    )
+            for c, (kind, _) in columns.items():
+                t = types.get(c)
+                if kind == BOOL and t is not None and pat.is_integer(t):
+                    n, sample = _samples(
+                        self.con,
+                        f'SELECT "{ROW_KEYS[name][0]}", "{c}" FROM {_source_sql(raw)} '
+                        f'WHERE "{c}" NOT IN (0, 1)',
+                    )
+                    if n:
+                        problems.append(
+                            Violation(
+                                raw.label,
+                                c,
+                                "boolean given as an integer other than 0/1",
+                                n,
+                                sample,
+                            )
+                        )
+        if n_rows == 0:
+            problems.append(Violation(raw.label, None, "empty file (no rows)"))
+        if problems:
+            return problems
+        exprs = ", ".join(
+            f'{_typed_expr(kind, c, raw.format, types[c])} AS "{c}"'
+            for c, (kind, _) in columns.items()
+        )
+        try:
+            self.con.execute(
+                f"CREATE OR REPLACE TEMP VIEW raw_{name} AS SELECT {exprs} FROM {_source_sql(raw)}"
+            )
+            if raw.format == "csv":
+                problems += self._csv_type_problems(name, raw)
+            # Reading every column once surfaces corrupt pages that a valid footer hides.
+            self.con.execute(f"SELECT count(*) FROM raw_{name}").fetchall()
+        except Exception as exc:
+            return [Violation(raw.label, None, f"unreadable {raw.format} file ({_fmt(exc)})")]
+        if not problems:
+            self.files[name] = raw
+            self.rows[name] = int(n_rows)
+        return problems
+
+    def _csv_type_problems(self, name: str, raw: RawFile) -> list[Violation]:
+        problems = []
+        key = ROW_KEYS[name][0]
+        for c, (kind, _) in COLUMNS[name].items():
+            if kind in (ID, STRING):
+                continue
+            typed = _CSV_CAST[kind].format(c=f'"{c}"')
+            n, sample = _samples(
+                self.con,
+                f'SELECT "{key}", "{c}" FROM {_source_sql(raw)} '
+                f"WHERE nullif(trim(\"{c}\"), '') IS NOT NULL AND ({typed}) IS NULL",
+            )
+            if n:
+                problems.append(Violation(raw.label, c, f"not a valid {kind}", n, sample))
+        return problems
+
+    # -- value stage --------------------------------------------------------------------------
+    def _scope(self, name: str, alias: str = "v") -> str:
+        t = TIME_COLUMN[name]
+        return f'({alias}."{t}" IS NULL OR {alias}."{t}" < $horizon)'
+
+    def _offending(self, name: str, column: str, predicate: str, extra_from: str = "") -> str:
+        """Offending rows of `name` (alias v): their key columns, then the column's value."""
+        keys = ", ".join(f'v."{k}"' for k in ROW_KEYS[name] if k != column)
+        sel = f'{keys + ", " if keys else ""}v."{column}"'
+        return (
+            f"SELECT {sel} FROM raw_{name} v {extra_from} "
+            f"WHERE ({predicate}) AND {self._scope(name)}"
+        )
+
+    def validate(self) -> dict[str, list[Violation]]:
+        """All contract violations per file (empty lists: the file is valid)."""
+        report = self.inspect()
+        p = {"horizon": self.horizon}
+        for name, raw in self.files.items():
+            for c, (kind, required) in COLUMNS[name].items():
+                checks = []
+                if required:
+                    checks.append(("is null" if kind != ID else "null id", f'v."{c}" IS NULL'))
+                if kind == WHOLE:
+                    checks.append(("must hold whole numbers", f'v."{c}" <> round(v."{c}")'))
+                if kind in (NUMBER, WHOLE):
+                    checks.append(
+                        (
+                            "is NaN or infinite (use null for unknown)",
+                            f'isnan(v."{c}") OR isinf(v."{c}")',
+                        )
+                    )
+                for problem, pred in checks:
+                    n, s = _samples(self.con, self._offending(name, c, pred), p)
+                    if n:
+                        report[name].append(Violation(raw.label, c, problem, n, s))
+            if name in ("jobseekers", "job_ads"):
+                key = ROW_KEYS[name][0]
+                n, s = _samples(
+                    self.con,
+                    f'SELECT "{key}", count(*) AS copies FROM raw_{name} v '
+                    f"WHERE {self._scope(name)} GROUP BY 1 HAVING count(*) > 1",
+                    p,
+                )
+                if n:
+                    report[name].append(Violation(raw.label, key, "duplicate id", n, s))
+        for name, column, problem, predicate in VALUE_RULES:
+            if name in self.files:
+                n, s = _samples(self.con, self._offending(name, column, predicate), p)
+                if n:
+                    report[name].append(Violation(self.files[name].label, column, problem, n, s))
+        for name, column, ref, ref_column in REFERENCES:
+            if name in self.files and ref in self.files:
+                n, s = _samples(
+                    self.con,
+                    self._offending(
+                        name,
+                        column,
+                        f'v."{column}" IS NOT NULL AND NOT EXISTS (SELECT 1 FROM raw_{ref} r '
+                        f'WHERE r."{ref_column}" = v."{column}")',
+                    ),
+                    p,
+                )
+                if n:
+                    report[name].append(
+                        Violation(
+                            self.files[name].label,
+                            column,
+                            f"unknown {ref_column} (not in {self.files[ref].label})",
+                            n,
+                            s,
+                        )
+                    )
+        for name, column, problem in BEFORE_POSTING:
+            if name in self.files and "job_ads" in self.files:
+                n, s = _samples(
+                    self.con,
+                    self._offending(
+                        name,
+                        column,
+                        f'CAST(v."{column}" AS DATE) < a.posted_on',
+                        extra_from="JOIN raw_job_ads a USING (ad_id)",
+                    ),
+                    p,
+                )
+                if n:
+                    report[name].append(Violation(self.files[name].label, column, problem, n, s))
+        return report
+
+    def require_valid(self) -> None:
+        """Raise ContractError unless every file is valid (used by the cleaning steps)."""
+        problems = [v for vs in self.validate().values() for v in vs]
+        if problems:
+            raise ContractError(problems)
+
+
+def open_raw_views(
+    con: duckdb.DuckDBPyConnection, raw_dir: Path, run_date: dt.date
+) -> RawInputs:
+    """Register the typed `raw_<file>` views on `con`; ContractError if a file is unreadable."""
+    inputs = RawInputs(con, raw_dir, run_date)
+    problems = [v for vs in inputs.inspect().values() for v in vs]
+    if problems:
+        raise ContractError(problems)
+    return inputs

@@ -1,0 +1,27 @@
+"""Dagster definitions: every asset of the chain, its checks, resources, job and schedule."""
+
+from __future__ import annotations
+
+from dagster import Definitions, in_process_executor
+
+from assets.clean import CLEAN_ASSETS
+from assets.publish import build_publish_asset
+from assets.raw import raw_inputs
+from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.resources import build_resources
+
+CHAIN = [raw_inputs, *CLEAN_ASSETS]
+publish_warehouse = build_publish_asset(
+    [key for a in CHAIN for key in a.keys]  # after everything else
+)
+ALL_ASSETS = [*CHAIN, publish_warehouse]
+
+defs = Definitions(
+    assets=ALL_ASSETS,
+    jobs=[nightly_job],
+    schedules=[nightly_schedule],
+    resources=build_resources(),
+    # One process per run: steps share the warehouse file one after the other, no per-step
+    # process start (torch and GX imports), and a run never contends with itself for the lock.
+    executor=in_process_executor,
+)

@@ -1,0 +1,10 @@
+CREATE SCHEMA IF NOT EXISTS metrics;
+CREATE TABLE IF NOT EXISTS metrics.runs (
+    run_date DATE NOT NULL,
+    asset VARCHAR NOT NULL,
+    seconds DOUBLE NOT NULL,
+    peak_rss_mb DOUBLE NOT NULL,
+    "rows" BIGINT NOT NULL,
+    run_id VARCHAR NOT NULL,
+    finished_at TIMESTAMP WITH TIME ZONE NOT NULL
+);

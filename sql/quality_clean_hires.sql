@@ -1,0 +1,6 @@
+-- One partition of clean.hires as the GX suite reads it, with the event's distance to the run date.
+SELECT
+    *,
+    epoch(CAST(run_date AS TIMESTAMPTZ)) - epoch(hired_at) AS seconds_before_run
+FROM clean.hires
+WHERE run_date = $run_date

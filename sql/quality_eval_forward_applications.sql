@@ -1,0 +1,6 @@
+-- One partition of eval.forward_applications as the GX suite reads it, with the event's distance to the run date.
+SELECT
+    *,
+    epoch(CAST(run_date AS TIMESTAMPTZ)) - epoch(applied_at) AS seconds_before_run
+FROM eval.forward_applications
+WHERE run_date = $run_date

@@ -1,0 +1,56 @@
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import os
+from pathlib import Path
+
+import duckdb
+import pytest
+
+os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
+
+from jobrec.config import Settings  # noqa: E402
+
+
+def make_settings(root: Path, raw_dir: Path, **overrides) -> Settings:
+    settings = Settings(
+        raw_dir=raw_dir,
+        warehouse=root / "warehouse" / "jobrec.duckdb",
+        models_dir=root / "models",
+        published=root / "published" / "jobrec.duckdb",
+        reports_dir=root / "reports",
+        start_date=dt.date(2025, 1, 1),
+        retention_days=0,
+    )
+    return dataclasses.replace(settings, **overrides)
+
+
+def run_day(settings: Settings, day: dt.date, assets=None, raise_on_error: bool = True):
+    """Materialise `assets` (default: the whole chain) for one partition, in process."""
+    from dagster import materialize
+
+    from orchestration.definitions import ALL_ASSETS
+    from orchestration.resources import build_resources
+
+    return materialize(
+        assets or ALL_ASSETS,
+        partition_key=day.isoformat(),
+        resources=build_resources(settings),
+        raise_on_error=raise_on_error,
+    )
+
+
+def table_rows(db: Path, table: str, day: dt.date | None = None) -> list[tuple]:
+    """All rows of a table (one partition when `day` is given), in storage order."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        where = f" WHERE run_date = DATE '{day}'" if day else ""
+        return con.execute(f"SELECT * FROM {table}{where}").fetchall()
+
+
+@pytest.fixture
+def mini_settings(tmp_path):
+    from tests import minimarket
+
+    raw = minimarket.write(tmp_path / "raw")
+    return make_settings(tmp_path, raw)
