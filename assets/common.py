@@ -118,6 +118,7 @@ def daily_asset(
                         asset=asset_name(key),
                         seconds=tracker.seconds,
                         peak_rss_mb=tracker.peak_rss_mb,
+                        start_rss_mb=tracker.start_rss_mb,
                         rows=written.rows,
                     )
                 total_rows += written.rows

@@ -77,6 +77,7 @@ def raw_inputs(context: AssetExecutionContext, warehouse: Warehouse, jobrec: Job
                     asset=f"raw/{name}",
                     seconds=tracker.seconds,
                     peak_rss_mb=tracker.peak_rss_mb,
+                    start_rss_mb=tracker.start_rss_mb,
                     rows=rows.get(name, 0),
                 )
     for name, key in RAW_KEYS.items():

@@ -31,6 +31,7 @@ class StepTracker:
         self.interval_s = interval_s
         self.seconds = 0.0
         self.peak_rss_mb = 0.0
+        self.start_rss_mb = 0.0
         self._stop = threading.Event()
         self._peak = 0
 
@@ -41,6 +42,7 @@ class StepTracker:
 
     def __enter__(self) -> StepTracker:
         self._peak = current_rss_bytes()
+        self.start_rss_mb = self._peak / 2**20
         self._t0 = time.perf_counter()
         self._thread = threading.Thread(target=self._sample, daemon=True)
         self._thread.start()

@@ -138,6 +138,7 @@ def record_run(
     seconds: float,
     peak_rss_mb: float,
     rows: int,
+    start_rss_mb: float = 0.0,
 ) -> None:
     """Append one row to metrics.runs (a log: one row per asset, partition and run)."""
     con.execute(sql("create_metrics_runs"))
@@ -146,8 +147,9 @@ def record_run(
         [run_id, asset, run_date],
     )
     con.execute(
-        "INSERT INTO metrics.runs VALUES (?, ?, ?, ?, ?, ?, now())",
-        [run_date, asset, float(seconds), float(peak_rss_mb), int(rows), run_id],
+        "INSERT INTO metrics.runs BY NAME SELECT ? AS run_date, ? AS asset, ? AS seconds, "
+        "? AS peak_rss_mb, ? AS rows, ? AS run_id, ? AS start_rss_mb, now() AS finished_at",
+        [run_date, asset, float(seconds), float(peak_rss_mb), int(rows), run_id, start_rss_mb],
     )
 
 

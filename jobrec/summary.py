@@ -1,0 +1,45 @@
+"""Print what a night produced, read from the analysts' published copy:
+`python -m jobrec.summary [--day D]` (default: the latest partition)."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+
+import duckdb
+
+from jobrec.config import Settings
+
+
+def night_summary(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> str:
+    tables = con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.columns "
+        "WHERE column_name = 'run_date' AND table_schema <> 'metrics' ORDER BY 1"
+    ).fetchall()
+    if day is None:
+        day = con.execute("SELECT max(run_date) FROM metrics.runs").fetchall()[0][0]
+    lines = [f"partition {day}", f"{'table':<34}{'rows':>12}"]
+    for (table,) in tables:
+        (n,) = con.execute(f"SELECT count(*) FROM {table} WHERE run_date = ?", [day]).fetchall()[0]
+        lines.append(f"{table:<34}{n:>12,}")
+    lines += ["", f"{'asset (latest run)':<34}{'seconds':>10}{'peak MB':>10}{'rows':>12}"]
+    for asset, seconds, peak, rows in con.execute(
+        "SELECT asset, seconds, peak_rss_mb, rows FROM metrics.runs WHERE run_date = ? "
+        "QUALIFY row_number() OVER (PARTITION BY asset ORDER BY finished_at DESC) = 1 "
+        "ORDER BY finished_at",
+        [day],
+    ).fetchall():
+        lines.append(f"{asset:<34}{seconds:>10.2f}{peak:>10.0f}{rows:>12,}")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--day", type=dt.date.fromisoformat, default=None)
+    args = parser.parse_args()
+    with duckdb.connect(str(Settings.from_env().published), read_only=True) as con:
+        print(night_summary(con, args.day))
+
+
+if __name__ == "__main__":
+    main()
