@@ -44,10 +44,7 @@ def test_clean_tables_by_hand(mini_settings):
     assert _ids(db, "eval.forward_applications") == [("S3", "A3"), ("S4", "A4")]
     assert _ids(db, "eval.forward_hires") == [("S3", "A3")]
     # every asset of the run is accounted for, with its own rows
-    runs = {
-        r[1]: r
-        for r in table_rows(db, "metrics.runs", RUN_DATE)
-    }
+    runs = {r[1]: r for r in table_rows(db, "metrics.runs", RUN_DATE)}
     assert runs["clean/jobseekers"][4] == 3
     assert runs["clean/applications"][4] == 3
     assert {"raw/jobseekers", "publish/warehouse", "eval/forward_hires"} <= set(runs)
