@@ -54,3 +54,23 @@ def mini_settings(tmp_path):
 
     raw = minimarket.write(tmp_path / "raw")
     return make_settings(tmp_path, raw)
+
+
+# The tiny synthetic market, generated once per test session: its timeline ends on TINY_END, so
+# TINY_DAY (mid-timeline) has a full forward window and TINY_END + 1 is "tonight".
+TINY_END = dt.date(2026, 3, 31)
+TINY_DAY = dt.date(2026, 3, 20)
+
+
+@pytest.fixture(scope="session")
+def tiny_market(tmp_path_factory) -> Path:
+    from jobrec.synth import generate
+
+    out = tmp_path_factory.mktemp("tiny") / "raw"
+    generate("tiny", out, seed=0, end_date=TINY_END, progress=False)
+    return out
+
+
+@pytest.fixture
+def tiny_settings(tmp_path, tiny_market) -> Settings:
+    return make_settings(tmp_path, tiny_market)
