@@ -465,7 +465,9 @@ class RawInputs:
                 cur = self.con.execute(f"SELECT * FROM {_source_sql(raw)} LIMIT 0")
                 types = {d[0]: None for d in cur.description}
                 cur.fetchall()
-                n_rows = self.con.execute(f"SELECT count(*) FROM {_source_sql(raw)}").fetchall()[0][0]
+                n_rows = self.con.execute(f"SELECT count(*) FROM {_source_sql(raw)}").fetchall()[0][
+                    0
+                ]
         except Exception as exc:  # truncated / corrupt / not the format its name says
             return [Violation(raw.label, None, f"unreadable {raw.format} file ({_fmt(exc)})")]
         problems = [Violation(raw.label, c, "missing column") for c in columns if c not in types]
@@ -633,9 +635,7 @@ class RawInputs:
             raise ContractError(problems)
 
 
-def open_raw_views(
-    con: duckdb.DuckDBPyConnection, raw_dir: Path, run_date: dt.date
-) -> RawInputs:
+def open_raw_views(con: duckdb.DuckDBPyConnection, raw_dir: Path, run_date: dt.date) -> RawInputs:
     """Register the typed `raw_<file>` views on `con`; ContractError if a file is unreadable."""
     inputs = RawInputs(con, raw_dir, run_date)
     problems = [v for vs in inputs.inspect().values() for v in vs]
