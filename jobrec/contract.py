@@ -341,13 +341,19 @@ def locate(raw_dir: Path, name: str) -> RawFile | None:
     return None
 
 
-def _source_sql(raw: RawFile) -> str:
+def _source_sql(raw: RawFile, row_numbers: bool = False) -> str:
     path = str(raw.path).replace("'", "''")
     if raw.format == "csv":
         return f"read_csv('{path}', all_varchar = true, header = true)"
-    if raw.path.is_dir():
-        return f"read_parquet('{path}/*.parquet')"
-    return f"read_parquet('{path}')"
+    glob = f"{path}/*.parquet" if raw.path.is_dir() else path
+    return f"read_parquet('{glob}'{', file_row_number = true' if row_numbers else ''})"
+
+
+def _row_expr(raw: RawFile) -> str:
+    """The 1-based row number in the file, to point at rows whose id is missing."""
+    if raw.format == "csv":
+        return "row_number() OVER ()"
+    return "file_row_number + 1"
 
 
 def _parquet_type_ok(kind: str, t) -> bool:
@@ -509,8 +515,10 @@ class RawInputs:
             for c, (kind, _) in columns.items()
         )
         try:
+            source = _source_sql(raw, row_numbers=True)
             self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW raw_{name} AS SELECT {exprs} FROM {_source_sql(raw)}"
+                f"CREATE OR REPLACE TEMP VIEW raw_{name} AS "
+                f"SELECT {exprs}, {_row_expr(raw)} AS _row FROM {source}"
             )
             if raw.format == "csv":
                 problems += self._csv_type_problems(name, raw)
@@ -546,8 +554,8 @@ class RawInputs:
 
     def _offending(self, name: str, column: str, predicate: str, extra_from: str = "") -> str:
         """Offending rows of `name` (alias v): their key columns, then the column's value."""
-        keys = ", ".join(f'v."{k}"' for k in ROW_KEYS[name] if k != column)
-        sel = f'{keys + ", " if keys else ""}v."{column}"'
+        keys = "".join(f'v."{k}", ' for k in ROW_KEYS[name] if k != column)
+        sel = f'v._row AS "row", {keys}v."{column}"'
         return (
             f"SELECT {sel} FROM raw_{name} v {extra_from} "
             f"WHERE ({predicate}) AND {self._scope(name)}"
