@@ -32,5 +32,9 @@ fi
 export PATH="$ROOT/.venv/bin:$PATH"
 export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/data/dagster_home}"
 mkdir -p "$DAGSTER_HOME"
-[ -f "$DAGSTER_HOME/dagster.yaml" ] || cp orchestration/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
 export GX_ANALYTICS_ENABLED=False
+if [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
+    cp orchestration/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
+    # create the instance's storage once, so that runs started together never race to create it
+    dagster instance migrate >/dev/null
+fi
