@@ -30,12 +30,12 @@ class Expectation:
         return cls(**args)
 
 
-def _e(kind: str, column: str | None = None, **kwargs) -> Expectation:
+def expect(kind: str, column: str | None = None, **kwargs) -> Expectation:
     return Expectation(kind, column, tuple(sorted(kwargs.items())))
 
 
 def not_null(*cols: str) -> list[Expectation]:
-    return [_e("ExpectColumnValuesToNotBeNull", c) for c in cols]
+    return [expect("ExpectColumnValuesToNotBeNull", c) for c in cols]
 
 
 def _event_suite(time_column: str, forward: bool = False) -> list[Expectation]:
@@ -47,7 +47,7 @@ def _event_suite(time_column: str, forward: bool = False) -> list[Expectation]:
     )
     return [
         *not_null("run_date", "jobseeker_id", "ad_id", time_column),
-        _e("ExpectColumnValuesToBeBetween", "seconds_before_run", **window),
+        expect("ExpectColumnValuesToBeBetween", "seconds_before_run", **window),
     ]
 
 
@@ -56,44 +56,48 @@ SUITES: dict[str, list[Expectation]] = {
     "clean.jobseekers": [
         *not_null("run_date", "jobseeker_id", "registered_on", "desired_occupation", "active"),
         *not_null("latitude", "longitude", "department"),
-        _e("ExpectColumnValuesToBeUnique", "jobseeker_id"),
-        _e("ExpectColumnValuesToBeBetween", "days_before_run", min_value=1),
-        _e("ExpectColumnValuesToBeInSet", "gender", value_set=list(GENDERS)),
-        _e("ExpectColumnValuesToBeBetween", "education_level", min_value=0, max_value=8),
-        _e("ExpectColumnValuesToBeBetween", "experience_years", min_value=0),
-        _e("ExpectColumnValuesToBeBetween", "desired_wage", min_value=0),
-        _e("ExpectColumnValuesToBeBetween", "mobility_km", min_value=0),
-        _e("ExpectColumnValuesToBeBetween", "latitude", min_value=-90, max_value=90),
-        _e("ExpectColumnValuesToBeBetween", "longitude", min_value=-180, max_value=180),
-        _e("ExpectColumnValuesToMatchRegex", "desired_occupation", regex=OCCUPATION_PATTERN),
-        _e("ExpectColumnValuesToBeInSet", "desired_contract", value_set=list(CONTRACTS)),
-        _e("ExpectColumnValuesToBeInSet", "active", value_set=[True, False]),
+        expect("ExpectColumnValuesToBeUnique", "jobseeker_id"),
+        expect("ExpectColumnValuesToBeBetween", "days_before_run", min_value=1),
+        expect("ExpectColumnValuesToBeInSet", "gender", value_set=list(GENDERS)),
+        expect("ExpectColumnValuesToBeBetween", "education_level", min_value=0, max_value=8),
+        expect("ExpectColumnValuesToBeBetween", "experience_years", min_value=0),
+        expect("ExpectColumnValuesToBeBetween", "desired_wage", min_value=0),
+        expect("ExpectColumnValuesToBeBetween", "mobility_km", min_value=0),
+        expect("ExpectColumnValuesToBeBetween", "latitude", min_value=-90, max_value=90),
+        expect("ExpectColumnValuesToBeBetween", "longitude", min_value=-180, max_value=180),
+        expect("ExpectColumnValuesToMatchRegex", "desired_occupation", regex=OCCUPATION_PATTERN),
+        expect("ExpectColumnValuesToBeInSet", "desired_contract", value_set=list(CONTRACTS)),
+        expect("ExpectColumnValuesToBeInSet", "active", value_set=[True, False]),
         # exited_on is only known when it lies before the run date
-        _e("ExpectColumnValuesToBeBetween", "days_since_exit", min_value=1),
+        expect("ExpectColumnValuesToBeBetween", "days_since_exit", min_value=1),
     ],
     "clean.job_ads": [
         *not_null("run_date", "ad_id", "posted_on", "occupation", "positions", "active"),
         *not_null("latitude", "longitude", "department"),
-        _e("ExpectColumnValuesToBeUnique", "ad_id"),
-        _e("ExpectColumnValuesToBeBetween", "days_before_run", min_value=1),
-        _e("ExpectColumnValuesToBeBetween", "positions", min_value=1),
-        _e("ExpectColumnValuesToBeBetween", "wage", min_value=0),
-        _e("ExpectColumnValuesToBeBetween", "hours_per_week", min_value=0, max_value=168),
-        _e("ExpectColumnValuesToBeBetween", "required_education", min_value=0, max_value=8),
-        _e("ExpectColumnValuesToBeBetween", "latitude", min_value=-90, max_value=90),
-        _e("ExpectColumnValuesToBeBetween", "longitude", min_value=-180, max_value=180),
-        _e("ExpectColumnValuesToMatchRegex", "occupation", regex=OCCUPATION_PATTERN),
-        _e("ExpectColumnValuesToBeInSet", "contract", value_set=list(CONTRACTS)),
-        _e("ExpectColumnValuesToBeBetween", "days_since_close", min_value=1),
+        expect("ExpectColumnValuesToBeUnique", "ad_id"),
+        expect("ExpectColumnValuesToBeBetween", "days_before_run", min_value=1),
+        expect("ExpectColumnValuesToBeBetween", "positions", min_value=1),
+        expect("ExpectColumnValuesToBeBetween", "wage", min_value=0),
+        expect("ExpectColumnValuesToBeBetween", "hours_per_week", min_value=0, max_value=168),
+        expect("ExpectColumnValuesToBeBetween", "required_education", min_value=0, max_value=8),
+        expect("ExpectColumnValuesToBeBetween", "latitude", min_value=-90, max_value=90),
+        expect("ExpectColumnValuesToBeBetween", "longitude", min_value=-180, max_value=180),
+        expect("ExpectColumnValuesToMatchRegex", "occupation", regex=OCCUPATION_PATTERN),
+        expect("ExpectColumnValuesToBeInSet", "contract", value_set=list(CONTRACTS)),
+        expect("ExpectColumnValuesToBeBetween", "days_since_close", min_value=1),
     ],
     "clean.applications": [
         *_event_suite("applied_at"),
-        _e("ExpectColumnValuesToBeInSet", "channel", value_set=list(CHANNELS)),
-        _e("ExpectCompoundColumnsToBeUnique", column_list=["jobseeker_id", "ad_id", "applied_at"]),
+        expect("ExpectColumnValuesToBeInSet", "channel", value_set=list(CHANNELS)),
+        expect(
+            "ExpectCompoundColumnsToBeUnique", column_list=["jobseeker_id", "ad_id", "applied_at"]
+        ),
     ],
     "clean.hires": [
         *_event_suite("hired_at"),
-        _e("ExpectCompoundColumnsToBeUnique", column_list=["jobseeker_id", "ad_id", "hired_at"]),
+        expect(
+            "ExpectCompoundColumnsToBeUnique", column_list=["jobseeker_id", "ad_id", "hired_at"]
+        ),
     ],
     "clean.recommendation_feedback": [
         *_event_suite("sent_at"),
@@ -101,7 +105,7 @@ SUITES: dict[str, list[Expectation]] = {
     ],
     "eval.forward_applications": [
         *_event_suite("applied_at", forward=True),
-        _e("ExpectColumnValuesToBeInSet", "channel", value_set=list(CHANNELS)),
+        expect("ExpectColumnValuesToBeInSet", "channel", value_set=list(CHANNELS)),
     ],
     "eval.forward_hires": _event_suite("hired_at", forward=True),
 }
