@@ -48,6 +48,18 @@ def table_rows(db: Path, table: str, day: dt.date | None = None) -> list[tuple]:
         return con.execute(f"SELECT * FROM {table}{where}").fetchall()
 
 
+def partition_rows(db: Path, day: dt.date, tables: list[str]) -> dict:
+    """Column types and rows of one partition of each table (for bit-identity comparisons)."""
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            t: (
+                con.execute(f"DESCRIBE {t}").fetchall(),
+                con.execute(f"SELECT * FROM {t} WHERE run_date = ?", [day]).fetchall(),
+            )
+            for t in tables
+        }
+
+
 @pytest.fixture
 def mini_settings(tmp_path):
     from tests import minimarket

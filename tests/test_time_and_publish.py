@@ -8,10 +8,9 @@ import subprocess
 import sys
 import textwrap
 
-import duckdb
 import pytest
 
-from tests.conftest import make_settings, run_day, table_rows
+from tests.conftest import make_settings, partition_rows, run_day, table_rows
 from tests.minimarket import RUN_DATE
 from tests.minimarket import write as write_minimarket
 from tests.rewrite_future import rewrite_future
@@ -26,14 +25,7 @@ PARTITIONED = [
 
 
 def _snapshot(db, day):
-    with duckdb.connect(str(db), read_only=True) as con:
-        return {
-            t: (
-                con.execute(f"DESCRIBE {t}").fetchall(),
-                con.execute(f"SELECT * FROM {t} WHERE run_date = ?", [day]).fetchall(),
-            )
-            for t in PARTITIONED
-        }
+    return partition_rows(db, day, PARTITIONED)
 
 
 @pytest.mark.parametrize("day", [RUN_DATE, RUN_DATE - dt.timedelta(days=20)])

@@ -7,7 +7,7 @@ import shutil
 
 import duckdb
 
-from tests.conftest import TINY_DAY, TINY_END, make_settings, run_day
+from tests.conftest import TINY_DAY, TINY_END, make_settings, partition_rows, run_day
 from tests.rewrite_future import rewrite_future
 
 TABLES = [
@@ -21,14 +21,7 @@ FORWARD = ["eval.forward_applications", "eval.forward_hires"]
 
 
 def _dump(db, day, tables=TABLES):
-    with duckdb.connect(str(db), read_only=True) as con:
-        return {
-            t: (
-                con.execute(f"DESCRIBE {t}").fetchall(),
-                con.execute(f"SELECT * FROM {t} WHERE run_date = ?", [day]).fetchall(),
-            )
-            for t in tables
-        }
+    return partition_rows(db, day, tables)
 
 
 def _counts(db, day):

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import datetime as dt
+import subprocess
+import sys
 import time
 
 import duckdb
@@ -85,34 +87,31 @@ def test_step_tracker_sees_the_step_peak():
     assert tracker.seconds >= 0.1
 
 
-def test_connect_waits_for_the_write_lock(tmp_path):
-    """A second writer process waits for the lock instead of failing."""
-    import subprocess
-    import sys
-
-    path = tmp_path / "w.duckdb"
+def _hold_lock(path, seconds: float):
+    """Another process that opens the warehouse for writing and keeps it for `seconds`."""
     holder = subprocess.Popen(
         [sys.executable, "-c",
          f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
-         "time.sleep(1.5); c.close()"],
+         f"time.sleep({seconds}); c.close()"],
         stdout=subprocess.PIPE, text=True,
     )  # fmt: skip
     assert holder.stdout.readline().strip() == "held"
+    return holder
+
+
+def test_connect_waits_for_the_write_lock(tmp_path):
+    """A second writer process waits for the lock instead of failing."""
+    path = tmp_path / "w.duckdb"
+    holder = _hold_lock(path, 1.5)
     t0 = time.monotonic()
     con = wh.connect(path, wait_s=30)
     waited = time.monotonic() - t0
     con.close()
     holder.wait()
     assert waited > 0.5
-    with pytest.raises(duckdb.IOException):  # without waiting, the lock error surfaces
-        holder2 = subprocess.Popen(
-            [sys.executable, "-c",
-             f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
-             "time.sleep(3)"],
-            stdout=subprocess.PIPE, text=True,
-        )  # fmt: skip
-        assert holder2.stdout.readline().strip() == "held"
-        try:
+    holder = _hold_lock(path, 3)
+    try:
+        with pytest.raises(duckdb.IOException):  # without waiting, the lock error surfaces
             wh.connect(path, wait_s=0)
-        finally:
-            holder2.kill()
+    finally:
+        holder.kill()

@@ -193,13 +193,19 @@ def _generic_skills(rng, n: int) -> np.ndarray:
 
 
 @dataclasses.dataclass
-class Seekers:
+class Located:
+    """What seekers and ads share: an occupation code (and its family) and a place."""
+
     n: int
     code: np.ndarray
     family: np.ndarray
     dep: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
+
+
+@dataclasses.dataclass
+class Seekers(Located):
     mobility_km: np.ndarray
     gender: np.ndarray  # "F", "M", "X" or None
     female: np.ndarray  # bool
@@ -216,11 +222,16 @@ class Seekers:
     taste: np.ndarray  # hidden (n, 4)
 
 
-def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -> Seekers:
-    code = rng.choice(N_OCCUPATIONS, n, p=occ.seeker_share)
-    family = occ.family[code]
-    dep = rng.choice(N_DEPARTMENTS, n, p=geo.population)
+def _locate(rng, n: int, occ: Occupations, occ_share, geo: Geography, dep_share) -> dict:
+    code = rng.choice(N_OCCUPATIONS, n, p=occ_share)
+    dep = rng.choice(N_DEPARTMENTS, n, p=dep_share)
     lat, lon = _place(rng, geo, dep)
+    return {"n": n, "code": code, "family": occ.family[code], "dep": dep, "lat": lat, "lon": lon}
+
+
+def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -> Seekers:
+    loc = _locate(rng, n, occ, occ.seeker_share, geo, geo.population)
+    code, family, dep = loc["code"], loc["family"], loc["dep"]
     # gender depends on the occupation family (search parameters differ by gender)
     u = rng.random(n)
     p_f = occ.family_female_share[family] * 0.97
@@ -245,12 +256,7 @@ def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -
     ).round(-1)
     local, bits = _draw_skills(rng, occ, code, 4, 12)
     return Seekers(
-        n=n,
-        code=code,
-        family=family,
-        dep=dep,
-        lat=lat,
-        lon=lon,
+        **loc,
         mobility_km=np.clip(rng.lognormal(np.log(25), 0.6, n), 5, 150).round(),
         gender=gender,
         female=female,
@@ -269,13 +275,7 @@ def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -
 
 
 @dataclasses.dataclass
-class Ads:
-    n: int
-    code: np.ndarray
-    family: np.ndarray
-    dep: np.ndarray
-    lat: np.ndarray
-    lon: np.ndarray
+class Ads(Located):
     employer: np.ndarray
     contract: np.ndarray  # index into CONTRACTS
     wage: np.ndarray
@@ -300,10 +300,8 @@ def _standardise_within(values: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def make_ads(rng, n: int, geo: Geography, occ: Occupations) -> Ads:
-    code = rng.choice(N_OCCUPATIONS, n, p=occ.ad_share)
-    family = occ.family[code]
-    dep = rng.choice(N_DEPARTMENTS, n, p=geo.ad_share)
-    lat, lon = _place(rng, geo, dep)
+    loc = _locate(rng, n, occ, occ.ad_share, geo, geo.ad_share)
+    code, family, dep = loc["code"], loc["family"], loc["dep"]
     n_employers = max(10, n // 8)
     employer = (rng.zipf(1.6, n) - 1) % n_employers
     mix = occ.family_contract_mix[family]
@@ -321,12 +319,7 @@ def make_ads(rng, n: int, geo: Geography, occ: Occupations) -> Ads:
     local, bits = _draw_skills(rng, occ, code, 4, 10)
     positions = np.minimum(1 + rng.geometric(0.62, n) - 1 + (rng.random(n) < 0.03) * 3, 10)
     return Ads(
-        n=n,
-        code=code,
-        family=family,
-        dep=dep,
-        lat=lat,
-        lon=lon,
+        **loc,
         employer=employer,
         contract=contract,
         wage=wage,
