@@ -3,6 +3,18 @@ the attributes (observed and hidden) of every seeker and ad.
 
 Everything is drawn with numpy, vectorised over entities, from independent random streams
 (`Streams`), so that one component can change without shifting the draws of another.
+
+Geography: 100 departments "01".."100", centroids on a jittered 10 x 10 grid over lat 42.5-51,
+lon -4.5-8; populations lognormal(0, 1.0) (a few big cities); ads follow population^1.25 (more
+concentrated in big departments); people and ads lie around their centroid (normal, sd 15-25 km,
+truncated at 2.5 sd radially); department wage index 1 + 0.06 log(relative population).
+
+Occupations: 14 families A-N, 3-6 domains a family, 500 codes ("K2204": family letter, domain
+digits, code digits within the domain); Zipf(1.05) popularity among seekers, times a
+lognormal(0, 0.6) shortage/surplus factor among ads. Skills: 2,000 codes, a block of 130 per
+family plus 180 generic ones; each domain draws a pool of 50 skills from its family block, each
+code a profile of 20 from its domain pool with gamma(0.8) weights; entities draw 4-12 (seekers)
+or 4-10 (ads) profile skills by weight, plus 0-2 generic (noise) skills.
 """
 
 from __future__ import annotations
@@ -16,13 +28,15 @@ N_DEPARTMENTS = 100
 N_OCCUPATIONS = 500
 SKILLS_PER_FAMILY = 130  # family skill blocks: 14 x 130 = 1,820 skills
 N_GENERIC_SKILLS = 180  # shared "soft" skills: 2,000 skills in all
+PROFILE = 20  # skills in an occupation's profile
 MAX_SKILLS = 12
+SPREAD_CLIP = 2.5  # people and ads lie within 2.5 spreads of their department's centroid
 CONTRACTS = np.array(["permanent", "fixed_term", "temp", "other"])
 
 
 @dataclasses.dataclass(frozen=True)
 class Scale:
-    seekers: int
+    seekers: int  # over the timeline, the stock at the start included
     ads: int
 
 
@@ -55,7 +69,7 @@ class Geography:
     codes: np.ndarray  # department codes "01".."100"
     lat: np.ndarray
     lon: np.ndarray
-    spread_km: np.ndarray  # people/ads lie within 2.5 spreads of the centroid
+    spread_km: np.ndarray  # sd of the placement around the centroid
     population: np.ndarray  # share of seekers
     ad_share: np.ndarray  # share of ads (more concentrated in big departments)
     wage_index: np.ndarray
@@ -68,7 +82,7 @@ def make_geography(rng: np.random.Generator) -> Geography:
     gy, gx = np.divmod(np.arange(n), side)
     lat = 42.5 + (gy + rng.uniform(0.2, 0.8, n)) * (8.5 / side)
     lon = -4.5 + (gx + rng.uniform(0.2, 0.8, n)) * (12.5 / side)
-    population = rng.lognormal(0.0, 0.9, n)
+    population = rng.lognormal(0.0, 1.0, n)
     population /= population.sum()
     ad_share = population**1.25
     ad_share /= ad_share.sum()
@@ -78,7 +92,7 @@ def make_geography(rng: np.random.Generator) -> Geography:
         codes=np.array([f"{i + 1:02d}" for i in range(n)]),
         lat=lat,
         lon=lon,
-        spread_km=rng.uniform(12.0, 22.0, n),
+        spread_km=rng.uniform(15.0, 25.0, n),
         population=population,
         ad_share=ad_share,
         wage_index=wage_index,
@@ -88,18 +102,22 @@ def make_geography(rng: np.random.Generator) -> Geography:
 @dataclasses.dataclass
 class Occupations:
     codes: np.ndarray  # "K2204"
-    family: np.ndarray  # 0..13
+    family: np.ndarray  # 0..13; codes are sorted by family
     domain: np.ndarray  # global domain index
-    local: np.ndarray  # index of the code within its family
+    family_start: np.ndarray  # (families + 1,) first code of each family
     seeker_share: np.ndarray  # Zipf popularity among seekers
     ad_share: np.ndarray  # among ads: correlated, with shortages and surpluses
     base_wage: np.ndarray  # monthly EUR
-    profile: np.ndarray  # (codes, 20) local skill indices within the family block
-    profile_weight: np.ndarray  # (codes, 20)
+    profile: np.ndarray  # (codes, PROFILE) family-local skill indices
+    profile_weight: np.ndarray  # (codes, PROFILE)
     family_contract_mix: np.ndarray  # (families, 4)
     family_part_time: np.ndarray  # (families,)
     family_female_share: np.ndarray  # (families,)
     family_education: np.ndarray  # (families,) typical education level
+
+    @property
+    def max_family_size(self) -> int:
+        return int(np.diff(self.family_start).max())
 
 
 def make_occupations(rng: np.random.Generator) -> Occupations:
@@ -112,10 +130,16 @@ def make_occupations(rng: np.random.Generator) -> Occupations:
     domain_in_family = (local * n_domains[family]) // per_family[family]
     domain_offsets = np.concatenate([[0], np.cumsum(n_domains)[:-1]])
     domain = domain_offsets[family] + domain_in_family
+    # domain digits: distinct two-digit numbers within a family (11-39), sorted
+    digits = np.concatenate(
+        [np.sort(rng.choice(np.arange(11, 40), k, replace=False)) for k in n_domains]
+    )  # a loop over the 14 families
+    first_of_domain = np.searchsorted(domain, domain)  # codes are sorted by domain
+    code_in_domain = np.arange(N_OCCUPATIONS) - first_of_domain + 1
     codes = np.array(
         [
-            f"{FAMILIES[f]}{11 + d:02d}{1 + c:02d}"
-            for f, d, c in zip(family, domain_in_family, local, strict=True)
+            f"{FAMILIES[f]}{digits[d]:02d}{c:02d}"
+            for f, d, c in zip(family, domain, code_in_domain, strict=True)
         ]
     )
     rank = rng.permutation(N_OCCUPATIONS) + 1
@@ -126,19 +150,19 @@ def make_occupations(rng: np.random.Generator) -> Occupations:
     family_wage = rng.lognormal(np.log(2100), 0.15, n_fam)
     base_wage = family_wage[family] * rng.lognormal(0.0, 0.18, N_OCCUPATIONS)
     # skill profiles: each domain draws a pool from its family block, each code 20 from its pool
-    profile = np.empty((N_OCCUPATIONS, 20), dtype=np.int16)
-    pools = {dom: rng.choice(SKILLS_PER_FAMILY, 50, replace=False) for dom in np.unique(domain)}
-    for dom, pool in pools.items():  # ~60 domains, not a loop over entities
+    profile = np.empty((N_OCCUPATIONS, PROFILE), dtype=np.int16)
+    for dom in np.unique(domain):  # ~60 domains, not a loop over entities
         members = np.flatnonzero(domain == dom)
+        pool = rng.choice(SKILLS_PER_FAMILY, 50, replace=False)
         keys = rng.random((len(members), len(pool)))
-        profile[members] = pool[np.argsort(keys, axis=1)[:, :20]]
-    profile_weight = rng.gamma(0.8, 1.0, (N_OCCUPATIONS, 20))
+        profile[members] = pool[np.argsort(keys, axis=1)[:, :PROFILE]]
+    profile_weight = rng.gamma(0.8, 1.0, (N_OCCUPATIONS, PROFILE))
     mix = rng.dirichlet([6.0, 3.0, 2.0, 0.6], n_fam)
     return Occupations(
         codes=codes,
         family=family,
         domain=domain,
-        local=local,
+        family_start=np.concatenate([[0], np.cumsum(per_family)]),
         seeker_share=seeker_share,
         ad_share=ad_share,
         base_wage=base_wage,
@@ -156,7 +180,7 @@ def _draw_skills(rng, occ: Occupations, code: np.ndarray, low: int, high: int):
     code's profile (Gumbel top-k), as family-local indices padded with -1, plus a bitset."""
     n = len(code)
     k = rng.integers(low, high + 1, n)
-    keys = np.log(occ.profile_weight[code]) - np.log(-np.log(rng.random((n, 20))))
+    keys = np.log(occ.profile_weight[code]) - np.log(-np.log(rng.random((n, PROFILE))))
     order = np.argsort(-keys, axis=1)[:, :MAX_SKILLS]
     local = np.take_along_axis(occ.profile[code], order, axis=1).astype(np.int16)
     local[np.arange(MAX_SKILLS)[None, :] >= k[:, None]] = -1
@@ -176,9 +200,13 @@ def skill_bits(local: np.ndarray) -> np.ndarray:
 
 
 def _place(rng, geo: Geography, dep: np.ndarray):
-    """Coordinates around the department centroid, truncated at 2.5 spreads."""
+    """Coordinates around the department centroid, truncated at SPREAD_CLIP spreads (radially:
+    the geographic bound of the proposals relies on it)."""
     n = len(dep)
-    off = np.clip(rng.normal(0, 1, (n, 2)), -2.5, 2.5) * geo.spread_km[dep][:, None]
+    off = rng.normal(0, 1, (n, 2))
+    radius = np.sqrt((off**2).sum(axis=1))
+    off *= (np.minimum(radius, SPREAD_CLIP) / np.maximum(radius, 1e-12))[:, None]
+    off *= geo.spread_km[dep][:, None]
     lat = geo.lat[dep] + off[:, 0] / 110.57
     lon = geo.lon[dep] + off[:, 1] / (111.32 * np.cos(np.radians(geo.lat[dep])))
     return lat, lon
@@ -193,19 +221,13 @@ def _generic_skills(rng, n: int) -> np.ndarray:
 
 
 @dataclasses.dataclass
-class Located:
-    """What seekers and ads share: an occupation code (and its family) and a place."""
-
+class Seekers:
     n: int
     code: np.ndarray
     family: np.ndarray
     dep: np.ndarray
     lat: np.ndarray
     lon: np.ndarray
-
-
-@dataclasses.dataclass
-class Seekers(Located):
     mobility_km: np.ndarray
     gender: np.ndarray  # "F", "M", "X" or None
     female: np.ndarray  # bool
@@ -214,7 +236,7 @@ class Seekers(Located):
     experience: np.ndarray
     desired_contract: np.ndarray  # index into CONTRACTS
     desired_wage: np.ndarray
-    wants_part_time: np.ndarray  # hidden
+    wants_part_time: np.ndarray  # a search parameter, said in the profile text only
     skills_local: np.ndarray  # (n, 12) family-local, -1 padded
     skill_bits: np.ndarray  # (n, 3) uint64
     generic_skills: np.ndarray  # (n, 2)
@@ -222,16 +244,11 @@ class Seekers(Located):
     taste: np.ndarray  # hidden (n, 4)
 
 
-def _locate(rng, n: int, occ: Occupations, occ_share, geo: Geography, dep_share) -> dict:
-    code = rng.choice(N_OCCUPATIONS, n, p=occ_share)
-    dep = rng.choice(N_DEPARTMENTS, n, p=dep_share)
-    lat, lon = _place(rng, geo, dep)
-    return {"n": n, "code": code, "family": occ.family[code], "dep": dep, "lat": lat, "lon": lon}
-
-
 def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -> Seekers:
-    loc = _locate(rng, n, occ, occ.seeker_share, geo, geo.population)
-    code, family, dep = loc["code"], loc["family"], loc["dep"]
+    code = rng.choice(N_OCCUPATIONS, n, p=occ.seeker_share)
+    family = occ.family[code]
+    dep = rng.choice(N_DEPARTMENTS, n, p=geo.population)
+    lat, lon = _place(rng, geo, dep)
     # gender depends on the occupation family (search parameters differ by gender)
     u = rng.random(n)
     p_f = occ.family_female_share[family] * 0.97
@@ -242,8 +259,8 @@ def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -
     age = end_year - birth_year
     experience = np.clip((age - 18 - education / 2) * rng.beta(2.0, 2.5, n), 0, 45).round(1)
     mix = occ.family_contract_mix[family]
-    desired_contract = (rng.random(n)[:, None] > np.cumsum(mix, axis=1)).sum(axis=1)
-    desired_contract = np.minimum(desired_contract, 3)
+    desired_contract = np.minimum((rng.random(n)[:, None] > np.cumsum(mix, axis=1)).sum(1), 3)
+    # women want part-time 3x as often as men in the same family (as in real data)
     wants_part_time = rng.random(n) < occ.family_part_time[family] * np.where(female, 1.8, 0.6)
     # desired wages: occupation, region, experience; women ask ~6% less in the raw data
     desired_wage = (
@@ -256,7 +273,12 @@ def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -
     ).round(-1)
     local, bits = _draw_skills(rng, occ, code, 4, 12)
     return Seekers(
-        **loc,
+        n=n,
+        code=code,
+        family=family,
+        dep=dep,
+        lat=lat,
+        lon=lon,
         mobility_km=np.clip(rng.lognormal(np.log(25), 0.6, n), 5, 150).round(),
         gender=gender,
         female=female,
@@ -275,7 +297,13 @@ def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -
 
 
 @dataclasses.dataclass
-class Ads(Located):
+class Ads:
+    n: int
+    code: np.ndarray
+    family: np.ndarray
+    dep: np.ndarray
+    lat: np.ndarray
+    lon: np.ndarray
     employer: np.ndarray
     contract: np.ndarray  # index into CONTRACTS
     wage: np.ndarray
@@ -290,6 +318,7 @@ class Ads(Located):
     taste: np.ndarray  # hidden (n, 4)
     z_wage: np.ndarray  # hidden: log wage standardised within the family
     z_hours: np.ndarray  # hidden: hours standardised within the family
+    gender_shift: np.ndarray | None = None  # hidden: set by behaviour.gender_shift
 
 
 def _standardise_within(values: np.ndarray, group: np.ndarray) -> np.ndarray:
@@ -300,31 +329,43 @@ def _standardise_within(values: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def make_ads(rng, n: int, geo: Geography, occ: Occupations) -> Ads:
-    loc = _locate(rng, n, occ, occ.ad_share, geo, geo.ad_share)
-    code, family, dep = loc["code"], loc["family"], loc["dep"]
-    n_employers = max(10, n // 8)
-    employer = (rng.zipf(1.6, n) - 1) % n_employers
+    code = rng.choice(N_OCCUPATIONS, n, p=occ.ad_share)
+    family = occ.family[code]
+    dep = rng.choice(N_DEPARTMENTS, n, p=geo.ad_share)
+    lat, lon = _place(rng, geo, dep)
+    # employers: Zipf(0.9) over n/6 employers in random order, so that most post several ads
+    # and the biggest a few percent of all
+    n_employers = max(10, n // 6)
+    size = 1.0 / np.arange(1, n_employers + 1) ** 0.9
+    employer = rng.permutation(n_employers)[rng.choice(n_employers, n, p=size / size.sum())]
     mix = occ.family_contract_mix[family]
     contract = np.minimum((rng.random(n)[:, None] > np.cumsum(mix, axis=1)).sum(axis=1), 3)
     part_time = rng.random(n) < occ.family_part_time[family]
     hours = np.where(part_time, rng.choice([20.0, 24.0, 25.0, 28.0, 30.0], n), 35.0)
     hours = np.where(~part_time & (rng.random(n) < 0.15), 39.0, hours)
+    required_experience = np.clip(rng.gamma(1.2, 1.5, n), 0, 15).round()
     wage = (
         occ.base_wage[code]
         * geo.wage_index[dep]
         * (hours / 35.0)
+        * (1 + 0.015 * required_experience)
         * rng.lognormal(0.0, 0.15, n)
         * np.where(contract == 0, 1.04, 1.0)
     ).round(-1)
     local, bits = _draw_skills(rng, occ, code, 4, 10)
-    positions = np.minimum(1 + rng.geometric(0.62, n) - 1 + (rng.random(n) < 0.03) * 3, 10)
+    positions = np.minimum(rng.geometric(0.62, n) + (rng.random(n) < 0.03) * 3, 10)
     return Ads(
-        **loc,
+        n=n,
+        code=code,
+        family=family,
+        dep=dep,
+        lat=lat,
+        lon=lon,
         employer=employer,
         contract=contract,
         wage=wage,
         hours=hours,
-        required_experience=np.clip(rng.gamma(1.2, 1.5, n), 0, 15).round(),
+        required_experience=required_experience,
         required_education=np.clip(
             np.rint(rng.normal(occ.family_education[family] - 0.5, 1.2)), 0, 8
         ).astype(np.int8),
