@@ -105,7 +105,11 @@ def raw_inputs(context: AssetExecutionContext, warehouse: Warehouse, jobrec: Job
             )[:4000],
             metadata={"violations": len(violations)},
         )
-    if refused:
+    if refused is None:
+        context.log.info(
+            "raw inputs valid: " + ", ".join(f"{n} {r:,} rows" for n, r in rows.items())
+        )
+    else:
         context.log.error(
             "raw input refused for partition %s:\n%s",
             refused,
