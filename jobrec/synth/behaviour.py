@@ -1,32 +1,49 @@
-"""The dynamic side of the synthetic market: the hidden utility, applications over time, hires,
-and the sends of a past recommender with their funnel outcomes.
+"""The hidden behaviour of the market: the utility of every seeker x ad pair, the application
+rate that follows from it, its exact sampling by thinning, and the employer utility.
 
-Applications: seeker u applies to ad j, active on day t, at the rate of a Poisson process
+Applications. Seeker u applies to ad j, both active on day t, at the rate of a Poisson process
 
-    r_uj(t) = c · λ_u · a_j · F(level) · exp(g_j · 1[u female]) · geo(d_uj, m_u) · exp(S_uj)
+    r_uj(t) = c · λ_u · a_j · F(u, j) · geo(d_uj, m_u) · exp(S_uj + G_uj)
 
-    λ_u     hidden activity (Gamma, mean 1)
-    a_j     hidden attractiveness (lognormal σ=1.0): the heavy tail creates congestion
-    F       occupation match: same code 1, same domain 0.4, same family 0.15, other family 0
-    g_j     planted gender term: −gender_effect · clip(γ_w z_wage_j + γ_h z_hours_j, ±0.8)
-            (z standardised within the occupation family), γ_w = 0.45, γ_h = 0.30: conditional
-            on search parameters, women apply more to lower-wage, shorter-hours ads
+    λ_u     hidden activity, Gamma(1.5, 1/1.5) (mean 1)
+    a_j     hidden attractiveness, lognormal(0, 1.0): the heavy tail creates congestion
+    F       occupation match: same code 1, same domain 0.4, same family 0.08, another family
+            0.004 (LEVEL_FACTOR, CROSS_FAMILY)
     geo     exp(−½ (d_uj / m_u)²), d in km, m_u the seeker's mobility radius
-    S_uj    1.6 · skill share (the ad's skills the seeker holds)
+    S_uj    1.6 · skill share (share of the ad's skills the seeker holds; 0 across families)
             + 0.8 · clip(log(wage_j / desired_wage_u), −1, 0.25)
             + 0.4 · 1[contract = desired contract]
             − 0.5 · 1[hours do not suit: part-time wanted and ≥ 32 h, or full time and < 30 h]
-            + 0.4 · clip(taste_u · taste_j / 2, ±1)          (hidden latent tastes, 4 dims)
-    c       calibrated so that seekers apply ≈ 5 times on average over 90 days
+            + 0.4 · clip(taste_u · taste_j / 2, −1, 1)          (hidden latent tastes, 4 dims)
+    G_uj    planted gender term, women (F) only:
+            gender_effect · (−clip(γ_w z_wage_j + γ_h z_hours_j, ±0.7) − κ_f),
+            γ_w = 0.45, γ_h = 0.30, z standardised within the ad's occupation family, κ_f the
+            log of the attractiveness-weighted mean of exp(−clip(·)) over the family's ads, so
+            that the term moves women's applications towards lower-wage, shorter-hours ads
+            without changing how much they apply
+    c       calibrated so that seekers make ≈ 5.8 distinct organic applications on average
+            over the timeline (≈ 1 per 10 active days)
 
-and the true probability that u applies to j on day t is 1 − exp(−r_uj(t)) (the oracle).
-It is sampled exactly by thinning: proposals from the factorised upper bound (occupation and
-department cells, S_uj ≤ 2.6, geo bounded per department), accepted with probability r/q.
+A seeker applies to an ad at most once: the first event of the pair's process is the
+application. The oracle's p_apply(u, j, t) = 1 − exp(−r_uj(t)) is then the exact probability
+that u applies to j on day t, given no application before.
 
-Hires: every applicant gets an employer utility e = 1.5 · skill share + 0.4 · clip((experience −
-required) / 3, ±1) + 0.4 · 1[education ≥ required] + 0.7 · Gumbel noise; each ad hires among its
-top `positions` applicants those above a threshold τ calibrated to ≈ 0.2 hires per seeker; a hire
-comes 2–30 days after the application; a seeker is hired once, then exits and stops applying.
+Sampling (exact thinning). S_uj ≤ PAIR_MAX = 2.6, G_uj ≤ GENDER_BOUND, and geo(d, m) ≤
+geo(d_min(u, department of j), m) with d_min the distance from u to the department's centroid
+less 2.5 spreads (every ad lies within that radius). So r is bounded by a product of a seeker
+factor, an ad factor a_j, the level matrix and a seeker x department matrix: per day, the mass of
+the (code, department) cells M (codes x departments) gives each seeker's total bound by one row
+gather; proposals pick a department, then own family (a code by level x mass, then an ad by
+a_j) or another family (an ad of the department by a_j), and are accepted with probability r/q.
+Women's proposals use the bound exp(GENDER_BOUND) whatever the effect in [0, 1], so a run with
+gender_effect = 0 makes exactly the same draws and differs only in which proposals pass.
+
+Hires. Every applicant gets an employer utility e = 1.5 · skill share + 0.4 · clip((experience
+− required) / 3, ±1) + 0.4 · 1[education ≥ required] + 0.7 · Gumbel noise (a hash of the pair,
+so the same pair always draws the same noise); each ad hires among its top `positions`
+applicants those with e ≥ τ, τ calibrated to ≈ 0.2 hires per seeker; a hire comes 3-23 days
+after the application; a seeker is hired once (the first hire wins), then exits and stops
+applying; an ad whose positions are all filled closes 0-3 days after its last hire.
 """
 
 from __future__ import annotations
@@ -35,18 +52,18 @@ import dataclasses
 
 import numpy as np
 
-from jobrec.synth.world import N_DEPARTMENTS, Ads, Geography, Occupations, Seekers
+from jobrec.synth.world import FAMILIES, N_DEPARTMENTS, N_OCCUPATIONS, SPREAD_CLIP
 
-LEVEL_FACTOR = (1.0, 0.4, 0.15)  # same code, same domain, same family
+LEVEL_FACTOR = (1.0, 0.4, 0.08)  # same code, same domain, same family
+CROSS_FAMILY = 0.004  # another family
 W_SKILL, W_WAGE, WAGE_CLIP, W_CONTRACT, W_HOURS, W_TASTE = 1.6, 0.8, (-1.0, 0.25), 0.4, 0.5, 0.4
 PAIR_MAX = W_SKILL + W_WAGE * WAGE_CLIP[1] + W_CONTRACT + W_TASTE  # upper bound of S_uj
-GAMMA_WAGE, GAMMA_HOURS, GENDER_CLIP = 0.45, 0.30, 0.8
-TARGET_APPLICATIONS_PER_SEEKER = 5.0  # organic, over the timeline
+GAMMA_WAGE, GAMMA_HOURS, GENDER_CLIP = 0.45, 0.30, 0.7
+TARGET_ORGANIC_PER_SEEKER = 5.8  # distinct organic applications over the timeline
 TARGET_HIRES_PER_SEEKER = 0.2
-SEND_WEEKDAYS = (0, 3)  # Monday and Thursday
-SEND_SHARE = 0.15  # of active seekers on a send day
-SENDS_PER_SEEKER, SEND_POOL = 5, 8
-CHUNK = 40_000
+EMPLOYER_NOISE = 0.7
+CHUNK = 100_000  # seekers per block of the daily loop
+GEO_MARGIN_KM = 2.0  # slack of the geographic bound (equirectangular distance is not exact)
 
 
 def distance_km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -56,27 +73,32 @@ def distance_km(lat1, lon1, lat2, lon2) -> np.ndarray:
     return np.sqrt(dx * dx + dy * dy)
 
 
-def geo_kernel(d_km, mobility_km) -> np.ndarray:
-    return np.exp(-0.5 * (d_km / mobility_km) ** 2)
+def level_matrix(occ) -> np.ndarray:
+    """(codes, codes): the occupation-match factor F of a seeker's code against an ad's code of
+    the same family (0 across families: the cross-family proposals are drawn apart)."""
+    same_dom = occ.domain[:, None] == occ.domain[None, :]
+    same_fam = occ.family[:, None] == occ.family[None, :]
+    lv = np.where(same_fam, LEVEL_FACTOR[2], 0.0)
+    lv = np.where(same_dom, LEVEL_FACTOR[1], lv)
+    np.fill_diagonal(lv, LEVEL_FACTOR[0])
+    return lv
 
 
-def level_factor(occ: Occupations, code_u, code_j) -> np.ndarray:
-    f = np.where(
-        code_u == code_j,
-        LEVEL_FACTOR[0],
-        np.where(occ.domain[code_u] == occ.domain[code_j], LEVEL_FACTOR[1], LEVEL_FACTOR[2]),
-    )
-    return np.where(occ.family[code_u] == occ.family[code_j], f, 0.0)
+def level_factor(occ, code_u, code_j) -> np.ndarray:
+    same_fam = occ.family[code_u] == occ.family[code_j]
+    f = np.where(occ.domain[code_u] == occ.domain[code_j], LEVEL_FACTOR[1], LEVEL_FACTOR[2])
+    f = np.where(code_u == code_j, LEVEL_FACTOR[0], f)
+    return np.where(same_fam, f, CROSS_FAMILY)
 
 
-def skill_share(s: Seekers, a: Ads, u, j) -> np.ndarray:
+def skill_share(s, a, u, j) -> np.ndarray:
     common = np.bitwise_count(s.skill_bits[u] & a.skill_bits[j]).sum(axis=-1)
     required = np.bitwise_count(a.skill_bits[j]).sum(axis=-1)
     same_family = s.family[u] == a.family[j]  # skill indices are family-local
     return np.where(same_family, common / np.maximum(required, 1), 0.0)
 
 
-def pair_score(s: Seekers, a: Ads, u, j) -> np.ndarray:
+def pair_score(s, a, u, j) -> np.ndarray:
     """S_uj (see the module docstring), always ≤ PAIR_MAX."""
     wage = np.clip(np.log(a.wage[j] / s.desired_wage[u]), *WAGE_CLIP)
     hours_bad = np.where(s.wants_part_time[u], a.hours[j] >= 32, a.hours[j] < 30)
@@ -90,26 +112,44 @@ def pair_score(s: Seekers, a: Ads, u, j) -> np.ndarray:
     )
 
 
-def gender_term(a: Ads, gender_effect: float, j=slice(None)) -> np.ndarray:
-    """The planted term added to the log-rate of female seekers (ad-level)."""
-    raw = GAMMA_WAGE * a.z_wage[j] + GAMMA_HOURS * a.z_hours[j]
-    return -gender_effect * np.clip(raw, -GENDER_CLIP, GENDER_CLIP)
+def gender_shift(a) -> np.ndarray:
+    """The planted term of women's log-rate at gender_effect 1, per ad (see the docstring)."""
+    raw = -np.clip(GAMMA_WAGE * a.z_wage + GAMMA_HOURS * a.z_hours, -GENDER_CLIP, GENDER_CLIP)
+    n_fam = len(FAMILIES)
+    mean = np.bincount(a.family, a.attractiveness * np.exp(raw), n_fam) / np.maximum(
+        np.bincount(a.family, a.attractiveness, n_fam), 1e-12
+    )
+    return raw - np.log(np.maximum(mean, 1e-12))[a.family]
+
+
+def gender_bound(shift: np.ndarray, gender_effect: float) -> float:
+    """log of the bound of exp(G) used for women's proposals: the same for every effect in
+    [0, 1], so that such runs share every random draw."""
+    if 0.0 <= gender_effect <= 1.0:
+        return float(max(shift.max(), 0.0))
+    return float(max((gender_effect * shift).max(), 0.0))
+
+
+def pair_log_utility(s, a, u, j, gender_effect: float) -> np.ndarray:
+    """S_uj + G_uj + log geo(d_uj, m_u): everything of log r_uj but the rate's factors."""
+    d = distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
+    return (
+        pair_score(s, a, u, j)
+        + np.where(s.female[u], gender_effect * a.gender_shift[j], 0.0)
+        - 0.5 * (d / s.mobility_km[u]) ** 2
+    )
 
 
 def log_rate(s, a, occ, u, j, c: float, gender_effect: float) -> np.ndarray:
-    """log r_uj for pairs (u, j), ignoring activity dates (−inf across families)."""
-    d = distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
-    with np.errstate(divide="ignore"):
-        return (
-            np.log(c * s.activity[u] * a.attractiveness[j])
-            + np.log(level_factor(occ, s.code[u], a.code[j]))
-            + np.where(s.female[u], gender_term(a, gender_effect, j), 0.0)
-            - 0.5 * (d / s.mobility_km[u]) ** 2
-            + pair_score(s, a, u, j)
-        )
+    """log r_uj for pairs (u, j), ignoring activity dates."""
+    return (
+        np.log(c * s.activity[u] * a.attractiveness[j])
+        + np.log(level_factor(occ, s.code[u], a.code[j]))
+        + pair_log_utility(s, a, u, j, gender_effect)
+    )
 
 
-def employer_utility_mean(s: Seekers, a: Ads, u, j) -> np.ndarray:
+def employer_utility_mean(s, a, u, j) -> np.ndarray:
     exp_gap = np.clip((s.experience[u] - a.required_experience[j]) / 3, -1, 1)
     return (
         1.5 * skill_share(s, a, u, j)
@@ -123,74 +163,128 @@ def employer_utility_mean(s: Seekers, a: Ads, u, j) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
+def geo_bound_matrix(s, geo) -> np.ndarray:
+    """(seekers, departments) float32: an upper bound of geo() for any ad of the department
+    (ads lie within SPREAD_CLIP spreads of its centroid). Computed once: seekers do not move."""
+    out = np.empty((s.n, N_DEPARTMENTS), dtype=np.float32)
+    reach = SPREAD_CLIP * geo.spread_km[None, :] + GEO_MARGIN_KM
+    for lo in range(0, s.n, CHUNK):  # blocks bound the memory of the temporaries
+        sl = slice(lo, lo + CHUNK)
+        d = distance_km(s.lat[sl, None], s.lon[sl, None], geo.lat[None, :], geo.lon[None, :])
+        d_min = np.maximum(d - reach, 0)
+        out[sl] = np.exp(-0.5 * (d_min / s.mobility_km[sl, None]) ** 2)
+    return out
+
+
 @dataclasses.dataclass
-class FamilyDay:
-    """Active ads of one family on one day, grouped by (code, department) cell."""
+class DayMarket:
+    """The active ads of one day, grouped for proposals."""
 
-    ads: np.ndarray  # global ad indices sorted by cell
-    cell: np.ndarray  # cell of each, sorted
-    cum: np.ndarray  # cumulative weights (per population: all / female)
-    mass: np.ndarray  # (K, departments) cell masses
+    cell_ads: np.ndarray  # ad indices sorted by (code, department) cell
+    cell_key: np.ndarray
+    cell_cum: np.ndarray  # cumulative attractiveness in that order
+    dep_ads: np.ndarray  # the same ads sorted by department
+    dep_key: np.ndarray
+    dep_cum: np.ndarray
+    mass: np.ndarray  # (codes, departments) attractiveness of the cells
+    own: np.ndarray  # (codes, departments): level matrix @ mass, within the family
+    total: np.ndarray  # own + the cross-family bound, per seeker code
 
 
-def family_day(a: Ads, occ: Occupations, ads_idx: np.ndarray, weights: np.ndarray, k: int):
-    cell = occ.local[a.code[ads_idx]].astype(np.int64) * N_DEPARTMENTS + a.dep[ads_idx]
+def day_market(a, active: np.ndarray, levels_in_family: np.ndarray) -> DayMarket:
+    j = np.flatnonzero(active)
+    w = a.attractiveness[j]
+    cell = a.code[j].astype(np.int64) * N_DEPARTMENTS + a.dep[j]
     order = np.argsort(cell, kind="stable")
-    mass = np.bincount(cell, weights, k * N_DEPARTMENTS).reshape(k, N_DEPARTMENTS)
-    return FamilyDay(ads_idx[order], cell[order], np.cumsum(weights[order]), mass)
+    mass = np.bincount(cell, w, N_OCCUPATIONS * N_DEPARTMENTS).reshape(
+        N_OCCUPATIONS, N_DEPARTMENTS
+    )
+    own = levels_in_family @ mass
+    # cross-family proposals draw any ad of the department (own-family ones are then refused):
+    # their bound drops the skill term (no shared skills across families)
+    cross = CROSS_FAMILY * np.exp(-W_SKILL) * mass.sum(axis=0)
+    dep_order = np.argsort(a.dep[j], kind="stable")
+    return DayMarket(
+        j[order], cell[order], np.cumsum(w[order]),
+        j[dep_order], a.dep[j][dep_order].astype(np.int64), np.cumsum(w[dep_order]),
+        mass, own, own + cross[None, :],
+    )  # fmt: skip
 
 
-def _pick_rows(cum_rows: np.ndarray, rows: np.ndarray, rng) -> np.ndarray:
-    """For each entry of `rows`, a column drawn ∝ the row of the cumulative matrix."""
-    total = cum_rows[:, -1]
-    norm = cum_rows / np.where(total > 0, total, 1)[:, None]
-    flat = (norm + np.arange(len(norm))[:, None]).ravel()
-    target = rows + rng.random(len(rows)) * (1 - 1e-12)
-    pos = np.searchsorted(flat, target, side="right") - rows * cum_rows.shape[1]
-    return np.minimum(pos, cum_rows.shape[1] - 1)
+def _pick(cum_rows: np.ndarray, rng) -> np.ndarray:
+    """For each row of a cumulative-weight matrix, a column drawn ∝ the row's weights."""
+    n, k = cum_rows.shape
+    total = cum_rows[:, -1].astype(np.float64)
+    norm = cum_rows / np.where(total > 0, total, 1)[:, None] + np.arange(n)[:, None]
+    target = np.arange(n) + (1.0 - rng.random(n))  # in (row, row + 1]: never a zero weight
+    pos = np.searchsorted(norm.ravel(), target, side="left") - np.arange(n) * k
+    return np.clip(pos, 0, k - 1)
 
 
-def level_matrix(occ: Occupations, code_u: np.ndarray, family_codes: np.ndarray) -> np.ndarray:
-    """(n, K) occupation-match factor of each seeker for each code of its family."""
-    same = code_u[:, None] == family_codes[None, :]
-    dom = occ.domain[code_u][:, None] == occ.domain[family_codes][None, :]
-    return np.where(same, LEVEL_FACTOR[0], np.where(dom, LEVEL_FACTOR[1], LEVEL_FACTOR[2]))
+def _in_group(keys, cum, key, rng) -> np.ndarray:
+    """Positions drawn ∝ weight among the entries of sorted `keys` equal to `key`."""
+    start = np.searchsorted(keys, key, side="left")
+    end = np.searchsorted(keys, key, side="right")
+    base = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
+    target = base + (1.0 - rng.random(len(key))) * (cum[np.maximum(end - 1, 0)] - base)
+    return np.clip(np.searchsorted(cum, target, side="left"), start, end - 1)
 
 
-def geo_bound(s: Seekers, geo: Geography, u: np.ndarray) -> np.ndarray:
-    """(n, departments): an upper bound of geo() for any ad of the department (ads lie within
-    2.5 spreads of the centroid)."""
-    d = distance_km(s.lat[u][:, None], s.lon[u][:, None], geo.lat[None, :], geo.lon[None, :])
-    d_min = np.maximum(d - 2.5 * geo.spread_km[None, :] - 0.5, 0)
-    return geo_kernel(d_min, s.mobility_km[u][:, None])
-
-
-def propose(s, a, occ, geo, fd: FamilyDay, family_codes, u, counts, rng):
-    """Draw counts[i] proposals for seeker u[i] from the bound; returns (seeker, ad, bound geo)."""
-    levels = level_matrix(occ, s.code[u], family_codes)
-    g = geo_bound(s, geo, u)
-    dep_mass = (levels @ fd.mass) * g
-    rep = np.repeat(np.arange(len(u)), counts)
+def propose(occ, levels, day: DayMarket, code_u, g_u, weights, counts, rng, cross=True):
+    """counts[i] proposals for the i-th seeker (code code_u[i], geo bound row g_u[i], per
+    department weights `weights` = day.total or day.own rows x g_u). Returns (row, ad, is_cross,
+    geo bound of the ad's department)."""
+    rep = np.repeat(np.arange(len(code_u)), counts)
     if len(rep) == 0:
-        return rep, rep, np.zeros(0)
-    dep = _pick_rows(np.cumsum(dep_mass, axis=1), rep, rng)
-    code_w = levels[rep] * fd.mass[:, dep].T
-    code = _pick_rows(np.cumsum(code_w, axis=1), np.arange(len(rep)), rng)
-    cell = code.astype(np.int64) * N_DEPARTMENTS + dep
-    start = np.searchsorted(fd.cell, cell, side="left")
-    end = np.searchsorted(fd.cell, cell, side="right")
-    base = np.where(start > 0, fd.cum[np.maximum(start - 1, 0)], 0.0)
-    target = base + rng.random(len(rep)) * (fd.cum[np.maximum(end - 1, 0)] - base)
-    pos = np.clip(np.searchsorted(fd.cum, target, side="right"), start, end - 1)
-    return u[rep], fd.ads[pos], g[rep, dep]
+        return rep, rep, np.zeros(0, bool), np.zeros(0, np.float32)
+    has = np.flatnonzero(counts)
+    dep = _pick(np.cumsum(weights[has], axis=1, dtype=np.float64), rng)
+    dep = dep[np.repeat(np.arange(len(has)), counts[has])]
+    code = code_u[rep]
+    is_cross = np.zeros(len(rep), bool)
+    if cross:
+        p_own = day.own[code, dep] / np.maximum(day.total[code, dep], 1e-300)
+        is_cross = rng.random(len(rep)) >= p_own
+    ad = np.empty(len(rep), np.int64)
+    # own family: a code of the family ∝ level x cell mass, then an ad of the cell ∝ a_j
+    o = np.flatnonzero(~is_cross)
+    fam = occ.family[code[o]]
+    cols = occ.family_start[fam][:, None] + np.arange(occ.max_family_size)[None, :]
+    valid = cols < occ.family_start[fam + 1][:, None]
+    cols = np.where(valid, cols, occ.family_start[fam][:, None])
+    w = levels[code[o][:, None], cols] * day.mass[cols, dep[o][:, None]] * valid
+    ad_code = cols[np.arange(len(o)), _pick(np.cumsum(w, axis=1), rng)]
+    ad[o] = day.cell_ads[
+        _in_group(day.cell_key, day.cell_cum, ad_code.astype(np.int64) * N_DEPARTMENTS + dep[o],
+                  rng)
+    ]  # fmt: skip
+    # another family: an ad of the department ∝ a_j (same-family ones are refused)
+    x = np.flatnonzero(is_cross)
+    ad[x] = day.dep_ads[_in_group(day.dep_key, day.dep_cum, dep[x].astype(np.int64), rng)]
+    return rep, ad, is_cross, g_u[rep, dep]
 
 
-def proposal_mass(s, occ, geo, fd: FamilyDay, family_codes, u) -> np.ndarray:
-    levels = level_matrix(occ, s.code[u], family_codes)
-    return ((levels @ fd.mass) * geo_bound(s, geo, u)).sum(axis=-1)
+def acceptance(s, a, uu, jj, is_cross, g_bound, gender_effect, log_bound_female):
+    """r/q of each proposal, for the run's gender effect and for gender effect 0 (the same
+    uniform decides both: the counterfactual market without the planted gap)."""
+    base = pair_log_utility(s, a, uu, jj, 0.0) - PAIR_MAX + W_SKILL * is_cross
+    base -= np.log(np.maximum(g_bound, 1e-300))
+    female = s.female[uu]
+    base -= np.where(female, log_bound_female, 0.0)
+    refused = is_cross & (s.family[uu] == a.family[jj])
+    acc0 = np.where(refused, 0.0, np.exp(np.minimum(base, 0.0)))
+    shifted = base + np.where(female, gender_effect * a.gender_shift[jj], 0.0)
+    acc = np.where(refused, 0.0, np.exp(np.minimum(shifted, 0.0)))
+    return acc, acc0
 
 
-def acceptance(s, a, uu, jj, g_bound) -> np.ndarray:
-    d = distance_km(s.lat[uu], s.lon[uu], a.lat[jj], a.lon[jj])
-    ratio = np.exp(pair_score(s, a, uu, jj) - PAIR_MAX) * geo_kernel(d, s.mobility_km[uu])
-    return ratio / np.maximum(g_bound, 1e-300)
+def pair_hash_uniform(key: int, u, j, salt: int) -> np.ndarray:
+    """A uniform in [0, 1) that depends only on (key, pair, salt) (splitmix64): draws keyed by
+    the pair stay the same whatever else changes in the market."""
+    x = (np.asarray(u).astype(np.uint64) << np.uint64(32)) | np.asarray(j).astype(np.uint64)
+    x = x ^ np.uint64((key * 0x9E3779B97F4A7C15 + salt * 0xD1B54A32D192ED03) % 2**64)
+    x = x + np.uint64(0x9E3779B97F4A7C15)
+    x = (x ^ (x >> np.uint64(30))) * np.uint64(0xBF58476D1CE4E5B9)
+    x = (x ^ (x >> np.uint64(27))) * np.uint64(0x94D049BB133111EB)
+    x = x ^ (x >> np.uint64(31))
+    return (x >> np.uint64(11)).astype(np.float64) * 2.0**-53

@@ -1,5 +1,22 @@
 """The timeline: who is registered and which ads are open each day, the daily applications, the
-sends of a past recommender, and the hires."""
+sends of a past recommender with their funnel outcomes, and the hires.
+
+Timeline: 55% of the seekers are a stock registered during the year before the first day, the
+rest register uniformly over the timeline; a seeker leaves after a geometric(1/200) number of
+days, or on the day of their hire. 30% of the ads are a stock posted during the 60 days before
+(they close after a geometric(1/30) number of days), the rest are posted uniformly over the
+timeline and stay open lognormal(log 30, 0.6) days (3-200); an ad closes earlier when all its
+positions are filled, later when a hire needs it open.
+
+Past recommender (recommendation_feedback): on Mondays and Thursdays 15% of the active seekers
+get the 5 best of 8 ads drawn around their occupation and home (own family), ranked by the
+utility plus Gumbel(0.7) noise; it never sends an ad the seeker already applied to. Funnel:
+responded ~ sigmoid(ρ_f + 0.6 m), applied | responded ~ sigmoid(α_f + 0.9 m), positive | applied ~
+sigmoid(π_f + 1.2 (employer utility − 1)), negative | responded ~ sigmoid(ν_f − 0.9 m),
+unsubscribed ~ sigmoid(−8.9 − 0.4 m), m = clip(S_uj − ½ (d/mobility)² − 0.5, −4, 3); the family
+intercepts (`family_funnel`) trade apply rate against positives per apply. A send's application
+is an application (channel "recommendation") 0.5-16 hours after it.
+"""
 
 from __future__ import annotations
 
@@ -8,7 +25,12 @@ import dataclasses
 import numpy as np
 
 from jobrec.synth import behaviour as bh
-from jobrec.synth.world import FAMILIES, Ads, Geography, Occupations, Seekers
+from jobrec.synth.world import FAMILIES
+
+SEND_WEEKDAYS = (0, 3)  # Monday and Thursday
+SEND_SHARE = 0.15  # of the active seekers on a send day
+SENDS_PER_SEEKER, SEND_POOL = 5, 8
+RATE_MARGIN = 1.15  # the main run draws at c_hi = 1.15 x the pilot's c, then thins exactly
 
 
 @dataclasses.dataclass
@@ -32,10 +54,212 @@ def make_timeline(rng, n_seekers: int, n_ads: int, days: int, weekday0: int) -> 
     return Timeline(days, s_start, s_end, a_start, a_end, weekday0)
 
 
-def _child(seed_entropy: int, *keys: int) -> np.random.Generator:
-    """A generator for one (purpose, day, family) cell: changing what happens in one cell (the
-    gender effect, say) never shifts the random draws of another."""
-    return np.random.default_rng(np.random.SeedSequence([seed_entropy, *keys]))
+def child(entropy: int, *keys: int) -> np.random.Generator:
+    """A generator for one (purpose, day, block) cell: what happens in one cell never shifts
+    the random draws of another."""
+    return np.random.default_rng(np.random.SeedSequence([entropy, *keys]))
+
+
+@dataclasses.dataclass
+class Market:
+    s: object
+    a: object
+    occ: object
+    tl: Timeline
+    levels: np.ndarray  # (codes, codes) within-family level factors
+    geo_bound: np.ndarray  # (seekers, departments) float32
+    gender_effect: float
+    log_bound_female: float
+
+
+@dataclasses.dataclass
+class Draws:
+    """Accepted proposals (in the run's market or in the one without the planted gap)."""
+
+    u: np.ndarray
+    j: np.ndarray
+    t: np.ndarray  # seconds since day 0, 00:00 UTC
+    v: np.ndarray  # uniform: kept at rate c iff v < c / c_drawn (exact thinning)
+    accepted: np.ndarray  # in the run's market
+    accepted0: np.ndarray  # with gender_effect 0
+
+
+def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=False,
+              progress=None):  # fmt: skip
+    """Applications at rate c (and the past recommender's sends) over the timeline."""
+    s, a, tl = m.s, m.a, m.tl
+    parts, sent = [], []
+    lam_scale = c * s.activity * np.exp(bh.PAIR_MAX + np.where(s.female, m.log_bound_female, 0))
+    n_blocks = -(-s.n // bh.CHUNK)
+    for t in range(tl.days):
+        day = bh.day_market(a, (tl.ad_start <= t) & (tl.ad_end > t), m.levels)
+        active = (tl.seeker_start <= t) & (tl.seeker_end > t)
+        if sample is not None:
+            active &= sample
+        act = np.flatnonzero(active)
+        edges = np.searchsorted(act, np.arange(n_blocks + 1) * bh.CHUNK)
+        send_day = sends and (tl.weekday0 + t) % 7 in SEND_WEEKDAYS
+        for b in range(n_blocks):  # fixed blocks of seeker indices, not a loop over seekers
+            u = act[edges[b] : edges[b + 1]]
+            if len(u) == 0:
+                continue
+            rng = child(entropy, key, t, b)
+            code_u, g_u = s.code[u], m.geo_bound[u]
+            weights = day.total[code_u] * g_u
+            counts = rng.poisson(lam_scale[u] * weights.sum(axis=1))
+            rows, jj, is_cross, g_b = bh.propose(m.occ, m.levels, day, code_u, g_u, weights,
+                                                 counts, rng)  # fmt: skip
+            uu = u[rows]
+            acc, acc0 = bh.acceptance(s, a, uu, jj, is_cross, g_b, m.gender_effect,
+                                      m.log_bound_female)  # fmt: skip
+            # one uniform per proposal for acceptance, time of day and thinning, whatever the
+            # gender effect: the two markets share every draw
+            draw = rng.random((3, len(uu)))
+            ok, ok0 = draw[0] < acc, draw[0] < acc0
+            keep = ok | ok0
+            when = t * 86400 + (6 * 3600 + draw[1] * 17 * 3600).astype(np.int64)
+            parts.append((uu[keep], jj[keep], when[keep], draw[2][keep].astype(np.float32),
+                          ok[keep], ok0[keep]))  # fmt: skip
+            if send_day:
+                sent.append(_past_recommender(m, day, u, t, child(entropy, key, t, b, 7)))
+        if progress is not None:
+            progress.update(1)
+    draws = Draws(*_concat(parts, 6, [np.int32, np.int32, np.int64, np.float32, bool, bool]))
+    return draws, tuple(_concat(sent, 3, [np.int32, np.int32, np.int64]))
+
+
+def _concat(parts, k, dtypes):
+    if not parts:
+        return [np.zeros(0, d) for d in dtypes]
+    return [np.concatenate([p[i] for p in parts]).astype(d) for i, d in enumerate(dtypes)]
+
+
+def _past_recommender(m: Market, day, u, t, rng):
+    """Sends: a share of the active seekers get the 5 best of 8 ads drawn from the bound of
+    their own family (occupation and home), ranked by a noisy version of the utility."""
+    s, a = m.s, m.a
+    chosen = u[rng.random(len(u)) < SEND_SHARE]
+    g_c = m.geo_bound[chosen]
+    weights = day.own[s.code[chosen]] * g_c
+    reach = weights.sum(axis=1) > 0
+    chosen, g_c, weights = chosen[reach], g_c[reach], weights[reach]
+    counts = np.full(len(chosen), SEND_POOL)
+    rows, jj, _, _ = bh.propose(m.occ, m.levels, day, s.code[chosen], g_c, weights, counts,
+                                rng, cross=False)  # fmt: skip
+    uu = chosen[rows]
+    d = bh.distance_km(s.lat[uu], s.lon[uu], a.lat[jj], a.lon[jj])
+    noisy = bh.pair_score(s, a, uu, jj) - 0.5 * (d / s.mobility_km[uu]) ** 2
+    noisy = noisy + rng.gumbel(0, 0.7, len(uu))
+    # the same ad twice in a pool: keep its best copy
+    order = np.lexsort((-noisy, jj, rows))
+    dup = np.zeros(len(order), bool)
+    dup[1:] = (rows[order][1:] == rows[order][:-1]) & (jj[order][1:] == jj[order][:-1])
+    noisy[order[dup]] = -np.inf
+    best = np.argsort(-noisy.reshape(-1, SEND_POOL), axis=1, kind="stable")[:, :SENDS_PER_SEEKER]
+    pick = (np.arange(len(chosen))[:, None] * SEND_POOL + best).ravel()
+    pick = pick[np.isfinite(noisy[pick])]
+    when = t * 86400 + 6 * 3600 + rng.integers(0, 3600, len(pick))
+    return uu[pick], jj[pick], when
+
+
+# ----------------------------------------------------------------------------------------------
+# Calibration of the rate constant c
+# ----------------------------------------------------------------------------------------------
+
+
+def _unique_curve(d: Draws, n_ads: int) -> np.ndarray:
+    """Sorted per-pair minimum of v over the pair's accepted draws (market without the gap):
+    at rate c ≤ c_drawn, the number of distinct pairs is #(values < c / c_drawn)."""
+    key = d.u[d.accepted0].astype(np.int64) * n_ads + d.j[d.accepted0]
+    v = d.v[d.accepted0]
+    order = np.lexsort((v, key))
+    first = np.ones(len(order), bool)
+    first[1:] = key[order][1:] != key[order][:-1]
+    return np.sort(v[order][first])
+
+
+def calibrate(m: Market, entropy: int, progress=None) -> float:
+    """Pilot runs on a sample of seekers find the c at which seekers make
+    TARGET_ORGANIC_PER_SEEKER distinct organic applications (gender effect 0, so that c is the
+    same whatever the planted effect)."""
+    rng = child(entropy, 90)
+    n_sample = min(m.s.n, 2500)
+    sample = np.zeros(m.s.n, bool)
+    sample[rng.choice(m.s.n, n_sample, replace=False)] = True
+    target = bh.TARGET_ORGANIC_PER_SEEKER * n_sample
+    c_p = _first_guess(m, sample)
+    for attempt in range(10):
+        d, _ = draw_days(m, c_p, entropy, 91 + attempt, sample, progress=progress)
+        curve = _unique_curve(d, m.a.n)
+        if len(curve) >= target:
+            return float(c_p * curve[int(target) - 1])
+        half = max(np.searchsorted(curve, 0.5), 1)
+        elasticity = np.clip(np.log(max(len(curve), 1) / half) / np.log(2), 0.1, 1.0)
+        c_p *= 1.5 * (target / max(len(curve), 1)) ** (1 / elasticity)
+    return float(c_p)
+
+
+def _first_guess(m: Market, sample: np.ndarray) -> float:
+    """c from the day-0 proposal mass, assuming 1 accepted proposal in 12 and no repeats."""
+    s, tl = m.s, m.tl
+    day = bh.day_market(m.a, (tl.ad_start <= 0) & (tl.ad_end > 0), m.levels)
+    u = np.flatnonzero(sample)
+    mass = (day.total[s.code[u]] * m.geo_bound[u]).sum(axis=1)
+    per_day = (s.activity[u] * np.exp(bh.PAIR_MAX) * mass).mean() / 12
+    active_days = (np.minimum(tl.seeker_end[u], tl.days) - np.maximum(tl.seeker_start[u], 0))
+    return float(bh.TARGET_ORGANIC_PER_SEEKER / max(per_day * active_days.clip(0).mean(), 1e-12))
+
+
+# ----------------------------------------------------------------------------------------------
+# Funnel of the sends
+# ----------------------------------------------------------------------------------------------
+
+
+def family_funnel(n_families: int = len(FAMILIES)) -> dict[str, np.ndarray]:
+    """Funnel intercepts per occupation family: families with a high apply rate get a lower
+    positive rate per apply and vice versa (the heterogeneity the per-segment thresholds use).
+    Fixed: a property of the market, not of the seed."""
+    rng = np.random.default_rng(20221018)
+    delta = np.linspace(-1.1, 1.1, n_families)[rng.permutation(n_families)]
+    return {
+        "respond": -0.6 + rng.normal(0, 0.25, n_families),
+        "apply": -0.9 + delta,
+        "positive": -1.4 - 0.9 * delta + rng.normal(0, 0.15, n_families),
+        "negative": -2.4 + rng.normal(0, 0.35, n_families),
+        "unsubscribe": np.full(n_families, -8.9),
+    }
+
+
+def _sigmoid(x):
+    return 1 / (1 + np.exp(-x))
+
+
+def funnel_outcomes(s, a, u, j, rng) -> dict[str, np.ndarray]:
+    """Response, apply, positive outcome, unsubscribe and negative feedback of each send."""
+    p = family_funnel()
+    f = a.family[j]
+    d = bh.distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
+    # match quality on a logit scale, bounded so that far-fetched sends saturate
+    match = np.clip(bh.pair_score(s, a, u, j) - 0.5 * (d / s.mobility_km[u]) ** 2 - 0.5, -4, 3)
+    fit = bh.employer_utility_mean(s, a, u, j) - 1.0
+    r = rng.random((5, len(u)))
+    responded = r[0] < _sigmoid(p["respond"][f] + 0.6 * match)
+    applied = responded & (r[1] < _sigmoid(p["apply"][f] + 0.9 * match))
+    positive = applied & (r[2] < _sigmoid(p["positive"][f] + 1.2 * fit))
+    negative = responded & (r[3] < _sigmoid(p["negative"][f] - 0.9 * match))
+    unsubscribed = r[4] < _sigmoid(p["unsubscribe"][f] - 0.4 * match)
+    return {
+        "responded": responded,
+        "applied": applied,
+        "positive_outcome": positive,
+        "unsubscribed": unsubscribed,
+        "negative_feedback": negative,
+    }
+
+
+# ----------------------------------------------------------------------------------------------
+# From draws to events: first applications, hires, exits and closings
+# ----------------------------------------------------------------------------------------------
 
 
 @dataclasses.dataclass
@@ -51,221 +275,138 @@ class Events:
     send_ad: np.ndarray
     send_time: np.ndarray
     outcomes: dict[str, np.ndarray]
-    scale_c: float
-    hire_threshold: float
+    seeker_last: np.ndarray  # last registered day (exited_on; >= days: still registered)
+    ad_last: np.ndarray  # last open day (closed_on; >= days: still open)
+    ad_apply_last: np.ndarray  # last day the ad could receive applications
     applicants: np.ndarray  # per ad, for the oracle's competition term
-    drawn: int  # applications drawn, before repeats and post-hire ones are removed
-    unique: int  # after removing repeats
+    hire_threshold: float
+    drawn: int  # organic draws at rate c, repeats included
 
 
-def calibrate_rate(s, a, occ, geo, tl: Timeline, entropy: int) -> float:
-    """The constant c making the organic application volume match its target.
-
-    Estimated on day 0 from a fixed sample of seekers, with the gender effect off so that c (and
-    every proposal count) is the same whatever the planted effect."""
-    rng = _child(entropy, 99)
-    active_days = (np.minimum(tl.seeker_end, tl.days) - np.maximum(tl.seeker_start, 0)).clip(0)
-    target_daily = bh.TARGET_APPLICATIONS_PER_SEEKER * s.n / active_days.sum()
-    u_all = np.flatnonzero((tl.seeker_start <= 0) & (tl.seeker_end > 0))
-    sample = np.sort(rng.choice(u_all, min(4000, len(u_all)), replace=False))
-    open_ads = (tl.ad_start <= 0) & (tl.ad_end > 0)
-    rates = []
-    for f in range(len(FAMILIES)):
-        u = sample[s.family[sample] == f]
-        j = np.flatnonzero(open_ads & (a.family == f))
-        if len(u) == 0 or len(j) == 0:
-            continue
-        codes = np.flatnonzero(occ.family == f)
-        fd = bh.family_day(a, occ, j, a.attractiveness[j], len(codes))
-        mass = bh.proposal_mass(s, occ, geo, fd, codes, u)
-        k = 16
-        uu, jj, g = bh.propose(s, a, occ, geo, fd, codes, u, np.where(mass > 0, k, 0), rng)
-        acc = bh.acceptance(s, a, uu, jj, g)
-        mean_acc = np.bincount(np.searchsorted(u, uu), acc, len(u)) / k
-        rates.append(s.activity[u] * np.exp(bh.PAIR_MAX) * mass * mean_acc)
-    rate0 = np.concatenate(rates).sum() / len(sample)
-    return float(target_daily / max(rate0, 1e-12))
-
-
-def draw_applications(s, a, occ, geo, tl: Timeline, entropy: int, gender_effect: float, c: float,
-                      seekers: np.ndarray, sends: bool, progress=None):  # fmt: skip
-    """Organic applications (and, if `sends`, the past recommender's sends) of the `seekers`
-    mask over the timeline, before repeats are removed."""
-    g_ad = np.exp(bh.gender_term(a, gender_effect))
-    ads_by_family = [np.flatnonzero(a.family == f) for f in range(len(FAMILIES))]
-    seekers_by_family = [np.flatnonzero(seekers & (s.family == f)) for f in range(len(FAMILIES))]
-    apps, sent = [], []
-    for t in range(tl.days):
-        send_day = sends and (tl.weekday0 + t) % 7 in bh.SEND_WEEKDAYS and t < tl.days - 1
-        for f in range(len(FAMILIES)):
-            j = ads_by_family[f]
-            j = j[(tl.ad_start[j] <= t) & (tl.ad_end[j] > t)]
-            u_f = seekers_by_family[f]
-            u_f = u_f[(tl.seeker_start[u_f] <= t) & (tl.seeker_end[u_f] > t)]
-            if len(j) == 0 or len(u_f) == 0:
-                continue
-            codes = np.flatnonzero(occ.family == f)
-            for female in (False, True):
-                fd = bh.family_day(
-                    a, occ, j, a.attractiveness[j] * (g_ad[j] if female else 1.0), len(codes)
-                )
-                u_g = u_f[s.female[u_f] == female]
-                for k0 in range(0, len(u_g), bh.CHUNK):
-                    u = u_g[k0 : k0 + bh.CHUNK]
-                    rng = _child(entropy, 1, t, f, int(female), k0)
-                    mass = bh.proposal_mass(s, occ, geo, fd, codes, u)
-                    lam = c * s.activity[u] * np.exp(bh.PAIR_MAX) * mass
-                    uu, jj, g = bh.propose(s, a, occ, geo, fd, codes, u, rng.poisson(lam), rng)
-                    keep = rng.random(len(uu)) < bh.acceptance(s, a, uu, jj, g)
-                    when = t * 86400 + rng.integers(6 * 3600, 23 * 3600, keep.sum())
-                    apps.append((uu[keep], jj[keep], when))
-                    if send_day:
-                        sent.append(_past_recommender(s, a, occ, geo, fd, codes, u, t, rng))
-        if progress is not None:
-            progress.update(1)
-    empty = [np.zeros(0, np.int64)] * 3
-    app = tuple(np.concatenate(x) for x in zip(*(apps or [empty]), strict=True))
-    send = tuple(np.concatenate(x) for x in zip(*(sent or [empty]), strict=True))
-    return app, send
-
-
-def _unique_pairs(u: np.ndarray, j: np.ndarray, n_ads: int) -> int:
-    return len(np.unique(u.astype(np.int64) * n_ads + j))
-
-
-def calibrate_unique(s, a, occ, geo, tl, entropy, c0: float) -> float:
-    """Correct c for repeats: a seeker applies to an ad once, so the unique applications grow
-    slower than c. Two pilot runs on a sample of seekers give the elasticity; c is set so that
-    the unique organic applications per seeker hit their target. The gender effect is off in
-    the pilots, so c is the same whatever the planted effect."""
-    rng = _child(entropy, 98)
-    sample = np.zeros(s.n, bool)
-    sample[rng.choice(s.n, min(s.n, 3000), replace=False)] = True
-    uniques = []
-    for c in (c0, 3 * c0):
-        (u, j, _), _ = draw_applications(s, a, occ, geo, tl, entropy, 0.0, c, sample, False)
-        uniques.append(max(_unique_pairs(u, j, a.n), 1) / sample.sum())
-    beta = np.clip(np.log(uniques[1] / uniques[0]) / np.log(3), 0.2, 1.0)
-    return float(c0 * (bh.TARGET_APPLICATIONS_PER_SEEKER / uniques[0]) ** (1 / beta))
-
-
-def simulate(s: Seekers, a: Ads, occ: Occupations, geo: Geography, tl: Timeline, entropy: int,
-             gender_effect: float, progress=None) -> Events:  # fmt: skip
-    c = calibrate_unique(s, a, occ, geo, tl, entropy, calibrate_rate(s, a, occ, geo, tl, entropy))
-    everyone = np.ones(s.n, bool)
-    (app_u, app_j, app_t), (send_u, send_j, send_t) = draw_applications(
-        s, a, occ, geo, tl, entropy, gender_effect, c, everyone, True, progress
-    )
-    outcomes = funnel_outcomes(s, a, occ, send_u, send_j, _child(entropy, 2))
-    # applications that came from a send: a few hours after it
-    applied = outcomes["applied"]
-    rec_t = send_t[applied] + _child(entropy, 3).integers(1800, 20 * 3600, applied.sum())
-    app_u = np.concatenate([app_u, send_u[applied]])
-    app_j = np.concatenate([app_j, send_j[applied]])
-    app_t = np.concatenate([app_t, rec_t])
-    channel = np.concatenate([np.zeros(len(app_t) - applied.sum(), np.int8),
-                              np.ones(applied.sum(), np.int8)])  # fmt: skip
-    n_drawn = len(app_t)
-    # a seeker applies to an ad once: keep the first application
-    order = np.lexsort((app_t, app_j, app_u))
+def _first_per_pair(key: np.ndarray, t: np.ndarray) -> np.ndarray:
+    """Indices of the earliest row of each key."""
+    order = np.lexsort((t, key))
     first = np.ones(len(order), bool)
-    first[1:] = (app_u[order][1:] != app_u[order][:-1]) | (app_j[order][1:] != app_j[order][:-1])
-    sel = order[first]
-    app_u, app_j, app_t, channel = app_u[sel], app_j[sel], app_t[sel], channel[sel]
-    hires, tau = choose_hires(s, a, tl, app_u, app_j, app_t, _child(entropy, 4))
-    hire_u, hire_j, hire_t = hires
-    # hired seekers exit on their hire day and stop applying
-    n_unique = len(app_t)
-    hired_at = np.full(s.n, np.inf)
-    hired_at[hire_u] = hire_t
-    keep = app_t < hired_at[app_u]
-    app_u, app_j, app_t, channel = app_u[keep], app_j[keep], app_t[keep], channel[keep]
+    first[1:] = key[order][1:] != key[order][:-1]
+    return order[first]
+
+
+def hire_candidates(m: Market, key: int, u, j, t):
+    """Employer utility, hire time and candidacy (among the ad's top `positions`, hired while
+    the seeker is still registered and within the timeline) of each application."""
+    s, a, tl = m.s, m.a, m.tl
+    noise = -np.log(-np.log(np.clip(bh.pair_hash_uniform(key, u, j, 1), 1e-12, 1 - 1e-12)))
+    e = bh.employer_utility_mean(s, a, u, j) + bh.EMPLOYER_NOISE * noise
+    # delay: 2 days + geometric(1/6), at most 21 (3-23 days), at a time of day of its own
+    geo_days = np.floor(np.log1p(-bh.pair_hash_uniform(key, u, j, 2)) / np.log(1 - 1 / 6)) + 1
+    delay = 2 + np.minimum(geo_days, 21)
+    hire_t = t + (delay * 86400).astype(np.int64)
+    hire_t += ((bh.pair_hash_uniform(key, u, j, 3) - 0.5) * 8 * 3600).astype(np.int64)
+    order = np.lexsort((-e, j))
+    ads_sorted = j[order]
+    rank = np.arange(len(order)) - np.searchsorted(ads_sorted, ads_sorted, side="left")
+    top = np.zeros(len(u), bool)
+    top[order[rank < a.positions[ads_sorted]]] = True
+    valid = top & (hire_t < tl.days * 86400) & (hire_t < tl.seeker_end[u] * 86400)
+    return e, hire_t, valid
+
+
+def hire_threshold(m: Market, e, u, valid) -> float:
+    """τ such that TARGET_HIRES_PER_SEEKER x seekers are hired: a seeker is hired iff one of
+    their candidacies has e ≥ τ (the first hire wins), so τ is a quantile of the per-seeker
+    best candidate utility."""
+    best = np.full(m.s.n, -np.inf)
+    np.maximum.at(best, u[valid], e[valid])
+    best = np.sort(best[np.isfinite(best)])[::-1]
+    target = int(round(bh.TARGET_HIRES_PER_SEEKER * m.s.n))
+    if len(best) == 0:
+        return float("inf")
+    return float(best[min(target, len(best)) - 1])
+
+
+def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None) -> Events:
+    """First applications, hires (threshold τ, calibrated here when None), exits, closings,
+    and the sends and applications that remain consistent with them."""
+    s, a, tl = m.s, m.a, m.tl
+    org_u, org_j, org_t = org
+    send_u, send_j, send_t = sends
+    applied = outcomes["applied"]
+    # the past recommender does not send an ad the seeker already applied to
+    org_key = org_u.astype(np.int64) * a.n + org_j
+    first = _first_per_pair(org_key, org_t)
+    ukey, first_t = org_key[first], org_t[first]
+    order = np.argsort(ukey)
+    ukey, first_t = ukey[order], first_t[order]
+    send_key = send_u.astype(np.int64) * a.n + send_j
+    pos = np.minimum(np.searchsorted(ukey, send_key), max(len(ukey) - 1, 0))
+    sent_ok = ~((len(ukey) > 0) & (ukey[pos] == send_key) & (first_t[pos] < send_t))
+    rec = sent_ok & applied
+    u = np.concatenate([org_u, send_u[rec]])
+    j = np.concatenate([org_j, send_j[rec]])
+    t = np.concatenate([org_t, rec_t[rec]])
+    channel = np.concatenate([np.zeros(len(org_u), np.int8), np.ones(rec.sum(), np.int8)])
+    sel = _first_per_pair(u.astype(np.int64) * a.n + j, t)
+    sel = sel[np.argsort(t[sel], kind="stable")]
+    u, j, t, channel = u[sel], j[sel], t[sel], channel[sel]
+    # hires: threshold, then the first hire of each seeker
+    e, hire_t, valid = hire_candidates(m, key, u, j, t)
+    if tau is None:
+        tau = hire_threshold(m, e, u, valid)
+    hired = np.flatnonzero(valid & (e >= tau))
+    hired = hired[_first_per_pair(u[hired].astype(np.int64), hire_t[hired])]
+    hired = hired[np.argsort(hire_t[hired], kind="stable")]
+    hire_u, hire_j, hire_time = u[hired], j[hired], hire_t[hired]
+    hired_at = np.full(s.n, np.iinfo(np.int64).max)
+    hired_at[hire_u] = hire_time
+    # exits: the hired seeker leaves on the hire day and stops applying
+    seeker_last = tl.seeker_end - 1
+    seeker_last[hire_u] = np.minimum(seeker_last[hire_u], hire_time // 86400)
+    # closings: open until the last hire at least; filled ads close 0-3 days after it
+    last_hire = np.full(a.n, -(10**9), np.int64)
+    np.maximum.at(last_hire, hire_j, hire_time // 86400)
+    filled = np.bincount(hire_j, minlength=a.n) >= a.positions
+    ad_last = np.maximum(tl.ad_end - 1, last_hire)
+    lag = np.floor(bh.pair_hash_uniform(key, np.arange(a.n), 0, 4) * 4).astype(np.int64)
+    ad_last = np.where(filled, np.minimum(ad_last, last_hire + lag), ad_last)
+    # what remains: applications before the seeker's hire and while the ad is open
+    keep = (t < hired_at[u]) & (t // 86400 <= ad_last[j])
+    u, j, t, channel = u[keep], j[keep], t[keep], channel[keep]
+    hide = ~sent_ok | (send_t >= hired_at[send_u]) | (send_t // 86400 > ad_last[send_j])
+    hide |= applied & (rec_t >= hired_at[send_u])
+    show = ~hide
+    drawn = len(org_u)
     return Events(
-        app_u, app_j, app_t, channel, hire_u, hire_j, hire_t, send_u, send_j, send_t, outcomes,
-        c, tau, np.bincount(app_j, minlength=a.n), n_drawn, n_unique,
+        u, j, t, channel, hire_u, hire_j, hire_time,
+        send_u[show], send_j[show], send_t[show], {k: v[show] for k, v in outcomes.items()},
+        seeker_last, ad_last, np.minimum(tl.ad_end - 1, ad_last),
+        np.bincount(j, minlength=a.n), float(tau), drawn,
     )  # fmt: skip
 
 
-def _past_recommender(s, a, occ, geo, fd, codes, u, t, rng):
-    """Sends of the past recommender: a share of the active seekers get 5 ads, the best of 8
-    drawn around their occupation and home, by a noisy version of the utility."""
-    chosen = u[rng.random(len(u)) < bh.SEND_SHARE]
-    if len(chosen) == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64), np.zeros(0, np.int64)
-    mass = bh.proposal_mass(s, occ, geo, fd, codes, chosen)
-    chosen = chosen[mass > 0]
-    uu, jj, _ = bh.propose(s, a, occ, geo, fd, codes, chosen,
-                           np.full(len(chosen), bh.SEND_POOL), rng)  # fmt: skip
-    noisy = bh.pair_score(s, a, uu, jj) + rng.gumbel(0, 0.7, len(uu))
-    noisy = noisy.reshape(-1, bh.SEND_POOL)
-    best = np.argsort(-noisy, axis=1)[:, : bh.SENDS_PER_SEEKER]
-    rows = np.arange(len(chosen))[:, None] * bh.SEND_POOL + best
-    uu, jj = uu[rows.ravel()], jj[rows.ravel()]
-    key = uu.astype(np.int64) * a.n + jj
-    _, first = np.unique(key, return_index=True)  # the same ad twice in one send: once
-    first = np.sort(first)
-    when = t * 86400 + 6 * 3600 + rng.integers(0, 3600, len(first))
-    return uu[first], jj[first], when
+def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
+    """The whole dynamic market. Returns (events, c)."""
+    c = calibrate(m, entropy, calibration_progress)
+    c_hi = c * RATE_MARGIN
+    draws, sends = draw_days(m, c_hi, entropy, 1, sends=True, progress=progress)
+    # exact thinning to the c at which the market without the gap meets its target
+    curve = _unique_curve(draws, m.a.n)
+    target = int(round(bh.TARGET_ORGANIC_PER_SEEKER * m.s.n))
+    if len(curve) >= target:
+        c = c_hi * float(curve[target - 1]) * (1 + 1e-7)
+    else:
+        c = c_hi
+    thin = draws.v < c / c_hi
+    outcomes = funnel_outcomes(m.s, m.a, sends[0], sends[1], child(entropy, 3))
+    rec_t = sends[2] + child(entropy, 4).integers(1800, 16 * 3600, len(sends[0]))
+    key = entropy % 2**61
 
+    def organic(mask):
+        return draws.u[mask], draws.j[mask], draws.t[mask]
 
-# Funnel parameters per occupation family: families with a high apply rate get a lower positive
-# rate per apply and vice versa (the heterogeneity the per-segment thresholds exploit).
-def family_funnel(n_families: int = len(FAMILIES)) -> dict[str, np.ndarray]:
-    rng = np.random.default_rng(20221018)  # fixed: a property of the market, not of the seed
-    delta = np.linspace(-1.1, 1.1, n_families)[rng.permutation(n_families)]
-    return {
-        "respond": -0.6 + rng.normal(0, 0.25, n_families),
-        "apply": -0.9 + delta,
-        "positive": -1.4 - 0.9 * delta + rng.normal(0, 0.15, n_families),
-        "negative": -2.4 + rng.normal(0, 0.35, n_families),
-        "unsubscribe": np.full(n_families, -8.9),
-    }
-
-
-def _sigmoid(x):
-    return 1 / (1 + np.exp(-x))
-
-
-def funnel_outcomes(s, a, occ, u, j, rng) -> dict[str, np.ndarray]:
-    """Response, apply, positive outcome, unsubscribe and negative feedback of each send."""
-    p = family_funnel()
-    f = a.family[j]
-    d = bh.distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
-    # match quality on a logit scale, bounded so that far-fetched sends saturate
-    match = np.clip(bh.pair_score(s, a, u, j) - 0.5 * (d / s.mobility_km[u]) ** 2 - 0.5, -4, 3)
-    fit = bh.employer_utility_mean(s, a, u, j) - 1.0
-    n = len(u)
-    responded = rng.random(n) < _sigmoid(p["respond"][f] + 0.6 * match)
-    applied = responded & (rng.random(n) < _sigmoid(p["apply"][f] + 0.9 * match))
-    positive = applied & (rng.random(n) < _sigmoid(p["positive"][f] + 1.2 * fit))
-    negative = responded & (rng.random(n) < _sigmoid(p["negative"][f] - 0.9 * match))
-    unsubscribed = rng.random(n) < _sigmoid(p["unsubscribe"][f] - 0.4 * match)
-    return {
-        "responded": responded,
-        "applied": applied,
-        "positive_outcome": positive,
-        "unsubscribed": unsubscribed,
-        "negative_feedback": negative,
-    }
-
-
-def choose_hires(s, a, tl: Timeline, app_u, app_j, app_t, rng):
-    """Each ad hires among its top-`positions` applicants (employer utility) those above τ."""
-    e = bh.employer_utility_mean(s, a, app_u, app_j) + 0.7 * rng.gumbel(0, 1, len(app_u))
-    delay = (2 + np.minimum(rng.geometric(1 / 8, len(app_u)), 28)) * 86400
-    hire_t = app_t + delay + rng.integers(-3600 * 4, 3600 * 4, len(app_u))
-    order = np.lexsort((-e, app_j))
-    ads_sorted = app_j[order]
-    group_start = np.searchsorted(ads_sorted, ads_sorted, side="left")
-    rank = np.arange(len(order)) - group_start
-    top = order[rank < a.positions[ads_sorted]]
-    # a hire must happen within the timeline and before the seeker leaves for other reasons
-    valid = top[(hire_t[top] < tl.days * 86400) & (hire_t[top] < tl.seeker_end[app_u[top]] * 86400)]
-    target = int(round(bh.TARGET_HIRES_PER_SEEKER * s.n * 1.08))  # a few are lost below
-    tau = np.sort(e[valid])[::-1][min(target, len(valid)) - 1] if len(valid) else np.inf
-    hired = valid[e[valid] >= tau]
-    # a seeker is hired once: the first hire wins
-    hired = hired[np.argsort(hire_t[hired], kind="stable")]
-    _, first = np.unique(app_u[hired], return_index=True)
-    hired = hired[np.sort(first)]
-    return (app_u[hired], app_j[hired], hire_t[hired]), float(tau)
+    tau = None
+    if m.gender_effect != 0:
+        # the hiring threshold of the market without the planted gap: the same whatever the
+        # effect, so that the two markets differ only by who applied where
+        tau = assemble(m, key, organic(thin & draws.accepted0), sends, outcomes, rec_t).hire_threshold
+    events = assemble(m, key, organic(thin & draws.accepted), sends, outcomes, rec_t, tau)
+    return events, c
