@@ -27,6 +27,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from jobrec.contract import RAW_SCHEMAS
+from jobrec.metrics import gini
 from jobrec.synth import behaviour as bh
 from jobrec.synth import simulate as sim
 from jobrec.synth import text
@@ -107,14 +108,6 @@ def _write(path: Path, name: str, n: int, build) -> None:
 def _ids(prefix: str, idx: np.ndarray, width: int = 7) -> pa.Array:
     """Identifiers: the prefix and the zero-padded index (the oracle maps them back)."""
     return pa.array(np.char.add(prefix, np.char.zfill(idx.astype(str), width)))
-
-
-def gini(x: np.ndarray) -> float:
-    x = np.sort(np.asarray(x, dtype=float))
-    n = len(x)
-    if n == 0 or x.sum() == 0:
-        return 0.0
-    return float((2 * np.arange(1, n + 1) - n - 1) @ x / (n * x.sum()))
 
 
 def generate(
