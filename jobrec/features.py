@@ -1,0 +1,172 @@
+"""Seeker and ad preprocessing into dense vectors (~400-500 dimensions a side).
+
+Fitted on the training window of a partition (vocabularies, scalers, the text model) and saved
+with its schema; applied unchanged to any later rows. Gender is excluded by construction: the
+transform reads only the columns listed in SEEKER_COLUMNS / AD_COLUMNS, and gender is not one.
+
+Blocks (same layout for both sides, so that the two towers see comparable inputs):
+  occupation   family one-hot (14), domain one-hot (training vocabulary), code hashed (128)
+  skills       hashed multi-hot (128), L2-normalised
+  numeric      standardised numbers (log wages, experience, education, ...)
+  contract     one-hot (4)
+  location     standardised lat/lon and 16 random Fourier features of them
+  text         TF-IDF of the free text reduced by truncated SVD (64)
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import joblib
+import numpy as np
+import pandas as pd
+from sklearn.decomposition import TruncatedSVD
+from sklearn.feature_extraction import FeatureHasher
+from sklearn.feature_extraction.text import TfidfVectorizer
+from sklearn.preprocessing import StandardScaler
+
+from jobrec.contract import CONTRACTS
+
+FAMILIES = tuple("ABCDEFGHIJKLMN")
+CODE_BUCKETS, SKILL_BUCKETS, TEXT_DIMS, FOURIER = 128, 128, 64, 16
+
+# The only columns the transforms read. Gender is deliberately absent.
+SEEKER_COLUMNS = {
+    "occupation": "desired_occupation",
+    "contract": "desired_contract",
+    "text": "profile_text",
+    "numeric": ("experience_years", "education_level", "desired_wage", "mobility_km", "birth_year"),
+}
+AD_COLUMNS = {
+    "occupation": "occupation",
+    "contract": "contract",
+    "text": ("title", "description"),
+    "numeric": ("required_experience_years", "required_education", "wage", "hours_per_week",
+                "positions"),
+}  # fmt: skip
+LOG_COLUMNS = {"desired_wage", "mobility_km", "wage", "positions"}
+
+
+def _numeric(frame: pd.DataFrame, columns) -> np.ndarray:
+    out = np.column_stack(
+        [pd.to_numeric(frame[c], errors="coerce").to_numpy(dtype=np.float64) for c in columns]
+    )
+    for i, c in enumerate(columns):
+        if c in LOG_COLUMNS:
+            out[:, i] = np.log1p(np.maximum(out[:, i], 0))
+    return out
+
+
+def _text(frame: pd.DataFrame, columns) -> pd.Series:
+    if isinstance(columns, str):
+        return frame[columns].fillna("")
+    return frame[list(columns)].fillna("").agg(" ".join, axis=1)
+
+
+def _one_hot(values: pd.Series, vocabulary: tuple[str, ...]) -> np.ndarray:
+    index = pd.Index(vocabulary).get_indexer(values.fillna(""))
+    out = np.zeros((len(values), len(vocabulary)), dtype=np.float32)
+    rows = np.flatnonzero(index >= 0)
+    out[rows, index[rows]] = 1.0
+    return out
+
+
+@dataclasses.dataclass
+class Side:
+    """The fitted state of one side (seekers or ads)."""
+
+    columns: dict
+    scaler: StandardScaler
+    medians: np.ndarray
+
+
+class FeatureSpace:
+    """Fit on training-window seekers and ads; transform any seekers/ads into float32 vectors."""
+
+    def __init__(self, seed: int = 0):
+        self.seed = seed
+        self.code_hasher = FeatureHasher(CODE_BUCKETS, input_type="string", alternate_sign=False)
+        self.skill_hasher = FeatureHasher(SKILL_BUCKETS, input_type="string", alternate_sign=False)
+
+    # -- fitting --------------------------------------------------------------------------
+    def fit(self, seekers: pd.DataFrame, ads: pd.DataFrame) -> FeatureSpace:
+        occupations = pd.concat(
+            [seekers[SEEKER_COLUMNS["occupation"]], ads[AD_COLUMNS["occupation"]]]
+        )
+        self.domains = tuple(sorted(occupations.str[:3].dropna().unique()))
+        texts = pd.concat([_text(seekers, SEEKER_COLUMNS["text"]), _text(ads, AD_COLUMNS["text"])])
+        self.tfidf = TfidfVectorizer(max_features=5000, min_df=2, sublinear_tf=True)
+        tf = self.tfidf.fit_transform(texts)
+        self.svd = TruncatedSVD(min(TEXT_DIMS, max(1, tf.shape[1] - 1)), random_state=self.seed)
+        self.svd.fit(tf)
+        lat_lon = np.vstack([seekers[["latitude", "longitude"]].to_numpy(float),
+                             ads[["latitude", "longitude"]].to_numpy(float)])  # fmt: skip
+        self.geo_scaler = StandardScaler().fit(lat_lon)
+        rng = np.random.default_rng(self.seed)
+        self.fourier_w = rng.normal(0, 2.0, (2, FOURIER // 2))  # ~50-100 km wavelengths
+        self.sides = {
+            "seekers": self._fit_side(seekers, SEEKER_COLUMNS),
+            "ads": self._fit_side(ads, AD_COLUMNS),
+        }
+        return self
+
+    @staticmethod
+    def _fit_side(frame: pd.DataFrame, columns: dict) -> Side:
+        num = _numeric(frame, columns["numeric"])
+        medians = np.nan_to_num(np.nanmedian(num, axis=0))
+        num = np.where(np.isnan(num), medians, num)
+        return Side(columns, StandardScaler().fit(num), medians)
+
+    # -- transforming ---------------------------------------------------------------------
+    def transform(self, frame: pd.DataFrame, side: str) -> np.ndarray:
+        s = self.sides[side]
+        occ = frame[s.columns["occupation"]].fillna("")
+        skills = frame["skills"].apply(lambda v: [] if v is None else list(v))
+        skill_mat = self.skill_hasher.transform(skills).toarray()
+        norms = np.linalg.norm(skill_mat, axis=1, keepdims=True)
+        num = _numeric(frame, s.columns["numeric"])
+        num = np.where(np.isnan(num), s.medians, num)
+        geo = self.geo_scaler.transform(frame[["latitude", "longitude"]].to_numpy(float))
+        phase = geo @ self.fourier_w
+        blocks = [
+            _one_hot(occ.str[:1], FAMILIES),
+            _one_hot(occ.str[:3], self.domains),
+            self.code_hasher.transform(occ.map(lambda c: [c])).toarray(),
+            skill_mat / np.maximum(norms, 1e-12),
+            s.scaler.transform(num),
+            _one_hot(frame[s.columns["contract"]], CONTRACTS),
+            geo,
+            np.sin(phase),
+            np.cos(phase),
+            self.svd.transform(self.tfidf.transform(_text(frame, s.columns["text"]))),
+        ]
+        return np.hstack(blocks).astype(np.float32)
+
+    def schema(self) -> dict:
+        """Names and widths of the blocks, and the columns each side reads."""
+        return {
+            "blocks": {
+                "family": len(FAMILIES), "domain": len(self.domains), "code": CODE_BUCKETS,
+                "skills": SKILL_BUCKETS, "numeric": len(SEEKER_COLUMNS["numeric"]),
+                "contract": len(CONTRACTS), "latlon": 2, "fourier": FOURIER,
+                "text": self.svd.n_components,
+            },
+            "seekers": SEEKER_COLUMNS,
+            "ads": AD_COLUMNS,
+        }  # fmt: skip
+
+    @property
+    def dims(self) -> int:
+        return int(sum(self.schema()["blocks"].values()))
+
+    def save(self, folder: str | Path) -> None:
+        folder = Path(folder)
+        folder.mkdir(parents=True, exist_ok=True)
+        joblib.dump(self, folder / "features.joblib")
+        (folder / "features_schema.json").write_text(json.dumps(self.schema(), indent=2))
+
+    @staticmethod
+    def load(folder: str | Path) -> FeatureSpace:
+        return joblib.load(Path(folder) / "features.joblib")
