@@ -345,8 +345,14 @@ def _source_sql(raw: RawFile, row_numbers: bool = False) -> str:
     path = str(raw.path).replace("'", "''")
     if raw.format == "csv":
         return f"read_csv('{path}', all_varchar = true, header = true)"
-    glob = f"{path}/*.parquet" if raw.path.is_dir() else path
-    return f"read_parquet('{glob}'{', file_row_number = true' if row_numbers else ''})"
+    if not raw.path.is_dir():
+        return f"read_parquet('{path}'{', file_row_number = true' if row_numbers else ''})"
+    # Parts may hold different valid types (int32 here, double there): unify them by name
+    # instead of casting every part to the first part's types.
+    return (
+        f"read_parquet('{path}/*.parquet', union_by_name = true"
+        f"{', file_row_number = true' if row_numbers else ''})"
+    )
 
 
 def _row_expr(raw: RawFile) -> str:
@@ -354,6 +360,16 @@ def _row_expr(raw: RawFile) -> str:
     if raw.format == "csv":
         return "row_number() OVER ()"
     return "file_row_number + 1"
+
+
+def _numbered_source(raw: RawFile) -> str:
+    """The untyped source with the 1-based row number of each row as "row"."""
+    return f'(SELECT *, {_row_expr(raw)} AS "row" FROM {_source_sql(raw, row_numbers=True)})'
+
+
+def _keys(name: str, present, column: str) -> str:
+    """The select list of the row number and the key columns present (for samples)."""
+    return '"row", ' + "".join(f'"{k}", ' for k in ROW_KEYS[name] if k in present and k != column)
 
 
 def _parquet_type_ok(kind: str, t) -> bool:
@@ -370,9 +386,10 @@ def _parquet_type_ok(kind: str, t) -> bool:
     if kind == BOOL:
         return pat.is_boolean(t) or pat.is_integer(t)
     if kind == LIST:
-        return (pat.is_list(t) or pat.is_large_list(t)) and (
-            pat.is_string(t.value_type) or pat.is_large_string(t.value_type)
-        )
+        if not (pat.is_list(t) or pat.is_large_list(t)):
+            return False
+        v = t.value_type.value_type if pat.is_dictionary(t.value_type) else t.value_type
+        return pat.is_string(v) or pat.is_large_string(v)
     raise ValueError(kind)
 
 
@@ -388,7 +405,8 @@ _CSV_CAST = {
     # a DuckDB list literal ([a, b]) or ';'-separated codes
     LIST: (
         "CASE WHEN trim({c}) LIKE '[%' THEN TRY_CAST({c} AS VARCHAR[]) "
-        "WHEN trim({c}) = '' THEN []::VARCHAR[] ELSE string_split({c}, ';') END"
+        "WHEN trim({c}) = '' THEN []::VARCHAR[] "
+        "ELSE list_transform(string_split({c}, ';'), lambda s: trim(s)) END"
     ),
 }
 
@@ -460,41 +478,72 @@ class RawInputs:
                     f"missing: no {name}.parquet, {name}/*.parquet or {name}.csv in {self.raw_dir}",
                 )
             ]
-        columns = COLUMNS[name]
         try:
-            if raw.format == "parquet":
-                paths = sorted(raw.path.glob("*.parquet")) if raw.path.is_dir() else [raw.path]
-                schema = pq.read_schema(paths[0])
-                types = {f.name: f.type for f in schema}
-                n_rows = sum(pq.ParquetFile(p).metadata.num_rows for p in paths)
-            else:
-                cur = self.con.execute(f"SELECT * FROM {_source_sql(raw)} LIMIT 0")
-                types = {d[0]: None for d in cur.description}
-                cur.fetchall()
-                n_rows = self.con.execute(f"SELECT count(*) FROM {_source_sql(raw)}").fetchall()[0][
-                    0
-                ]
+            problems, n_rows = self._inspect_located(name, raw)
         except Exception as exc:  # truncated / corrupt / not the format its name says
             return [Violation(raw.label, None, f"unreadable {raw.format} file ({_fmt(exc)})")]
+        if not problems:
+            self.files[name] = raw
+            self.rows[name] = int(n_rows)
+        return problems
+
+    def _inspect_located(self, name: str, raw: RawFile) -> tuple[list[Violation], int]:
+        columns = COLUMNS[name]
+        p = {"horizon": self.horizon}
+        if raw.format == "parquet":
+            paths = sorted(raw.path.glob("*.parquet")) if raw.path.is_dir() else [raw.path]
+            schemas = {path.name: pq.read_schema(path) for path in paths}
+            n_rows = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
+            types = {}  # every part must have every column, with a valid type
+            for schema in schemas.values():
+                for f in schema:
+                    types.setdefault(f.name, f.type)
+        else:
+            cur = self.con.execute(f"SELECT * FROM {_source_sql(raw)} LIMIT 0")
+            types = {d[0]: None for d in cur.description}
+            cur.fetchall()
+            n_rows = self.con.execute(f"SELECT count(*) FROM {_source_sql(raw)}").fetchall()[0][0]
         problems = [Violation(raw.label, c, "missing column") for c in columns if c not in types]
+        source = _numbered_source(raw)
+        scope = self._source_scope(name, raw, types)
         if raw.format == "parquet":
             for c, (kind, _) in columns.items():
-                if c in types and not _parquet_type_ok(kind, types[c]):
-                    key = ROW_KEYS[name][0]
-                    key_sel = f'"{key}", ' if key in types and key != c else ""
-                    n, sample = _samples(self.con, f'SELECT {key_sel}"{c}" FROM {_source_sql(raw)}')
+                if c not in types:
+                    continue
+                lacking = [part for part, schema in schemas.items() if c not in schema.names]
+                if lacking:
+                    problems.append(
+                        Violation(raw.label, c, f"missing column in {', '.join(lacking[:3])}")
+                    )
+                wrong = {
+                    part: schema.field(c).type
+                    for part, schema in schemas.items()
+                    if c in schema.names and not _parquet_type_ok(kind, schema.field(c).type)
+                }
+                if wrong:
+                    n, sample = _samples(
+                        self.con, f'SELECT {_keys(name, types, c)}"{c}" FROM {source}'
+                    )
+                    where = f" in {', '.join(wrong)}" if raw.path.is_dir() else ""
                     problems.append(
                         Violation(
-                            raw.label, c, f"wrong type {types[c]} (expected {kind})", 0, sample
+                            raw.label,
+                            c,
+                            f"wrong type {next(iter(wrong.values()))}{where} (expected {kind})",
+                            0,
+                            sample,
                         )
                     )
-            for c, (kind, _) in columns.items():
-                t = types.get(c)
-                if kind == BOOL and t is not None and pat.is_integer(t):
+                elif kind == BOOL and any(
+                    pat.is_integer(schema.field(c).type)
+                    for schema in schemas.values()
+                    if c in schema.names
+                ):
                     n, sample = _samples(
                         self.con,
-                        f'SELECT "{ROW_KEYS[name][0]}", "{c}" FROM {_source_sql(raw)} '
-                        f'WHERE "{c}" NOT IN (0, 1)',
+                        f'SELECT {_keys(name, types, c)}"{c}" FROM {source} '
+                        f'WHERE "{c}" NOT IN (0, 1) AND {scope}',
+                        p,
                     )
                     if n:
                         problems.append(
@@ -509,39 +558,44 @@ class RawInputs:
         if n_rows == 0:
             problems.append(Violation(raw.label, None, "empty file (no rows)"))
         if problems:
-            return problems
+            return problems, n_rows
         exprs = ", ".join(
             f'{_typed_expr(kind, c, raw.format, types[c])} AS "{c}"'
             for c, (kind, _) in columns.items()
         )
-        try:
-            source = _source_sql(raw, row_numbers=True)
-            self.con.execute(
-                f"CREATE OR REPLACE TEMP VIEW raw_{name} AS "
-                f"SELECT {exprs}, {_row_expr(raw)} AS _row FROM {source}"
-            )
-            if raw.format == "csv":
-                problems += self._csv_type_problems(name, raw)
-            # Reading every column once surfaces corrupt pages that a valid footer hides.
-            self.con.execute(f"SELECT count(*) FROM raw_{name}").fetchall()
-        except Exception as exc:
-            return [Violation(raw.label, None, f"unreadable {raw.format} file ({_fmt(exc)})")]
-        if not problems:
-            self.files[name] = raw
-            self.rows[name] = int(n_rows)
-        return problems
+        self.con.execute(
+            f"CREATE OR REPLACE TEMP VIEW raw_{name} AS "
+            f"SELECT {exprs}, {_row_expr(raw)} AS _row "
+            f"FROM {_source_sql(raw, row_numbers=True)}"
+        )
+        if raw.format == "csv":
+            problems += self._csv_type_problems(name, raw, scope)
+        # Reading every value once surfaces corrupt pages that a valid footer hides (count(*),
+        # count(c) and min(c) are answered from the metadata and read no page at all).
+        reads = ", ".join(f'bit_xor(hash("{c}"))' for c in columns)
+        self.con.execute(f"SELECT {reads} FROM raw_{name}").fetchall()
+        return problems, n_rows
 
-    def _csv_type_problems(self, name: str, raw: RawFile) -> list[Violation]:
+    def _source_scope(self, name: str, raw: RawFile, types: dict) -> str:
+        """SQL over the untyped source: the row is dated before the horizon, or cannot be dated."""
+        t = TIME_COLUMN[name]
+        kind = COLUMNS[name][t][0]
+        if t not in types or (raw.format == "parquet" and not _parquet_type_ok(kind, types[t])):
+            return "($horizon IS NULL OR true)"  # no usable date: every row is in scope
+        typed = _typed_expr(kind, t, raw.format, types[t])
+        return f"({typed} IS NULL OR {typed} < $horizon)"
+
+    def _csv_type_problems(self, name: str, raw: RawFile, scope: str) -> list[Violation]:
         problems = []
-        key = ROW_KEYS[name][0]
         for c, (kind, _) in COLUMNS[name].items():
             if kind in (ID, STRING):
                 continue
             typed = _CSV_CAST[kind].format(c=f'"{c}"')
             n, sample = _samples(
                 self.con,
-                f'SELECT "{key}", "{c}" FROM {_source_sql(raw)} '
-                f"WHERE nullif(trim(\"{c}\"), '') IS NOT NULL AND ({typed}) IS NULL",
+                f'SELECT {_keys(name, COLUMNS[name], c)}"{c}" FROM {_numbered_source(raw)} '
+                f"WHERE nullif(trim(\"{c}\"), '') IS NOT NULL AND ({typed}) IS NULL AND {scope}",
+                {"horizon": self.horizon},
             )
             if n:
                 problems.append(Violation(raw.label, c, f"not a valid {kind}", n, sample))

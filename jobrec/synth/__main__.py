@@ -1,4 +1,5 @@
-"""python -m jobrec.synth --scale small --out DIR --seed N [--end-date D] [--days 90]"""
+"""python -m jobrec.synth --scale small --out DIR --seed N [--end-date D] [--days 90]
+[--gender-effect 1.0] [--no-progress]"""
 
 from __future__ import annotations
 
@@ -8,25 +9,29 @@ import json
 
 from jobrec.synth import SCALES, generate
 
+COUNTS = (
+    "seekers", "ads", "applications", "applications_organic", "applications_recommendation",
+    "hires", "sends", "organic_draws", "applications_per_seeker",
+    "applications_per_10_active_days", "hires_per_seeker", "hires_per_application",
+    "applications_per_ad_gini", "share_within_mobility", "unsubscribe_rate", "negative_ratio",
+    "seconds", "peak_rss_mb",
+)  # fmt: skip
+
 
 def format_summary(summary: dict) -> str:
-    lines = [f"synthetic market {summary['scale']} (seed {summary['seed']}), "
-             f"{summary['start_date']} .. {summary['end_date']}"]  # fmt: skip
-    for key in ("seekers", "ads", "applications", "applications_organic",
-                "applications_recommendation", "hires", "sends", "applications_per_ad_gini",
-                "applications_drawn", "share_within_mobility", "hires_per_application",
-                "unsubscribe_rate",
-                "seconds", "peak_rss_mb"):  # fmt: skip
+    lines = [
+        f"synthetic market {summary['scale']} (seed {summary['seed']}, gender effect "
+        f"{summary['gender_effect']}), {summary['start_date']} .. {summary['end_date']}"
+    ]
+    for key in COUNTS:
         value = summary[key]
-        lines.append(f"  {key:<30}{value:>14,}" if isinstance(value, int)
-                     else f"  {key:<30}{value:>14}")  # fmt: skip
-    lines.append(
-        f"  occupation match shares        {json.dumps(summary['occupation_match_share'])}"
-    )
-    lines.append(f"  gender gap (F - M), raw        {json.dumps(summary['gender_gap_raw'])}")
-    lines.append(
-        f"  gender gap within family       {json.dumps(summary['gender_gap_within_family'])}"
-    )
+        lines.append(f"  {key:<32}{value:>12,}" if isinstance(value, int)
+                     else f"  {key:<32}{value:>12}")  # fmt: skip
+    for key, title in (("occupation_match_share", "occupation match shares"),
+                       ("gender_gap_raw", "gender gap F - M, raw"),
+                       ("gender_gap_within_family", "gender gap, family FE"),
+                       ("gender_gap_conditional", "gender gap, search params")):  # fmt: skip
+        lines.append(f"  {title:<32}{json.dumps(summary[key])}")
     lines.append("  funnel by occupation family (segment):")
     lines.append(f"    {'family':<8}{'sends':>9}{'response':>10}{'apply|resp':>11}"
                  f"{'pos|apply':>10}{'unsub':>9}{'neg ratio':>10}")  # fmt: skip
@@ -39,7 +44,7 @@ def format_summary(summary: dict) -> str:
     return "\n".join(lines)
 
 
-def main() -> None:
+def main(argv=None) -> None:
     parser = argparse.ArgumentParser(description="Generate the synthetic labour market.")
     parser.add_argument("--scale", choices=list(SCALES), default="small")
     parser.add_argument("--out", default="data/raw")
@@ -49,7 +54,7 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--gender-effect", type=float, default=1.0)
     parser.add_argument("--no-progress", action="store_true")
-    args = parser.parse_args()
+    args = parser.parse_args(argv)
     summary = generate(args.scale, args.out, args.seed, args.end_date, args.days,
                        args.gender_effect, progress=not args.no_progress)  # fmt: skip
     print(format_summary(summary))

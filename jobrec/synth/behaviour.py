@@ -3,12 +3,12 @@ rate that follows from it, its exact sampling by thinning, and the employer util
 
 Applications. Seeker u applies to ad j, both active on day t, at the rate of a Poisson process
 
-    r_uj(t) = c · λ_u · a_j · F(u, j) · geo(d_uj, m_u) · exp(S_uj + G_uj)
+    r_uj(t) = c · λ_u · a_j · F(u, j) · geo(d_uj, m_u) · exp(S_uj + G_uj) / N_u(t)^α
 
     λ_u     hidden activity, Gamma(1.5, 1/1.5) (mean 1)
     a_j     hidden attractiveness, lognormal(0, 1.0): the heavy tail creates congestion
     F       occupation match: same code 1, same domain 0.4, same family 0.08, another family
-            0.004 (LEVEL_FACTOR, CROSS_FAMILY)
+            0.0003 (LEVEL_FACTOR, CROSS_FAMILY: ≈ 60% / 20% / 17% / 1% of applications)
     geo     exp(−½ (d_uj / m_u)²), d in km, m_u the seeker's mobility radius
     S_uj    1.6 · skill share (share of the ad's skills the seeker holds; 0 across families)
             + 0.8 · clip(log(wage_j / desired_wage_u), −1, 0.25)
@@ -17,26 +17,37 @@ Applications. Seeker u applies to ad j, both active on day t, at the rate of a P
             + 0.4 · clip(taste_u · taste_j / 2, −1, 1)          (hidden latent tastes, 4 dims)
     G_uj    planted gender term, women (F) only:
             gender_effect · (−clip(γ_w z_wage_j + γ_h z_hours_j, ±0.7) − κ_f),
-            γ_w = 0.45, γ_h = 0.30, z standardised within the ad's occupation family, κ_f the
+            γ_w = 0.20, γ_h = 0.35, z standardised within the ad's occupation family, κ_f the
             log of the attractiveness-weighted mean of exp(−clip(·)) over the family's ads, so
             that the term moves women's applications towards lower-wage, shorter-hours ads
             without changing how much they apply
-    c       calibrated so that seekers make ≈ 5.8 distinct organic applications on average
-            over the timeline (≈ 1 per 10 active days)
+    N_u(t)  the seeker's opportunity mass that day: Σ over the active ads of a_j · F(u, j) ·
+            geo bound(u, department of j) (the proposal bound below, without its constant);
+            search effort is spread over what there is, α = 0.7
+    c       calibrated so that seekers make 6 applications on average over the timeline (≈ 1
+            per 10 active days; 30 per hire)
 
 A seeker applies to an ad at most once: the first event of the pair's process is the
 application. The oracle's p_apply(u, j, t) = 1 − exp(−r_uj(t)) is then the exact probability
 that u applies to j on day t, given no application before.
 
-Sampling (exact thinning). S_uj ≤ PAIR_MAX = 2.6, G_uj ≤ GENDER_BOUND, and geo(d, m) ≤
-geo(d_min(u, department of j), m) with d_min the distance from u to the department's centroid
-less 2.5 spreads (every ad lies within that radius). So r is bounded by a product of a seeker
-factor, an ad factor a_j, the level matrix and a seeker x department matrix: per day, the mass of
-the (code, department) cells M (codes x departments) gives each seeker's total bound by one row
-gather; proposals pick a department, then own family (a code by level x mass, then an ad by
-a_j) or another family (an ad of the department by a_j), and are accepted with probability r/q.
-Women's proposals use the bound exp(GENDER_BOUND) whatever the effect in [0, 1], so a run with
-gender_effect = 0 makes exactly the same draws and differs only in which proposals pass.
+Sampling (exact thinning). S_uj ≤ PAIR_MAX = 2.6 (2.6 − 1.6 across families, where the skill
+share is 0), G_uj ≤ B = max(0, max_j shift_j) for every effect in [0, 1], and geo(d, m) ≤
+geo(d_min, m) with d_min the distance from u to the centroid of j's department less 2.5 spreads
++ 2 km (every ad lies within 2.5 spreads of its centroid). So r_uj ≤ q_uj = c λ_u e^{PAIR_MAX}
+e^{B·female} a_j F(u, j) G[u, dep_j] / N_u^α, a product of a seeker factor, an ad factor and a
+(code, department) structure. Per day: the attractiveness mass of each (code, department) cell
+and its cumulative sums over codes (codes are sorted by family and domain, so a domain and a
+family are ranges) give each seeker's total bound N_u by one gather of a (codes x departments)
+row times the seeker's geo row (precomputed once: seekers do not move). A seeker gets
+Poisson(c λ e^{PAIR_MAX + B·female} N_u^{1−α}) proposals; each picks a department ∝ bound mass,
+then own family (level: same code / rest of the domain / rest of the family ∝ F x mass, a code
+of that range ∝ mass, an ad of the cell ∝ a_j) or another family (an ad of the department ∝ a_j;
+own-family ones are refused), and is accepted with probability r/q. Women's bound does not
+depend on the effect, so a run with gender_effect = 0 makes exactly the same draws (the same
+uniform decides acceptance in both markets) and differs only in which proposals pass. The rate
+constant c is drawn a little high and then thinned exactly to its calibrated value (each
+accepted draw keeps a uniform v; at c' ≤ c the draws with v < c'/c are the process at c').
 
 Hires. Every applicant gets an employer utility e = 1.5 · skill share + 0.4 · clip((experience
 − required) / 3, ±1) + 0.4 · 1[education ≥ required] + 0.7 · Gumbel noise (a hash of the pair,
@@ -52,18 +63,27 @@ import dataclasses
 
 import numpy as np
 
-from jobrec.synth.world import FAMILIES, N_DEPARTMENTS, N_OCCUPATIONS, SPREAD_CLIP
+from jobrec.synth.world import FAMILIES, SPREAD_CLIP
 
 LEVEL_FACTOR = (1.0, 0.4, 0.08)  # same code, same domain, same family
-CROSS_FAMILY = 0.004  # another family
+CROSS_FAMILY = 0.0003  # another family
 W_SKILL, W_WAGE, WAGE_CLIP, W_CONTRACT, W_HOURS, W_TASTE = 1.6, 0.8, (-1.0, 0.25), 0.4, 0.5, 0.4
 PAIR_MAX = W_SKILL + W_WAGE * WAGE_CLIP[1] + W_CONTRACT + W_TASTE  # upper bound of S_uj
-GAMMA_WAGE, GAMMA_HOURS, GENDER_CLIP = 0.45, 0.30, 0.7
-TARGET_ORGANIC_PER_SEEKER = 5.8  # distinct organic applications over the timeline
+GAMMA_WAGE, GAMMA_HOURS, GENDER_CLIP = 0.20, 0.35, 0.7
+TARGET_APPLICATIONS_PER_SEEKER = 6.0  # all channels, over the timeline
 TARGET_HIRES_PER_SEEKER = 0.2
 EMPLOYER_NOISE = 0.7
 CHUNK = 100_000  # seekers per block of the daily loop
 GEO_MARGIN_KM = 2.0  # slack of the geographic bound (equirectangular distance is not exact)
+
+
+ALPHA = 0.7  # the rate falls as N_u(t)^-α: search effort is spread over the opportunities
+
+
+def effort(mass: np.ndarray) -> np.ndarray:
+    """N^(1 - α): a seeker's total proposal rate grows sublinearly with their opportunity mass
+    N (search effort is spread over what there is)."""
+    return np.where(mass > 0, np.maximum(mass, 1e-300) ** (1 - ALPHA), 0.0)
 
 
 def distance_km(lat1, lon1, lat2, lon2) -> np.ndarray:
@@ -140,10 +160,12 @@ def pair_log_utility(s, a, u, j, gender_effect: float) -> np.ndarray:
     )
 
 
-def log_rate(s, a, occ, u, j, c: float, gender_effect: float) -> np.ndarray:
-    """log r_uj for pairs (u, j), ignoring activity dates."""
+def log_rate(s, a, occ, u, j, c: float, gender_effect: float, opportunity) -> np.ndarray:
+    """log r_uj for pairs (u, j) given the seekers' opportunity mass N_u(t) (same shape as u),
+    ignoring activity dates."""
     return (
         np.log(c * s.activity[u] * a.attractiveness[j])
+        - ALPHA * np.log(np.maximum(opportunity, 1e-300))
         + np.log(level_factor(occ, s.code[u], a.code[j]))
         + pair_log_utility(s, a, u, j, gender_effect)
     )
@@ -163,17 +185,22 @@ def employer_utility_mean(s, a, u, j) -> np.ndarray:
 # ----------------------------------------------------------------------------------------------
 
 
-def geo_bound_matrix(s, geo) -> np.ndarray:
+def geo_bound_matrix(lat, lon, mobility_km, geo) -> np.ndarray:
     """(seekers, departments) float32: an upper bound of geo() for any ad of the department
     (ads lie within SPREAD_CLIP spreads of its centroid). Computed once: seekers do not move."""
-    out = np.empty((s.n, N_DEPARTMENTS), dtype=np.float32)
+    out = np.empty((len(lat), len(geo.lat)), dtype=np.float32)
     reach = SPREAD_CLIP * geo.spread_km[None, :] + GEO_MARGIN_KM
-    for lo in range(0, s.n, CHUNK):  # blocks bound the memory of the temporaries
+    for lo in range(0, len(lat), CHUNK):  # blocks bound the memory of the temporaries
         sl = slice(lo, lo + CHUNK)
-        d = distance_km(s.lat[sl, None], s.lon[sl, None], geo.lat[None, :], geo.lon[None, :])
+        d = distance_km(lat[sl, None], lon[sl, None], geo.lat[None, :], geo.lon[None, :])
         d_min = np.maximum(d - reach, 0)
-        out[sl] = np.exp(-0.5 * (d_min / s.mobility_km[sl, None]) ** 2)
+        out[sl] = np.exp(-0.5 * (d_min / mobility_km[sl, None]) ** 2)
     return out
+
+
+def opportunity(day, code_u, g_u) -> np.ndarray:
+    """N_u(t): the seeker's bound mass of the day (float32, as the sampler computes it)."""
+    return (day.total[code_u] * g_u).sum(axis=1)
 
 
 @dataclasses.dataclass
@@ -181,34 +208,67 @@ class DayMarket:
     """The active ads of one day, grouped for proposals."""
 
     cell_ads: np.ndarray  # ad indices sorted by (code, department) cell
-    cell_key: np.ndarray
+    cell_start: np.ndarray  # (cells + 1,) where each cell starts in that order
     cell_cum: np.ndarray  # cumulative attractiveness in that order
     dep_ads: np.ndarray  # the same ads sorted by department
-    dep_key: np.ndarray
+    dep_start: np.ndarray  # (departments + 1,)
     dep_cum: np.ndarray
-    mass: np.ndarray  # (codes, departments) attractiveness of the cells
-    own: np.ndarray  # (codes, departments): level matrix @ mass, within the family
-    total: np.ndarray  # own + the cross-family bound, per seeker code
+    cum_codes: np.ndarray  # (departments, codes + 1): cumulative mass over codes, normalised
+    #                        per department, plus the department number (one sorted array)
+    dep_mass: np.ndarray  # (departments,) total mass
+    own: np.ndarray  # (codes, departments) float32: F-weighted mass of the seeker's family
+    total: np.ndarray  # (codes, departments) float32: own + the cross-family bound
 
 
-def day_market(a, active: np.ndarray, levels_in_family: np.ndarray) -> DayMarket:
+def code_ranges(occ) -> tuple[np.ndarray, ...]:
+    """Codes are sorted by family and domain: each code's domain and family are ranges."""
+    dom_lo = np.searchsorted(occ.domain, occ.domain, side="left")
+    dom_hi = np.searchsorted(occ.domain, occ.domain, side="right")
+    return dom_lo, dom_hi, occ.family_start[occ.family], occ.family_start[occ.family + 1]
+
+
+def day_market(a, occ, n_deps: int, active: np.ndarray) -> DayMarket:
+    n_codes = len(occ.family)
     j = np.flatnonzero(active)
     w = a.attractiveness[j]
-    cell = a.code[j].astype(np.int64) * N_DEPARTMENTS + a.dep[j]
+    cell = a.code[j].astype(np.int64) * n_deps + a.dep[j]
     order = np.argsort(cell, kind="stable")
-    mass = np.bincount(cell, w, N_OCCUPATIONS * N_DEPARTMENTS).reshape(
-        N_OCCUPATIONS, N_DEPARTMENTS
-    )
-    own = levels_in_family @ mass
+    mass = np.bincount(cell, w, n_codes * n_deps).reshape(n_codes, n_deps)
+    cum = np.vstack([np.zeros((1, n_deps)), np.cumsum(mass, axis=0)])  # (codes + 1, deps)
+    dom_lo, dom_hi, fam_lo, fam_hi = code_ranges(occ)
+    m_dom = cum[dom_hi] - cum[dom_lo]
+    m_fam = cum[fam_hi] - cum[fam_lo]
+    l_code, l_dom, l_fam = LEVEL_FACTOR
+    own = l_code * mass + l_dom * (m_dom - mass) + l_fam * (m_fam - m_dom)
     # cross-family proposals draw any ad of the department (own-family ones are then refused):
     # their bound drops the skill term (no shared skills across families)
-    cross = CROSS_FAMILY * np.exp(-W_SKILL) * mass.sum(axis=0)
+    dep_mass = cum[-1]
+    cross = CROSS_FAMILY * np.exp(-W_SKILL) * dep_mass
+    norm = cum.T / np.where(dep_mass > 0, dep_mass, 1.0)[:, None]
+    norm += np.arange(n_deps)[:, None]
     dep_order = np.argsort(a.dep[j], kind="stable")
     return DayMarket(
-        j[order], cell[order], np.cumsum(w[order]),
-        j[dep_order], a.dep[j][dep_order].astype(np.int64), np.cumsum(w[dep_order]),
-        mass, own, own + cross[None, :],
+        j[order], np.searchsorted(cell[order], np.arange(n_codes * n_deps + 1)),
+        np.cumsum(w[order]),
+        j[dep_order], np.searchsorted(a.dep[j][dep_order], np.arange(n_deps + 1)),
+        np.cumsum(w[dep_order]),
+        norm, dep_mass, own.astype(np.float32), (own + cross[None, :]).astype(np.float32),
     )  # fmt: skip
+
+
+def _code_in_range(day: DayMarket, dep, lo, hi, skip_lo, skip_hi, u01) -> np.ndarray:
+    """A code of [lo, hi) outside [skip_lo, skip_hi), drawn ∝ its mass in department `dep`."""
+    base = day.cum_codes.shape[1]
+    flat = day.cum_codes.ravel()
+
+    def at(k):
+        return flat[dep * base + k] - dep  # normalised cumulative mass before code k
+
+    gap = at(skip_hi) - at(skip_lo)
+    y = at(lo) + u01 * (at(hi) - at(lo) - gap)
+    y = np.where(y > at(skip_lo), y + gap, y)
+    code = np.searchsorted(flat, y + dep, side="left") - dep * base - 1
+    return np.clip(code, lo, hi - 1)
 
 
 def _pick(cum_rows: np.ndarray, rng) -> np.ndarray:
@@ -221,19 +281,18 @@ def _pick(cum_rows: np.ndarray, rng) -> np.ndarray:
     return np.clip(pos, 0, k - 1)
 
 
-def _in_group(keys, cum, key, rng) -> np.ndarray:
-    """Positions drawn ∝ weight among the entries of sorted `keys` equal to `key`."""
-    start = np.searchsorted(keys, key, side="left")
-    end = np.searchsorted(keys, key, side="right")
+def _in_group(starts, cum, key, rng) -> np.ndarray:
+    """Positions drawn ∝ weight within group `key` (groups start at `starts`)."""
+    start, end = starts[key], starts[key + 1]
     base = np.where(start > 0, cum[np.maximum(start - 1, 0)], 0.0)
     target = base + (1.0 - rng.random(len(key))) * (cum[np.maximum(end - 1, 0)] - base)
     return np.clip(np.searchsorted(cum, target, side="left"), start, end - 1)
 
 
-def propose(occ, levels, day: DayMarket, code_u, g_u, weights, counts, rng, cross=True):
+def propose(ranges, day: DayMarket, code_u, g_u, weights, counts, rng, cross=True):
     """counts[i] proposals for the i-th seeker (code code_u[i], geo bound row g_u[i], per
-    department weights `weights` = day.total or day.own rows x g_u). Returns (row, ad, is_cross,
-    geo bound of the ad's department)."""
+    department weights `weights` = day.total or day.own rows x g_u; `ranges` from code_ranges).
+    Returns (row, ad, is_cross, geo bound of the ad's department)."""
     rep = np.repeat(np.arange(len(code_u)), counts)
     if len(rep) == 0:
         return rep, rep, np.zeros(0, bool), np.zeros(0, np.float32)
@@ -243,24 +302,35 @@ def propose(occ, levels, day: DayMarket, code_u, g_u, weights, counts, rng, cros
     code = code_u[rep]
     is_cross = np.zeros(len(rep), bool)
     if cross:
-        p_own = day.own[code, dep] / np.maximum(day.total[code, dep], 1e-300)
+        p_own = day.own[code, dep] / np.maximum(day.total[code, dep], 1e-30)
         is_cross = rng.random(len(rep)) >= p_own
     ad = np.empty(len(rep), np.int64)
-    # own family: a code of the family ∝ level x cell mass, then an ad of the cell ∝ a_j
+    # own family: the level (same code, rest of the domain, rest of the family) ∝ F x mass,
+    # then a code of that range ∝ mass, then an ad of the cell ∝ a_j
     o = np.flatnonzero(~is_cross)
-    fam = occ.family[code[o]]
-    cols = occ.family_start[fam][:, None] + np.arange(occ.max_family_size)[None, :]
-    valid = cols < occ.family_start[fam + 1][:, None]
-    cols = np.where(valid, cols, occ.family_start[fam][:, None])
-    w = levels[code[o][:, None], cols] * day.mass[cols, dep[o][:, None]] * valid
-    ad_code = cols[np.arange(len(o)), _pick(np.cumsum(w, axis=1), rng)]
-    ad[o] = day.cell_ads[
-        _in_group(day.cell_key, day.cell_cum, ad_code.astype(np.int64) * N_DEPARTMENTS + dep[o],
-                  rng)
-    ]  # fmt: skip
+    c, d = code[o], dep[o]
+    dom_lo, dom_hi, fam_lo, fam_hi = (r[c] for r in ranges)
+    flat, base = day.cum_codes.ravel(), day.cum_codes.shape[1]
+
+    def at(k):
+        return flat[d * base + k] - d
+
+    m_code, m_dom, m_fam = at(c + 1) - at(c), at(dom_hi) - at(dom_lo), at(fam_hi) - at(fam_lo)
+    w1 = LEVEL_FACTOR[0] * m_code
+    w2 = w1 + LEVEL_FACTOR[1] * (m_dom - m_code)
+    w3 = w2 + LEVEL_FACTOR[2] * (m_fam - m_dom)
+    x = (1.0 - rng.random(len(o))) * w3
+    u01 = 1.0 - rng.random(len(o))
+    ad_code = c.copy()
+    i = np.flatnonzero((x > w1) & (x <= w2))
+    ad_code[i] = _code_in_range(day, d[i], dom_lo[i], dom_hi[i], c[i], c[i] + 1, u01[i])
+    i = np.flatnonzero(x > w2)
+    ad_code[i] = _code_in_range(day, d[i], fam_lo[i], fam_hi[i], dom_lo[i], dom_hi[i], u01[i])
+    cell = ad_code.astype(np.int64) * day.own.shape[1] + dep[o]
+    ad[o] = day.cell_ads[_in_group(day.cell_start, day.cell_cum, cell, rng)]
     # another family: an ad of the department ∝ a_j (same-family ones are refused)
     x = np.flatnonzero(is_cross)
-    ad[x] = day.dep_ads[_in_group(day.dep_key, day.dep_cum, dep[x].astype(np.int64), rng)]
+    ad[x] = day.dep_ads[_in_group(day.dep_start, day.dep_cum, dep[x], rng)]
     return rep, ad, is_cross, g_u[rep, dep]
 
 

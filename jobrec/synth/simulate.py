@@ -9,7 +9,7 @@ timeline and stay open lognormal(log 30, 0.6) days (3-200); an ad closes earlier
 positions are filled, later when a hire needs it open.
 
 Past recommender (recommendation_feedback): on Mondays and Thursdays 15% of the active seekers
-get the 5 best of 8 ads drawn around their occupation and home (own family), ranked by the
+get the 5 best of 12 ads drawn around their occupation and home (own family), ranked by the
 utility plus Gumbel(0.7) noise; it never sends an ad the seeker already applied to. Funnel:
 responded ~ sigmoid(ρ_f + 0.6 m), applied | responded ~ sigmoid(α_f + 0.9 m), positive | applied ~
 sigmoid(π_f + 1.2 (employer utility − 1)), negative | responded ~ sigmoid(ν_f − 0.9 m),
@@ -29,8 +29,11 @@ from jobrec.synth.world import FAMILIES
 
 SEND_WEEKDAYS = (0, 3)  # Monday and Thursday
 SEND_SHARE = 0.15  # of the active seekers on a send day
-SENDS_PER_SEEKER, SEND_POOL = 5, 8
+SENDS_PER_SEEKER, SEND_POOL = 5, 12
 RATE_MARGIN = 1.15  # the main run draws at c_hi = 1.15 x the pilot's c, then thins exactly
+PILOT_SEEKERS = 2500
+DISTINCT_PER_FINAL = 1.55  # distinct draws per final application (exits and closings drop some)
+SOLVER_STEPS = 6
 
 
 @dataclasses.dataclass
@@ -66,7 +69,7 @@ class Market:
     a: object
     occ: object
     tl: Timeline
-    levels: np.ndarray  # (codes, codes) within-family level factors
+    ranges: tuple  # behaviour.code_ranges: each code's domain and family ranges
     geo_bound: np.ndarray  # (seekers, departments) float32
     gender_effect: float
     log_bound_female: float
@@ -92,7 +95,7 @@ def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=Fa
     lam_scale = c * s.activity * np.exp(bh.PAIR_MAX + np.where(s.female, m.log_bound_female, 0))
     n_blocks = -(-s.n // bh.CHUNK)
     for t in range(tl.days):
-        day = bh.day_market(a, (tl.ad_start <= t) & (tl.ad_end > t), m.levels)
+        day = bh.day_market(a, m.occ, m.geo_bound.shape[1], (tl.ad_start <= t) & (tl.ad_end > t))
         active = (tl.seeker_start <= t) & (tl.seeker_end > t)
         if sample is not None:
             active &= sample
@@ -106,9 +109,8 @@ def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=Fa
             rng = child(entropy, key, t, b)
             code_u, g_u = s.code[u], m.geo_bound[u]
             weights = day.total[code_u] * g_u
-            counts = rng.poisson(lam_scale[u] * weights.sum(axis=1))
-            rows, jj, is_cross, g_b = bh.propose(m.occ, m.levels, day, code_u, g_u, weights,
-                                                 counts, rng)  # fmt: skip
+            counts = rng.poisson(lam_scale[u] * bh.effort(weights.sum(axis=1, dtype=np.float32)))
+            rows, jj, is_cross, g_b = bh.propose(m.ranges, day, code_u, g_u, weights, counts, rng)
             uu = u[rows]
             acc, acc0 = bh.acceptance(s, a, uu, jj, is_cross, g_b, m.gender_effect,
                                       m.log_bound_female)  # fmt: skip
@@ -135,7 +137,7 @@ def _concat(parts, k, dtypes):
 
 
 def _past_recommender(m: Market, day, u, t, rng):
-    """Sends: a share of the active seekers get the 5 best of 8 ads drawn from the bound of
+    """Sends: a share of the active seekers get the 5 best of 12 ads drawn from the bound of
     their own family (occupation and home), ranked by a noisy version of the utility."""
     s, a = m.s, m.a
     chosen = u[rng.random(len(u)) < SEND_SHARE]
@@ -144,8 +146,9 @@ def _past_recommender(m: Market, day, u, t, rng):
     reach = weights.sum(axis=1) > 0
     chosen, g_c, weights = chosen[reach], g_c[reach], weights[reach]
     counts = np.full(len(chosen), SEND_POOL)
-    rows, jj, _, _ = bh.propose(m.occ, m.levels, day, s.code[chosen], g_c, weights, counts,
-                                rng, cross=False)  # fmt: skip
+    rows, jj, _, _ = bh.propose(
+        m.ranges, day, s.code[chosen], g_c, weights, counts, rng, cross=False
+    )
     uu = chosen[rows]
     d = bh.distance_km(s.lat[uu], s.lon[uu], a.lat[jj], a.lon[jj])
     noisy = bh.pair_score(s, a, uu, jj) - 0.5 * (d / s.mobility_km[uu]) ** 2
@@ -178,36 +181,43 @@ def _unique_curve(d: Draws, n_ads: int) -> np.ndarray:
     return np.sort(v[order][first])
 
 
-def calibrate(m: Market, entropy: int, progress=None) -> float:
-    """Pilot runs on a sample of seekers find the c at which seekers make
-    TARGET_ORGANIC_PER_SEEKER distinct organic applications (gender effect 0, so that c is the
-    same whatever the planted effect)."""
+def _extrapolate(c: float, curve: np.ndarray, target: float) -> float:
+    """A rate constant above the one that gives `target` distinct pairs, from the curve drawn
+    at c (distinct pairs grow slower than c: repeats)."""
+    n = max(len(curve), 1)
+    half = max(np.searchsorted(curve, 0.5), 1)
+    elasticity = np.clip(np.log(n / half) / np.log(2), 0.1, 1.0)
+    return float(c * 1.3 * (target / n) ** (1 / elasticity))
+
+
+def calibrate(m: Market, entropy: int, per_seeker: float, progress=None) -> float:
+    """Pilot runs on a sample of PILOT_SEEKERS seekers find the c at which seekers draw
+    `per_seeker` distinct organic pairs (gender effect 0)."""
     rng = child(entropy, 90)
-    n_sample = min(m.s.n, 2500)
     sample = np.zeros(m.s.n, bool)
-    sample[rng.choice(m.s.n, n_sample, replace=False)] = True
-    target = bh.TARGET_ORGANIC_PER_SEEKER * n_sample
-    c_p = _first_guess(m, sample)
+    sample[rng.choice(m.s.n, min(PILOT_SEEKERS, m.s.n), replace=False)] = True
+    target = per_seeker * sample.sum()
+    c_p = 3 * _first_guess(m, sample, per_seeker)
     for attempt in range(10):
+        if progress is not None:
+            progress.reset()
         d, _ = draw_days(m, c_p, entropy, 91 + attempt, sample, progress=progress)
         curve = _unique_curve(d, m.a.n)
         if len(curve) >= target:
             return float(c_p * curve[int(target) - 1])
-        half = max(np.searchsorted(curve, 0.5), 1)
-        elasticity = np.clip(np.log(max(len(curve), 1) / half) / np.log(2), 0.1, 1.0)
-        c_p *= 1.5 * (target / max(len(curve), 1)) ** (1 / elasticity)
+        c_p = _extrapolate(c_p, curve, target)
     return float(c_p)
 
 
-def _first_guess(m: Market, sample: np.ndarray) -> float:
+def _first_guess(m: Market, sample: np.ndarray, per_seeker: float) -> float:
     """c from the day-0 proposal mass, assuming 1 accepted proposal in 12 and no repeats."""
     s, tl = m.s, m.tl
-    day = bh.day_market(m.a, (tl.ad_start <= 0) & (tl.ad_end > 0), m.levels)
+    day = bh.day_market(m.a, m.occ, m.geo_bound.shape[1], (tl.ad_start <= 0) & (tl.ad_end > 0))
     u = np.flatnonzero(sample)
-    mass = (day.total[s.code[u]] * m.geo_bound[u]).sum(axis=1)
-    per_day = (s.activity[u] * np.exp(bh.PAIR_MAX) * mass).mean() / 12
-    active_days = (np.minimum(tl.seeker_end[u], tl.days) - np.maximum(tl.seeker_start[u], 0))
-    return float(bh.TARGET_ORGANIC_PER_SEEKER / max(per_day * active_days.clip(0).mean(), 1e-12))
+    mass = bh.opportunity(day, s.code[u], m.geo_bound[u])
+    per_day = (s.activity[u] * np.exp(bh.PAIR_MAX) * bh.effort(mass)).mean() / 12
+    active_days = np.minimum(tl.seeker_end[u], tl.days) - np.maximum(tl.seeker_start[u], 0)
+    return float(per_seeker / max(per_day * active_days.clip(0).mean(), 1e-12))
 
 
 # ----------------------------------------------------------------------------------------------
@@ -225,7 +235,7 @@ def family_funnel(n_families: int = len(FAMILIES)) -> dict[str, np.ndarray]:
         "respond": -0.6 + rng.normal(0, 0.25, n_families),
         "apply": -0.9 + delta,
         "positive": -1.4 - 0.9 * delta + rng.normal(0, 0.15, n_families),
-        "negative": -2.4 + rng.normal(0, 0.35, n_families),
+        "negative": -2.6 + rng.normal(0, 0.35, n_families),
         "unsubscribe": np.full(n_families, -8.9),
     }
 
@@ -331,12 +341,14 @@ def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None) -> Even
     org_u, org_j, org_t = org
     send_u, send_j, send_t = sends
     applied = outcomes["applied"]
-    # the past recommender does not send an ad the seeker already applied to
-    org_key = org_u.astype(np.int64) * a.n + org_j
-    first = _first_per_pair(org_key, org_t)
-    ukey, first_t = org_key[first], org_t[first]
-    order = np.argsort(ukey)
-    ukey, first_t = ukey[order], first_t[order]
+    # the past recommender does not send an ad the seeker already applied to (organically or
+    # from an earlier send)
+    key_all = np.concatenate([org_u, send_u[applied]]).astype(np.int64) * a.n
+    key_all += np.concatenate([org_j, send_j[applied]])
+    t_all = np.concatenate([org_t, rec_t[applied]])
+    first = _first_per_pair(key_all, t_all)
+    order = np.argsort(key_all[first])
+    ukey, first_t = key_all[first][order], t_all[first][order]
     send_key = send_u.astype(np.int64) * a.n + send_j
     pos = np.minimum(np.searchsorted(ukey, send_key), max(len(ukey) - 1, 0))
     sent_ok = ~((len(ukey) > 0) & (ukey[pos] == send_key) & (first_t[pos] < send_t))
@@ -384,29 +396,77 @@ def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None) -> Even
 
 
 def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
-    """The whole dynamic market. Returns (events, c)."""
-    c = calibrate(m, entropy, calibration_progress)
-    c_hi = c * RATE_MARGIN
-    draws, sends = draw_days(m, c_hi, entropy, 1, sends=True, progress=progress)
-    # exact thinning to the c at which the market without the gap meets its target
-    curve = _unique_curve(draws, m.a.n)
-    target = int(round(bh.TARGET_ORGANIC_PER_SEEKER * m.s.n))
-    if len(curve) >= target:
-        c = c_hi * float(curve[target - 1]) * (1 + 1e-7)
+    """The whole dynamic market. Returns (events, c).
+
+    c is set in the market without the planted gap (so that it is the same whatever the
+    effect): pilots on a sample give c for DISTINCT_PER_FINAL x the target in distinct draws;
+    the whole market is drawn at 1.15 x that; exact thinning then picks the c at which the
+    final applications (after exits and closings) meet TARGET_APPLICATIONS_PER_SEEKER."""
+    s, a = m.s, m.a
+    target = bh.TARGET_APPLICATIONS_PER_SEEKER * s.n
+    distinct = DISTINCT_PER_FINAL * bh.TARGET_APPLICATIONS_PER_SEEKER
+    if s.n <= PILOT_SEEKERS:  # a pilot would be the whole market: draw it directly
+        c_hi = 5 * _first_guess(m, np.ones(s.n, bool), distinct)
     else:
-        c = c_hi
-    thin = draws.v < c / c_hi
-    outcomes = funnel_outcomes(m.s, m.a, sends[0], sends[1], child(entropy, 3))
-    rec_t = sends[2] + child(entropy, 4).integers(1800, 16 * 3600, len(sends[0]))
+        c_hi = RATE_MARGIN * calibrate(m, entropy, distinct, calibration_progress)
     key = entropy % 2**61
+    for attempt in range(5):
+        if progress is not None:
+            progress.reset()
+        draws, sends = draw_days(m, c_hi, entropy, 1, sends=True, progress=progress)
+        outcomes = funnel_outcomes(s, a, sends[0], sends[1], child(entropy, 3))
+        rec_t = sends[2] + child(entropy, 4).integers(1800, 16 * 3600, len(sends[0]))
 
-    def organic(mask):
-        return draws.u[mask], draws.j[mask], draws.t[mask]
+        def world0(c, draws=draws, sends=sends, outcomes=outcomes, rec_t=rec_t, c_hi=c_hi):
+            keep = draws.accepted0 & (draws.v < c / c_hi)
+            org = draws.u[keep], draws.j[keep], draws.t[keep]
+            return assemble(m, key, org, sends, outcomes, rec_t)
 
-    tau = None
-    if m.gender_effect != 0:
-        # the hiring threshold of the market without the planted gap: the same whatever the
-        # effect, so that the two markets differ only by who applied where
-        tau = assemble(m, key, organic(thin & draws.accepted0), sends, outcomes, rec_t).hire_threshold
-    events = assemble(m, key, organic(thin & draws.accepted), sends, outcomes, rec_t, tau)
-    return events, c
+        # one assembled market alive at a time (they are large at the pes scale): the box
+        # hands it to the solver without a second reference
+        box = [world0(c_hi)]
+        f_hi = len(box[0].app_time)
+        if f_hi >= target or attempt == 4:
+            break
+        box.clear()
+        c_hi *= 1.3 * (target / max(f_hi, 1)) ** (1 / 0.6)
+    best, c = _solve_rate(world0, c_hi, box, target, _unique_curve(draws, a.n))
+    if m.gender_effect == 0:
+        return best, c
+    tau = best.hire_threshold
+    del best
+    # the run's market, with the hiring threshold of the market without the planted gap, so
+    # that the two markets differ only by who applied where
+    keep = draws.accepted & (draws.v < c / c_hi)
+    org = draws.u[keep], draws.j[keep], draws.t[keep]
+    return assemble(m, key, org, sends, outcomes, rec_t, tau), c
+
+
+def _solve_rate(world0, c_hi: float, box: list, target: float, curve: np.ndarray):
+    """The c ≤ c_hi whose final applications (market without the gap) are closest to the
+    target: false position on log(applications) against log(c), from the bracket [c where the
+    distinct draws meet the target (final ones are fewer) / 2, c_hi]. `box` holds the market
+    at c_hi. Returns (events, c)."""
+    best, c_best = box.pop(), c_hi
+    f_hi = len(best.app_time)
+    if f_hi <= target or len(curve) < target:
+        return best, c_best
+    hi = (c_hi, f_hi)
+    c_lo = c_hi * float(curve[int(target) - 1]) / 2
+    lo = (c_lo, max(len(world0(c_lo).app_time), 1))
+    for _ in range(SOLVER_STEPS):
+        if abs(len(best.app_time) / target - 1) < 0.003 or lo[1] >= target:
+            break
+        slope = np.log(hi[1] / lo[1]) / np.log(hi[0] / lo[0])
+        c = float(np.exp(np.log(lo[0]) + np.log(target / lo[1]) / max(slope, 1e-3)))
+        c = min(max(c, lo[0] * 1.0001), hi[0] * 0.9999)
+        ev = world0(c)
+        f = len(ev.app_time)
+        if abs(f - target) < abs(len(best.app_time) - target):
+            best, c_best = ev, c
+        del ev
+        if f >= target:
+            hi = (c, f)
+        else:
+            lo = (c, max(f, 1))
+    return best, c_best

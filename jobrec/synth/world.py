@@ -4,17 +4,30 @@ the attributes (observed and hidden) of every seeker and ad.
 Everything is drawn with numpy, vectorised over entities, from independent random streams
 (`Streams`), so that one component can change without shifting the draws of another.
 
-Geography: 100 departments "01".."100", centroids on a jittered 10 x 10 grid over lat 42.5-51,
-lon -4.5-8; populations lognormal(0, 1.0) (a few big cities); ads follow population^1.25 (more
-concentrated in big departments); people and ads lie around their centroid (normal, sd 15-25 km,
-truncated at 2.5 sd radially); department wage index 1 + 0.06 log(relative population).
+Geography: 100 departments "01".."100" (20 at the tiny scale), centroids on a jittered grid
+over lat 42.5-51, lon -4.5-8; populations lognormal(0, 1.0) (a few big cities); ads follow
+population^1.25 (more concentrated in big departments); people and ads lie around their
+centroid (normal, sd 15-25 km, truncated at 2.5 sd radially); department wage index
+1 + 0.06 log(relative population).
 
-Occupations: 14 families A-N, 3-6 domains a family, 500 codes ("K2204": family letter, domain
-digits, code digits within the domain); Zipf(1.05) popularity among seekers, times a
-lognormal(0, 0.6) shortage/surplus factor among ads. Skills: 2,000 codes, a block of 130 per
-family plus 180 generic ones; each domain draws a pool of 50 skills from its family block, each
-code a profile of 20 from its domain pool with gamma(0.8) weights; entities draw 4-12 (seekers)
-or 4-10 (ads) profile skills by weight, plus 0-2 generic (noise) skills.
+Occupations: 14 families A-N, 3-6 domains a family, 500 codes (140 at the tiny scale), e.g.
+"K2204": family letter, domain digits, code digits within the domain; Zipf(1.05) popularity
+among seekers, times a lognormal(0, 0.6) shortage/surplus factor among ads. Skills: 2,000 codes,
+a block of 130 per family plus 180 generic ones; each domain draws a pool of 50 skills from its
+family block, each code a profile of 20 from its domain pool with gamma(0.8) weights; entities
+draw 4-12 (seekers) or 4-10 (ads) profile skills by weight, plus 0-2 generic (noise) skills.
+
+Seekers: birth year (age 18-62), education 0-8 around the family's level, experience from age,
+desired contract by the family's mix, mobility lognormal(log 25 km, 0.6) clipped 5-150, gender
+by the family's female share (1.5% X, 1.5% unknown); women want part-time 1.8x the family rate,
+men 0.6x; desired wage = code base x department index x (1 + 1.2% per year of experience, up to
+25) x 0.94 for women x 0.75 if part-time x lognormal(0, 0.1). Hidden: activity λ ~ Gamma(1.5,
+1/1.5), 4-dim taste ~ N(0, 1).
+
+Ads: employers Zipf(0.9) over n/6 employers; contract by the family's mix; 35 h (39 h for 15%)
+or part-time (20-30 h) at the family's part-time rate; wage = code base x department index x
+hours/35 x (1 + 1.5% per required year) x 1.04 if permanent x lognormal(0, 0.15); positions 1 +
+geometric (mostly 1, up to 10). Hidden: attractiveness lognormal(0, 1), 4-dim taste ~ N(0, 1).
 """
 
 from __future__ import annotations
@@ -24,8 +37,6 @@ import dataclasses
 import numpy as np
 
 FAMILIES = "ABCDEFGHIJKLMN"  # ROME-like occupation families
-N_DEPARTMENTS = 100
-N_OCCUPATIONS = 500
 SKILLS_PER_FAMILY = 130  # family skill blocks: 14 x 130 = 1,820 skills
 N_GENERIC_SKILLS = 180  # shared "soft" skills: 2,000 skills in all
 PROFILE = 20  # skills in an occupation's profile
@@ -38,10 +49,14 @@ CONTRACTS = np.array(["permanent", "fixed_term", "temp", "other"])
 class Scale:
     seekers: int  # over the timeline, the stock at the start included
     ads: int
+    departments: int = 100
+    occupations: int = 500
 
 
 SCALES = {
-    "tiny": Scale(2_000, 3_000),
+    # a small region: with 100 departments x 500 codes, 2,000 seekers would have almost no ad
+    # of their occupation within reach
+    "tiny": Scale(2_000, 3_000, departments=20, occupations=140),
     "small": Scale(30_000, 50_000),
     "medium": Scale(200_000, 350_000),
     "pes": Scale(1_200_000, 2_200_000),
@@ -75,8 +90,7 @@ class Geography:
     wage_index: np.ndarray
 
 
-def make_geography(rng: np.random.Generator) -> Geography:
-    n = N_DEPARTMENTS
+def make_geography(rng: np.random.Generator, n: int = 100) -> Geography:
     # centroids on a jittered grid over a France-sized box, so departments tile the country
     side = int(np.ceil(np.sqrt(n)))
     gy, gx = np.divmod(np.arange(n), side)
@@ -120,10 +134,10 @@ class Occupations:
         return int(np.diff(self.family_start).max())
 
 
-def make_occupations(rng: np.random.Generator) -> Occupations:
+def make_occupations(rng: np.random.Generator, n_codes: int = 500) -> Occupations:
     n_fam = len(FAMILIES)
-    per_family = np.full(n_fam, N_OCCUPATIONS // n_fam)
-    per_family[: N_OCCUPATIONS % n_fam] += 1
+    per_family = np.full(n_fam, n_codes // n_fam)
+    per_family[: n_codes % n_fam] += 1
     family = np.repeat(np.arange(n_fam), per_family)
     local = np.concatenate([np.arange(k) for k in per_family])
     n_domains = rng.integers(3, 7, n_fam)  # 3-6 domains a family
@@ -135,28 +149,28 @@ def make_occupations(rng: np.random.Generator) -> Occupations:
         [np.sort(rng.choice(np.arange(11, 40), k, replace=False)) for k in n_domains]
     )  # a loop over the 14 families
     first_of_domain = np.searchsorted(domain, domain)  # codes are sorted by domain
-    code_in_domain = np.arange(N_OCCUPATIONS) - first_of_domain + 1
+    code_in_domain = np.arange(n_codes) - first_of_domain + 1
     codes = np.array(
         [
             f"{FAMILIES[f]}{digits[d]:02d}{c:02d}"
             for f, d, c in zip(family, domain, code_in_domain, strict=True)
         ]
     )
-    rank = rng.permutation(N_OCCUPATIONS) + 1
+    rank = rng.permutation(n_codes) + 1
     seeker_share = 1.0 / rank**1.05
     seeker_share /= seeker_share.sum()
-    ad_share = seeker_share * rng.lognormal(0.0, 0.6, N_OCCUPATIONS)
+    ad_share = seeker_share * rng.lognormal(0.0, 0.6, n_codes)
     ad_share /= ad_share.sum()
     family_wage = rng.lognormal(np.log(2100), 0.15, n_fam)
-    base_wage = family_wage[family] * rng.lognormal(0.0, 0.18, N_OCCUPATIONS)
+    base_wage = family_wage[family] * rng.lognormal(0.0, 0.18, n_codes)
     # skill profiles: each domain draws a pool from its family block, each code 20 from its pool
-    profile = np.empty((N_OCCUPATIONS, PROFILE), dtype=np.int16)
+    profile = np.empty((n_codes, PROFILE), dtype=np.int16)
     for dom in np.unique(domain):  # ~60 domains, not a loop over entities
         members = np.flatnonzero(domain == dom)
         pool = rng.choice(SKILLS_PER_FAMILY, 50, replace=False)
         keys = rng.random((len(members), len(pool)))
         profile[members] = pool[np.argsort(keys, axis=1)[:, :PROFILE]]
-    profile_weight = rng.gamma(0.8, 1.0, (N_OCCUPATIONS, PROFILE))
+    profile_weight = rng.gamma(0.8, 1.0, (n_codes, PROFILE))
     mix = rng.dirichlet([6.0, 3.0, 2.0, 0.6], n_fam)
     return Occupations(
         codes=codes,
@@ -245,9 +259,9 @@ class Seekers:
 
 
 def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -> Seekers:
-    code = rng.choice(N_OCCUPATIONS, n, p=occ.seeker_share)
+    code = rng.choice(len(occ.codes), n, p=occ.seeker_share)
     family = occ.family[code]
-    dep = rng.choice(N_DEPARTMENTS, n, p=geo.population)
+    dep = rng.choice(len(geo.codes), n, p=geo.population)
     lat, lon = _place(rng, geo, dep)
     # gender depends on the occupation family (search parameters differ by gender)
     u = rng.random(n)
@@ -329,9 +343,9 @@ def _standardise_within(values: np.ndarray, group: np.ndarray) -> np.ndarray:
 
 
 def make_ads(rng, n: int, geo: Geography, occ: Occupations) -> Ads:
-    code = rng.choice(N_OCCUPATIONS, n, p=occ.ad_share)
+    code = rng.choice(len(occ.codes), n, p=occ.ad_share)
     family = occ.family[code]
-    dep = rng.choice(N_DEPARTMENTS, n, p=geo.ad_share)
+    dep = rng.choice(len(geo.codes), n, p=geo.ad_share)
     lat, lon = _place(rng, geo, dep)
     # employers: Zipf(0.9) over n/6 employers in random order, so that most post several ads
     # and the biggest a few percent of all
