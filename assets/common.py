@@ -50,6 +50,7 @@ class Step:
 class Written:
     rows: int
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
+    result: Any = None  # what the checks need beyond the warehouse (not shown as metadata)
 
 
 @dataclasses.dataclass

@@ -11,6 +11,10 @@ Blocks (same layout for both sides, so that the two towers see comparable inputs
   contract     one-hot (4)
   location     standardised lat/lon and 16 random Fourier features of them
   text         TF-IDF of the free text reduced by truncated SVD (64)
+
+Beside the dense vector, `indices` gives each row's department, occupation code and skills as
+integer ids into vocabularies fitted on the same window (0 = unknown or padding), for the learned
+embedding tables of the Muse.0 towers.
 """
 
 from __future__ import annotations
@@ -73,6 +77,10 @@ def _one_hot(values: pd.Series, vocabulary: tuple[str, ...]) -> np.ndarray:
     return out
 
 
+def _vocabulary(values: pd.Series) -> pd.Index:
+    return pd.Index(sorted(values.dropna().astype(str).unique()))
+
+
 @dataclasses.dataclass
 class Side:
     """The fitted state of one side (seekers or ads)."""
@@ -110,6 +118,12 @@ class FeatureSpace:
             "seekers": self._fit_side(seekers, SEEKER_COLUMNS),
             "ads": self._fit_side(ads, AD_COLUMNS),
         }
+        skills = pd.concat([seekers["skills"], ads["skills"]]).explode().dropna()
+        self.vocab = {
+            "department": _vocabulary(pd.concat([seekers["department"], ads["department"]])),
+            "occupation": _vocabulary(occupations),
+            "skill": _vocabulary(skills),
+        }
         return self
 
     @staticmethod
@@ -144,6 +158,28 @@ class FeatureSpace:
         ]
         return np.hstack(blocks).astype(np.float32)
 
+    def indices(self, frame: pd.DataFrame, side: str) -> dict[str, np.ndarray]:
+        """Vocabulary ids (0 = unknown): department (N,), occupation (N,), skills (N, max_len)
+        padded with 0."""
+        occupation = frame[self.sides[side].columns["occupation"]]
+        lists = frame["skills"].apply(lambda v: [] if v is None else list(v))
+        lengths = lists.map(len).to_numpy()
+        width = max(1, int(lengths.max(initial=0)))
+        flat = self.vocab["skill"].get_indexer(np.concatenate([[""], *lists])[1:]) + 1
+        skills = np.zeros((len(frame), width), dtype=np.int64)
+        rows = np.repeat(np.arange(len(frame)), lengths)
+        cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        skills[rows, cols] = flat
+        return {
+            "department": self.vocab["department"].get_indexer(frame["department"]) + 1,
+            "occupation": self.vocab["occupation"].get_indexer(occupation) + 1,
+            "skills": skills,
+        }
+
+    def vocab_sizes(self) -> dict[str, int]:
+        """Table sizes, the unknown/padding id 0 included."""
+        return {name: len(v) + 1 for name, v in self.vocab.items()}
+
     def schema(self) -> dict:
         """Names and widths of the blocks, and the columns each side reads."""
         return {
@@ -155,6 +191,7 @@ class FeatureSpace:
             },
             "seekers": SEEKER_COLUMNS,
             "ads": AD_COLUMNS,
+            "vocabularies": self.vocab_sizes(),
         }  # fmt: skip
 
     @property

@@ -41,6 +41,14 @@ def run_day(settings: Settings, day: dt.date, assets=None, raise_on_error: bool 
     )
 
 
+def run_foundation(settings: Settings, day: dt.date, raise_on_error: bool = True):
+    """Materialise the data layer only (raw checks, clean tables, publish): the hand-written
+    market is far too small to train a model on."""
+    from orchestration.definitions import FOUNDATION_ASSETS
+
+    return run_day(settings, day, FOUNDATION_ASSETS, raise_on_error)
+
+
 def table_rows(db: Path, table: str, day: dt.date | None = None) -> list[tuple]:
     """All rows of a table (one partition when `day` is given), in storage order."""
     with duckdb.connect(str(db), read_only=True) as con:

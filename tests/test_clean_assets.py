@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
-from tests.conftest import run_day, table_rows
+from tests.conftest import run_foundation, table_rows
 from tests.minimarket import RUN_DATE
 
 
@@ -18,7 +18,7 @@ def _ids(db, table, cols="jobseeker_id, ad_id"):
 
 
 def test_clean_tables_by_hand(mini_settings):
-    result = run_day(mini_settings, RUN_DATE)
+    result = run_foundation(mini_settings, RUN_DATE)
     assert result.success
     db = mini_settings.warehouse
     # S4 registers after the run date; S3's exit (2026-03-12) is not known yet -> active.
@@ -52,8 +52,8 @@ def test_clean_tables_by_hand(mini_settings):
 
 
 def test_rematerialising_is_idempotent(mini_settings):
-    run_day(mini_settings, RUN_DATE)
+    run_foundation(mini_settings, RUN_DATE)
     tables = ["clean.jobseekers", "clean.job_ads", "clean.applications", "clean.hires"]
     first = {t: table_rows(mini_settings.warehouse, t) for t in tables}
-    run_day(mini_settings, RUN_DATE)
+    run_foundation(mini_settings, RUN_DATE)
     assert {t: table_rows(mini_settings.warehouse, t) for t in tables} == first

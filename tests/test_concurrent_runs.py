@@ -30,8 +30,17 @@ def test_overlapping_runs_share_the_warehouse(tmp_path):
     # the instance's storage exists before the runs (as it does once `dagster dev` has run)
     subprocess.run([sys.executable, "-m", "dagster", "instance", "migrate"], env=env, check=True,
                    capture_output=True)  # fmt: skip
-    base = [sys.executable, "-m", "dagster", "asset", "materialize", "-m",
-            "orchestration.definitions", "--select", "*"]  # fmt: skip
+    base = [
+        sys.executable,
+        "-m",
+        "dagster",
+        "asset",
+        "materialize",
+        "-m",
+        "orchestration.definitions",
+        "--select",
+        "group:raw or group:clean or group:publish",
+    ]  # the hand market is too small to train on
     runs = [
         subprocess.Popen([*base, "--partition", "2026-03-10"], env=env,
                          stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),

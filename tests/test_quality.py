@@ -9,7 +9,7 @@ import duckdb
 import pandas as pd
 
 from jobrec import quality
-from tests.conftest import run_day
+from tests.conftest import run_foundation
 from tests.minimarket import RUN_DATE
 
 
@@ -36,7 +36,7 @@ def test_suite_reports_failed_expectations_with_sample_keys():
 
 def test_failing_suite_rolls_back_and_stops_the_chain(mini_settings, monkeypatch):
     previous = RUN_DATE - dt.timedelta(days=1)
-    assert run_day(mini_settings, previous).success
+    assert run_foundation(mini_settings, previous).success
     with duckdb.connect(str(mini_settings.warehouse), read_only=True) as con:
         before = con.execute("SELECT * FROM clean.jobseekers ORDER BY ALL").fetchall()
     # a stricter suite that tonight's partition cannot meet: nobody older than 1995
@@ -44,7 +44,7 @@ def test_failing_suite_rolls_back_and_stops_the_chain(mini_settings, monkeypatch
     strict = [*quality.SUITES["clean.jobseekers"], older]
     monkeypatch.setitem(quality.SUITES, "clean.jobseekers", strict)
 
-    result = run_day(mini_settings, RUN_DATE, raise_on_error=False)
+    result = run_foundation(mini_settings, RUN_DATE, raise_on_error=False)
 
     assert not result.success
     (failed,) = [c for c in result.get_asset_check_evaluations() if not c.passed]

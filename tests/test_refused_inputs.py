@@ -14,7 +14,7 @@ import pytest
 
 from jobrec.contract import RAW_SCHEMAS
 from tests import minimarket
-from tests.conftest import make_settings, run_day
+from tests.conftest import make_settings, run_foundation
 
 PREVIOUS = minimarket.RUN_DATE - dt.timedelta(days=1)
 TABLES = [
@@ -108,7 +108,7 @@ def good_previous_night(tmp_path_factory):
     """A warehouse and published copy holding the previous partition of the good market."""
     root = tmp_path_factory.mktemp("previous")
     settings = make_settings(root, minimarket.write(root / "raw"))
-    assert run_day(settings, PREVIOUS).success
+    assert run_foundation(settings, PREVIOUS).success
     return settings
 
 
@@ -141,7 +141,7 @@ def test_broken_input_is_refused(case, good_previous_night, tmp_path):
     else:
         minimarket.write(settings.raw_dir, overrides={name: broken()})
 
-    result = run_day(settings, minimarket.RUN_DATE, raise_on_error=False)
+    result = run_foundation(settings, minimarket.RUN_DATE, raise_on_error=False)
 
     assert not result.success
     failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
@@ -165,7 +165,7 @@ def test_messages_show_sample_rows_without_personal_fields(tmp_path):
     t = table("job_ads")
     t = t.set_column(6, "wage", pc.multiply(t["wage"], -1))
     minimarket.write(settings.raw_dir, overrides={"job_ads": t})
-    result = run_day(settings, minimarket.RUN_DATE, raise_on_error=False)
+    result = run_foundation(settings, minimarket.RUN_DATE, raise_on_error=False)
     (failed,) = [c for c in result.get_asset_check_evaluations() if not c.passed]
     message = failed.description
     assert "job_ads.parquet: column 'wage': must be >= 0 (3 rows)" in message

@@ -10,7 +10,7 @@ import textwrap
 
 import pytest
 
-from tests.conftest import make_settings, partition_rows, run_day, table_rows
+from tests.conftest import make_settings, partition_rows, run_foundation, table_rows
 from tests.minimarket import RUN_DATE
 from tests.minimarket import write as write_minimarket
 from tests.rewrite_future import rewrite_future
@@ -31,25 +31,25 @@ def _snapshot(db, day):
 @pytest.mark.parametrize("day", [RUN_DATE, RUN_DATE - dt.timedelta(days=20)])
 def test_future_rows_do_not_change_the_partition(tmp_path, day):
     base = make_settings(tmp_path / "a", write_minimarket(tmp_path / "a" / "raw"))
-    assert run_day(base, day).success
+    assert run_foundation(base, day).success
     before = _snapshot(base.warehouse, day)
 
     raw = write_minimarket(tmp_path / "b" / "raw")
     touched = rewrite_future(raw, day)
     assert sum(touched.values()) > 0  # the test really changed something
     other = make_settings(tmp_path / "b", raw)
-    assert run_day(other, day).success
+    assert run_foundation(other, day).success
     assert _snapshot(other.warehouse, day) == before
 
 
 def test_past_rows_do_change_the_partition(tmp_path):
     """The comparison above can fail: a change before D shows up in partition D."""
     base = make_settings(tmp_path / "a", write_minimarket(tmp_path / "a" / "raw"))
-    assert run_day(base, RUN_DATE).success
+    assert run_foundation(base, RUN_DATE).success
     raw = write_minimarket(tmp_path / "b" / "raw")
     rewrite_future(raw, RUN_DATE - dt.timedelta(days=30))
     other = make_settings(tmp_path / "b", raw)
-    assert run_day(other, RUN_DATE).success
+    assert run_foundation(other, RUN_DATE).success
     assert _snapshot(other.warehouse, RUN_DATE) != _snapshot(base.warehouse, RUN_DATE)
 
 
@@ -86,7 +86,7 @@ ANALYST = textwrap.dedent(
 def test_analysts_read_the_published_copy_while_a_run_writes(tmp_path):
     settings = make_settings(tmp_path, write_minimarket(tmp_path / "raw"))
     first, second = RUN_DATE - dt.timedelta(days=1), RUN_DATE
-    assert run_day(settings, first).success
+    assert run_foundation(settings, first).success
     stop, out = tmp_path / "stop", tmp_path / "analyst.txt"
     script = tmp_path / "analyst.py"
     script.write_text(ANALYST)
@@ -101,7 +101,7 @@ def test_analysts_read_the_published_copy_while_a_run_writes(tmp_path):
             import time
 
             time.sleep(0.05)
-        assert run_day(settings, second).success  # the run is never blocked by the reader
+        assert run_foundation(settings, second).success  # the run is never blocked by the reader
     finally:
         stop.touch()
         analyst.wait(timeout=60)

@@ -1,0 +1,54 @@
+"""Where a partition's models live: <models_dir>/<D>/<name>/, replaced atomically.
+
+A model is written into a fresh folder next to its final place and swapped in by renames, so a
+re-run never leaves a half-written model and a reader sees the old or the new one.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import shutil
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+
+def model_dir(models_dir: str | Path, run_date: dt.date, name: str) -> Path:
+    return Path(models_dir) / run_date.isoformat() / name
+
+
+@contextmanager
+def writing(models_dir: str | Path, run_date: dt.date, name: str) -> Iterator[Path]:
+    """Yield a temporary folder to write the model into; on success it becomes the model."""
+    final = model_dir(models_dir, run_date, name)
+    final.parent.mkdir(parents=True, exist_ok=True)
+    tmp = final.with_name(f".{name}.{uuid.uuid4().hex}.tmp")
+    tmp.mkdir()
+    try:
+        yield tmp
+        old = final.with_name(f".{name}.{uuid.uuid4().hex}.old")
+        if final.exists():
+            final.rename(old)
+        tmp.rename(final)
+        shutil.rmtree(old, ignore_errors=True)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+def prune(models_dir: str | Path, run_date: dt.date, keep_days: int) -> list[str]:
+    """Delete model folders of days more than `keep_days` before `run_date` (0 keeps all)."""
+    root = Path(models_dir)
+    if keep_days <= 0 or not root.exists():
+        return []
+    cutoff = run_date - dt.timedelta(days=keep_days)
+    removed = []
+    for day_dir in sorted(root.iterdir()):
+        try:
+            day = dt.date.fromisoformat(day_dir.name)
+        except ValueError:
+            continue
+        if day < cutoff:
+            shutil.rmtree(day_dir, ignore_errors=True)
+            removed.append(day_dir.name)
+    return removed
