@@ -61,6 +61,7 @@ class Muse0Config:
     temperature: float = 0.05
     batch_size: int = 1024
     uniform_negatives: int = 1024  # 0: in-batch negatives only
+    log_q: bool = True  # correct the logits by the log of each negative's sampling rate
     hire_weight: float = 3.0  # a hired pair counts this much more than an application
     learning_rate: float = 2e-3
     weight_decay: float = 1e-6
@@ -213,7 +214,8 @@ def train_muse0(
             u = model.encode("seekers", seekers.rows(s_rows, device))
             a_t = torch.as_tensor(a_rows, device=device)
             logits = u @ model.encode("ads", ads.rows(a_rows, device)).T / cfg.temperature
-            logits = logits - log_q[a_t][None, :]
+            if cfg.log_q:
+                logits = logits - log_q[a_t][None, :]
             # another positive of the same ad in the batch is not a negative
             same = (a_t[None, :] == a_t[:, None]) & ~torch.eye(len(idx), dtype=torch.bool,
                                                                  device=device)  # fmt: skip
@@ -221,7 +223,7 @@ def train_muse0(
             if n_uniform:
                 neg = rng.choice(n_ads, n_uniform, replace=False)
                 extra = u @ model.encode("ads", ads.rows(neg, device)).T / cfg.temperature
-                extra = extra - log_q_uniform
+                extra = extra - log_q_uniform if cfg.log_q else extra
                 extra = extra.masked_fill(torch.as_tensor(neg, device=device)[None, :]
                                           == a_t[:, None], float("-inf"))  # fmt: skip
                 logits = torch.cat([logits, extra], dim=1)

@@ -30,7 +30,30 @@ def night_summary(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> str:
         [day],
     ).fetchall():
         lines.append(f"{asset:<34}{seconds:>10.2f}{peak:>10.0f}{rows:>12,}")
+    lines += ranking_lines(con, day)
     return "\n".join(lines)
+
+
+def ranking_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
+    """Recall@k of every model and baseline (applications; the oracle's sample beside it)."""
+    if not con.execute(
+        "SELECT count(*) FROM information_schema.tables "
+        "WHERE table_schema = 'metrics' AND table_name = 'ranking'"
+    ).fetchall()[0][0]:
+        return []
+    rows = con.execute(
+        "SELECT split, stage, model, population, relevance, "
+        "list(recall ORDER BY k), list(k ORDER BY k), max(seekers) "
+        "FROM metrics.ranking WHERE run_date = ? GROUP BY ALL "
+        "ORDER BY split DESC, relevance, population, stage DESC, model",
+        [day],
+    ).fetchall()
+    lines = ["", "ranking (Recall@k; oracle_sample: the fixed sample the oracle is scored on)"]
+    for split, stage, model, population, relevance, recalls, ks, seekers in rows:
+        values = "  ".join(f"@{k} {r:.4f}" for k, r in zip(ks, recalls, strict=True))
+        label = f"{split} {relevance} {model}" + ("" if population == "all" else " (sample)")
+        lines.append(f"  {label:<44}{values}  n={seekers:,}")
+    return lines
 
 
 def main() -> None:

@@ -18,6 +18,8 @@ TABLES = [
     "clean.recommendation_feedback",
 ]
 FORWARD = ["eval.forward_applications", "eval.forward_hires"]
+# the retrieval stage's outputs that depend on nothing at or after the partition's day
+RETRIEVAL = ["embed.jobseekers", "embed.job_ads", "recs.candidates"]
 
 
 def _dump(db, day, tables=TABLES):
@@ -32,16 +34,73 @@ def _counts(db, day):
         }
 
 
-def test_tiny_chain_green_and_idempotent(tiny_settings):
+def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     result = run_day(tiny_settings, TINY_DAY)
     assert result.success
     checks = result.get_asset_check_evaluations()
     assert checks and all(c.passed for c in checks)
     counts = _counts(tiny_settings.warehouse, TINY_DAY)
     assert all(n > 0 for n in counts.values()), counts  # every table holds the day, forward too
-    first = _dump(tiny_settings.warehouse, TINY_DAY, TABLES + FORWARD)
-    assert run_day(tiny_settings, TINY_DAY).success
-    assert _dump(tiny_settings.warehouse, TINY_DAY, TABLES + FORWARD) == first
+    outputs = TABLES + FORWARD + RETRIEVAL + ["metrics.ranking"]
+    first = _dump(tiny_settings.warehouse, TINY_DAY, outputs)
+    assert run_day(tiny_settings, TINY_DAY).success  # a re-run retrains: seeded, same tables
+    assert _dump(tiny_settings.warehouse, TINY_DAY, outputs) == first
+    _check_ranking_rows(tiny_settings.warehouse, TINY_DAY, forward=True)
+    _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
+
+
+def _check_ranking_rows(db, day, forward: bool):
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT split, model, population, relevance, k, recall FROM metrics.ranking "
+            "WHERE run_date = ?",
+            [day],
+        ).fetchall()
+    keys = {(s, m, p, r, k) for s, m, p, r, k, _ in rows}
+    splits = ["validation", "forward"] if forward else ["validation"]
+    for split in splits:
+        for relevance in ("applications", "hires"):
+            for k in (10, 100, 1000):
+                assert (split, "muse0", "all", relevance, k) in keys
+                assert (split, "popularity", "all", relevance, k) in keys
+                assert (split, "oracle", "oracle_sample", relevance, k) in keys
+                assert (split, "muse0", "oracle_sample", relevance, k) in keys
+    assert forward or not any(s == "forward" for s, *_ in keys)
+    assert all(0 <= recall <= 1 for *_, recall in rows)
+
+
+def _check_candidates_check_can_fail(db, tmp_path):
+    """The blocking check's query finds a shuffled score, a removed row and an inactive ad."""
+    from jobrec import retrieval_pipeline as rp
+    from jobrec import warehouse as wh
+
+    copy = tmp_path / "corrupted.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        params = {"run_date": TINY_DAY, "k": rp.CANDIDATES_K}
+        assert con.execute(wh.sql("check_candidates"), params).fetchall() == []
+        (seeker,) = con.execute(
+            "SELECT min(jobseeker_id) FROM recs.candidates WHERE run_date = ?", [TINY_DAY]
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.candidates SET score = score + 100 WHERE jobseeker_id = ? AND rank = 5",
+            [seeker],
+        )
+        con.execute("DELETE FROM recs.candidates WHERE rank = 7 AND jobseeker_id = ?", [seeker])
+        (inactive,) = con.execute(
+            "SELECT min(ad_id) FROM clean.job_ads WHERE run_date = ? AND NOT active", [TINY_DAY]
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.candidates SET ad_id = ? WHERE jobseeker_id = ? AND rank = 9",
+            [inactive, seeker],
+        )
+        problems = {p: n for p, n, _ in con.execute(wh.sql("check_candidates"), params).fetchall()}
+    assert problems == {
+        "duplicate ads or ranks not 1..n": 1,
+        "inactive ad": 1,
+        "score increases with rank": 1,
+        "wrong number of candidates": 1,
+    }
 
 
 def test_tonight_has_no_forward_window(tiny_settings):
@@ -49,6 +108,7 @@ def test_tonight_has_no_forward_window(tiny_settings):
     assert run_day(tiny_settings, tonight).success
     counts = _counts(tiny_settings.warehouse, tonight)
     assert counts["eval.forward_applications"] == 0 and counts["clean.applications"] > 0
+    _check_ranking_rows(tiny_settings.warehouse, tonight, forward=False)
 
 
 def test_rewriting_the_future_leaves_the_partition_bit_identical(tmp_path, tiny_market):
@@ -60,6 +120,8 @@ def test_rewriting_the_future_leaves_the_partition_bit_identical(tmp_path, tiny_
     assert touched["applications"] > 100 and touched["jobseekers"] > 10
     other = make_settings(tmp_path / "b", raw)
     assert run_day(other, TINY_DAY).success
-    assert _dump(other.warehouse, TINY_DAY) == _dump(base.warehouse, TINY_DAY)
+    assert _dump(other.warehouse, TINY_DAY, TABLES + RETRIEVAL) == _dump(
+        base.warehouse, TINY_DAY, TABLES + RETRIEVAL
+    )
     # the forward window, which reads the future by design, did change
     assert _dump(other.warehouse, TINY_DAY, FORWARD) != _dump(base.warehouse, TINY_DAY, FORWARD)

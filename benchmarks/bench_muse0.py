@@ -1,0 +1,82 @@
+"""Muse.0 training variants on one partition: validation recall and training time.
+
+    python benchmarks/bench_muse0.py --warehouse W --day D [--variants default in_batch no_log_q]
+
+Needs a warehouse whose clean tables hold partition D (e.g. `./scripts/nightly D` once, or
+`dagster asset materialize ... --select 'group:raw or group:clean'`). Every variant trains with
+the same seed, features and early-stopping rule in this one process, then is scored on the
+validation window beside popularity (jobrec.evaluation), so the rows compare side by side.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import platform
+import time
+
+import duckdb
+import torch
+
+from jobrec import muse0 as m0
+from jobrec.evaluation import metric_rows, pairs_in, popularity_lists, splits
+from jobrec.features import FeatureSpace
+from jobrec.market import load_market
+from jobrec.retrieval import exact_topk
+from jobrec.retrieval_pipeline import comparison_k, tower_inputs
+
+VARIANTS = {
+    "default": {},  # in-batch + uniform negatives, log-Q corrected
+    "in_batch": {"uniform_negatives": 0},  # in-batch negatives only, log-Q corrected
+    "no_log_q": {"log_q": False},  # both kinds of negatives, no correction
+}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    args = parser.parse_args()
+    con = duckdb.connect(args.warehouse, read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    market = load_market(con, args.day)
+    space = FeatureSpace(0).fit(*market.known_before(market.train_end))
+    seekers, ads = tower_inputs(space, market)
+    val = splits(market)[0]
+    hires = market.hires.between(dt.date.min, market.train_end)
+    who = val.seekers(20_000, 0)
+    ex = pairs_in(who, val.universe, val.seen, keep_outside=False)
+    k = min(1000, len(val.universe))
+    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+          f"torch {torch.__version__}; partition {args.day}: {len(market.seekers):,} seekers, "
+          f"{len(market.ads):,} ads, validation universe {len(val.universe):,} ads, "
+          f"{len(who):,} validation seekers")  # fmt: skip
+    print("| variant | epochs (kept) | train s | s/epoch | Recall@10 | Recall@100 | Recall@1000 |")
+    print("|---|---:|---:|---:|---:|---:|---:|")
+    pop = popularity_lists(market, val, who, k)
+    recall = {r["k"]: r["recall"] for r in metric_rows(pop, val, who, (10, 100, 1000))
+              if r["relevance"] == "applications"}  # fmt: skip
+    print(f"| popularity | - | - | - | {recall[10]:.4f} | {recall[100]:.4f} | {recall[1000]:.4f} |")
+    for name in args.variants:
+        cfg = dataclasses.replace(m0.Muse0Config(), **VARIANTS[name],
+                                  validation_k=comparison_k(len(val.universe)) or 10)  # fmt: skip
+        pairs = m0.training_pairs(val.seen.seeker, val.seen.ad, hires.seeker, hires.ad,
+                                  len(market.ads), cfg.hire_weight)  # fmt: skip
+        t0 = time.perf_counter()
+        model, report = m0.train_muse0(seekers, ads, pairs, m0.validation_set(val, 5000, 0),
+                                       space.vocab_sizes(), cfg)  # fmt: skip
+        seconds = time.perf_counter() - t0
+        u = m0.embed(model, "seekers", seekers, who)
+        v = m0.embed(model, "ads", ads, val.universe)
+        _, top = exact_topk(u, v, k, *ex)
+        recall = {r["k"]: r["recall"] for r in metric_rows(top, val, who, (10, 100, 1000))
+                  if r["relevance"] == "applications"}  # fmt: skip
+        print(f"| {name} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
+              f"{seconds / report.epochs:.1f} | {recall[10]:.4f} | {recall[100]:.4f} | "
+              f"{recall[1000]:.4f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
