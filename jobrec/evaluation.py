@@ -52,11 +52,12 @@ def _unseen(events: Events, seen: Events, n_ads: int) -> Events:
 
 
 def _split(name, start, end, universe, apps: Events, hires: Events, seen: Events, n_ads):
-    # Lists never hold an ad the seeker applied to before the window, so a hire on such an ad
-    # (the outcome of an earlier application) is no target for them: relevant hires are those
-    # on ads the seeker had not applied to before the window.
+    # Lists never hold an ad the seeker applied to before the window, so an event on such an ad
+    # (a hire after an earlier application, a repeated application) is no target for them:
+    # relevant events are those on ads the seeker had not applied to before the window.
     return Split(name, start, end, universe,
-                 {"applications": apps, "hires": _unseen(hires, seen, n_ads)},
+                 {"applications": _unseen(apps, seen, n_ads),
+                  "hires": _unseen(hires, seen, n_ads)},
                  seen, np.bincount(seen.ad, minlength=n_ads))  # fmt: skip
 
 

@@ -136,6 +136,8 @@ class FeatureSpace:
     # -- transforming ---------------------------------------------------------------------
     def transform(self, frame: pd.DataFrame, side: str) -> np.ndarray:
         s = self.sides[side]
+        if not len(frame):  # a day without active rows (the hashers refuse empty input)
+            return np.zeros((0, self.dims), dtype=np.float32)
         occ = frame[s.columns["occupation"]].fillna("")
         skills = frame["skills"].apply(lambda v: [] if v is None else list(v))
         skill_mat = self.skill_hasher.transform(skills).toarray()
@@ -163,9 +165,16 @@ class FeatureSpace:
         padded with 0."""
         occupation = frame[self.sides[side].columns["occupation"]]
         lists = frame["skills"].apply(lambda v: [] if v is None else list(v))
-        lengths = lists.map(len).to_numpy()
+        lengths = lists.map(len).to_numpy(dtype=np.int64)
         width = max(1, int(lengths.max(initial=0)))
-        flat = self.vocab["skill"].get_indexer(np.concatenate([[""], *lists])[1:]) + 1
+        flat = (
+            self.vocab["skill"].get_indexer(
+                np.concatenate(
+                    [np.array([""], dtype=object), *[np.asarray(v, object) for v in lists]]
+                )[1:]
+            )
+            + 1
+        )
         skills = np.zeros((len(frame), width), dtype=np.int64)
         rows = np.repeat(np.arange(len(frame)), lengths)
         cols = np.arange(len(flat)) - np.repeat(np.cumsum(lengths) - lengths, lengths)

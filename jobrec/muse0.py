@@ -158,8 +158,9 @@ def validation_set(split: Split, limit: int, seed: int) -> Validation:
 def validation_recall(model, seekers: TowerInputs, ads: TowerInputs, val: Validation, k: int):
     u = embed(model, "seekers", seekers, val.seekers)
     v = embed(model, "ads", ads, val.ads)
-    _, top = exact_topk(u, v, k, val.exclude_seeker, val.exclude_ad,
-                        device=next(model.parameters()).device)  # fmt: skip
+    scores, top = exact_topk(u, v, k, val.exclude_seeker, val.exclude_ad,
+                             device=next(model.parameters()).device)  # fmt: skip
+    top = np.where(np.isfinite(scores), top, -1)  # fewer ads than k left after exclusions
     return ranking_metrics(top, val.rel_seeker, val.rel_ad, len(val.ads) + 1, (k,))[0].recall
 
 

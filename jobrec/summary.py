@@ -51,8 +51,9 @@ def ranking_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
     lines = ["", "ranking (Recall@k; oracle_sample: the fixed sample the oracle is scored on)"]
     for split, stage, model, population, relevance, recalls, ks, seekers in rows:
         values = "  ".join(f"@{k} {r:.4f}" for k, r in zip(ks, recalls, strict=True))
-        label = f"{split} {relevance} {model}" + ("" if population == "all" else " (sample)")
-        lines.append(f"  {label:<44}{values}  n={seekers:,}")
+        sample = "" if population == "all" else " (sample)"
+        label = f"{split} {relevance} {stage}/{model}{sample}"
+        lines.append(f"  {label:<52}{values}  n={seekers:,}")
     return lines
 
 
