@@ -1,0 +1,108 @@
+"""Rerank: Muse.1, Muse.2 and the XGBoost baseline on the Muse.0 candidates, `recs.reranked`, and
+their evaluation (logic in jobrec.rerank_pipeline, jobrec.rerank, jobrec.xgb_baseline)."""
+
+from assets.common import Step, Verdict, Written, daily_asset
+from assets.retrieval import candidates, muse0, retrieval_evaluation
+from jobrec import rerank_pipeline as rrp
+from jobrec import retrieval_pipeline as rp
+from jobrec import warehouse as wh
+
+
+def _learned(step: Step, written: Written) -> Verdict:
+    """On the held-out seekers' candidate lists, the model's Recall@100 is above Muse.0's own
+    order of the same lists (a reranker that cannot beat its input is broken)."""
+    meta = written.metadata
+    model, base = meta["holdout_candidate_recall_at_100"], meta["muse0_candidate_recall_at_100"]
+    return Verdict(model > base, f"held-out candidate Recall@100: {model:.4f} against Muse.0's "
+                   f"{base:.4f}", {"model": model, "muse0": base})  # fmt: skip
+
+
+def _model_asset(kind: str, description: str):
+    @daily_asset(
+        key=["models", kind],
+        group="rerank",
+        deps=[muse0, candidates],
+        checks={"beats_its_input": _learned},
+        description=description,
+    )
+    def _compute(step: Step) -> Written:
+        stats = rrp.train_model(step.con, step.run_date, step.config.models_dir, kind,
+                                log=step.context.log.info)  # fmt: skip
+        keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
+        return Written(0, keep)
+
+    return _compute
+
+
+muse1 = _model_asset("muse1", "Muse.1: one-head factored reranker (listwise, hires weighted).")
+muse2 = _model_asset(
+    "muse2",
+    "Muse.2: factored reranker with an application head, a hiring head (P(hire | application)) "
+    "and a top head giving the final hiring score.",
+)
+xgboost = _model_asset(
+    "xgboost", "XGBoost baseline: rank:ndcg on flat rows of the same information as Muse.2."
+)
+
+
+def _reranked_check(step: Step, written: Written) -> Verdict:
+    """Per model, every seeker's list has min(keep, candidates) distinct ads among its
+    candidates, ranks 1..n, finite scores non-increasing by rank."""
+    problems = step.con.execute(
+        wh.sql("check_reranked"), {"run_date": step.run_date, **rrp.RERANK_KEEP}
+    ).fetchall()
+    if not problems:
+        return Verdict(True, f"{written.rows} reranked rows, every list complete and sorted")
+    text = "; ".join(f"{m} {p}: {n} (e.g. {', '.join(s)})" for m, p, n, s in problems)
+    return Verdict(False, text, {f"{m} {p}": n for m, p, n, _ in problems})
+
+
+@daily_asset(
+    key=["recs", "reranked"],
+    group="rerank",
+    deps=[muse1, muse2, xgboost, candidates],
+    checks={"complete_sorted_lists": _reranked_check},
+)
+def reranked(step: Step) -> Written:
+    """`recs.reranked`: tonight's candidates reranked by Muse.2 (top 300, the redistribution's
+    edges), Muse.1 and XGBoost (top 100 each)."""
+    stats = rrp.write_reranked(step.con, step.run_date, step.config.models_dir,
+                               log=step.context.log.info)  # fmt: skip
+    pruned = wh.prune_partitions(step.con, "recs.reranked", step.run_date,
+                                 step.config.retention_days)  # fmt: skip
+    rows = sum(v for k, v in stats.items() if k.startswith("rows_"))
+    return Written(rows, {**stats, "pruned_rows": pruned})
+
+
+def _muse2_not_below_muse0(step: Step, written: Written) -> Verdict:
+    """On the validation window's held-out seekers, Muse.2's Recall@100 (applications) is not
+    below Muse.0's beyond noise (paired difference ≥ -2 standard errors)."""
+    each = written.result.holdout_recall_at_100
+    if "muse2" not in each or not len(each["muse2"]):
+        return Verdict(True, "no held-out seekers with applications: not judged")
+    diff, se = rp.paired_difference(each["muse2"], each["muse0"])
+    return Verdict(diff >= -2 * se, f"held-out Recall@100: muse2 {each['muse2'].mean():.4f}, "
+                   f"muse0 {each['muse0'].mean():.4f}, difference {diff:+.4f} ± {se:.4f} "
+                   f"(n={len(each['muse2'])})")  # fmt: skip
+
+
+@daily_asset(
+    key=["metrics", "ranking_rerank"],
+    group="rerank",
+    deps=[reranked, retrieval_evaluation],
+    checks={"muse2_not_below_muse0": _muse2_not_below_muse0},
+)
+def rerank_evaluation(step: Step) -> Written:
+    """`metrics.ranking` rows of stage rerank (muse1, muse2, xgboost; k 10 and 100; both
+    relevances): validation on the held-out seekers of the validation window with Muse.0 beside
+    them (population rerank_holdout), forward from recs.reranked when the raw data holds it."""
+    ev = rrp.evaluate(step.con, step.run_date, step.config.models_dir, log=step.context.log.info)
+    rows = rrp.write_evaluation(step.con, step.run_date, ev)
+    summary = {
+        f"{r.model}_{r.split}_{r.relevance}_recall_at_{r.k}": round(r.recall, 4)
+        for r in ev.rows.itertuples() if r.k == 100
+    }  # fmt: skip
+    return Written(rows, summary, result=ev)
+
+
+RERANK_ASSETS = [muse1, muse2, xgboost, reranked, rerank_evaluation]

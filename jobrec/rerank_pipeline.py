@@ -1,0 +1,383 @@
+"""The rerank stage of partition D: lists with pair features, training and scoring of Muse.1,
+Muse.2 and the XGBoost baseline, and the evaluation rows.
+
+Training lists: the Muse.0 top-1,000 of the validation-window seekers (ranked over the ads open
+in [D - 7, D), earlier applications excluded, as the retrieval evaluation ranks them), labelled
+with their applications and hires in the window. The seekers are split once, seeded: 70% train
+the rerankers, 30% are held out (early stopping, and the rerank stage's validation metrics,
+with Muse.0 scored on the same held-out seekers beside them). Tonight's lists are
+recs.candidates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+import torch
+import xgboost as xgb
+
+from jobrec import modelstore
+from jobrec import muse0 as m0
+from jobrec import warehouse as wh
+from jobrec.cross import (
+    CROSS_COLUMNS,
+    Entities,
+    build_entities,
+    cross_features,
+    entity_numerics,
+)
+from jobrec.evaluation import (
+    Split,
+    metric_rows,
+    pairs_in,
+    per_seeker_recall,
+    positions,
+    splits,
+)
+from jobrec.market import Market, load_market
+from jobrec.metrics import hits_matrix
+from jobrec.rerank import (
+    HirePairs,
+    Lists,
+    RerankConfig,
+    load_reranker,
+    recall_at,
+    save_reranker,
+    train_reranker,
+)
+from jobrec.rerank import score_lists as score_muse
+from jobrec.retrieval import exact_topk
+from jobrec.retrieval_pipeline import (
+    EVALUATION_SEEKERS,
+    load_features,
+    load_muse0,
+    tower_inputs,
+)
+from jobrec.xgb_baseline import score_lists as score_xgb
+from jobrec.xgb_baseline import train_xgb
+
+HOLDOUT_SHARE = 0.3
+MAX_TRAIN_SEEKERS = 5000
+MAX_HOLDOUT_SEEKERS = 3000
+
+
+@dataclasses.dataclass
+class EntityInputs:
+    """Reranker entity inputs for every seeker/ad row of the market: [Muse.0 vector, numbers]."""
+
+    seekers: np.ndarray
+    ads: np.ndarray
+
+
+def entity_inputs(model, seekers: m0.TowerInputs, ads: m0.TowerInputs, ent: Entities):
+    return EntityInputs(
+        np.hstack([m0.embed(model, "seekers", seekers), entity_numerics(ent.seekers, False)]),
+        np.hstack([m0.embed(model, "ads", ads), entity_numerics(ent.ads, True)]),
+    )
+
+
+def split_seekers(split: Split, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """(train, holdout) seeker rows of a window, seeded, sorted, capped."""
+    who = split.seekers(np.iinfo(np.int64).max, seed)
+    rng = np.random.default_rng(seed + 7)
+    holdout = rng.random(len(who)) < HOLDOUT_SHARE
+    train, held = who[~holdout], who[holdout]
+    if len(train) > MAX_TRAIN_SEEKERS:
+        train = np.sort(rng.choice(train, MAX_TRAIN_SEEKERS, replace=False))
+    if len(held) > MAX_HOLDOUT_SEEKERS:
+        held = np.sort(rng.choice(held, MAX_HOLDOUT_SEEKERS, replace=False))
+    return train, held
+
+
+def labelled_lists(model, seekers_in: m0.TowerInputs, ads_in: m0.TowerInputs, ent: Entities,
+                   split: Split, who: np.ndarray, k: int) -> Lists:  # fmt: skip
+    """Muse.0's top-k of `who` over the split's universe, with pair features and labels."""
+    u = m0.embed(model, "seekers", seekers_in, who)
+    v = m0.embed(model, "ads", ads_in, split.universe)
+    k = min(k, len(split.universe))
+    scores, pos = exact_topk(u, v, k, *pairs_in(who, split.universe, split.seen, False))
+    pos = np.where(np.isfinite(scores), pos, -1)
+    return _lists(ent, who, split, pos, scores * model.cfg.temperature)
+
+
+def _lists(ent: Entities, who: np.ndarray, split: Split, pos: np.ndarray, cosine: np.ndarray):
+    g, k = pos.shape
+    ads = np.where(pos >= 0, split.universe[np.maximum(pos, 0)], -1)
+    valid = ads >= 0
+    rows = np.repeat(who, k).reshape(g, k)
+    rank = np.tile(np.arange(1, k + 1), (g, 1))
+    cross = np.zeros((g, k, len(CROSS_COLUMNS)), dtype=np.float32)
+    cross[valid] = cross_features(ent, rows[valid], ads[valid], cosine[valid], rank[valid])
+    labels = {}
+    for kind in ("applications", "hires"):
+        r, p = pairs_in(who, split.universe, split.relevant[kind], keep_outside=False)
+        labels[kind] = hits_matrix(pos, r, p, len(split.universe))
+    return Lists(who, ads, cross, labels["applications"], labels["hires"])
+
+
+def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
+    """Every application before `before`, labelled hired or not (the hiring head's data)."""
+    apps = market.applications.between(dt.date.min, before)
+    hires = market.hires.between(dt.date.min, before)
+    n_ads = len(market.ads)
+    hired = np.isin(apps.seeker.astype(np.int64) * n_ads + apps.ad,
+                    hires.seeker.astype(np.int64) * n_ads + hires.ad)  # fmt: skip
+    zeros = np.zeros(len(apps), np.float32)  # Muse.0 features: masked for this head anyway
+    cross = cross_features(ent, apps.seeker, apps.ad, zeros, zeros)
+    return HirePairs(apps.seeker, apps.ad, cross, hired)
+
+
+def tonight_lists(con, run_date: dt.date, market: Market, ent: Entities, temperature: float,
+                  seekers: np.ndarray | None = None) -> Lists:  # fmt: skip
+    """recs.candidates of D (all active seekers, or `seekers` rows) with pair features;
+    labels from the forward window when the raw data holds it."""
+    query = 'SELECT jobseeker_id, ad_id, "rank", score FROM recs.candidates WHERE run_date = ?'
+    params: list = [run_date]
+    if seekers is not None:
+        ids = market.seekers["jobseeker_id"].to_numpy()[seekers]
+        con.register("wanted_seekers", pa.table({"jobseeker_id": ids}))
+        query += " AND jobseeker_id IN (SELECT jobseeker_id FROM wanted_seekers)"
+    try:
+        frame = con.execute(query + ' ORDER BY jobseeker_id, "rank"', params).df()
+    finally:
+        if seekers is not None:
+            con.unregister("wanted_seekers")
+    s_rows = market.seeker_index(frame["jobseeker_id"])
+    who = np.unique(s_rows)
+    k = int(frame["rank"].max()) if len(frame) else 0
+    g = np.searchsorted(who, s_rows)
+    r = frame["rank"].to_numpy() - 1
+    ads = np.full((len(who), k), -1, dtype=np.int64)
+    cosine = np.zeros((len(who), k), dtype=np.float32)
+    ads[g, r] = market.ad_index(frame["ad_id"])
+    cosine[g, r] = frame["score"].to_numpy(np.float32) * temperature
+    valid = ads >= 0
+    rows = np.repeat(who, k).reshape(len(who), k)
+    rank = np.tile(np.arange(1, k + 1), (len(who), 1))
+    cross = np.zeros((len(who), k, len(CROSS_COLUMNS)), dtype=np.float32)
+    cross[valid] = cross_features(ent, rows[valid], ads[valid], cosine[valid], rank[valid])
+    applied = np.zeros((len(who), k), bool)
+    hired = np.zeros((len(who), k), bool)
+    for events, out in ((market.forward_applications, applied), (market.forward_hires, hired)):
+        if events is not None:
+            keys = events.seeker.astype(np.int64) * len(market.ads) + events.ad
+            out[:] = np.isin(rows.astype(np.int64) * len(market.ads) + ads, keys) & valid
+    return Lists(who, ads, cross, applied, hired)
+
+
+def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each list's k best (ad rows, scores), best first (-1 / -inf padding)."""
+    k = min(k, scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    top_scores = np.take_along_axis(scores, order, axis=1)
+    top_ads = np.where(np.isfinite(top_scores), np.take_along_axis(lists.ads, order, axis=1), -1)
+    return top_ads, top_scores
+
+
+def frame_of(rows: list[dict], run_date: dt.date) -> pd.DataFrame:
+    frame = pd.DataFrame(rows)
+    if len(frame):
+        frame.insert(0, "run_date", run_date)
+    return frame
+
+
+RERANK_KEEP = {"muse2": 300, "muse1": 100, "xgboost": 100}  # list lengths in recs.reranked
+RERANK_KS = (10, 100)
+SEED = 0
+
+
+@dataclasses.dataclass
+class Prepared:
+    """What every rerank step of partition D starts from."""
+
+    market: Market
+    muse0: object
+    seekers_in: m0.TowerInputs
+    ads_in: m0.TowerInputs
+    inputs: EntityInputs
+    train_entities: Entities  # pair features as of the training cut (D - 7)
+    tonight_entities: Entities  # as of D
+
+
+def prepare(con, run_date: dt.date, models_dir) -> Prepared:
+    market = load_market(con, run_date)
+    space = load_features(models_dir, run_date)
+    muse0, _ = load_muse0(models_dir, run_date)
+    seekers_in, ads_in = tower_inputs(space, market)
+    t = market.train_end
+    train_ent = build_entities(market, t, t)
+    return Prepared(market, muse0, seekers_in, ads_in,
+                    entity_inputs(muse0, seekers_in, ads_in, train_ent), train_ent,
+                    build_entities(market, run_date, run_date))  # fmt: skip
+
+
+def training_lists(p: Prepared, k: int = 1000) -> tuple[Lists, Lists]:
+    """(train, holdout) labelled lists of the validation window's seekers."""
+    validation = splits(p.market)[0]
+    train, held = split_seekers(validation, SEED)
+    return tuple(
+        labelled_lists(p.muse0, p.seekers_in, p.ads_in, p.train_entities, validation, who, k)
+        for who in (train, held)
+    )
+
+
+def train_model(con, run_date: dt.date, models_dir, kind: str, log=None) -> dict:
+    """Train one reranker (muse1, muse2 or xgboost) and save it under the models folder."""
+    p = prepare(con, run_date, models_dir)
+    train, held = training_lists(p)
+    with modelstore.writing(models_dir, run_date, kind) as folder:
+        if kind == "xgboost":
+            model, report = train_xgb(p.inputs.seekers, p.inputs.ads, train, held)
+            model.save_model(folder / "xgboost.json")
+            scores = score_xgb(model, p.inputs.seekers, p.inputs.ads, held)
+        else:
+            cfg = RerankConfig(kind=kind, seed=SEED)
+            hires = (hire_pairs(p.market, p.train_entities, p.market.train_end)
+                     if kind == "muse2" else None)  # fmt: skip
+            model, report = train_reranker(p.inputs.seekers, p.inputs.ads, train, held, hires,
+                                           cfg, log=log)  # fmt: skip
+            save_reranker(model, report, folder / "model.pt")
+            scores = _score_muse(model, p.inputs, held)
+        stats = dataclasses.asdict(report)
+        stats["holdout_candidate_recall_at_100"] = recall_at(scores, held.applied, 100)
+        stats["muse0_candidate_recall_at_100"] = recall_at(_muse0_order(held), held.applied, 100)
+        (folder / "training.json").write_text(json.dumps(stats, indent=2, default=float))
+    stats.update(train_seekers=len(train.seeker), holdout_seekers=len(held.seeker))
+    return stats
+
+
+def _muse0_order(lists: Lists) -> np.ndarray:
+    """Scores that keep Muse.0's order of the lists (rank 1 best)."""
+    k = lists.ads.shape[1]
+    return np.where(lists.ads >= 0, -np.arange(k, dtype=np.float32)[None, :], -np.inf)
+
+
+def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
+    device = next(model.parameters()).device
+    return score_muse(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads),
+                      lists.seeker, lists.ads, lists.cross, device)  # fmt: skip
+
+
+def load_models(models_dir, run_date: dt.date) -> dict:
+    folder = lambda kind: modelstore.model_dir(models_dir, run_date, kind)  # noqa: E731
+    models = {kind: load_reranker(folder(kind) / "model.pt")[0] for kind in ("muse2", "muse1")}
+    booster = xgb.XGBRanker()
+    booster.load_model(folder("xgboost") / "xgboost.json")
+    models["xgboost"] = booster
+    return models
+
+
+def score_all(models: dict, inputs: EntityInputs, lists: Lists) -> dict[str, np.ndarray]:
+    return {
+        kind: score_xgb(model, inputs.seekers, inputs.ads, lists) if kind == "xgboost"
+        else _score_muse(model, inputs, lists)
+        for kind, model in models.items()
+    }  # fmt: skip
+
+
+def write_reranked(con, run_date: dt.date, models_dir, block_seekers: int = 2000, log=None):
+    """Rerank tonight's candidates of every active seeker with the three models, seeker block
+    by seeker block, and replace the partition of recs.reranked."""
+    p = prepare(con, run_date, models_dir)
+    models = load_models(models_dir, run_date)
+    temperature = p.muse0.cfg.temperature
+    con.execute(wh.sql("create_recs_reranked"))
+    con.execute("DELETE FROM recs.reranked WHERE run_date = ?", [run_date])
+    seekers = p.market.seeker_index(con.execute(
+        "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ? ORDER BY 1",
+        [run_date]).df()["jobseeker_id"])  # fmt: skip
+    seeker_ids = p.market.seekers["jobseeker_id"].to_numpy()
+    ad_ids = p.market.ads["ad_id"].to_numpy()
+    rows = dict.fromkeys(models, 0)
+    for lo in range(0, len(seekers), block_seekers):
+        lists = tonight_lists(con, run_date, p.market, p.tonight_entities, temperature,
+                              seekers[lo : lo + block_seekers])  # fmt: skip
+        for kind, scores in score_all(models, p.inputs, lists).items():
+            top_ads, top_scores = top_of(scores, lists, RERANK_KEEP[kind])
+            rows[kind] += wh.insert_ranked(con, "recs.reranked", run_date, seeker_ids, ad_ids,
+                                           lists.seeker, top_ads, top_scores,
+                                           {"model": kind})  # fmt: skip
+        if log:
+            log(f"reranked {min(lo + block_seekers, len(seekers))}/{len(seekers)} seekers")
+    return {"seekers": len(seekers), **{f"rows_{k}": v for k, v in rows.items()}}
+
+
+@dataclasses.dataclass
+class RerankEvaluation:
+    rows: pd.DataFrame
+    holdout_recall_at_100: dict[str, np.ndarray]  # per held-out seeker with applications
+
+
+def evaluate(con, run_date: dt.date, models_dir, log=None) -> RerankEvaluation:
+    """metrics.ranking rows of the rerank stage (k 10 and 100, both relevances): validation on
+    the held-out seekers of the validation window (Muse.0 beside them on the same seekers),
+    forward from recs.reranked when the raw data holds the forward window."""
+    p = prepare(con, run_date, models_dir)
+    models = load_models(models_dir, run_date)
+    all_splits = splits(p.market)
+    validation = all_splits[0]
+    _, held = training_lists(p)
+    rows = []
+    muse0_top = np.where(held.ads >= 0, held.ads, -1)
+    lists_by_model = {"muse0": muse0_top}
+    for kind, scores in score_all(models, p.inputs, held).items():
+        lists_by_model[kind] = top_of(scores, held, 100)[0]
+    each = {}
+    for kind, ads in lists_by_model.items():
+        pos = np.where(ads >= 0, positions(validation.universe, ads), -1)
+        stage = "retrieval" if kind == "muse0" else "rerank"
+        rows += metric_rows(pos, validation, held.seeker, RERANK_KS, stage=stage, model=kind,
+                            population="rerank_holdout")  # fmt: skip
+        each[kind] = per_seeker_recall(pos, validation, held.seeker, 100)
+    if len(all_splits) > 1:
+        forward = all_splits[1]
+        who = forward.seekers(EVALUATION_SEEKERS, SEED)
+        for kind in models:
+            ads = reranked_lists(con, run_date, p.market, who, kind, 100)
+            pos = np.where(ads >= 0, positions(forward.universe, ads), -1)
+            rows += metric_rows(pos, forward, who, RERANK_KS, stage="rerank", model=kind,
+                                population="all")  # fmt: skip
+    if log:
+        log(f"rerank evaluation: {len(held.seeker)} held-out seekers")
+    return RerankEvaluation(frame_of(rows, run_date), each)
+
+
+def reranked_lists(con, run_date, market: Market, who: np.ndarray, kind: str, k: int):
+    """recs.reranked of `who` for one model as (len(who), k) ad rows (-1 padded)."""
+    ids = market.seekers["jobseeker_id"].to_numpy()[who]
+    con.register("wanted_seekers", pa.table({"jobseeker_id": ids,
+                                             "pos": np.arange(len(who))}))  # fmt: skip
+    try:
+        frame = con.execute(
+            'SELECT w.pos, r.ad_id, r."rank" FROM recs.reranked AS r '
+            "JOIN wanted_seekers AS w USING (jobseeker_id) "
+            'WHERE r.run_date = ? AND r.model = ? AND r."rank" <= ?',
+            [run_date, kind, k],
+        ).df()
+    finally:
+        con.unregister("wanted_seekers")
+    out = np.full((len(who), k), -1, dtype=np.int64)
+    out[frame["pos"].to_numpy(), frame["rank"].to_numpy() - 1] = market.ad_index(frame["ad_id"])
+    return out
+
+
+def write_evaluation(con, run_date: dt.date, evaluation: RerankEvaluation) -> int:
+    """Replace this stage's rows of D: every rerank row, and Muse.0's rows on the held-out
+    seekers (the retrieval evaluation owns Muse.0's other rows)."""
+    con.execute(wh.sql("create_metrics_ranking"))
+    con.execute(
+        "DELETE FROM metrics.ranking WHERE run_date = ? AND (stage = 'rerank' OR "
+        "(stage = 'retrieval' AND population = 'rerank_holdout'))",
+        [run_date],
+    )
+    con.register("rerank_rows", evaluation.rows)
+    try:
+        con.execute("INSERT INTO metrics.ranking BY NAME SELECT * FROM rerank_rows")
+    finally:
+        con.unregister("rerank_rows")
+    return len(evaluation.rows)
