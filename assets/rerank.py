@@ -9,12 +9,18 @@ from jobrec import warehouse as wh
 
 
 def _learned(step: Step, written: Written) -> Verdict:
-    """On the held-out seekers' candidate lists, the model's Recall@100 is above Muse.0's own
-    order of the same lists (a reranker that cannot beat its input is broken)."""
-    meta = written.metadata
-    model, base = meta["holdout_candidate_recall_at_100"], meta["muse0_candidate_recall_at_100"]
-    return Verdict(model > base, f"held-out candidate Recall@100: {model:.4f} against Muse.0's "
-                   f"{base:.4f}", {"model": model, "muse0": base})  # fmt: skip
+    """On the held-out seekers' candidate lists, the model's Recall@10 is not below Muse.0's own
+    order of the same lists beyond noise (paired difference ≥ -2 standard errors): a reranker
+    that loses to its input is broken."""
+    m = written.metadata
+    diff, se = m["recall_at_10_gain_over_muse0"], m["recall_at_10_gain_se"]
+    return Verdict(
+        diff >= -2 * se,
+        f"held-out candidate Recall@10 {m['holdout_candidate_recall_at_10']:.4f} against "
+        f"Muse.0's {m['muse0_candidate_recall_at_10']:.4f} ({diff:+.4f} ± {se:.4f}); Recall@100 "
+        f"{m['holdout_candidate_recall_at_100']:.4f} against "
+        f"{m['muse0_candidate_recall_at_100']:.4f}",
+    )
 
 
 def _model_asset(kind: str, description: str):

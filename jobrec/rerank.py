@@ -34,9 +34,8 @@ from jobrec.retrieval import pick_device
 @dataclasses.dataclass
 class RerankConfig:
     kind: str = "muse2"  # muse1 | muse2
-    dims: int = 32
+    dims: int = 16  # per head: the dot-product part of a pair costs heads x dims
     hidden: int = 128
-    cross_hidden: int = 16
     seekers_per_batch: int = 32
     hire_batch: int = 4096
     hire_weight: float = 5.0  # listwise target weight of a hire against an application
@@ -47,49 +46,61 @@ class RerankConfig:
 
 
 class Reranker(nn.Module):
+    """Per pair, for each head h (+ the top head's correction t):
+        logit_h = <s_h, a_h> + <w_{u,h}, c> + b_{j,h}
+    s_h and a_h: the towers' dot vectors; w_{u,h}: the seeker's own weights on the pair features
+    (so a seeker can weigh distance, wage or skills its own way); b_{j,h}: the ad's bias. A pair
+    costs heads x (dims + C) multiply-adds, whatever the towers' size."""
+
     def __init__(self, seeker_dims: int, ad_dims: int, cfg: RerankConfig):
         super().__init__()
         self.cfg = cfg
         self.heads = 2 if cfg.kind == "muse2" else 1
+        self.outputs = self.heads + (1 if self.heads == 2 else 0)  # + the top correction
         n_cross = len(CROSS_COLUMNS)
-        out = cfg.dims * self.heads
-        self.seeker = nn.Sequential(nn.Linear(seeker_dims, cfg.hidden), nn.ReLU(),
-                                    nn.Linear(cfg.hidden, out))  # fmt: skip
-        self.ad = nn.Sequential(nn.Linear(ad_dims, cfg.hidden), nn.ReLU(),
-                                nn.Linear(cfg.hidden, out))  # fmt: skip
-        self.cross = nn.Sequential(nn.Linear(n_cross, cfg.cross_hidden), nn.ReLU(),
-                                   nn.Linear(cfg.cross_hidden, self.heads))  # fmt: skip
-        mask = torch.ones(self.heads, n_cross)
+        self.n_cross = n_cross
+        self.seeker = nn.Sequential(
+            nn.Linear(seeker_dims, cfg.hidden), nn.ReLU(),
+            nn.Linear(cfg.hidden, self.heads * cfg.dims + self.outputs * n_cross),
+        )  # fmt: skip
+        self.ad = nn.Sequential(
+            nn.Linear(ad_dims, cfg.hidden), nn.ReLU(),
+            nn.Linear(cfg.hidden, self.heads * cfg.dims + self.outputs),
+        )  # fmt: skip
+        mask = torch.ones(self.outputs, n_cross)
         if self.heads == 2:
             mask[1, list(MUSE0_COLUMNS)] = 0.0  # the hiring head never sees Muse.0's score
-            self.hire_cross = nn.Sequential(nn.Linear(n_cross, cfg.cross_hidden), nn.ReLU(),
-                                            nn.Linear(cfg.cross_hidden, 1))  # fmt: skip
-            self.top = nn.Sequential(nn.Linear(2 + n_cross, cfg.cross_hidden), nn.ReLU(),
-                                     nn.Linear(cfg.cross_hidden, 1))  # fmt: skip
-        self.register_buffer("hire_mask", mask[-1])
+            self.top_mix = nn.Parameter(torch.zeros(2))  # top correction: γ_app, γ_hire
+        self.register_buffer("cross_mask", mask)
 
-    def entities(self, side: str, x: torch.Tensor) -> torch.Tensor:
-        """(N, heads, dims) entity vectors: computed once per entity."""
-        net = self.seeker if side == "seekers" else self.ad
-        return net(x).view(*x.shape[:-1], self.heads, self.cfg.dims)
+    def entities(self, side: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per entity: (dot vectors (..., heads, dims), seeker cross weights (..., outputs, C)
+        or ad biases (..., outputs)). Computed once per entity."""
+        d = self.heads * self.cfg.dims
+        if side == "seekers":
+            out = self.seeker(x)
+            weights = out[..., d:].unflatten(-1, (self.outputs, self.n_cross)) * self.cross_mask
+            return out[..., :d].unflatten(-1, (self.heads, self.cfg.dims)), weights
+        out = self.ad(x)
+        return out[..., :d].unflatten(-1, (self.heads, self.cfg.dims)), out[..., d:]
 
-    def head_logits(self, s: torch.Tensor, a: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """(P, heads) logits for pairs given their entity vectors (P, heads, dims) and cross
-        features (P, C)."""
-        dots = (s * a).sum(-1)
+    def pair_logits(self, seeker, ad, c: torch.Tensor) -> torch.Tensor:
+        """(..., outputs) for pairs given broadcastable entity parts and pair features c
+        (..., C): head logits, then the top correction."""
+        (s_dot, s_w), (a_dot, a_b) = seeker, ad
+        dots = (s_dot * a_dot).sum(-1)
+        if self.heads == 2:
+            dots = torch.cat([dots, torch.zeros_like(dots[..., :1])], dim=-1)
+        return dots + (s_w * c.unsqueeze(-2)).sum(-1) + a_b
+
+    def final(self, logits: torch.Tensor) -> torch.Tensor:
+        """The ranking score: the single head (Muse.1), or the top head (Muse.2): log P(apply)
+        + log P(hire | apply) + a learned correction."""
         if self.heads == 1:
-            return dots + self.cross(c)
-        app = dots[:, :1] + self.cross(c)[:, :1]
-        hire = dots[:, 1:] + self.hire_cross(c * self.hire_mask)
-        return torch.cat([app, hire], dim=1)
-
-    def final(self, logits: torch.Tensor, c: torch.Tensor) -> torch.Tensor:
-        """(P,) the ranking score: the single head (Muse.1) or the top head (Muse.2)."""
-        if self.heads == 1:
-            return logits[:, 0]
-        app, hire = logits[:, 0], logits[:, 1]
-        base = app + nn.functional.logsigmoid(hire)
-        return base + self.top(torch.cat([logits, c], dim=1))[:, 0]
+            return logits[..., 0]
+        app, hire, correction = logits[..., 0], logits[..., 1], logits[..., 2]
+        mix = self.top_mix
+        return app + nn.functional.logsigmoid(hire) + correction + mix[0] * app + mix[1] * hire
 
 
 @dataclasses.dataclass
@@ -139,37 +150,46 @@ def _listwise_loss(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tens
 
 
 def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lists_seeker,
-                lists_ads, cross, device, block: int = 256) -> np.ndarray:  # fmt: skip
-    """(G, K) final scores (-inf on padding), seeker block by seeker block. Entity vectors are
-    computed once for the seekers and ads involved."""
+                lists_ads, cross, device, block: int = 512) -> np.ndarray:  # fmt: skip
+    """(G, K) final scores (-inf on padding), seeker block by seeker block. Entity parts are
+    computed once for the seekers and ads involved; per pair only gathers, a dot product per
+    head and the seeker's weights on the pair features remain (batched matrix products)."""
     model.eval()
     out = np.full(lists_ads.shape, -np.inf, dtype=np.float32)
-    with torch.no_grad():
-        s_all = model.entities("seekers", seeker_x.to(device))
-        a_all = model.entities("ads", ad_x.to(device))
+    with torch.inference_mode():
+        who = torch.as_tensor(lists_seeker, device=device)
+        s_dot, s_w = model.entities("seekers", seeker_x.to(device)[who])
+        a_dot, a_b = model.entities("ads", ad_x.to(device))
+        heads = model.heads
         for lo in range(0, len(lists_seeker), block):
             hi = min(len(lists_seeker), lo + block)
             ads = torch.as_tensor(lists_ads[lo:hi], device=device)
-            valid = ads >= 0
             g, k = ads.shape
-            s = s_all[torch.as_tensor(lists_seeker[lo:hi], device=device)]
-            s = s[:, None].expand(g, k, *s.shape[1:])[valid]
-            a = a_all[ads[valid]]
-            c = torch.as_tensor(cross[lo:hi], device=device)[valid]
-            block_scores = torch.full((g, k), float("-inf"), device=device)
-            block_scores[valid] = model.final(model.head_logits(s, a, c), c)
-            out[lo:hi] = block_scores.cpu().numpy()
+            safe = ads.clamp(min=0)
+            dots = torch.einsum("gkhd,ghd->gkh", a_dot[safe], s_dot[lo:hi])
+            c = torch.as_tensor(cross[lo:hi], device=device)
+            crossed = torch.bmm(c, s_w[lo:hi].transpose(1, 2))  # (g, k, outputs)
+            logits = crossed + a_b[safe]
+            logits[..., :heads] += dots
+            scores = model.final(logits)
+            out[lo:hi] = scores.masked_fill(ads < 0, float("-inf")).cpu().numpy()
     return out
 
 
-def recall_at(scores: np.ndarray, applied: np.ndarray, k: int) -> float:
-    """Mean Recall@k over the lists with at least one application (positives outside the
+def per_list_recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    """Recall@k of each list with at least one relevant candidate (relevant ads outside the
     candidate list are not counted here: the stage metrics in metrics.ranking count them)."""
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
-    found = np.take_along_axis(applied, top, axis=1).sum(1)
-    n = applied.sum(1)
+    found = np.take_along_axis(relevant, top, axis=1).sum(1)
+    n = relevant.sum(1)
     has = n > 0
-    return float(np.mean(found[has] / n[has])) if has.any() else float("nan")
+    return found[has] / n[has]
+
+
+def recall_at(scores: np.ndarray, relevant: np.ndarray, k: int) -> float:
+    """Mean Recall@k over the lists with a relevant candidate (see per_list_recall)."""
+    each = per_list_recall(scores, relevant, k)
+    return float(each.mean()) if len(each) else float("nan")
 
 
 def train_reranker(
@@ -203,28 +223,23 @@ def train_reranker(
             idx = order[lo : lo + cfg.seekers_per_batch]
             ads = torch.as_tensor(train.ads[idx], device=device)
             valid_mask = ads >= 0
-            g, k = ads.shape
-            s = model.entities("seekers", sx_dev[torch.as_tensor(train.seeker[idx])])
-            s = s[:, None].expand(g, k, *s.shape[1:])
+            s_dot, s_w = model.entities("seekers", sx_dev[torch.as_tensor(train.seeker[idx])])
             a = model.entities("ads", ax_dev[ads.clamp(min=0)])
             c = torch.as_tensor(train.cross[idx], device=device)
-            logits = model.head_logits(s.reshape(g * k, *s.shape[2:]),
-                                       a.reshape(g * k, *a.shape[2:]),
-                                       c.reshape(g * k, -1))  # fmt: skip
+            logits = model.pair_logits((s_dot[:, None], s_w[:, None]), a, c)  # (g, k, outputs)
             applied = torch.as_tensor(train.applied[idx], dtype=torch.float32, device=device)
             hired = torch.as_tensor(train.hired[idx], dtype=torch.float32, device=device)
             combined = applied + cfg.hire_weight * hired
-            final = model.final(logits, c.reshape(g * k, -1)).view(g, k)
-            loss = _listwise_loss(final, combined, valid_mask)
+            loss = _listwise_loss(model.final(logits), combined, valid_mask)
             if model.heads == 2:
-                loss = loss + _listwise_loss(logits[:, 0].view(g, k), applied, valid_mask)
+                loss = loss + _listwise_loss(logits[..., 0], applied, valid_mask)
                 if hires is not None and len(hires.seeker):
                     lo_h = (b * cfg.hire_batch) % len(hires.seeker)
                     h_idx = hire_order[lo_h : lo_h + cfg.hire_batch]
                     hs = model.entities("seekers", sx_dev[torch.as_tensor(hires.seeker[h_idx])])
                     ha = model.entities("ads", ax_dev[torch.as_tensor(hires.ad[h_idx])])
                     hc = torch.as_tensor(hires.cross[h_idx], device=device)
-                    h_logit = model.head_logits(hs, ha, hc)[:, 1]
+                    h_logit = model.pair_logits(hs, ha, hc)[:, 1]
                     h_target = torch.as_tensor(hires.hired[h_idx], dtype=torch.float32,
                                                device=device)  # fmt: skip
                     loss = loss + nn.functional.binary_cross_entropy_with_logits(h_logit, h_target)

@@ -46,6 +46,7 @@ from jobrec.rerank import (
     Lists,
     RerankConfig,
     load_reranker,
+    per_list_recall,
     recall_at,
     save_reranker,
     train_reranker,
@@ -56,6 +57,7 @@ from jobrec.retrieval_pipeline import (
     EVALUATION_SEEKERS,
     load_features,
     load_muse0,
+    paired_difference,
     tower_inputs,
 )
 from jobrec.xgb_baseline import score_lists as score_xgb
@@ -244,8 +246,13 @@ def train_model(con, run_date: dt.date, models_dir, kind: str, log=None) -> dict
             save_reranker(model, report, folder / "model.pt")
             scores = _score_muse(model, p.inputs, held)
         stats = dataclasses.asdict(report)
-        stats["holdout_candidate_recall_at_100"] = recall_at(scores, held.applied, 100)
-        stats["muse0_candidate_recall_at_100"] = recall_at(_muse0_order(held), held.applied, 100)
+        muse0_scores = _muse0_order(held)
+        for k in (10, 100):
+            stats[f"holdout_candidate_recall_at_{k}"] = recall_at(scores, held.applied, k)
+            stats[f"muse0_candidate_recall_at_{k}"] = recall_at(muse0_scores, held.applied, k)
+        diff, se = paired_difference(per_list_recall(scores, held.applied, 10),
+                                     per_list_recall(muse0_scores, held.applied, 10))  # fmt: skip
+        stats["recall_at_10_gain_over_muse0"], stats["recall_at_10_gain_se"] = diff, se
         (folder / "training.json").write_text(json.dumps(stats, indent=2, default=float))
     stats.update(train_seekers=len(train.seeker), holdout_seekers=len(held.seeker))
     return stats

@@ -1,0 +1,95 @@
+"""Reranking inference: Muse.2 against XGBoost on the same pairs, same threads, one process.
+
+    python benchmarks/bench_rerank.py --models-dir M --day D --shapes small medium [--seekers N]
+
+Uses the models a nightly run trained for day D (models/<D>/muse2, xgboost). Inputs have the
+shapes of a scale's night: its active ads (the entity towers run over all of them once), N
+seekers x 1,000 candidates with pair features. Entity inputs and pair features are drawn at
+random with the real columns' scales — speed depends on shapes, not values. Timed (best of 3):
+  muse2       entity towers (all involved seekers and ads) + pair scoring, seeker blocks
+  xgb rows    building the flat rows (seeker, ad, pair features) block by block
+  xgb predict predicting on the built rows
+Ratios: (xgb rows + predict) / muse2 and xgb predict / muse2. Peak RSS of the process.
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import os
+import platform
+import resource
+import time
+from functools import partial
+
+import numpy as np
+import torch
+
+from jobrec import modelstore
+from jobrec.cross import CROSS_COLUMNS
+from jobrec.rerank import Lists, load_reranker, score_lists
+from jobrec.xgb_baseline import score_lists as xgb_score_lists
+
+SHAPES = {"small": (16_500, 13_300), "medium": (110_000, 93_000)}  # active seekers, ads
+
+
+def best_of(fn, repeat=3):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        out = fn()
+        times.append(time.perf_counter() - t0)
+    return min(times), out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--models-dir", required=True)
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--shapes", nargs="+", default=["small", "medium"])
+    parser.add_argument("--seekers", type=int, default=2000)
+    parser.add_argument("--k", type=int, default=1000)
+    args = parser.parse_args()
+    threads = os.cpu_count() or 1
+    torch.set_num_threads(threads)
+    muse2, _ = load_reranker(modelstore.model_dir(args.models_dir, args.day, "muse2") / "model.pt",
+                             torch.device("cpu"))  # fmt: skip
+    import xgboost as xgb
+
+    ranker = xgb.XGBRanker()
+    ranker.load_model(modelstore.model_dir(args.models_dir, args.day, "xgboost") / "xgboost.json")
+    ranker.get_booster().set_param({"nthread": threads})
+    n_in = muse2.seeker[0].in_features
+    print(f"machine: {platform.machine()}, {threads} threads (torch and xgboost), torch "
+          f"{torch.__version__}, xgboost {xgb.__version__}; {args.seekers:,} seekers x "
+          f"{args.k:,} candidates; xgboost trees used: {ranker.best_iteration + 1}")  # fmt: skip
+    print("| shape | active ads | pairs | muse2 s | muse2 pairs/s | xgb rows s | xgb predict s |"
+          " ratio (rows+predict)/muse2 | ratio predict/muse2 |")  # fmt: skip
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    for shape in args.shapes:
+        n_seekers, n_ads = SHAPES[shape]
+        rng = np.random.default_rng(0)
+        seeker_x = rng.normal(0, 0.15, (n_seekers, n_in)).astype(np.float32)
+        ad_x = rng.normal(0, 0.15, (n_ads, n_in)).astype(np.float32)
+        who = np.sort(rng.choice(n_seekers, args.seekers, replace=False))
+        ads = np.argsort(rng.random((args.seekers, n_ads)), axis=1)[:, : args.k]
+        cross = rng.random((args.seekers, args.k, len(CROSS_COLUMNS)), dtype=np.float32)
+        lists = Lists(who, ads, cross, np.zeros(ads.shape, bool), np.zeros(ads.shape, bool))
+        sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
+        t_muse, _ = best_of(partial(score_lists, muse2, sx, ax, who, ads, cross,
+                                    torch.device("cpu")))  # fmt: skip
+        timings = [{} for _ in range(3)]
+        for t in timings:
+            xgb_score_lists(ranker, seeker_x, ad_x, lists, timings=t)
+        t_rows = min(t["rows"] for t in timings)
+        t_pred = min(t["predict"] for t in timings)
+        pairs = ads.size
+        print(f"| {shape} | {n_ads:,} | {pairs:,} | {t_muse:.3f} | {pairs / t_muse:,.0f} | "
+              f"{t_rows:.3f} | {t_pred:.3f} | {(t_rows + t_pred) / t_muse:.1f} | "
+              f"{t_pred / t_muse:.1f} |", flush=True)  # fmt: skip
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
+    print(f"peak RSS {peak:,.0f} MB")
+
+
+if __name__ == "__main__":
+    main()
