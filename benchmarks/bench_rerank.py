@@ -24,10 +24,12 @@ from functools import partial
 
 import numpy as np
 import torch
+import xgboost as xgb
 
 from jobrec import modelstore
 from jobrec.cross import CROSS_COLUMNS
 from jobrec.rerank import Lists, load_reranker, score_lists
+from jobrec.xgb_baseline import load_booster
 from jobrec.xgb_baseline import score_lists as xgb_score_lists
 
 SHAPES = {"small": (16_500, 13_300), "medium": (110_000, 93_000)}  # active seekers, ads
@@ -54,15 +56,14 @@ def main() -> None:
     torch.set_num_threads(threads)
     muse2, _ = load_reranker(modelstore.model_dir(args.models_dir, args.day, "muse2") / "model.pt",
                              torch.device("cpu"))  # fmt: skip
-    import xgboost as xgb
-
-    ranker = xgb.XGBRanker()
-    ranker.load_model(modelstore.model_dir(args.models_dir, args.day, "xgboost") / "xgboost.json")
-    ranker.get_booster().set_param({"nthread": threads})
+    ranker = load_booster(
+        modelstore.model_dir(args.models_dir, args.day, "xgboost") / "xgboost.json"
+    )
+    trees = int(ranker.attr("best_iteration")) + 1
     n_in = muse2.seeker[0].in_features
     print(f"machine: {platform.machine()}, {threads} threads (torch and xgboost), torch "
           f"{torch.__version__}, xgboost {xgb.__version__}; {args.seekers:,} seekers x "
-          f"{args.k:,} candidates; xgboost trees used: {ranker.best_iteration + 1}")  # fmt: skip
+          f"{args.k:,} candidates; xgboost trees used: {trees}")  # fmt: skip
     print("| shape | active ads | pairs | muse2 s | muse2 pairs/s | xgb rows s | xgb predict s |"
           " ratio (rows+predict)/muse2 | ratio predict/muse2 |")  # fmt: skip
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")

@@ -34,7 +34,7 @@ from jobrec.retrieval import pick_device
 @dataclasses.dataclass
 class RerankConfig:
     kind: str = "muse2"  # muse1 | muse2
-    dims: int = 16  # per head: the dot-product part of a pair costs heads x dims
+    dims: int = 8  # per head: the dot-product part of a pair costs heads x dims
     hidden: int = 128
     seekers_per_batch: int = 32
     hire_batch: int = 4096
@@ -149,30 +149,52 @@ def _listwise_loss(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tens
     return -(t * log_p[has].masked_fill(~valid[has], 0.0)).sum(1).mean()
 
 
+def _inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor):
+    """Per-ad rows [dot vectors, biases] (N_a, H·D + O) and per-seeker matrices
+    ([block-diagonal dot vectors; identity] (N_s, H·D + O, O), cross weights (N_s, C, O)), so
+    that a block of pairs costs one gather and two batched matrix products."""
+    h, d, o = model.heads, model.cfg.dims, model.outputs
+    a_dot, a_b = model.entities("ads", ad_x)
+    ad_rows = torch.cat([a_dot.reshape(len(ad_x), h * d), a_b], dim=1).contiguous()
+    s_dot, s_w = model.entities("seekers", seeker_x)
+    seeker_mats = torch.zeros(len(seeker_x), h * d + o, o)
+    for head in range(h):
+        seeker_mats[:, head * d : (head + 1) * d, head] = s_dot[:, head]
+    seeker_mats[:, h * d :, :] = torch.eye(o)
+    cross_w = s_w.transpose(1, 2)
+    if h == 2:  # fold the top head's linear part in: columns (linear part, hire logit)
+        m0, m1 = model.top_mix
+        fold = torch.tensor([[1.0 + m0, 0.0], [m1, 1.0], [1.0, 0.0]])
+        seeker_mats, cross_w = seeker_mats @ fold, cross_w @ fold
+    return ad_rows, seeker_mats.contiguous(), cross_w.contiguous()
+
+
 def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lists_seeker,
                 lists_ads, cross, device, block: int = 512) -> np.ndarray:  # fmt: skip
     """(G, K) final scores (-inf on padding), seeker block by seeker block. Entity parts are
-    computed once for the seekers and ads involved; per pair only gathers, a dot product per
-    head and the seeker's weights on the pair features remain (batched matrix products)."""
+    computed once for the seekers and ads involved; per pair only a gather of the ad's row and
+    two batched matrix products remain (see `_inference_tables`)."""
     model.eval()
     out = np.full(lists_ads.shape, -np.inf, dtype=np.float32)
     with torch.inference_mode():
         who = torch.as_tensor(lists_seeker, device=device)
-        s_dot, s_w = model.entities("seekers", seeker_x.to(device)[who])
-        a_dot, a_b = model.entities("ads", ad_x.to(device))
-        heads = model.heads
+        ad_rows, seeker_mats, cross_w = _inference_tables(
+            model, seeker_x.to(device)[who], ad_x.to(device)
+        )
         for lo in range(0, len(lists_seeker), block):
             hi = min(len(lists_seeker), lo + block)
             ads = torch.as_tensor(lists_ads[lo:hi], device=device)
-            g, k = ads.shape
-            safe = ads.clamp(min=0)
-            dots = torch.einsum("gkhd,ghd->gkh", a_dot[safe], s_dot[lo:hi])
+            padded = bool((ads < 0).any())
+            index = (ads.clamp(min=0) if padded else ads).reshape(-1)
+            pairs = torch.index_select(ad_rows, 0, index).view(*ads.shape, -1)
             c = torch.as_tensor(cross[lo:hi], device=device)
-            crossed = torch.bmm(c, s_w[lo:hi].transpose(1, 2))  # (g, k, outputs)
-            logits = crossed + a_b[safe]
-            logits[..., :heads] += dots
-            scores = model.final(logits)
-            out[lo:hi] = scores.masked_fill(ads < 0, float("-inf")).cpu().numpy()
+            logits = torch.baddbmm(torch.bmm(c, cross_w[lo:hi]), pairs, seeker_mats[lo:hi])
+            scores = logits[..., 0]
+            if model.heads == 2:  # + log P(hire | apply)
+                scores = scores + nn.functional.logsigmoid(logits[..., 1])
+            if padded:
+                scores = scores.masked_fill(ads < 0, float("-inf"))
+            out[lo:hi] = scores.cpu().numpy()
     return out
 
 

@@ -19,7 +19,6 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 import torch
-import xgboost as xgb
 
 from jobrec import modelstore
 from jobrec import muse0 as m0
@@ -60,8 +59,8 @@ from jobrec.retrieval_pipeline import (
     paired_difference,
     tower_inputs,
 )
+from jobrec.xgb_baseline import load_booster, train_xgb
 from jobrec.xgb_baseline import score_lists as score_xgb
-from jobrec.xgb_baseline import train_xgb
 
 HOLDOUT_SHARE = 0.3
 MAX_TRAIN_SEEKERS = 5000
@@ -273,9 +272,7 @@ def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
 def load_models(models_dir, run_date: dt.date) -> dict:
     folder = lambda kind: modelstore.model_dir(models_dir, run_date, kind)  # noqa: E731
     models = {kind: load_reranker(folder(kind) / "model.pt")[0] for kind in ("muse2", "muse1")}
-    booster = xgb.XGBRanker()
-    booster.load_model(folder("xgboost") / "xgboost.json")
-    models["xgboost"] = booster
+    models["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
     return models
 
 

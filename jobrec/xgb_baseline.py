@@ -68,31 +68,53 @@ class XGBReport:
 
 
 def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None = None):
+    """(booster, report). `rank:*` objectives learn from the groups; `binary:logistic` from the
+    rows (label: applied or hired)."""
     cfg = cfg or XGBConfig()
     rng = np.random.default_rng(cfg.seed)
     x_tr, y_tr, g_tr = _sampled(train, seeker_x, ad_x, cfg, rng)
     x_va, y_va, g_va = _sampled(valid, seeker_x, ad_x, cfg, rng)
+    ranking = cfg.objective.startswith("rank:")
+    if not ranking:
+        y_tr, y_va = (y_tr > 0).astype(np.float32), (y_va > 0).astype(np.float32)
+    d_tr = xgb.DMatrix(x_tr, label=y_tr, group=g_tr if ranking else None, nthread=-1)
+    d_va = xgb.DMatrix(x_va, label=y_va, group=g_va if ranking else None, nthread=-1)
     threads = os.cpu_count() or 1
-    model = xgb.XGBRanker(
-        objective=cfg.objective, max_depth=cfg.max_depth, learning_rate=cfg.learning_rate,
-        n_estimators=cfg.n_estimators, min_child_weight=cfg.min_child_weight,
-        subsample=cfg.subsample, colsample_bytree=cfg.colsample_bytree, tree_method="hist",
-        n_jobs=threads, random_state=cfg.seed, eval_metric="ndcg@10",
-        early_stopping_rounds=cfg.early_stopping_rounds, lambdarank_pair_method="topk",
-    )  # fmt: skip
+    params = {
+        "objective": cfg.objective, "max_depth": cfg.max_depth, "eta": cfg.learning_rate,
+        "min_child_weight": cfg.min_child_weight, "subsample": cfg.subsample,
+        "colsample_bytree": cfg.colsample_bytree, "tree_method": "hist", "nthread": threads,
+        "seed": cfg.seed, "eval_metric": "ndcg@10" if ranking else "logloss",
+    }  # fmt: skip
+    if ranking:
+        params["lambdarank_pair_method"] = "topk"
     t0 = time.perf_counter()
-    model.fit(x_tr, y_tr, group=g_tr, eval_set=[(x_va, y_va)], eval_group=[g_va], verbose=False)
-    report = XGBReport(model.n_estimators, int(model.best_iteration), float(model.best_score),
+    booster = xgb.train(
+        params,
+        d_tr,
+        num_boost_round=cfg.n_estimators,
+        evals=[(d_va, "valid")],
+        early_stopping_rounds=cfg.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    booster.set_attr(best_iteration=str(booster.best_iteration))
+    report = XGBReport(cfg.n_estimators, int(booster.best_iteration), float(booster.best_score),
                        time.perf_counter() - t0, len(y_tr), threads)  # fmt: skip
-    return model, report
+    return booster, report
 
 
-def score_lists(model: xgb.XGBRanker, seeker_x, ad_x, lists: Lists, block: int = 128,
+def load_booster(path) -> xgb.Booster:
+    booster = xgb.Booster()
+    booster.load_model(path)
+    booster.set_param({"nthread": os.cpu_count() or 1})
+    return booster
+
+
+def score_lists(booster: xgb.Booster, seeker_x, ad_x, lists: Lists, block: int = 128,
                 timings: dict | None = None) -> np.ndarray:  # fmt: skip
     """(G, K) scores (-inf on padding), rows built and scored block by block. `timings`, when
     given, accumulates seconds spent building rows ("rows") and predicting ("predict")."""
-    booster = model.get_booster()
-    limit = (0, int(model.best_iteration) + 1)
+    limit = (0, int(booster.attr("best_iteration")) + 1)
     out = np.full(lists.ads.shape, -np.inf, dtype=np.float32)
     for lo in range(0, len(lists.seeker), block):
         hi = min(len(lists.seeker), lo + block)
@@ -103,7 +125,7 @@ def score_lists(model: xgb.XGBRanker, seeker_x, ad_x, lists: Lists, block: int =
         rows = pair_rows(seeker_x, ad_x, seekers, lists.ads[lo:hi][valid],
                          lists.cross[lo:hi][valid])  # fmt: skip
         t1 = time.perf_counter()
-        scores = booster.inplace_predict(rows, iteration_range=limit)
+        scores = booster.inplace_predict(rows, iteration_range=limit, predict_type="margin")
         t2 = time.perf_counter()
         block_out = out[lo:hi]
         block_out[valid] = scores
