@@ -1,6 +1,8 @@
 """Rerank: Muse.1, Muse.2 and the XGBoost baseline on the Muse.0 candidates, `recs.reranked`, and
 their evaluation (logic in jobrec.rerank_pipeline, jobrec.rerank, jobrec.xgb_baseline)."""
 
+from pathlib import Path
+
 from assets.common import Step, Verdict, Written, daily_asset
 from assets.retrieval import candidates, muse0, retrieval_evaluation
 from jobrec import rerank_pipeline as rrp
@@ -102,7 +104,9 @@ def rerank_evaluation(step: Step) -> Written:
     """`metrics.ranking` rows of stage rerank (muse1, muse2, xgboost; k 10 and 100; both
     relevances): validation on the held-out seekers of the validation window with Muse.0 beside
     them (population rerank_holdout), forward from recs.reranked when the raw data holds it."""
-    ev = rrp.evaluate(step.con, step.run_date, step.config.models_dir, log=step.context.log.info)
+    has_oracle = (Path(step.config.raw_dir) / "oracle" / "oracle.json").exists()
+    ev = rrp.evaluate(step.con, step.run_date, step.config.models_dir, has_oracle,
+                      log=step.context.log.info)  # fmt: skip
     rows = rrp.write_evaluation(step.con, step.run_date, ev)
     summary = {
         f"{r.model}_{r.split}_{r.relevance}_recall_at_{r.k}": round(r.recall, 4)

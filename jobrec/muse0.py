@@ -9,10 +9,11 @@ sides from the start.
 Training: applications before the training cut (D - 7 days), hires weighted up, with an in-batch
 sampled softmax: every other ad of the batch is a negative. In-batch negatives are drawn in
 proportion to their popularity, so their logits are corrected by log Q (the expected count of the
-ad in a batch; Yi et al. 2019); uniformly drawn ads from the whole catalogue are mixed in as
-further negatives (mixed negative sampling, Yang et al. 2020) with their own log Q, so that
-unpopular ads are seen as negatives too. Early stopping on validation Recall@k (events in
-[D - 7, D), never trained on). Seeded; CPU by default, a GPU when present.
+ad in a batch; Yi et al. 2019). Uniformly drawn catalogue ads can be mixed in as further
+negatives (mixed negative sampling, Yang et al. 2020, `uniform_negatives`); measured on `small`
+they brought no gain for a slower epoch (BENCHMARKS.md), so they are off by default. Early
+stopping on validation Recall@k (events in [D - 7, D), never trained on). Seeded; CPU by
+default, a GPU when present.
 """
 
 from __future__ import annotations
@@ -60,7 +61,7 @@ class Muse0Config:
     out_dims: int = 64
     temperature: float = 0.05
     batch_size: int = 1024
-    uniform_negatives: int = 1024  # 0: in-batch negatives only
+    uniform_negatives: int = 0  # > 0: mix in uniformly drawn negatives (measured: no gain)
     log_q: bool = True  # correct the logits by the log of each negative's sampling rate
     hire_weight: float = 3.0  # a hired pair counts this much more than an application
     learning_rate: float = 2e-3

@@ -38,7 +38,9 @@ class RerankConfig:
     hidden: int = 128
     seekers_per_batch: int = 32
     hire_batch: int = 4096
-    hire_weight: float = 5.0  # listwise target weight of a hire against an application
+    hire_weight: float = 5.0  # target weight of a hire against an application
+    loss: str = "listwise"  # listwise softmax over each list, or "bce" with sampled negatives
+    bce_negatives: int = 100  # negatives sampled per list for "bce"
     learning_rate: float = 3e-3
     max_epochs: int = 12
     patience: int = 2
@@ -149,6 +151,26 @@ def _listwise_loss(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tens
     return -(t * log_p[has].masked_fill(~valid[has], 0.0)).sum(1).mean()
 
 
+def _sampled_bce(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, negatives: int,
+                 generator: torch.Generator) -> torch.Tensor:  # fmt: skip
+    """Binary cross-entropy on every positive and about `negatives` sampled negatives per list,
+    positives weighted by their target weight (hires count more)."""
+    keep_rate = negatives / valid.sum(1, keepdim=True).clamp(min=1)
+    draw = torch.rand(scores.shape, generator=generator, device=scores.device)
+    keep = valid & ((target > 0) | (draw < keep_rate))
+    weight = torch.where(target > 0, target, torch.ones_like(target))[keep]
+    loss = nn.functional.binary_cross_entropy_with_logits(
+        scores[keep], (target[keep] > 0).float(), weight=weight, reduction="sum"
+    )
+    return loss / weight.sum().clamp(min=1)
+
+
+def _list_loss(cfg, scores, target, valid, generator) -> torch.Tensor:
+    if cfg.loss == "listwise":
+        return _listwise_loss(scores, target, valid)
+    return _sampled_bce(scores, target, valid, cfg.bce_negatives, generator)
+
+
 def _inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor):
     """Per-ad rows [dot vectors, biases] (N_a, H·D + O) and per-seeker matrices
     ([block-diagonal dot vectors; identity] (N_s, H·D + O, O), cross weights (N_s, C, O)), so
@@ -229,6 +251,7 @@ def train_reranker(
     device = device or pick_device()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
     model = Reranker(seeker_x.shape[1], ad_x.shape[1], cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
     sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
@@ -252,9 +275,9 @@ def train_reranker(
             applied = torch.as_tensor(train.applied[idx], dtype=torch.float32, device=device)
             hired = torch.as_tensor(train.hired[idx], dtype=torch.float32, device=device)
             combined = applied + cfg.hire_weight * hired
-            loss = _listwise_loss(model.final(logits), combined, valid_mask)
+            loss = _list_loss(cfg, model.final(logits), combined, valid_mask, gen)
             if model.heads == 2:
-                loss = loss + _listwise_loss(logits[..., 0], applied, valid_mask)
+                loss = loss + _list_loss(cfg, logits[..., 0], applied, valid_mask, gen)
                 if hires is not None and len(hires.seeker):
                     lo_h = (b * cfg.hire_batch) % len(hires.seeker)
                     h_idx = hire_order[lo_h : lo_h + cfg.hire_batch]

@@ -56,6 +56,7 @@ from jobrec.retrieval_pipeline import (
     EVALUATION_SEEKERS,
     load_features,
     load_muse0,
+    oracle_sample,
     paired_difference,
     tower_inputs,
 )
@@ -317,10 +318,14 @@ class RerankEvaluation:
     holdout_recall_at_100: dict[str, np.ndarray]  # per held-out seeker with applications
 
 
-def evaluate(con, run_date: dt.date, models_dir, log=None) -> RerankEvaluation:
+def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False,
+             log=None) -> RerankEvaluation:  # fmt: skip
     """metrics.ranking rows of the rerank stage (k 10 and 100, both relevances): validation on
     the held-out seekers of the validation window (Muse.0 beside them on the same seekers),
-    forward from recs.reranked when the raw data holds the forward window."""
+    forward from recs.reranked when the raw data holds the forward window (and on the oracle's
+    seeker sample when the market has an oracle: the oracle's own rows come from the retrieval
+    evaluation; on the validation window the rerankers trained on part of that sample, so only
+    the forward window gives them oracle-sample rows)."""
     p = prepare(con, run_date, models_dir)
     models = load_models(models_dir, run_date)
     all_splits = splits(p.market)
@@ -341,11 +346,15 @@ def evaluate(con, run_date: dt.date, models_dir, log=None) -> RerankEvaluation:
     if len(all_splits) > 1:
         forward = all_splits[1]
         who = forward.seekers(EVALUATION_SEEKERS, SEED)
+        pick = oracle_sample(len(who))  # the retrieval evaluation's oracle seekers
         for kind in models:
             ads = reranked_lists(con, run_date, p.market, who, kind, 100)
             pos = np.where(ads >= 0, positions(forward.universe, ads), -1)
             rows += metric_rows(pos, forward, who, RERANK_KS, stage="rerank", model=kind,
                                 population="all")  # fmt: skip
+            if has_oracle:
+                rows += metric_rows(pos[pick], forward, who[pick], RERANK_KS, stage="rerank",
+                                    model=kind, population="oracle_sample")  # fmt: skip
     if log:
         log(f"rerank evaluation: {len(held.seeker)} held-out seekers")
     return RerankEvaluation(frame_of(rows, run_date), each)

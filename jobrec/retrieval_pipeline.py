@@ -144,7 +144,7 @@ def write_candidates(
     run_date: dt.date,
     k: int = CANDIDATES_K,
     budget_bytes: int = 256 * 2**20,
-    block_seekers: int = 4096,
+    block_seekers: int = 1024,
 ) -> dict:
     """Exact top-k active ads per active seeker by Muse.0 score, ads already applied to left
     out; written block by block, so memory is bounded whatever the number of seekers."""
@@ -190,6 +190,13 @@ def candidate_lists(con, run_date: dt.date, market: Market, split: Split, seeker
     ad_pos = np.searchsorted(split.universe, market.ad_index(frame["ad_id"]))
     lists[frame["pos"].to_numpy(), frame["rank"].to_numpy() - 1] = ad_pos
     return lists
+
+
+def oracle_sample(n_seekers: int, size: int = ORACLE_SEEKERS) -> np.ndarray:
+    """Positions (sorted) of the fixed oracle sample among a split's evaluated seekers: every
+    stage scores the same seekers, so their rows compare with the oracle's."""
+    n = min(size, n_seekers)
+    return np.sort(np.random.default_rng(SEED + 1).choice(n_seekers, n, replace=False))
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
@@ -244,8 +251,7 @@ def evaluate(con, run_date: dt.date, models_dir, raw_dir, oracle_loader=None, lo
         rows += metric_rows(popular, split, who, METRIC_KS, stage="baseline", model="popularity",
                             **labels)  # fmt: skip
         if oracle is not None:
-            n = min(oracle_seekers, len(who))
-            pick = np.sort(np.random.default_rng(SEED + 1).choice(len(who), n, replace=False))
+            pick = oracle_sample(len(who), oracle_seekers)
             sample = who[pick]
             sample_labels = {"population": "oracle_sample"}
             rows += metric_rows(muse0[pick], split, sample, METRIC_KS, stage="retrieval",

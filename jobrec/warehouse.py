@@ -54,12 +54,18 @@ def connect(
     delay = 0.05
     while True:
         try:
-            return duckdb.connect(str(path), read_only=read_only)
+            return duckdb.connect(str(path), read_only=read_only, config=_duckdb_config())
         except duckdb.IOException as exc:
             if not is_lock_error(exc) or time.monotonic() > deadline:
                 raise
             time.sleep(delay)
             delay = min(delay * 2, 5.0)
+
+
+def _duckdb_config() -> dict[str, str]:
+    # DuckDB's default memory limit is 80% of the machine; the models share the process, so the
+    # warehouse gets a bounded share (it spills to disk beyond it).
+    return {"memory_limit": os.environ.get("JOBREC_DUCKDB_MEMORY_LIMIT", "4GB")}
 
 
 @contextmanager

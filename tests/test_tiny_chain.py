@@ -19,7 +19,7 @@ TABLES = [
 ]
 FORWARD = ["eval.forward_applications", "eval.forward_hires"]
 # the retrieval stage's outputs that depend on nothing at or after the partition's day
-RETRIEVAL = ["embed.jobseekers", "embed.job_ads", "recs.candidates"]
+RETRIEVAL = ["embed.jobseekers", "embed.job_ads", "recs.candidates", "recs.reranked"]
 
 
 def _dump(db, day, tables=TABLES):
@@ -47,6 +47,7 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     assert _dump(tiny_settings.warehouse, TINY_DAY, outputs) == first
     _check_ranking_rows(tiny_settings.warehouse, TINY_DAY, forward=True)
     _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
 
 
 def _check_ranking_rows(db, day, forward: bool):
@@ -65,6 +66,14 @@ def _check_ranking_rows(db, day, forward: bool):
                 assert (split, "popularity", "all", relevance, k) in keys
                 assert (split, "oracle", "oracle_sample", relevance, k) in keys
                 assert (split, "muse0", "oracle_sample", relevance, k) in keys
+        for model in ("muse1", "muse2", "xgboost"):
+            for relevance in ("applications", "hires"):
+                for k in (10, 100):
+                    population = "rerank_holdout" if split == "validation" else "all"
+                    assert (split, model, population, relevance, k) in keys
+                    if split == "forward":
+                        assert (split, model, "oracle_sample", relevance, k) in keys
+    assert ("validation", "muse0", "rerank_holdout", "applications", 100) in keys
     assert forward or not any(s == "forward" for s, *_ in keys)
     assert all(0 <= recall <= 1 for *_, recall in rows)
 
@@ -125,3 +134,39 @@ def test_rewriting_the_future_leaves_the_partition_bit_identical(tmp_path, tiny_
     )
     # the forward window, which reads the future by design, did change
     assert _dump(other.warehouse, TINY_DAY, FORWARD) != _dump(base.warehouse, TINY_DAY, FORWARD)
+
+
+def _check_reranked_check_can_fail(db, tmp_path):
+    """The blocking check's query finds a swapped score, a missing row and a foreign ad."""
+    from jobrec import rerank_pipeline as rrp
+    from jobrec import warehouse as wh
+
+    copy = tmp_path / "corrupted_reranked.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        params = {"run_date": TINY_DAY, **rrp.RERANK_KEEP}
+        assert con.execute(wh.sql("check_reranked"), params).fetchall() == []
+        (seeker,) = con.execute(
+            "SELECT min(jobseeker_id) FROM recs.reranked WHERE run_date = ?", [TINY_DAY]
+        ).fetchone()
+        where = "run_date = ? AND model = ? AND jobseeker_id = ?"
+        con.execute(f"UPDATE recs.reranked SET score = score + 100 WHERE {where} AND rank = 3",
+                    [TINY_DAY, "muse2", seeker])  # fmt: skip
+        con.execute(f"DELETE FROM recs.reranked WHERE {where} AND rank = 5",
+                    [TINY_DAY, "xgboost", seeker])  # fmt: skip
+        (foreign,) = con.execute(
+            "SELECT min(ad_id) FROM recs.candidates WHERE run_date = ? AND jobseeker_id <> ? "
+            "AND ad_id NOT IN (SELECT ad_id FROM recs.candidates WHERE jobseeker_id = ?)",
+            [TINY_DAY, seeker, seeker],
+        ).fetchone()
+        con.execute(f"UPDATE recs.reranked SET ad_id = ? WHERE {where} AND rank = 7",
+                    [foreign, TINY_DAY, "muse1", seeker])  # fmt: skip
+        problems = {
+            (m, p): n for m, p, n, _ in con.execute(wh.sql("check_reranked"), params).fetchall()
+        }
+    assert problems == {
+        ("muse2", "score not finite or increasing with rank"): 1,
+        ("xgboost", "wrong list length"): 1,
+        ("xgboost", "duplicate ads or ranks not 1..n"): 1,
+        ("muse1", "ad not among the candidates"): 1,
+    }

@@ -1,0 +1,55 @@
+"""Reranker training variants on one partition: loss (listwise softmax against binary
+cross-entropy with sampled negatives) for Muse.1 and Muse.2, same lists, same seed, one process.
+
+    python benchmarks/bench_rerank_training.py --warehouse W --models-dir M --day D
+
+Needs a warehouse and models folder where day D ran through recs.candidates. Scores are the
+held-out seekers' candidate Recall@10/@100 (applications), as the nightly model checks compute.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import time
+
+import duckdb
+import torch
+
+from jobrec import rerank_pipeline as rrp
+from jobrec.rerank import RerankConfig, recall_at, score_lists, train_reranker
+
+VARIANTS = [("muse1", "listwise"), ("muse1", "bce"), ("muse2", "listwise"), ("muse2", "bce")]
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--warehouse", required=True)
+    parser.add_argument("--models-dir", required=True)
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    args = parser.parse_args()
+    con = duckdb.connect(args.warehouse, read_only=True)
+    con.execute("SET TimeZone = 'UTC'")
+    p = rrp.prepare(con, args.day, args.models_dir)
+    train, held = rrp.training_lists(p)
+    hires = rrp.hire_pairs(p.market, p.train_entities, p.market.train_end)
+    print(f"{len(train.seeker):,} training seekers, {len(held.seeker):,} held-out seekers")
+    print("| model | loss | epochs (kept) | train s | Recall@10 | Recall@100 |")
+    print("|---|---|---:|---:|---:|---:|")
+    for kind, loss in VARIANTS:
+        cfg = dataclasses.replace(RerankConfig(kind=kind), loss=loss)
+        t0 = time.perf_counter()
+        model, report = train_reranker(p.inputs.seekers, p.inputs.ads, train, held,
+                                       hires if kind == "muse2" else None, cfg)  # fmt: skip
+        seconds = time.perf_counter() - t0
+        scores = score_lists(model, torch.as_tensor(p.inputs.seekers),
+                             torch.as_tensor(p.inputs.ads), held.seeker, held.ads, held.cross,
+                             torch.device("cpu"))  # fmt: skip
+        print(f"| {kind} | {loss} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
+              f"{recall_at(scores, held.applied, 10):.4f} | "
+              f"{recall_at(scores, held.applied, 100):.4f} |", flush=True)  # fmt: skip
+
+
+if __name__ == "__main__":
+    main()
