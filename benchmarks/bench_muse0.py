@@ -27,9 +27,9 @@ from jobrec.retrieval import exact_topk
 from jobrec.retrieval_pipeline import comparison_k, tower_inputs
 
 VARIANTS = {
-    "default": {},  # in-batch + uniform negatives, log-Q corrected
-    "in_batch": {"uniform_negatives": 0},  # in-batch negatives only, log-Q corrected
-    "no_log_q": {"log_q": False},  # both kinds of negatives, no correction
+    "default": {},  # in-batch negatives only, log-Q corrected
+    "mixed": {"uniform_negatives": 1024},  # + 1,024 uniform negatives a batch, log-Q corrected
+    "no_log_q": {"log_q": False},  # in-batch negatives, no correction
 }
 
 
