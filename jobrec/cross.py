@@ -157,7 +157,7 @@ def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
     cos = np.einsum("ij,ij->i", s.xyz[u], a.xyz[j])
     km = EARTH_KM * np.arccos(np.clip(cos, -1.0, 1.0))
     out[:, 0] = km / 100
-    out[:, 1] = km <= s.mobility_km[u]
+    out[:, 1] = km <= s.mobility_km[u] + 1e-3  # 1 m: arccos of a rounded 1 is not 0
     same_code = (s.code[u] == a.code[j]) & (s.code[u] >= 0)
     same_domain = (s.domain[u] == a.domain[j]) & (s.domain[u] >= 0)
     same_family = (s.family[u] == a.family[j]) & (s.family[u] >= 0)
@@ -168,10 +168,13 @@ def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
     overlap = np.bitwise_count(s.skills[u] & a.skills[j]).sum(axis=1).astype(np.float32)
     out[:, 6] = overlap / 10
     out[:, 7] = overlap / np.maximum(s.n_skills[u] + a.n_skills[j] - overlap, 1)
-    out[:, 8] = np.log(np.maximum(a.wage[j], 1) / np.maximum(s.wage[u], 1))
+    wages_known = (a.wage[j] > 0) & (s.wage[u] > 0)  # a missing wage says nothing
+    out[:, 8] = np.where(
+        wages_known, np.log(np.maximum(a.wage[j], 1) / np.maximum(s.wage[u], 1)), 0
+    )
     out[:, 9] = (a.experience[j] - s.experience[u]) / 10
     out[:, 10] = (a.education[j] - s.education[u]) / 4
-    out[:, 11] = s.contract[u] == a.contract[j]
+    out[:, 11] = (s.contract[u] == a.contract[j]) & (s.contract[u] >= 0)
     out[:, 12] = a.hours[j] / 35
     out[:, 13] = muse0_cosine
     out[:, 14] = np.log1p(muse0_rank) / np.log(1001)

@@ -179,14 +179,16 @@ def _inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tenso
     a_dot, a_b = model.entities("ads", ad_x)
     ad_rows = torch.cat([a_dot.reshape(len(ad_x), h * d), a_b], dim=1).contiguous()
     s_dot, s_w = model.entities("seekers", seeker_x)
-    seeker_mats = torch.zeros(len(seeker_x), h * d + o, o)
+    device = ad_x.device
+    seeker_mats = torch.zeros(len(seeker_x), h * d + o, o, device=device)
     for head in range(h):
         seeker_mats[:, head * d : (head + 1) * d, head] = s_dot[:, head]
-    seeker_mats[:, h * d :, :] = torch.eye(o)
+    seeker_mats[:, h * d :, :] = torch.eye(o, device=device)
     cross_w = s_w.transpose(1, 2)
     if h == 2:  # fold the top head's linear part in: columns (linear part, hire logit)
         m0, m1 = model.top_mix
-        fold = torch.tensor([[1.0 + m0, 0.0], [m1, 1.0], [1.0, 0.0]])
+        fold = torch.stack([torch.stack([1.0 + m0, m0 * 0]), torch.stack([m1, m1 * 0 + 1]),
+                            torch.stack([m0 * 0 + 1, m0 * 0])])  # fmt: skip
         seeker_mats, cross_w = seeker_mats @ fold, cross_w @ fold
     return ad_rows, seeker_mats.contiguous(), cross_w.contiguous()
 

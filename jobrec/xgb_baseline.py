@@ -54,6 +54,8 @@ def _sampled(lists: Lists, seeker_x, ad_x, cfg: XGBConfig, rng) -> tuple:
                               lists.ads[g, take], lists.cross[g, take]))  # fmt: skip
         labels.append(lists.applied[g, take] + cfg.hire_weight * lists.hired[g, take])
         sizes.append(len(take))
+    if not rows:
+        raise ValueError("no candidate list holds an application or a hire: nothing to learn")
     return np.vstack(rows), np.concatenate(labels).astype(np.float32), np.array(sizes)
 
 
