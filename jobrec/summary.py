@@ -48,12 +48,16 @@ def ranking_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
         "ORDER BY split DESC, relevance, population, stage DESC, model",
         [day],
     ).fetchall()
-    lines = ["", "ranking (Recall@k; oracle_sample: the fixed sample the oracle is scored on)"]
+    lines = [
+        "",
+        "ranking (Recall@k by split, relevance, stage/model; [oracle_sample]: the seekers the "
+        "oracle is scored on, [rerank_holdout]: the seekers held out of the rerankers' training)",
+    ]
     for split, stage, model, population, relevance, recalls, ks, seekers in rows:
         values = "  ".join(f"@{k} {r:.4f}" for k, r in zip(ks, recalls, strict=True))
-        sample = "" if population == "all" else " (sample)"
-        label = f"{split} {relevance} {stage}/{model}{sample}"
-        lines.append(f"  {label:<52}{values}  n={seekers:,}")
+        seekers_of = "" if population == "all" else f" [{population}]"
+        label = f"{split} {relevance} {stage}/{model}{seekers_of}"
+        lines.append(f"  {label:<60}{values}  n={seekers:,}")
     return lines
 
 
