@@ -21,10 +21,12 @@ from jobrec.rerank import Lists
 
 @dataclasses.dataclass
 class XGBConfig:
-    max_depth: int = 6
-    learning_rate: float = 0.1
-    n_estimators: int = 300
-    min_child_weight: float = 1.0
+    # the best of the 24-configuration search on `small` (benchmarks/bench_xgb_search.py,
+    # BENCHMARKS.md): held-out candidate Recall@100 first, then Recall@10
+    max_depth: int = 4
+    learning_rate: float = 0.15
+    n_estimators: int = 600  # early stopping picks the number of trees
+    min_child_weight: float = 10.0
     subsample: float = 0.8
     colsample_bytree: float = 0.8
     objective: str = "rank:ndcg"
