@@ -18,7 +18,6 @@ default, a GPU when present.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 
@@ -29,6 +28,7 @@ from torch import nn
 from jobrec.evaluation import Split, pairs_in
 from jobrec.metrics import ranking_metrics
 from jobrec.retrieval import exact_topk, pick_device
+from jobrec.training import EarlyStopping
 
 
 @dataclasses.dataclass
@@ -204,7 +204,7 @@ def train_muse0(
     n_uniform = min(cfg.uniform_negatives, n_ads)
     log_q_uniform = float(np.log(max(n_uniform, 1) / n_ads))
     weights = torch.as_tensor(pairs.weight, dtype=torch.float32)
-    history, best, best_state, stale, best_epoch = [], -1.0, None, 0, 0
+    history, stopper = [], EarlyStopping(cfg.patience, cfg.min_improvement)
     t0 = time.perf_counter()
     for epoch in range(1, cfg.max_epochs + 1 if len(pairs.seeker) else 1):
         model.train()
@@ -246,21 +246,15 @@ def train_muse0(
         if log:
             log(f"muse0 epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in entry.items()
                                                      if k != "epoch"))  # fmt: skip
-        score = entry.get("validation_recall", float(epoch))
-        if score > best + cfg.min_improvement:
-            best, best_state, stale = score, copy.deepcopy(model.state_dict()), 0
-            best_epoch = epoch
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
+        if stopper.update(model, epoch, entry.get("validation_recall", float(epoch))):
+            break
+    stopper.restore(model)
+    validated = val is not None and len(val.seekers)
     report = TrainingReport(
         epochs=len(history),
-        best_epoch=best_epoch,
+        best_epoch=stopper.best_epoch,
         validation_k=cfg.validation_k,
-        best_validation_recall=float(best) if val is not None and len(val.seekers) else np.nan,
+        best_validation_recall=float(stopper.best) if validated else np.nan,
         history=history,
         seconds=time.perf_counter() - t0,
         pairs=len(pairs.seeker),

@@ -19,7 +19,6 @@ early stopping on Recall@100 and gives the rerank stage's validation metrics.
 
 from __future__ import annotations
 
-import copy
 import dataclasses
 import time
 
@@ -29,6 +28,7 @@ from torch import nn
 
 from jobrec.cross import CROSS_COLUMNS, MUSE0_COLUMNS
 from jobrec.retrieval import pick_device
+from jobrec.training import EarlyStopping
 
 
 @dataclasses.dataclass
@@ -259,7 +259,7 @@ def train_reranker(
     sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
     sx_dev, ax_dev = sx.to(device), ax.to(device)
     has_positive = np.flatnonzero(train.applied.any(1) | train.hired.any(1))
-    history, best, best_state, best_epoch, stale = [], -1.0, None, 0, 0
+    history, stopper = [], EarlyStopping(cfg.patience, min_improvement=1e-4)
     t0 = time.perf_counter()
     for epoch in range(1, cfg.max_epochs + 1):
         model.train()
@@ -301,16 +301,10 @@ def train_reranker(
         if log:
             log(f"{cfg.kind} epoch {epoch}: loss={history[-1]['loss']:.4f}, "
                 f"candidate Recall@100={recall:.4f}")  # fmt: skip
-        if recall > best + 1e-4:
-            best, best_epoch, stale = recall, epoch, 0
-            best_state = copy.deepcopy(model.state_dict())
-        else:
-            stale += 1
-            if stale >= cfg.patience:
-                break
-    if best_state is not None:
-        model.load_state_dict(best_state)
-    report = RerankReport(cfg.kind, len(history), best_epoch, best, history,
+        if stopper.update(model, epoch, recall):
+            break
+    stopper.restore(model)
+    report = RerankReport(cfg.kind, len(history), stopper.best_epoch, stopper.best, history,
                           time.perf_counter() - t0, len(has_positive), str(device))  # fmt: skip
     return model.eval(), report
 

@@ -76,6 +76,36 @@ def mini_settings(tmp_path):
     return make_settings(tmp_path, raw)
 
 
+@pytest.fixture(scope="module")
+def mini_frames():
+    """The hand-written market's seekers and ads as data frames."""
+    import pandas as pd
+
+    from tests import minimarket
+
+    t = minimarket.tables()
+    return pd.DataFrame(t["jobseekers"]), pd.DataFrame(t["job_ads"])
+
+
+@pytest.fixture(scope="module")
+def mini_space(mini_frames):
+    """A feature space fitted on the hand-written market."""
+    from jobrec.features import FeatureSpace
+
+    return FeatureSpace(seed=0).fit(*mini_frames)
+
+
+@pytest.fixture(scope="module")
+def one_torch_thread():
+    """Tiny models run faster on one thread, and immune to other processes on the machine."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 # The tiny synthetic market, generated once per test session: its timeline ends on TINY_END, so
 # TINY_DAY (mid-timeline) has a full forward window and TINY_END + 1 is "tonight".
 TINY_END = dt.date(2026, 3, 31)

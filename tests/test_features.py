@@ -4,57 +4,44 @@ reloaded unchanged."""
 from __future__ import annotations
 
 import numpy as np
-import pandas as pd
 import pytest
 
 from jobrec.features import AD_COLUMNS, SEEKER_COLUMNS, FeatureSpace
-from tests import minimarket
 
 
-@pytest.fixture(scope="module")
-def frames():
-    t = minimarket.tables()
-    return pd.DataFrame(t["jobseekers"]), pd.DataFrame(t["job_ads"])
-
-
-@pytest.fixture(scope="module")
-def space(frames):
-    return FeatureSpace(seed=0).fit(*frames)
-
-
-def test_both_sides_share_one_layout_of_finite_values(space, frames):
-    seekers, ads = frames
-    xs, xa = space.transform(seekers, "seekers"), space.transform(ads, "ads")
-    assert xs.shape == (4, space.dims) and xa.shape == (4, space.dims)
+def test_both_sides_share_one_layout_of_finite_values(mini_space, mini_frames):
+    seekers, ads = mini_frames
+    xs, xa = mini_space.transform(seekers, "seekers"), mini_space.transform(ads, "ads")
+    assert xs.shape == (4, mini_space.dims) and xa.shape == (4, mini_space.dims)
     assert xs.dtype == np.float32 and np.isfinite(xs).all() and np.isfinite(xa).all()
     # the family block is a one-hot of the occupation's letter: K for S1, A for S3
     assert xs[0, "ABCDEFGHIJKLMN".index("K")] == 1 and xs[2, 0] == 1
     assert xs[:, :14].sum(axis=1).tolist() == [1, 1, 1, 1]
 
 
-def test_gender_cannot_enter_the_features(space, frames):
-    seekers, _ = frames
+def test_gender_cannot_enter_the_features(mini_space, mini_frames):
+    seekers, _ = mini_frames
     flipped = seekers.assign(gender=seekers["gender"].map({"F": "M", "M": "F"}).fillna("F"))
     np.testing.assert_array_equal(
-        space.transform(seekers, "seekers"), space.transform(flipped, "seekers")
+        mini_space.transform(seekers, "seekers"), mini_space.transform(flipped, "seekers")
     )
     read = {c for spec in (SEEKER_COLUMNS, AD_COLUMNS) for v in spec.values()
             for c in ([v] if isinstance(v, str) else v)}  # fmt: skip
     assert "gender" not in read
     with pytest.raises(KeyError):  # no fallback: a missing input column is an error
-        space.transform(seekers.drop(columns=["desired_occupation"]), "seekers")
+        mini_space.transform(seekers.drop(columns=["desired_occupation"]), "seekers")
 
 
-def test_unknown_codes_and_missing_numbers_are_handled(space, frames):
-    seekers, _ = frames
+def test_unknown_codes_and_missing_numbers_are_handled(mini_space, mini_frames):
+    seekers, _ = mini_frames
     odd = seekers.head(1).assign(desired_occupation="N9999", desired_wage=np.nan, skills=None)
-    x = space.transform(odd, "seekers")
+    x = mini_space.transform(odd, "seekers")
     assert np.isfinite(x).all() and x[0, "ABCDEFGHIJKLMN".index("N")] == 1
 
 
-def test_saved_space_transforms_identically(space, frames, tmp_path):
-    space.save(tmp_path / "features")
+def test_saved_space_transforms_identically(mini_space, mini_frames, tmp_path):
+    mini_space.save(tmp_path / "features")
     again = FeatureSpace.load(tmp_path / "features")
-    seekers, ads = frames
-    np.testing.assert_array_equal(again.transform(ads, "ads"), space.transform(ads, "ads"))
+    seekers, ads = mini_frames
+    np.testing.assert_array_equal(again.transform(ads, "ads"), mini_space.transform(ads, "ads"))
     assert (tmp_path / "features" / "features_schema.json").exists()

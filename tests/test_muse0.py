@@ -19,13 +19,7 @@ SMALL = m0.Muse0Config(embedding_dims=4, hidden=16, out_dims=8, batch_size=8, ma
                        uniform_negatives=4)  # fmt: skip
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    # tiny models: one thread is faster, and immune to other processes on the machine
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def random_inputs(n: int, dims: int, seed: int) -> m0.TowerInputs:

@@ -32,12 +32,7 @@ SEEKER_DIMS, AD_DIMS, N_SEEKERS, N_ADS = 6, 5, 40, 120
 PLANTED = CROSS_COLUMNS.index("skill_overlap")  # the one pair feature relevance depends on
 
 
-@pytest.fixture(autouse=True, scope="module")
-def one_thread():
-    before = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(before)
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 
 def small(kind: str, **kwargs) -> RerankConfig:
