@@ -1,13 +1,12 @@
 """Rerank: Muse.1, Muse.2 and the XGBoost baseline on the Muse.0 candidates, `recs.reranked`, and
 their evaluation (logic in jobrec.rerank_pipeline, jobrec.rerank, jobrec.xgb_baseline)."""
 
-from pathlib import Path
-
 from assets.common import Step, Verdict, Written, daily_asset
 from assets.retrieval import candidates, muse0, retrieval_evaluation
 from jobrec import rerank_pipeline as rrp
 from jobrec import retrieval_pipeline as rp
 from jobrec import warehouse as wh
+from jobrec.synth.oracle import oracle_dir
 
 
 def _learned(step: Step, written: Written) -> Verdict:
@@ -104,7 +103,7 @@ def rerank_evaluation(step: Step) -> Written:
     """`metrics.ranking` rows of stage rerank (muse1, muse2, xgboost; k 10 and 100; both
     relevances): validation on the held-out seekers of the validation window with Muse.0 beside
     them (population rerank_holdout), forward from recs.reranked when the raw data holds it."""
-    has_oracle = (Path(step.config.raw_dir) / "oracle" / "oracle.json").exists()
+    has_oracle = oracle_dir(step.config.raw_dir) is not None
     ev = rrp.evaluate(step.con, step.run_date, step.config.models_dir, has_oracle,
                       log=step.context.log.info)  # fmt: skip
     rows = rrp.write_evaluation(step.con, step.run_date, ev)

@@ -3,7 +3,6 @@ their evaluation beside the popularity and oracle baselines (logic in jobrec.ret
 """
 
 import math
-from pathlib import Path
 
 import numpy as np
 
@@ -19,7 +18,6 @@ from assets.common import Step, Verdict, Written, daily_asset
 from jobrec import modelstore
 from jobrec import retrieval_pipeline as rp
 from jobrec import warehouse as wh
-from jobrec.synth.oracle import load_oracle
 
 NORM_TOLERANCE = 1e-3  # tower outputs are unit vectors
 
@@ -211,7 +209,7 @@ def retrieval_evaluation(step: Step) -> Written:
     Recall, NDCG and hit rate at 10/100/1000 for applications and hires, on the validation
     window and, when the raw data holds it, the forward window."""
     ev = rp.evaluate(step.con, step.run_date, step.config.models_dir, step.config.raw_dir,
-                     oracle_loader=_oracle_loader(step), log=step.context.log.info)  # fmt: skip
+                     log=step.context.log.info)  # fmt: skip
     rows = rp.write_evaluation(step.con, step.run_date, ev)
     summary = {
         f"{r.model}{'' if r.population == 'all' else '_sample'}_{r.split}_recall_at_{r.k}":
@@ -219,10 +217,6 @@ def retrieval_evaluation(step: Step) -> Written:
         for r in ev.rows.itertuples() if r.relevance == "applications" and r.k in (100, 1000)
     }  # fmt: skip
     return Written(rows, {"universe_ads": ev.universe, **summary}, result=ev)
-
-
-def _oracle_loader(step: Step):
-    return load_oracle if (Path(step.config.raw_dir) / "oracle" / "oracle.json").exists() else None
 
 
 RETRIEVAL_ASSETS = [

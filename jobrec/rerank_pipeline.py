@@ -17,7 +17,6 @@ import json
 
 import numpy as np
 import pandas as pd
-import pyarrow as pa
 import torch
 
 from jobrec import modelstore
@@ -53,11 +52,13 @@ from jobrec.rerank import (
 from jobrec.rerank import score_lists as score_muse
 from jobrec.retrieval import exact_topk
 from jobrec.retrieval_pipeline import (
+    CANDIDATES_K,
     EVALUATION_SEEKERS,
     load_features,
     load_muse0,
     oracle_sample,
     paired_difference,
+    read_lists,
     tower_inputs,
 )
 from jobrec.xgb_baseline import load_booster, train_xgb
@@ -107,19 +108,25 @@ def labelled_lists(model, seekers_in: m0.TowerInputs, ads_in: m0.TowerInputs, en
     return _lists(ent, who, split, pos, scores * model.cfg.temperature)
 
 
-def _lists(ent: Entities, who: np.ndarray, split: Split, pos: np.ndarray, cosine: np.ndarray):
-    g, k = pos.shape
-    ads = np.where(pos >= 0, split.universe[np.maximum(pos, 0)], -1)
+def _pair_features(ent: Entities, who: np.ndarray, ads: np.ndarray, cosine: np.ndarray):
+    """(G, K, C) pair features of lists (ad rows, -1 padded) with their Muse.0 cosines."""
+    g, k = ads.shape
     valid = ads >= 0
     rows = np.repeat(who, k).reshape(g, k)
     rank = np.tile(np.arange(1, k + 1), (g, 1))
     cross = np.zeros((g, k, len(CROSS_COLUMNS)), dtype=np.float32)
     cross[valid] = cross_features(ent, rows[valid], ads[valid], cosine[valid], rank[valid])
+    return cross
+
+
+def _lists(ent: Entities, who: np.ndarray, split: Split, pos: np.ndarray, cosine: np.ndarray):
+    ads = np.where(pos >= 0, split.universe[np.maximum(pos, 0)], -1)
     labels = {}
     for kind in ("applications", "hires"):
         r, p = pairs_in(who, split.universe, split.relevant[kind], keep_outside=False)
         labels[kind] = hits_matrix(pos, r, p, len(split.universe))
-    return Lists(who, ads, cross, labels["applications"], labels["hires"])
+    return Lists(who, ads, _pair_features(ent, who, ads, cosine), labels["applications"],
+                 labels["hires"])  # fmt: skip
 
 
 def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
@@ -135,41 +142,20 @@ def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
 
 
 def tonight_lists(con, run_date: dt.date, market: Market, ent: Entities, temperature: float,
-                  seekers: np.ndarray | None = None) -> Lists:  # fmt: skip
-    """recs.candidates of D (all active seekers, or `seekers` rows) with pair features;
-    labels from the forward window when the raw data holds it."""
-    query = 'SELECT jobseeker_id, ad_id, "rank", score FROM recs.candidates WHERE run_date = ?'
-    params: list = [run_date]
-    if seekers is not None:
-        ids = market.seekers["jobseeker_id"].to_numpy()[seekers]
-        con.register("wanted_seekers", pa.table({"jobseeker_id": ids}))
-        query += " AND jobseeker_id IN (SELECT jobseeker_id FROM wanted_seekers)"
-    try:
-        frame = con.execute(query + ' ORDER BY jobseeker_id, "rank"', params).df()
-    finally:
-        if seekers is not None:
-            con.unregister("wanted_seekers")
-    s_rows = market.seeker_index(frame["jobseeker_id"])
-    who = np.unique(s_rows)
-    k = int(frame["rank"].max()) if len(frame) else 0
-    g = np.searchsorted(who, s_rows)
-    r = frame["rank"].to_numpy() - 1
-    ads = np.full((len(who), k), -1, dtype=np.int64)
-    cosine = np.zeros((len(who), k), dtype=np.float32)
-    ads[g, r] = market.ad_index(frame["ad_id"])
-    cosine[g, r] = frame["score"].to_numpy(np.float32) * temperature
-    valid = ads >= 0
-    rows = np.repeat(who, k).reshape(len(who), k)
-    rank = np.tile(np.arange(1, k + 1), (len(who), 1))
-    cross = np.zeros((len(who), k, len(CROSS_COLUMNS)), dtype=np.float32)
-    cross[valid] = cross_features(ent, rows[valid], ads[valid], cosine[valid], rank[valid])
-    applied = np.zeros((len(who), k), bool)
-    hired = np.zeros((len(who), k), bool)
-    for events, out in ((market.forward_applications, applied), (market.forward_hires, hired)):
-        if events is not None:
-            keys = events.seeker.astype(np.int64) * len(market.ads) + events.ad
-            out[:] = np.isin(rows.astype(np.int64) * len(market.ads) + ads, keys) & valid
-    return Lists(who, ads, cross, applied, hired)
+                  seekers: np.ndarray) -> Lists:  # fmt: skip
+    """recs.candidates of D for `seekers` (market rows) with pair features; labels from the
+    forward window when the raw data holds it."""
+    ads, scores = read_lists(con, "recs.candidates", run_date, market, seekers, CANDIDATES_K)
+    cosine = np.nan_to_num(scores) * temperature
+    keys = seekers.astype(np.int64)[:, None] * len(market.ads) + ads
+    labels = []
+    for events in (market.forward_applications, market.forward_hires):
+        if events is None:
+            labels.append(np.zeros(ads.shape, bool))
+        else:
+            known = events.seeker.astype(np.int64) * len(market.ads) + events.ad
+            labels.append(np.isin(keys, known) & (ads >= 0))
+    return Lists(seekers, ads, _pair_features(ent, seekers, ads, cosine), *labels)
 
 
 def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -362,21 +348,7 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False,
 
 def reranked_lists(con, run_date, market: Market, who: np.ndarray, kind: str, k: int):
     """recs.reranked of `who` for one model as (len(who), k) ad rows (-1 padded)."""
-    ids = market.seekers["jobseeker_id"].to_numpy()[who]
-    con.register("wanted_seekers", pa.table({"jobseeker_id": ids,
-                                             "pos": np.arange(len(who))}))  # fmt: skip
-    try:
-        frame = con.execute(
-            'SELECT w.pos, r.ad_id, r."rank" FROM recs.reranked AS r '
-            "JOIN wanted_seekers AS w USING (jobseeker_id) "
-            'WHERE r.run_date = ? AND r.model = ? AND r."rank" <= ?',
-            [run_date, kind, k],
-        ).df()
-    finally:
-        con.unregister("wanted_seekers")
-    out = np.full((len(who), k), -1, dtype=np.int64)
-    out[frame["pos"].to_numpy(), frame["rank"].to_numpy() - 1] = market.ad_index(frame["ad_id"])
-    return out
+    return read_lists(con, "recs.reranked", run_date, market, who, k, model=kind)[0]
 
 
 def write_evaluation(con, run_date: dt.date, evaluation: RerankEvaluation) -> int:

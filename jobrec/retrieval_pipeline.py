@@ -9,7 +9,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-from pathlib import Path
 
 import numpy as np
 import pandas as pd
@@ -25,11 +24,13 @@ from jobrec.evaluation import (
     pairs_in,
     per_seeker_recall,
     popularity_lists,
+    positions,
     splits,
 )
 from jobrec.features import FeatureSpace
 from jobrec.market import Market, load_market
 from jobrec.retrieval import exact_topk
+from jobrec.synth.oracle import load_oracle, oracle_dir
 
 CANDIDATES_K = 1000
 METRIC_KS = (10, 100, 1000)
@@ -171,25 +172,35 @@ def write_candidates(
             "excluded_pairs": int(len(ex_s))}  # fmt: skip
 
 
-def candidate_lists(con, run_date: dt.date, market: Market, split: Split, seekers: np.ndarray,
-                    k: int) -> np.ndarray:  # fmt: skip
-    """recs.candidates of `seekers` as (len(seekers), k) universe positions (-1 padded)."""
-    wanted = pa.table({"jobseeker_id": market.seekers["jobseeker_id"].to_numpy()[seekers],
-                       "pos": np.arange(len(seekers))})  # fmt: skip
-    con.register("wanted_seekers", wanted)
+def read_lists(con, table: str, run_date: dt.date, market: Market, seekers: np.ndarray, k: int,
+               model: str | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+    """A ranked-list table's (recs.candidates, recs.reranked) lists of `seekers` (market rows)
+    as (len(seekers), k) ad rows and scores, rank 1 first (-1 / NaN padded)."""
+    ids = market.seekers["jobseeker_id"].to_numpy()[seekers]
+    con.register("wanted_seekers", pa.table({"jobseeker_id": ids, "pos": np.arange(len(ids))}))
     try:
         frame = con.execute(
-            'SELECT w.pos, c.ad_id, c."rank" FROM recs.candidates AS c '
+            f'SELECT w.pos, t.ad_id, t."rank", t.score FROM {wh.checked_name(table)} AS t '
             "JOIN wanted_seekers AS w USING (jobseeker_id) "
-            'WHERE c.run_date = ? AND c."rank" <= ?',
-            [run_date, k],
+            f'WHERE t.run_date = $day AND t."rank" <= $k'
+            + (" AND t.model = $model" if model else ""),
+            {"day": run_date, "k": k, **({"model": model} if model else {})},
         ).df()
     finally:
         con.unregister("wanted_seekers")
-    lists = np.full((len(seekers), k), -1, dtype=np.int64)
-    ad_pos = np.searchsorted(split.universe, market.ad_index(frame["ad_id"]))
-    lists[frame["pos"].to_numpy(), frame["rank"].to_numpy() - 1] = ad_pos
-    return lists
+    ads = np.full((len(seekers), k), -1, dtype=np.int64)
+    scores = np.full((len(seekers), k), np.nan, dtype=np.float32)
+    at = (frame["pos"].to_numpy(), frame["rank"].to_numpy() - 1)
+    ads[at] = market.ad_index(frame["ad_id"])
+    scores[at] = frame["score"].to_numpy(np.float32)
+    return ads, scores
+
+
+def candidate_lists(con, run_date: dt.date, market: Market, split: Split, seekers: np.ndarray,
+                    k: int) -> np.ndarray:  # fmt: skip
+    """recs.candidates of `seekers` as (len(seekers), k) universe positions (-1 padded)."""
+    ads, _ = read_lists(con, "recs.candidates", run_date, market, seekers, k)
+    return np.where(ads >= 0, positions(split.universe, ads.reshape(-1)).reshape(ads.shape), -1)
 
 
 def oracle_sample(n_seekers: int, size: int = ORACLE_SEEKERS) -> np.ndarray:
@@ -216,7 +227,7 @@ class RetrievalEvaluation:
     universe: dict[str, int]
 
 
-def evaluate(con, run_date: dt.date, models_dir, raw_dir, oracle_loader=None, log=None,
+def evaluate(con, run_date: dt.date, models_dir, raw_dir, log=None,
              evaluation_seekers: int = EVALUATION_SEEKERS,
              oracle_seekers: int = ORACLE_SEEKERS) -> RetrievalEvaluation:  # fmt: skip
     """metrics.ranking rows of muse0 (stage retrieval) and of the baselines (stage baseline)."""
@@ -224,7 +235,8 @@ def evaluate(con, run_date: dt.date, models_dir, raw_dir, oracle_loader=None, lo
     space = load_features(models_dir, run_date)
     model, _ = load_muse0(models_dir, run_date)
     seekers, ads = tower_inputs(space, market)
-    oracle = oracle_loader(Path(raw_dir) / "oracle") if oracle_loader else None
+    folder = oracle_dir(raw_dir)
+    oracle = load_oracle(folder) if folder else None
     rows, oracle_pairs, universe, popularity_pairs = [], {}, {}, None
     for split in splits(market):
         who = split.seekers(evaluation_seekers, SEED)

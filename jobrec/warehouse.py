@@ -29,6 +29,11 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
+def checked_name(name: str) -> str:
+    """`name` if it is a plain (schema.)table name, else ValueError (names built into SQL)."""
+    return _ident(name)
+
+
 def _ident(name: str) -> str:
     if not _IDENT.match(name):
         raise ValueError(f"not a plain table name: {name!r}")

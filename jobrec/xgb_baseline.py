@@ -43,22 +43,22 @@ def pair_rows(seeker_x, ad_x, seekers, ads, cross) -> np.ndarray:
 
 def _sampled(lists: Lists, seeker_x, ad_x, cfg: XGBConfig, rng) -> tuple:
     """Positives and up to `negatives_per_seeker` other candidates of each list with a positive:
-    (rows, labels, group sizes)."""
-    rows, labels, sizes = [], [], []
-    for g in np.flatnonzero(lists.applied.any(1) | lists.hired.any(1)):
-        valid = np.flatnonzero(lists.ads[g] >= 0)
-        positive = lists.applied[g, valid] | lists.hired[g, valid]
-        neg = valid[~positive]
-        take = np.concatenate([valid[positive], rng.choice(
-            neg, min(len(neg), cfg.negatives_per_seeker), replace=False)])  # fmt: skip
-        take.sort()
-        rows.append(pair_rows(seeker_x, ad_x, np.full(len(take), lists.seeker[g]),
-                              lists.ads[g, take], lists.cross[g, take]))  # fmt: skip
-        labels.append(lists.applied[g, take] + cfg.hire_weight * lists.hired[g, take])
-        sizes.append(len(take))
-    if not rows:
+    (rows, labels, group sizes), all lists at once."""
+    positive = (lists.applied | lists.hired) & (lists.ads >= 0)
+    groups = np.flatnonzero(positive.any(1))
+    if not len(groups):
         raise ValueError("no candidate list holds an application or a hire: nothing to learn")
-    return np.vstack(rows), np.concatenate(labels).astype(np.float32), np.array(sizes)
+    ads, pos = lists.ads[groups], positive[groups]
+    # a random key per negative; a list keeps its `negatives_per_seeker` smallest keys
+    key = np.where(pos | (ads < 0), np.inf, rng.random(ads.shape))
+    n = min(cfg.negatives_per_seeker, ads.shape[1])
+    kth = np.sort(key, axis=1)[:, n - 1 : n] if n else np.full((len(key), 1), -np.inf)
+    take = pos | ((key <= kth) & np.isfinite(key))
+    g, k = np.nonzero(take)  # row-major: grouped by list, candidates in rank order
+    rows = pair_rows(seeker_x, ad_x, lists.seeker[groups][g], ads[g, k],
+                     lists.cross[groups[g], k])  # fmt: skip
+    labels = lists.applied[groups[g], k] + cfg.hire_weight * lists.hired[groups[g], k]
+    return rows, labels.astype(np.float32), take.sum(1)
 
 
 @dataclasses.dataclass

@@ -168,5 +168,11 @@ class Oracle:
         return out
 
 
+def oracle_dir(raw_dir: str | Path) -> Path | None:
+    """The synthetic market's oracle folder beside the raw files, None for other data."""
+    folder = Path(raw_dir) / "oracle"
+    return folder if (folder / "oracle.json").exists() else None
+
+
 def load_oracle(oracle_dir: str | Path) -> Oracle:
     return Oracle(oracle_dir)
