@@ -31,15 +31,39 @@ def night_summary(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> str:
     ).fetchall():
         lines.append(f"{asset:<34}{seconds:>10.2f}{peak:>10.0f}{rows:>12,}")
     lines += ranking_lines(con, day)
+    lines += market_lines(con, day)
     return "\n".join(lines)
+
+
+def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
+        [schema, table]).fetchall()[0][0])  # fmt: skip
+
+
+def market_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
+    """Congestion, coverage and Gini at each k, before (muse0, muse2) and after OT."""
+    if not _has_table(con, "metrics", "market"):
+        return []
+    rows = con.execute(
+        "SELECT population, k, model, congestion, coverage, gini FROM metrics.market "
+        "WHERE run_date = ? ORDER BY population, k, CASE model WHEN 'muse0' THEN 0 "
+        "WHEN 'muse2' THEN 1 ELSE 2 END",
+        [day],
+    ).fetchall()
+    lines = ["", "market before/after redistribution (congestion: -1 perfectly spread; "
+             "[all]: tonight's lists of every seeker, [validation]: the window's seekers)",
+             f"  {'population':<16}{'k':>4}  {'model':<7}{'congestion':>12}{'coverage':>10}"
+             f"{'gini':>8}"]  # fmt: skip
+    for population, k, model, congestion, coverage, gini in rows:
+        lines.append(f"  {population:<16}{k:>4}  {model:<7}{congestion:>12.4f}{coverage:>10.4f}"
+                     f"{gini:>8.4f}")  # fmt: skip
+    return lines
 
 
 def ranking_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
     """Recall@k of every model and baseline (applications; the oracle's sample beside it)."""
-    if not con.execute(
-        "SELECT count(*) FROM information_schema.tables "
-        "WHERE table_schema = 'metrics' AND table_name = 'ranking'"
-    ).fetchall()[0][0]:
+    if not _has_table(con, "metrics", "ranking"):
         return []
     rows = con.execute(
         "SELECT split, stage, model, population, relevance, "

@@ -213,12 +213,15 @@ def insert_ranked(
     index: np.ndarray,
     scores: np.ndarray,
     constants: Mapping[str, object] | None = None,
+    per_pair: Mapping[str, np.ndarray] | None = None,
 ) -> int:
     """Append ranked lists to `table` (created from sql/create_<table>.sql beforehand).
 
     `rows` (B,) are positions in `seeker_ids` of the B lists; `index`/`scores` (B, K) hold each
     list's positions in `ad_ids` (-1 pads a short list) and scores, rank 1 first. Ids are joined
-    in DuckDB, so that Python never builds the B·K id strings. Returns the rows appended.
+    in DuckDB, so that Python never builds the B·K id strings. `constants` are columns with one
+    value for all rows, `per_pair` columns with a (B, K) array like `scores`. Returns the rows
+    appended.
     """
     b, k = index.shape
     keep = index.reshape(-1) >= 0
@@ -228,9 +231,12 @@ def insert_ranked(
             "ad_pos": pa.array(index.reshape(-1)[keep].astype(np.int32)),
             "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int16), b)[keep]),
             "score": pa.array(scores.reshape(-1)[keep].astype(np.float32)),
+            **{_ident(name): pa.array(np.asarray(values).reshape(-1)[keep])
+               for name, values in (per_pair or {}).items()},
         }
-    )
+    )  # fmt: skip
     extra = "".join(f", ${name} AS {_ident(name)}" for name in (constants or {}))
+    extra += "".join(f", r.{name}" for name in (per_pair or {}))
     con.register("ranked_block", ranked)
     con.register("ranked_seekers", _positions_table("jobseeker_id", seeker_ids))
     con.register("ranked_ads", _positions_table("ad_id", ad_ids))

@@ -7,12 +7,13 @@ from dagster import Definitions, in_process_executor
 from assets.clean import CLEAN_ASSETS
 from assets.publish import build_publish_asset
 from assets.raw import raw_inputs
+from assets.redistribution import REDISTRIBUTION_ASSETS
 from assets.rerank import RERANK_ASSETS
 from assets.retrieval import RETRIEVAL_ASSETS
 from orchestration.jobs import nightly_job, nightly_schedule
 from orchestration.resources import build_resources
 
-CHAIN = [raw_inputs, *CLEAN_ASSETS, *RETRIEVAL_ASSETS, *RERANK_ASSETS]
+CHAIN = [raw_inputs, *CLEAN_ASSETS, *RETRIEVAL_ASSETS, *RERANK_ASSETS, *REDISTRIBUTION_ASSETS]
 publish_warehouse = build_publish_asset(
     [key for a in CHAIN for key in a.keys]  # after everything else
 )

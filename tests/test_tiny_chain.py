@@ -19,7 +19,8 @@ TABLES = [
 ]
 FORWARD = ["eval.forward_applications", "eval.forward_hires"]
 # the retrieval stage's outputs that depend on nothing at or after the partition's day
-RETRIEVAL = ["embed.jobseekers", "embed.job_ads", "recs.candidates", "recs.reranked"]
+RETRIEVAL = ["embed.jobseekers", "embed.job_ads", "recs.candidates", "recs.reranked",
+             "recs.recommendations"]  # fmt: skip
 
 
 def _dump(db, day, tables=TABLES):
@@ -41,13 +42,16 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     assert checks and all(c.passed for c in checks)
     counts = _counts(tiny_settings.warehouse, TINY_DAY)
     assert all(n > 0 for n in counts.values()), counts  # every table holds the day, forward too
-    outputs = TABLES + FORWARD + RETRIEVAL + ["metrics.ranking"]
+    outputs = TABLES + FORWARD + RETRIEVAL + ["metrics.ranking", "metrics.market",
+                                              "metrics.ot_tradeoff"]  # fmt: skip
     first = _dump(tiny_settings.warehouse, TINY_DAY, outputs)
     assert run_day(tiny_settings, TINY_DAY).success  # a re-run retrains: seeded, same tables
     assert _dump(tiny_settings.warehouse, TINY_DAY, outputs) == first
     _check_ranking_rows(tiny_settings.warehouse, TINY_DAY, forward=True)
     _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_market_rows(tiny_settings.warehouse, TINY_DAY)
+    _check_recommendations_check_can_fail(tiny_settings.warehouse, tmp_path)
 
 
 def _check_ranking_rows(db, day, forward: bool):
@@ -74,6 +78,12 @@ def _check_ranking_rows(db, day, forward: bool):
                     if split == "forward":
                         assert (split, model, "oracle_sample", relevance, k) in keys
     assert ("validation", "muse0", "rerank_holdout", "applications", 100) in keys
+    for relevance in ("applications", "hires"):
+        for k in (10, 100):
+            assert ("validation", "ot", "rerank_holdout", relevance, k) in keys
+            if forward:
+                assert ("forward", "ot", "all", relevance, k) in keys
+                assert ("forward", "ot", "oracle_sample", relevance, k) in keys
     assert forward or not any(s == "forward" for s, *_ in keys)
     assert all(0 <= recall <= 1 for *_, recall in rows)
 
@@ -169,4 +179,53 @@ def _check_reranked_check_can_fail(db, tmp_path):
         ("xgboost", "wrong list length"): 1,
         ("xgboost", "duplicate ads or ranks not 1..n"): 1,
         ("muse1", "ad not among the candidates"): 1,
+    }
+
+
+def _check_market_rows(db, day):
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT population, model, k, congestion, coverage, gini FROM metrics.market "
+            "WHERE run_date = ?", [day]).fetchall()  # fmt: skip
+        chosen = con.execute(
+            "SELECT count(*) FILTER (chosen), count(*) FILTER (model = 'ot') "
+            "FROM metrics.ot_tradeoff WHERE run_date = ?", [day]).fetchone()  # fmt: skip
+    keys = {(p, m, k) for p, m, k, *_ in rows}
+    assert keys == {(p, m, k) for p in ("all", "validation") for m in ("muse0", "muse2", "ot")
+                    for k in (1, 10, 100)}  # fmt: skip
+    assert all(-1 <= c <= 0 and 0 < cov <= 1 and 0 <= g <= 1 for *_, c, cov, g in rows)
+    assert chosen[0] <= 1 and chosen[1] >= 5  # the whole grid recorded, at most one chosen
+
+
+def _check_recommendations_check_can_fail(db, tmp_path):
+    """The blocking check's query finds a NaN mass, a missing row and an ad from outside the
+    seeker's Muse.2 list."""
+    from jobrec import redistribution as rd
+    from jobrec import warehouse as wh
+
+    copy = tmp_path / "corrupted_recommendations.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        params = {"run_date": TINY_DAY, "k": rd.LIST_K}
+        assert con.execute(wh.sql("check_recommendations"), params).fetchall() == []
+        (seeker,) = con.execute(
+            "SELECT min(jobseeker_id) FROM recs.recommendations WHERE run_date = ?", [TINY_DAY]
+        ).fetchone()
+        con.execute("UPDATE recs.recommendations SET plan_mass = 'nan' WHERE jobseeker_id = ? "
+                    "AND rank = 2", [seeker])  # fmt: skip
+        con.execute("DELETE FROM recs.recommendations WHERE jobseeker_id = ? AND rank = 3",
+                    [seeker])  # fmt: skip
+        (foreign,) = con.execute(
+            "SELECT min(ad_id) FROM clean.job_ads WHERE run_date = ? AND ad_id NOT IN (SELECT "
+            "ad_id FROM recs.reranked WHERE run_date = ? AND jobseeker_id = ? AND model = "
+            "'muse2')", [TINY_DAY, TINY_DAY, seeker]).fetchone()  # fmt: skip
+        con.execute("UPDATE recs.recommendations SET ad_id = ? WHERE jobseeker_id = ? AND "
+                    "rank = 4", [foreign, seeker])  # fmt: skip
+        problems = {p: n for p, n, _ in
+                    con.execute(wh.sql("check_recommendations"), params).fetchall()}  # fmt: skip
+    assert problems == {
+        "ad not among the Muse.2 reranked ads": 1,
+        "duplicate ads or ranks not 1..n": 1,
+        "plan mass NaN, infinite or negative": 1,
+        "wrong list length": 1,
     }

@@ -1,0 +1,379 @@
+"""The redistribution stage of partition D: the nightly choice of the OT parameters on the
+validation window, tonight's redistributed lists (`recs.recommendations`), and the stage's
+market and ranking metrics.
+
+Validation instance: every seeker of the validation window (their Muse.0 top-1,000 over the ads
+open in [D - 7, D), reranked by Muse.2, the top K kept as edges), capacities = those ads'
+positions. Market metrics count all of them (a market as crowded as possible); recall counts only
+the rerank stage's held-out seekers (Muse.2 trained on the others' applications).
+There the Muse.2 scores are calibrated (one listwise temperature), the (ε, α) grid is solved and
+scored, and the rule picks tonight's parameters: the lowest Congestion@100 among the points whose
+Recall@100 (applications) is ≥ 95% of Muse.2's own top-100 on the same seekers (ties: higher
+recall), over ε (entropy), α (blend with Muse.2's order) and τ (capacity enforcement). When no
+point qualifies, the lists stay Muse.2's (α = 1) and the policy says so.
+
+Tonight's instance: every seeker's `recs.reranked` muse2 top K, capacities = the active ads'
+positions, solved with the chosen parameters (warm-started from the previous night's ad
+potentials when present).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+
+from jobrec import modelstore
+from jobrec import transport as ot
+from jobrec import warehouse as wh
+from jobrec.evaluation import Split, metric_rows, positions, splits
+from jobrec.market import Market, load_market
+from jobrec.metrics import market_metrics
+from jobrec.rerank import load_reranker
+from jobrec.rerank_pipeline import (
+    RERANK_KEEP,
+    _score_muse,
+    frame_of,
+    prepare,
+    reranked_lists,
+    training_lists,
+)
+from jobrec.retrieval_pipeline import EVALUATION_SEEKERS, SEED, oracle_sample, read_lists
+
+LIST_K = 100  # recommendations per seeker
+EDGES_K = RERANK_KEEP["muse2"]  # OT edges per seeker (≥ 3 × LIST_K)
+MARKET_KS = (1, 10, 100)
+RANKING_KS = (10, 100)
+# The nightly grid (measured on small, BENCHMARKS.md: beyond τ = 30 the plan barely spreads more
+# and the solves get long; below ε = 0.25 recall falls and iterations grow).
+EPSILONS = (0.25, 0.5, 1.0, 2.0)
+ALPHAS = (0.0, 0.5, 0.75)
+TAUS = (1.0, 10.0, 30.0)
+COST = "neglogp"
+TOL = 1e-6
+MAX_ITER = 3000
+RECALL_KEEP = 0.95  # the rule: Recall@100 ≥ 95% of Muse.2's
+POLICY = "ot"  # the model folder of the night's OT policy
+
+
+@dataclasses.dataclass
+class Instance:
+    """Seekers (market rows) with their edges: `ads` (U, K) market ad rows in Muse.2 order
+    (-1 padded), `scores` (U, K) Muse.2 scores (-inf padded); `positions` per market ad row."""
+
+    seekers: np.ndarray
+    ads: np.ndarray
+    scores: np.ndarray
+    positions: np.ndarray
+
+
+@dataclasses.dataclass
+class Policy:
+    epsilon: float
+    alpha: float
+    tau: float
+    cost: str
+    temperature: float
+    qualified: bool  # False: no grid point kept the recall; the lists stay Muse.2's
+
+    @classmethod
+    def load(cls, models_dir, run_date: dt.date) -> Policy:
+        folder = modelstore.model_dir(models_dir, run_date, POLICY)
+        return cls(**json.loads((folder / "policy.json").read_text())["policy"])
+
+
+@dataclasses.dataclass
+class Redistributed:
+    """Final lists: `lists` (U, k) market ad rows (-1 padded), the ranking key, the plan mass and
+    the Muse.2 rank (1-based) of each recommended ad, and the solver's report."""
+
+    lists: np.ndarray
+    key: np.ndarray
+    mass: np.ndarray
+    rerank_rank: np.ndarray
+    muse2_score: np.ndarray
+    solution: ot.Solution | None
+    ad_rows: np.ndarray  # the graph's ad columns as market rows
+
+
+def _graph(inst: Instance, policy: Policy) -> tuple[ot.EdgeGraph, np.ndarray, np.ndarray]:
+    valid = inst.ads >= 0
+    used = np.unique(inst.ads[valid])
+    cols = np.where(valid, np.searchsorted(used, np.where(valid, inst.ads, used[0])), -1)
+    scores = np.where(valid, inst.scores, -np.inf)
+    cost = ot.edge_costs(scores, policy.cost, policy.temperature)
+    log_p = ot.log_probabilities(scores, policy.temperature)
+    seeker_mass = np.ones(len(inst.seekers))
+    ad_mass = ot.capacities(inst.positions[used], seeker_mass.sum())
+    return ot.EdgeGraph(cols, cost, seeker_mass, ad_mass), used, log_p
+
+
+def redistribute(inst: Instance, policy: Policy, k: int = LIST_K, solution=None,
+                 init_ad_potential=None, log=None) -> Redistributed:  # fmt: skip
+    """Solve (unless `solution` for the same instance and ε is given) and rank each seeker's
+    edges by (1 - α) log(plan mass) + α log p."""
+    graph, used, log_p = _graph(inst, policy)
+    if solution is None:
+        cfg = ot.OTConfig(policy.epsilon, policy.tau, TOL, MAX_ITER)
+        solution = ot.solve(graph, cfg, init_ad_potential, log=log)
+    alpha = policy.alpha if policy.qualified else 1.0
+    order, key = ot.final_lists(solution.plan, log_p, graph.ads, k, alpha)
+    take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+    lists = np.where(np.isfinite(key), take(inst.ads), -1)
+    return Redistributed(lists, key, take(solution.plan), order + 1, take(inst.scores), solution,
+                         used)  # fmt: skip
+
+
+# --- validation: calibration, the trade-off curve and the rule ------------------------------
+
+
+@dataclasses.dataclass
+class ValidationInstance:
+    instance: Instance
+    split: Split
+    applied: np.ndarray  # (U, K) the edges the seeker applied to in the window
+    muse0_lists: np.ndarray  # (U, LIST_K) Muse.0's own top of the same seekers (ad rows)
+    held: np.ndarray  # (U,) the rerank stage's held-out seekers: recall is measured on them
+
+
+def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstance:
+    p = prepare(con, run_date, models_dir)
+    validation = splits(p.market)[0]
+    train, held = training_lists(p)
+    muse2, _ = load_reranker(modelstore.model_dir(models_dir, run_date, "muse2") / "model.pt")
+    seekers = np.concatenate([train.seeker, held.seeker])
+    scores = np.vstack([_score_muse(muse2, p.inputs, lists) for lists in (train, held)])
+    list_ads = np.vstack([train.ads, held.ads])
+    k = min(EDGES_K, scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    top_scores = np.take_along_axis(scores, order, axis=1)
+    ads = np.where(np.isfinite(top_scores), np.take_along_axis(list_ads, order, axis=1), -1)
+    applied = np.take_along_axis(np.vstack([train.applied, held.applied]), order, axis=1)
+    inst = Instance(seekers, ads, top_scores, _positions(p.market))
+    is_held = np.arange(len(seekers)) >= len(train.seeker)
+    return ValidationInstance(inst, validation, applied & (ads >= 0), list_ads[:, :LIST_K],
+                              is_held)  # fmt: skip
+
+
+def _positions(market: Market) -> np.ndarray:
+    return market.ads["positions"].to_numpy(np.float64)
+
+
+def _universe_lists(lists: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    return np.where(lists >= 0, positions(universe, lists.reshape(-1)).reshape(lists.shape), -1)
+
+
+def _curve_row(lists: np.ndarray, v: ValidationInstance, **labels) -> dict:
+    pos = _universe_lists(lists, v.split.universe)
+    held = v.held
+    apps = [r for r in metric_rows(pos[held], v.split, v.instance.seekers[held], RANKING_KS)
+            if r["relevance"] == "applications"]  # fmt: skip
+    row = dict(labels)
+    for r in apps:
+        row[f"recall_at_{r['k']}"], row[f"ndcg_at_{r['k']}"] = r["recall"], r["ndcg"]
+    for m in market_metrics(pos, len(v.split.universe), (10, 100)):
+        row[f"congestion_at_{m.k}"] = m.congestion
+        row[f"coverage_at_{m.k}"] = m.coverage
+        row[f"gini_at_{m.k}"] = m.gini
+    return row
+
+
+def tradeoff(v: ValidationInstance, cost: str = COST, taus=TAUS, epsilons=EPSILONS,
+             alphas=ALPHAS, log=None) -> tuple[pd.DataFrame, Policy]:  # fmt: skip
+    """The trade-off curve on the validation instance (one row per (τ, ε, α), Muse.2's row
+    first) and the policy the rule picks."""
+    temperature = ot.fit_temperature(v.instance.scores[v.held], v.applied[v.held])
+    rows = [_curve_row(v.instance.ads[:, :LIST_K], v, model="muse2", epsilon=None, alpha=1.0,
+                       tau=None)]  # fmt: skip
+    for tau in taus:
+        for eps in epsilons:
+            solution = None
+            for alpha in alphas:
+                policy = Policy(eps, alpha, tau, cost, temperature, True)
+                out = redistribute(v.instance, policy, solution=solution)
+                solution = out.solution
+                rows.append(_curve_row(out.lists, v, model="ot", epsilon=eps, alpha=alpha,
+                                       tau=tau, **solution.report()))  # fmt: skip
+            if log:
+                log(f"OT τ={tau} ε={eps}: {solution.iterations} iterations, "
+                    f"{solution.seconds:.2f}s")  # fmt: skip
+    curve = pd.DataFrame(rows)
+    curve["cost"], curve["temperature"] = cost, temperature
+    floor = RECALL_KEEP * curve.loc[0, "recall_at_100"]
+    ok = (curve["model"] == "ot") & (curve["recall_at_100"] >= floor)
+    ok &= curve["converged"].fillna(False).astype(bool)
+    curve["qualifies"] = ok
+    curve["chosen"] = False
+    if ok.any():
+        best = curve[ok].sort_values(["congestion_at_100", "recall_at_100"],
+                                     ascending=[True, False]).index[0]  # fmt: skip
+        curve.loc[best, "chosen"] = True
+        r = curve.loc[best]
+        policy = Policy(float(r["epsilon"]), float(r["alpha"]), float(r["tau"]), cost,
+                        temperature, True)  # fmt: skip
+    else:
+        policy = Policy(float(epsilons[0]), 1.0, float(taus[0]), cost, temperature, False)
+    return curve, policy
+
+
+def choose_policy(con, run_date: dt.date, models_dir, log=None) -> dict:
+    """Sweep the grid on the validation instance, save the policy, the curve and the validation
+    lists (Muse.0, Muse.2, OT) under the models folder, write metrics.ot_tradeoff."""
+    v = validation_instance(con, run_date, models_dir)
+    curve, policy = tradeoff(v, log=log)
+    chosen = redistribute(v.instance, policy)
+    with modelstore.writing(models_dir, run_date, POLICY) as folder:
+        (folder / "policy.json").write_text(json.dumps(
+            {"policy": dataclasses.asdict(policy), "rule": f"min congestion@100 with recall@100 "
+             f">= {RECALL_KEEP} x muse2", "validation_seekers": len(v.instance.seekers)},
+            indent=2))  # fmt: skip
+        np.savez_compressed(folder / "validation_lists.npz", seekers=v.instance.seekers,
+                            held=v.held, muse0=v.muse0_lists, muse2=v.instance.ads[:, :LIST_K],
+                            ot=chosen.lists)  # fmt: skip
+    frame = curve.drop(columns="solve_seconds")  # timings live in metrics.runs: rows reproduce
+    frame.insert(0, "run_date", run_date)
+    con.execute(wh.sql("create_metrics_ot_tradeoff"))
+    con.execute("DELETE FROM metrics.ot_tradeoff WHERE run_date = ?", [run_date])
+    con.register("curve_rows", frame)
+    try:
+        con.execute("INSERT INTO metrics.ot_tradeoff BY NAME SELECT * FROM curve_rows")
+    finally:
+        con.unregister("curve_rows")
+    return {"policy": policy, "curve": curve}
+
+
+# --- tonight ---------------------------------------------------------------------------------
+
+
+def tonight_instance(con, run_date: dt.date, market: Market) -> Instance:
+    seekers = market.seeker_index(con.execute(
+        "SELECT DISTINCT jobseeker_id FROM recs.reranked WHERE run_date = ? AND model = 'muse2' "
+        "ORDER BY 1", [run_date]).df()["jobseeker_id"])  # fmt: skip
+    ads, scores = read_lists(con, "recs.reranked", run_date, market, seekers, EDGES_K,
+                             model="muse2")  # fmt: skip
+    return Instance(seekers, ads, np.where(ads >= 0, scores, -np.inf), _positions(market))
+
+
+def _previous_potentials(models_dir, run_date: dt.date, market: Market, used: np.ndarray):
+    path = modelstore.model_dir(models_dir, run_date - dt.timedelta(days=1), POLICY)
+    path = path / "ad_potentials.parquet"
+    if not path.exists():
+        return None
+    prev = pd.read_parquet(path)
+    rows = market.ad_index(prev["ad_id"])
+    g = np.full(len(market.ads), np.nan)
+    g[rows[rows >= 0]] = prev["potential"].to_numpy()[rows >= 0]
+    return g[used]
+
+
+def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
+    """Redistribute tonight's Muse.2 lists and replace the partition of recs.recommendations."""
+    market = load_market(con, run_date)
+    policy = Policy.load(models_dir, run_date)
+    inst = tonight_instance(con, run_date, market)
+    graph, used, _ = _graph(inst, policy)
+    init = _previous_potentials(models_dir, run_date, market, used)
+    out = redistribute(inst, policy, init_ad_potential=init, log=log)
+    ad_ids = market.ads["ad_id"].to_numpy()
+    folder = modelstore.model_dir(models_dir, run_date, POLICY)
+    pd.DataFrame({"ad_id": ad_ids[out.ad_rows], "potential": out.solution.ad_potential}).to_parquet(
+        folder / "ad_potentials.parquet.tmp"
+    )
+    (folder / "ad_potentials.parquet.tmp").replace(folder / "ad_potentials.parquet")
+    con.execute(wh.sql("create_recs_recommendations"))
+    con.execute("DELETE FROM recs.recommendations WHERE run_date = ?", [run_date])
+    rows = wh.insert_ranked(
+        con, "recs.recommendations", run_date, market.seekers["jobseeker_id"].to_numpy(), ad_ids,
+        inst.seekers, out.lists, out.key,
+        per_pair={"plan_mass": out.mass, "rerank_rank": out.rerank_rank,
+                  "muse2_score": out.muse2_score},
+    )  # fmt: skip
+    return {"rows": rows, "seekers": len(inst.seekers), "edges": int((inst.ads >= 0).sum()),
+            "ads_in_graph": len(used), "warm_start": init is not None,
+            "epsilon": policy.epsilon, "alpha": policy.alpha if policy.qualified else 1.0,
+            "tau": policy.tau, "tolerance": TOL, **out.solution.report()}  # fmt: skip
+
+
+# --- the stage's metrics --------------------------------------------------------------------
+
+
+def market_rows(lists_by_model: dict[str, np.ndarray], n_ads: int, **labels) -> list[dict]:
+    stage = {"muse0": "retrieval", "muse2": "rerank", "ot": "redistribution"}
+    return [
+        {"stage": stage[model], "model": model, "k": m.k, "congestion": m.congestion,
+         "coverage": m.coverage, "gini": m.gini, **labels}
+        for model, lists in lists_by_model.items()
+        for m in market_metrics(lists, n_ads, MARKET_KS)
+    ]  # fmt: skip
+
+
+@dataclasses.dataclass
+class StageMetrics:
+    market: pd.DataFrame
+    ranking: pd.DataFrame
+
+
+def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False) -> StageMetrics:
+    """metrics.market for muse0, muse2 and ot at k 1, 10, 100: tonight's lists of every seeker
+    (population all) and the validation instance (population validation); metrics.ranking
+    rows of model ot: validation on the held-out seekers, forward when the raw data holds it."""
+    market = load_market(con, run_date)
+    active = market.active_ads()
+    tonight = market.seeker_index(con.execute(
+        "SELECT DISTINCT jobseeker_id FROM recs.recommendations WHERE run_date = ? ORDER BY 1",
+        [run_date]).df()["jobseeker_id"])  # fmt: skip
+    lists = {
+        "muse0": read_lists(con, "recs.candidates", run_date, market, tonight, LIST_K)[0],
+        "muse2": reranked_lists(con, run_date, market, tonight, "muse2", LIST_K),
+        "ot": read_lists(con, "recs.recommendations", run_date, market, tonight, LIST_K)[0],
+    }
+    rows = market_rows({m: _universe_lists(x, active) for m, x in lists.items()}, len(active),
+                       population="all")  # fmt: skip
+    saved = np.load(modelstore.model_dir(models_dir, run_date, POLICY) / "validation_lists.npz")
+    all_splits = splits(market)
+    validation = all_splits[0]
+    val = {m: _universe_lists(saved[m], validation.universe) for m in ("muse0", "muse2", "ot")}
+    rows += market_rows(val, len(validation.universe), population="validation")
+    held = saved["held"]
+    ranking = metric_rows(
+        val["ot"][held],
+        validation,
+        saved["seekers"][held],
+        RANKING_KS,
+        stage="redistribution",
+        model="ot",
+        population="rerank_holdout",
+    )
+    if len(all_splits) > 1:
+        forward = all_splits[1]
+        who = forward.seekers(EVALUATION_SEEKERS, SEED)
+        ads = read_lists(con, "recs.recommendations", run_date, market, who, LIST_K)[0]
+        pos = _universe_lists(ads, forward.universe)
+        ranking += metric_rows(pos, forward, who, RANKING_KS, stage="redistribution",
+                               model="ot", population="all")  # fmt: skip
+        if has_oracle:
+            pick = oracle_sample(len(who))
+            ranking += metric_rows(pos[pick], forward, who[pick], RANKING_KS,
+                                   stage="redistribution", model="ot",
+                                   population="oracle_sample")  # fmt: skip
+    return StageMetrics(frame_of(rows, run_date), frame_of(ranking, run_date))
+
+
+def write_evaluation(con, run_date: dt.date, m: StageMetrics) -> int:
+    con.execute(wh.sql("create_metrics_market"))
+    con.execute(wh.sql("create_metrics_ranking"))
+    n = wh.replace_rows(con, "metrics.market", run_date, m.market,
+                        {"model": ["muse0", "muse2", "ot"]})  # fmt: skip
+    return n + wh.replace_rows(con, "metrics.ranking", run_date, m.ranking,
+                               {"stage": ["redistribution"]})  # fmt: skip
+
+
+def recall_floor_ok(curve: pd.DataFrame) -> bool:
+    chosen = curve[curve["chosen"]]
+    if chosen.empty:
+        return True
+    return bool(chosen["recall_at_100"].iloc[0] >= RECALL_KEEP * curve.loc[0, "recall_at_100"]
+                - 1e-12)  # fmt: skip
