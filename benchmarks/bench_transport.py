@@ -6,8 +6,8 @@
 Instance (seeded, synthetic scores): each seeker has `edges` distinct ads around a random centre
 of the ad range; score = 2·appeal(ad) + noise, so attractive ads are on many lists at the top
 (congestion); cost -log p with p the per-seeker softmax (the default cost); capacities =
-positions drawn in 1..5, rescaled to the seekers' mass. Semi-relaxed problem, ε = 0.5, τ = 1,
-tolerance 1e-6 on the relative seeker marginal error.
+positions drawn in 1..5, rescaled to the seekers' mass. Semi-relaxed problem, ε = 0.5 and τ = 1
+unless --epsilon / --tau say otherwise, tolerance 1e-6 on the relative seeker marginal error.
 
 compare: each solver runs in its own child process, so that its peak RSS above the instance's is
 its own: the sparse solver (jobrec.transport) on the edge list, and POT's
@@ -36,7 +36,7 @@ import numpy as np
 from jobrec import transport as tp
 from jobrec.runstats import StepTracker
 
-EPSILON, TAU, TOL = 0.5, 1.0, 1e-6
+TOL = 1e-6
 OFF_EDGE = 1e4
 
 
@@ -63,7 +63,7 @@ def instance(seekers: int, ads: int, edges: int, seed: int = 0, dtype=np.float64
 def run_sparse(args, out: Path | None) -> dict:
     dtype = np.float32 if args.float32 else np.float64
     g = instance(args.seekers, args.ads, args.edges, dtype=dtype)
-    cfg = tp.OTConfig(EPSILON, TAU, TOL, args.max_iter)
+    cfg = tp.OTConfig(args.epsilon, args.tau, TOL, args.max_iter)
     with StepTracker() as tracker:
         sol = tp.solve(g, cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if out is not None:
@@ -84,7 +84,7 @@ def run_pot(args, sparse_plan: Path) -> dict:
         m = np.full((args.seekers, args.ads), OFF_EDGE)
         np.put_along_axis(m, g.ads, g.cost, axis=1)
         plan, log = ot.unbalanced.sinkhorn_unbalanced(
-            g.seeker_mass, g.ad_mass, m, EPSILON, (math.inf, TAU), method="sinkhorn",
+            g.seeker_mass, g.ad_mass, m, args.epsilon, (math.inf, args.tau), method="sinkhorn",
             reg_type="kl", numItermax=args.max_iter, stopThr=TOL, log=True,
         )  # fmt: skip
     mine = np.zeros_like(plan)
@@ -109,6 +109,10 @@ def child(args, mode: str, plan: Path) -> dict:
         str(args.edges),
         "--max-iter",
         str(args.max_iter),
+        "--epsilon",
+        str(args.epsilon),
+        "--tau",
+        str(args.tau),
         "--plan",
         str(plan),
     ]
@@ -123,6 +127,8 @@ def main() -> None:
     parser.add_argument("--ads", type=int, default=2_200_000)
     parser.add_argument("--edges", type=int, default=100)
     parser.add_argument("--max-iter", type=int, default=5000)
+    parser.add_argument("--epsilon", type=float, default=0.5)
+    parser.add_argument("--tau", type=float, default=1.0)
     parser.add_argument("--float32", action="store_true")
     parser.add_argument("--plan", type=Path)
     args = parser.parse_args()
@@ -133,8 +139,8 @@ def main() -> None:
         print(json.dumps(run_pot(args, args.plan)))
         return
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{args.seekers} seekers x {args.ads} ads x {args.edges} edges, ε={EPSILON}, "
-          f"τ={TAU}, tol={TOL}")  # fmt: skip
+          f"{args.seekers} seekers x {args.ads} ads x {args.edges} edges, ε={args.epsilon}, "
+          f"τ={args.tau}, tol={TOL}")  # fmt: skip
     if args.mode == "pes":
         args.float32 = True
         t0 = time.perf_counter()

@@ -202,21 +202,31 @@ def tradeoff(v: ValidationInstance, cost: str = COST, taus=TAUS, epsilons=EPSILO
                     f"{solution.seconds:.2f}s")  # fmt: skip
     curve = pd.DataFrame(rows)
     curve["cost"], curve["temperature"] = cost, temperature
-    floor = RECALL_KEEP * curve.loc[0, "recall_at_100"]
-    ok = (curve["model"] == "ot") & (curve["recall_at_100"] >= floor)
-    ok &= curve["converged"].fillna(False).astype(bool)
-    curve["qualifies"] = ok
-    curve["chosen"] = False
-    if ok.any():
-        best = curve[ok].sort_values(["congestion_at_100", "recall_at_100"],
-                                     ascending=[True, False]).index[0]  # fmt: skip
-        curve.loc[best, "chosen"] = True
+    best = pick_point(curve)
+    if best is not None:
         r = curve.loc[best]
         policy = Policy(float(r["epsilon"]), float(r["alpha"]), float(r["tau"]), cost,
                         temperature, True)  # fmt: skip
     else:
         policy = Policy(float(epsilons[0]), 1.0, float(taus[0]), cost, temperature, False)
     return curve, policy
+
+
+def pick_point(curve: pd.DataFrame) -> int | None:
+    """The rule, on a curve whose row 0 is Muse.2's: among the converged OT points with
+    Recall@100 ≥ RECALL_KEEP × Muse.2's, the lowest Congestion@100 (ties: higher recall).
+    Marks `qualifies` and `chosen` in place; None when no point qualifies."""
+    floor = RECALL_KEEP * curve.loc[0, "recall_at_100"]
+    ok = (curve["model"] == "ot") & (curve["recall_at_100"] >= floor)
+    ok &= curve["converged"].fillna(False).astype(bool)
+    curve["qualifies"] = ok
+    curve["chosen"] = False
+    if not ok.any():
+        return None
+    best = curve[ok].sort_values(["congestion_at_100", "recall_at_100"],
+                                 ascending=[True, False]).index[0]  # fmt: skip
+    curve.loc[best, "chosen"] = True
+    return best
 
 
 def choose_policy(con, run_date: dt.date, models_dir, log=None) -> dict:
