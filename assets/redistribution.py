@@ -43,7 +43,7 @@ def ot_policy(step: Step) -> Written:
     are calibrated, the (ε, α) grid is solved, and the rule keeps the lowest Congestion@100 with
     Recall@100 ≥ 95% of Muse.2's. The whole curve goes to metrics.ot_tradeoff, its plot here."""
     out = rd.choose_policy(step.con, step.run_date, step.config.models_dir,
-                           log=step.context.log.info)  # fmt: skip
+                           cost=step.config.ot_cost, log=step.context.log.info)  # fmt: skip
     curve, policy = out["curve"], out["policy"]
     png = plots.tradeoff_plot(
         curve, Path(step.config.reports_dir) / step.run_date.isoformat() / "ot_tradeoff.png"

@@ -25,6 +25,7 @@ class Settings:
     reports_dir: Path
     start_date: dt.date
     retention_days: int
+    ot_cost: str = "neglogp"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -38,4 +39,6 @@ class Settings:
             start_date=dt.date.fromisoformat(os.environ.get("JOBREC_START_DATE", "2025-01-01")),
             # Large per-partition snapshots (clean tables, candidates) keep this many days; 0 = all.
             retention_days=int(os.environ.get("JOBREC_RETENTION_DAYS", "7")),
+            # The redistribution's edge cost from the Muse.2 score: neglogp, linear or rank.
+            ot_cost=os.environ.get("JOBREC_OT_COST", "neglogp"),
         )

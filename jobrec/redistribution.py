@@ -189,14 +189,17 @@ def tradeoff(v: ValidationInstance, cost: str = COST, taus=TAUS, epsilons=EPSILO
     rows = [_curve_row(v.instance.ads[:, :LIST_K], v, model="muse2", epsilon=None, alpha=1.0,
                        tau=None)]  # fmt: skip
     for tau in taus:
-        for eps in epsilons:
+        previous = None  # ε descending, each solve warm-started from the previous one's ads
+        for eps in sorted(epsilons, reverse=True):
             solution = None
             for alpha in alphas:
                 policy = Policy(eps, alpha, tau, cost, temperature, True)
-                out = redistribute(v.instance, policy, solution=solution)
+                init = previous.ad_potential if previous is not None else None
+                out = redistribute(v.instance, policy, solution=solution, init_ad_potential=init)
                 solution = out.solution
                 rows.append(_curve_row(out.lists, v, model="ot", epsilon=eps, alpha=alpha,
                                        tau=tau, **solution.report()))  # fmt: skip
+            previous = solution
             if log:
                 log(f"OT τ={tau} ε={eps}: {solution.iterations} iterations, "
                     f"{solution.seconds:.2f}s")  # fmt: skip
@@ -229,11 +232,13 @@ def pick_point(curve: pd.DataFrame) -> int | None:
     return best
 
 
-def choose_policy(con, run_date: dt.date, models_dir, log=None) -> dict:
+def choose_policy(con, run_date: dt.date, models_dir, cost: str = COST, log=None) -> dict:
     """Sweep the grid on the validation instance, save the policy, the curve and the validation
     lists (Muse.0, Muse.2, OT) under the models folder, write metrics.ot_tradeoff."""
+    if cost not in ot.COSTS:
+        raise ValueError(f"unknown OT cost {cost!r} (JOBREC_OT_COST): one of {ot.COSTS}")
     v = validation_instance(con, run_date, models_dir)
-    curve, policy = tradeoff(v, log=log)
+    curve, policy = tradeoff(v, cost=cost, log=log)
     chosen = redistribute(v.instance, policy)
     with modelstore.writing(models_dir, run_date, POLICY) as folder:
         (folder / "policy.json").write_text(json.dumps(

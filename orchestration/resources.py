@@ -42,6 +42,7 @@ class JobrecConfig(ConfigurableResource):
     published: str
     reports_dir: str
     retention_days: int
+    ot_cost: str = Field(default="neglogp", description="OT edge cost: neglogp, linear or rank.")
 
     @classmethod
     def from_settings(cls, settings: Settings) -> JobrecConfig:
@@ -51,6 +52,7 @@ class JobrecConfig(ConfigurableResource):
             published=str(settings.published),
             reports_dir=str(settings.reports_dir),
             retention_days=settings.retention_days,
+            ot_cost=settings.ot_cost,
         )
 
 
