@@ -51,3 +51,44 @@ def markdown_image(path: Path, alt: str) -> str:
     """The PNG inlined in Markdown (Dagster's UI renders it in the asset's metadata)."""
     data = base64.b64encode(Path(path).read_bytes()).decode()
     return f"![{alt}](data:image/png;base64,{data})"
+
+
+def segment_objective_plot(tables, default, chosen: dict[str, tuple[int, int, int]],
+                           names: list[str], path: Path) -> Path:  # fmt: skip
+    """Per segment, the objective Σ λ_i Δ_i over (θ_JA, θ_PO) at the segment's chosen θ_JR (the
+    paper's figure 4); admissible cells (all Δ_i > 0, SLOs met) dotted, the chosen cell ringed."""
+    import numpy as np
+
+    from jobrec import thresholds as th
+
+    cols = 5
+    rows = (len(names) + cols - 1) // cols
+    fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), dpi=90, squeeze=False)
+    for ax in axes.ravel()[len(names) :]:
+        ax.axis("off")
+    for ax, (s, name) in zip(axes.ravel(), enumerate(names), strict=False):
+        triple = chosen[name]
+        counts = tables.counts[s]
+        m = th.metrics_of(counts[:, triple[0]])
+        base = {k: float(v) for k, v in th.metrics_of(counts[(slice(None), *default)]).items()}
+        d = th.deltas(m, base)
+        score = th.objective(d)
+        ok = th.admissible(m, d)
+        finite = np.where(np.isfinite(score), score, np.nan)
+        image = ax.imshow(finite.T, origin="lower", cmap="viridis", aspect="auto")
+        fig.colorbar(image, ax=ax, fraction=0.046)
+        ja, po = np.nonzero(ok)
+        ax.scatter(ja, po, s=4, color="white")
+        ax.scatter([triple[1]], [triple[2]], s=80, facecolors="none", edgecolors="red")
+        ax.set_title(f"{name}: θ_JR step {triple[0]}", fontsize=8)
+        ax.set_xlabel("θ_JA step", fontsize=7)
+        ax.set_ylabel("θ_PO step", fontsize=7)
+        ax.tick_params(labelsize=6)
+    fig.suptitle("Objective over (θ_JA, θ_PO) at each segment's chosen θ_JR", fontsize=10)
+    fig.tight_layout()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_name(path.name + ".tmp.png")
+    fig.savefig(tmp)
+    plt.close(fig)
+    tmp.replace(path)
+    return path

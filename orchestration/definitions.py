@@ -10,10 +10,18 @@ from assets.raw import raw_inputs
 from assets.redistribution import REDISTRIBUTION_ASSETS
 from assets.rerank import RERANK_ASSETS
 from assets.retrieval import RETRIEVAL_ASSETS
+from assets.send import SEND_ASSETS
 from orchestration.jobs import nightly_job, nightly_schedule
 from orchestration.resources import build_resources
 
-CHAIN = [raw_inputs, *CLEAN_ASSETS, *RETRIEVAL_ASSETS, *RERANK_ASSETS, *REDISTRIBUTION_ASSETS]
+CHAIN = [
+    raw_inputs,
+    *CLEAN_ASSETS,
+    *RETRIEVAL_ASSETS,
+    *RERANK_ASSETS,
+    *REDISTRIBUTION_ASSETS,
+    *SEND_ASSETS,
+]
 publish_warehouse = build_publish_asset(
     [key for a in CHAIN for key in a.keys]  # after everything else
 )

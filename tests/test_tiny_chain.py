@@ -20,7 +20,7 @@ TABLES = [
 FORWARD = ["eval.forward_applications", "eval.forward_hires"]
 # the retrieval stage's outputs that depend on nothing at or after the partition's day
 RETRIEVAL = ["embed.jobseekers", "embed.job_ads", "recs.candidates", "recs.reranked",
-             "recs.recommendations"]  # fmt: skip
+             "recs.recommendations", "recs.segment_thresholds", "recs.to_send"]  # fmt: skip
 
 
 def _dump(db, day, tables=TABLES):
@@ -52,6 +52,7 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_market_rows(tiny_settings.warehouse, TINY_DAY)
     _check_recommendations_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_send_check_can_fail(tiny_settings.warehouse, tmp_path)
 
 
 def _check_ranking_rows(db, day, forward: bool):
@@ -229,3 +230,29 @@ def _check_recommendations_check_can_fail(db, tmp_path):
         "plan mass NaN, infinite or negative": 1,
         "wrong list length": 1,
     }
+
+
+def _check_send_check_can_fail(db, tmp_path):
+    """The send list's blocking check finds a send below its thresholds, one to an unsubscribed
+    seeker and one over the nightly cap."""
+    import datetime as dt
+
+    from jobrec import send_pipeline as sp
+    from jobrec import warehouse as wh
+
+    copy = tmp_path / "corrupted_send.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        recent = TINY_DAY - dt.timedelta(days=sp.RECENT_SEND_DAYS)
+        params = {"run_date": TINY_DAY, "per_seeker": sp.SENDS_PER_SEEKER, "recent": recent}
+        assert con.execute(wh.sql("check_to_send"), params).fetchall() == []
+        (seeker, n) = con.execute(
+            "SELECT jobseeker_id, count(*) FROM recs.to_send WHERE run_date = ? GROUP BY 1 "
+            "ORDER BY 2 DESC, 1 LIMIT 1", [TINY_DAY]).fetchone()  # fmt: skip
+        con.execute("UPDATE recs.to_send SET p_response = -1 WHERE jobseeker_id = ? AND "
+                    "rank = 1", [seeker])  # fmt: skip
+        con.execute("INSERT INTO clean.recommendation_feedback (run_date, jobseeker_id, ad_id, "
+                    "sent_at, unsubscribed) VALUES (?, ?, 'A-none', TIMESTAMP '2020-01-01', true)",
+                    [TINY_DAY, seeker])  # fmt: skip
+        problems = {p: c for p, c, _ in con.execute(wh.sql("check_to_send"), params).fetchall()}
+    assert problems == {"below its segment's thresholds": 1, "unsubscribed seeker": n}

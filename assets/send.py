@@ -1,0 +1,143 @@
+"""Send: the funnel models, the per-segment thresholds (greedy search beside the exhaustive
+grid) and tonight's send list (logic in jobrec.send_pipeline, jobrec.thresholds, jobrec.funnel).
+"""
+
+import datetime as dt
+from pathlib import Path
+
+from dagster import MetadataValue
+
+from assets.clean import clean_recommendation_feedback
+from assets.common import Step, Verdict, Written, daily_asset
+from assets.redistribution import recommendations
+from assets.rerank import muse2
+from jobrec import plots
+from jobrec import send_pipeline as sp
+from jobrec import warehouse as wh
+
+THRESHOLD_COLUMNS = ["segment", "method", "theta_response", "theta_apply", "theta_positive",
+                     "objective", "sends", "applies", "evaluations", "slo_met", "improved",
+                     "holdout_objective"]  # fmt: skip
+
+
+def _calibrated(step: Step, written: Written) -> Verdict:
+    """On the held-out week's sends, no funnel model's Brier score is worse than the base rate's
+    (predicting the mean) beyond noise (2 standard errors of the paired difference): a model
+    worse than a constant is broken."""
+    report = written.result["calibration"]
+    judged = {m: r for m, r in report.items() if r.get("brier") == r.get("brier")}
+    worse = [m for m, r in judged.items()
+             if r["brier"] - r["brier_base_rate"] > 2 * r["brier_difference_se"]]  # fmt: skip
+    text = "; ".join(f"{m}: Brier {r['brier']:.4f} vs base rate {r['brier_base_rate']:.4f}, "
+                     f"AUC {r['auc']:.3f} (n={r['rows']})" for m, r in judged.items())  # fmt: skip
+    if not judged:
+        return Verdict(True, "no held-out sends with both outcomes: not judged")
+    return Verdict(not worse, text)
+
+
+@daily_asset(
+    key=["models", "funnel"],
+    group="send",
+    deps=[muse2, clean_recommendation_feedback],
+    checks={"better_than_base_rate": _calibrated},
+)
+def funnel(step: Step) -> Written:
+    """Funnel models P(response | sent), P(apply | response), P(positive | apply): logistic
+    regressions on the pair features of the sends of the 56 days before D - 7; calibration
+    (Brier, AUC, reliability by decile) on the sends of [D - 7, D)."""
+    stats = sp.train(step.con, step.run_date, step.config.models_dir)
+    meta = {"train_sends": stats["train_sends"], "holdout_sends": stats["holdout_sends"]}
+    for model, r in stats["calibration"].items():
+        if "brier_base_rate" in r:
+            meta[f"{model}_brier"] = round(r["brier"], 5)
+            meta[f"{model}_brier_base_rate"] = round(r["brier_base_rate"], 5)
+            meta[f"{model}_auc"] = round(r["auc"], 4)
+    return Written(0, meta, result=stats)
+
+
+def _thresholds_check(step: Step, written: Written) -> Verdict:
+    """Every segment of the tuning window has a greedy and a grid row; where the thresholds
+    moved, the SLOs hold (Wilson bounds) and all four Δ_i > 0; the greedy never claims more than
+    the grid's optimum."""
+    rows = written.result.rows
+    problems = []
+    per_segment = rows.groupby("segment")["method"].apply(set)
+    missing = [s for s in written.result.segment_names if per_segment.get(s) != set(sp.METHODS)]
+    if missing:
+        problems.append(f"segments without both rows: {missing[:5]}")
+    moved = rows[rows["improved"]]
+    delta_cols = [c for c in rows.columns if c.startswith("delta_")]
+    bad = moved[~moved["slo_met"] | (moved[delta_cols] <= 0).any(axis=1)]
+    if len(bad):
+        problems.append(f"moved without SLOs or with a Δ ≤ 0: {bad['segment'].tolist()[:5]}")
+    by = rows.pivot(index="segment", columns="method", values="objective")
+    above = by[by["greedy"] > by["grid"] + 1e-12]
+    if len(above):
+        problems.append(f"greedy above the grid optimum: {above.index.tolist()[:5]}")
+    text = (f"{len(per_segment)} segments, {int(moved['method'].eq('greedy').sum())} moved by the "
+            "greedy search")  # fmt: skip
+    return Verdict(not problems, "; ".join([text, *problems]))
+
+
+@daily_asset(
+    key=["recs", "segment_thresholds"],
+    group="send",
+    deps=[funnel],
+    checks={"slos_and_deltas": _thresholds_check},
+)
+def segment_thresholds(step: Step) -> Written:
+    """`recs.segment_thresholds`: per segment (the ad's occupation family), the greedy search's
+    thresholds and the exhaustive grid's, with their metrics on the 28 days of sends before
+    D - 7 and on the held-out week; segments without an admissible triple keep the defaults."""
+    tuned = sp.choose_thresholds(step.con, step.run_date, step.config.models_dir,
+                                 log=step.context.log.info)  # fmt: skip
+    rows = sp.write_thresholds(step.con, step.run_date, tuned)
+    greedy = tuned.rows[tuned.rows["method"] == "greedy"].set_index("segment")
+    png = plots.segment_objective_plot(
+        tuned.tables, tuned.default, tuned.chosen, tuned.segment_names,
+        Path(step.config.reports_dir) / step.run_date.isoformat() / "segment_objective.png",
+    )  # fmt: skip
+    table = tuned.rows[THRESHOLD_COLUMNS].to_markdown(index=False, floatfmt=".4f")
+    evals = tuned.rows.pivot(index="segment", columns="method", values="evaluations")
+    meta = {
+        "segments": len(tuned.segment_names),
+        "improved_segments": int(greedy["improved"].sum()),
+        "grid_over_greedy_evaluations": round(float((evals["grid"] / evals["greedy"]).mean()), 2),
+        "default_triple": MetadataValue.json(dict(zip(
+            ["theta_response", "theta_apply", "theta_positive"],
+            [float(tuned.grid[m, i]) for m, i in enumerate(tuned.default)], strict=True))),
+        "thresholds": MetadataValue.md(table + "\n\n" + plots.markdown_image(png, "objective")),
+    }  # fmt: skip
+    return Written(rows, meta, result=tuned)
+
+
+def _send_check(step: Step, written: Written) -> Verdict:
+    """Every send passes its segment's thresholds, respects the nightly cap and every exclusion
+    (unsubscribed, applied, hired, sent in the last 14 days, positions filled), and is one of
+    the seeker's recommendations."""
+    problems = step.con.execute(wh.sql("check_to_send"), {
+        "run_date": step.run_date, "per_seeker": sp.SENDS_PER_SEEKER,
+        "recent": written.metadata["recent_send_cutoff"]}).fetchall()  # fmt: skip
+    if not problems:
+        return Verdict(True, f"{written.rows} sends to {written.metadata['seekers']} seekers")
+    text = "; ".join(f"{p}: {n} (e.g. {', '.join(s)})" for p, n, s in problems)
+    return Verdict(False, text, {p: n for p, n, _ in problems})
+
+
+@daily_asset(
+    key=["recs", "to_send"],
+    group="send",
+    deps=[segment_thresholds, recommendations],
+    checks={"passes_thresholds_and_exclusions": _send_check},
+)
+def to_send(step: Step) -> Written:
+    """`recs.to_send`: tonight's redistributed recommendations scored by the funnel, kept when
+    they pass their segment's thresholds and no exclusion, at most 10 a seeker."""
+    stats = sp.write_to_send(step.con, step.run_date, step.config.models_dir)
+    pruned = wh.prune_partitions(step.con, "recs.to_send", step.run_date,
+                                 step.config.retention_days)  # fmt: skip
+    cutoff = (step.run_date - dt.timedelta(days=sp.RECENT_SEND_DAYS)).isoformat()
+    return Written(stats["rows"], {**stats, "pruned_rows": pruned, "recent_send_cutoff": cutoff})
+
+
+SEND_ASSETS = [funnel, segment_thresholds, to_send]

@@ -1,0 +1,252 @@
+"""The send stage of partition D: funnel models, per-segment thresholds, and the send list.
+
+Windows of past sends (`recommendation_feedback`, sent before D):
+  funnel training  [D - 7 - 56, D - 7)
+  threshold tuning [D - 7 - 28, D - 7)  (the segment's historical sends of 28 days)
+  held-out check   [D - 7, D)           (the improvement confirmed on later sends the models and
+                                         the search never saw)
+Segment = the occupation family of the ad. The grids: per model, 20 thresholds at its predicted
+probabilities' quantiles 0..0.9 on the tuning window (all segments). The defaults: one triple for
+all segments, chosen on all of them together (largest apply volume under the SLOs). Per segment
+the greedy search picks the thresholds (the grid is its reference); a segment without an
+admissible triple keeps the defaults.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+import pickle
+
+import numpy as np
+import pandas as pd
+
+from jobrec import funnel as fn
+from jobrec import modelstore
+from jobrec import thresholds as th
+from jobrec import warehouse as wh
+from jobrec.market import VALIDATION_DAYS, Market
+from jobrec.rerank import load_reranker
+from jobrec.rerank_pipeline import prepare
+
+TRAIN_DAYS = 56
+TUNING_DAYS = 28
+SENDS_PER_SEEKER = 10  # at most, per night
+RECENT_SEND_DAYS = 14  # an ad sent to the seeker this recently is not sent again
+FUNNEL = "funnel"
+METHODS = ("greedy", "grid")
+
+
+@dataclasses.dataclass
+class Sends:
+    seekers: np.ndarray  # market rows
+    ads: np.ndarray
+    days: np.ndarray  # datetime64[D]
+    outcomes: pd.DataFrame  # OUTCOMES booleans
+
+    def __len__(self) -> int:
+        return len(self.seekers)
+
+
+def load_sends(con, run_date: dt.date, market: Market, start: dt.date, end: dt.date) -> Sends:
+    frame = con.execute(wh.sql("send_window"), {"run_date": run_date, "start": start,
+                                                "end": end}).df()  # fmt: skip
+    s, a = market.seeker_index(frame["jobseeker_id"]), market.ad_index(frame["ad_id"])
+    keep = (s >= 0) & (a >= 0)
+    frame = frame[keep].reset_index(drop=True)
+    return Sends(s[keep], a[keep], frame["day"].to_numpy("datetime64[D]"),
+                 frame[list(fn.OUTCOMES)].astype(bool))  # fmt: skip
+
+
+def segments_of(market: Market, ads: np.ndarray) -> np.ndarray:
+    return market.ads["occupation"].fillna("?").str[0].to_numpy()[ads]
+
+
+def _scorer(con, run_date, models_dir) -> fn.Scorer:
+    p = prepare(con, run_date, models_dir)
+    muse2, _ = load_reranker(modelstore.model_dir(models_dir, run_date, "muse2") / "model.pt")
+    return fn.scorer_from(p, muse2)
+
+
+def windows(run_date: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
+    cut = run_date - dt.timedelta(days=VALIDATION_DAYS)
+    return {
+        "train": (cut - dt.timedelta(days=TRAIN_DAYS), cut),
+        "tuning": (cut - dt.timedelta(days=TUNING_DAYS), cut),
+        "holdout": (cut, run_date),
+    }
+
+
+def train(con, run_date: dt.date, models_dir) -> dict:
+    """Fit the funnel on the training window, report its calibration on the held-out week."""
+    sc = _scorer(con, run_date, models_dir)
+    w = windows(run_date)
+    train_sends = load_sends(con, run_date, sc.market, *w["train"])
+    held = load_sends(con, run_date, sc.market, *w["holdout"])
+    x = fn.pair_features(sc, train_sends.seekers, train_sends.ads, train_sends.days)
+    funnel = fn.train_funnel(x, train_sends.outcomes)
+    report = fn.calibration(funnel, fn.pair_features(sc, held.seekers, held.ads, held.days),
+                            held.outcomes)  # fmt: skip
+    with modelstore.writing(models_dir, run_date, FUNNEL) as folder:
+        (folder / "funnel.pkl").write_bytes(pickle.dumps(funnel))
+        (folder / "calibration.json").write_text(json.dumps(report, indent=2))
+    return {"train_sends": len(train_sends), "holdout_sends": len(held), "calibration": report}
+
+
+def load_funnel(models_dir, run_date: dt.date) -> fn.Funnel:
+    folder = modelstore.model_dir(models_dir, run_date, FUNNEL)
+    return pickle.loads((folder / "funnel.pkl").read_bytes())  # our own file, written above
+
+
+@dataclasses.dataclass
+class Tuned:
+    rows: pd.DataFrame  # recs.segment_thresholds rows
+    grid: np.ndarray
+    default: tuple[int, int, int]
+    tables: th.Tables
+    holdout: th.Tables
+    segment_names: list[str]
+    chosen: dict[str, tuple[int, int, int]]  # the greedy's grid indices (or the defaults)
+
+
+def _scored_tables(sends: Sends, probs, grid, names: list[str], market: Market) -> th.Tables:
+    seg = pd.Index(names).get_indexer(segments_of(market, sends.ads))
+    keep = seg >= 0
+    outcomes = sends.outcomes.to_numpy(bool)[keep]
+    return th.build_tables(seg[keep], th.bins(probs[keep], grid), outcomes, len(names), grid)
+
+
+def _row(segment, method, grid, triple, counts, base_counts, result, note,
+         holdout_counts, holdout_base) -> dict:  # fmt: skip
+    t = tuple(triple)
+    m = {k: float(v[t]) for k, v in th.metrics_of(counts).items()}
+    base = {k: float(v) for k, v in th.metrics_of(base_counts).items()}
+    d = th.deltas(m, base)
+    hm = {k: float(v[t]) for k, v in th.metrics_of(holdout_counts).items()}
+    hb = {k: float(v) for k, v in th.metrics_of(holdout_base).items()}
+    hd = th.deltas(hm, hb)
+    return {
+        "segment": segment, "method": method,
+        "theta_response": float(grid[0, t[0]]), "theta_apply": float(grid[1, t[1]]),
+        "theta_positive": float(grid[2, t[2]]),
+        "objective": float(th.objective(d)), "sends": int(m["sends"]),
+        "applies": int(m["applies"]), "apply_rate": m["apply_rate"],
+        "positives": int(m["positives"]), "positives_per_apply": m["positives_per_apply"],
+        "unsubscribe_rate": m["unsubscribe_rate"], "negative_ratio": m["negative_ratio"],
+        "evaluations": int(result.evaluations),
+        **{f"delta_{k}": float(v) for k, v in zip(th.METRICS, d, strict=True)},
+        "slo_met": bool(th.slo_met(m)), "improved": result.triple is not None, "note": note,
+        "holdout_sends": int(hm["sends"]), "holdout_objective": _finite(th.objective(hd)),
+        **{f"holdout_delta_{k}": float(v) for k, v in zip(th.METRICS, hd, strict=True)},
+        "holdout_slo_met": bool(th.slo_met(hm)),
+    }  # fmt: skip
+
+
+def _finite(x) -> float:
+    x = float(x)
+    return x if np.isfinite(x) else float("nan")  # no held-out applies: no relative change
+
+
+def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
+    sc = _scorer(con, run_date, models_dir)
+    funnel = load_funnel(models_dir, run_date)
+    w = windows(run_date)
+    tuning = load_sends(con, run_date, sc.market, *w["tuning"])
+    holdout = load_sends(con, run_date, sc.market, *w["holdout"])
+    if not len(tuning):
+        raise ValueError(f"no sends in the tuning window {w['tuning']}: cannot set thresholds")
+    probs = funnel.probabilities(fn.pair_features(sc, tuning.seekers, tuning.ads, tuning.days))
+    names = sorted(set(segments_of(sc.market, tuning.ads)))
+    grid = th.quantile_grid(probs)
+    tables = _scored_tables(tuning, probs, grid, names, sc.market)
+    h_probs = (funnel.probabilities(fn.pair_features(sc, holdout.seekers, holdout.ads,
+                                                     holdout.days))
+               if len(holdout) else np.zeros((0, 3)))  # fmt: skip
+    h_tables = _scored_tables(holdout, h_probs, grid, names, sc.market)
+    default = th.default_triple(tables.pooled().counts[0])
+    rows, chosen = [], {}
+    for s, name in enumerate(names):
+        counts, h_counts = tables.counts[s], h_tables.counts[s]
+        for method, search in (("greedy", th.greedy_search), ("grid", th.grid_search)):
+            result = search(counts, default)
+            triple = result.triple if result.triple is not None else default
+            if method == "greedy":
+                chosen[name] = tuple(triple)
+            note = (
+                ""
+                if result.triple is not None
+                else "keeps the defaults: no triple improves all four metrics under the SLOs"
+            )
+            rows.append(_row(name, method, grid, triple, counts, counts[(slice(None), *default)],
+                             result, note, h_counts,
+                             h_counts[(slice(None), *default)]))  # fmt: skip
+        if log:
+            g, r = rows[-2], rows[-1]
+            log(f"segment {name}: greedy {g['objective']:.4f} in {g['evaluations']} evaluations, "
+                f"grid {r['objective']:.4f} in {r['evaluations']}")  # fmt: skip
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "run_date", run_date)
+    with modelstore.writing(models_dir, run_date, "thresholds") as folder:
+        np.save(folder / "grid.npy", grid)
+        (folder / "defaults.json").write_text(json.dumps({"default": list(default)}))
+    return Tuned(frame, grid, default, tables, h_tables, names, chosen)
+
+
+def write_thresholds(con, run_date: dt.date, tuned: Tuned) -> int:
+    con.execute(wh.sql("create_recs_segment_thresholds"))
+    con.execute("DELETE FROM recs.segment_thresholds WHERE run_date = ?", [run_date])
+    con.register("threshold_rows", tuned.rows)
+    try:
+        con.execute("INSERT INTO recs.segment_thresholds BY NAME SELECT * FROM threshold_rows")
+    finally:
+        con.unregister("threshold_rows")
+    return len(tuned.rows)
+
+
+def write_to_send(con, run_date: dt.date, models_dir, per_seeker: int = SENDS_PER_SEEKER) -> dict:
+    """Tonight's recommendations that pass their segment's thresholds (the greedy's), after the
+    exclusions, at most `per_seeker` a seeker (best recommendation ranks first)."""
+    candidates = con.execute(
+        wh.sql("to_send_candidates"),
+        {"run_date": run_date, "recent": run_date - dt.timedelta(days=RECENT_SEND_DAYS)},
+    ).df()
+    sc = _scorer(con, run_date, models_dir)
+    funnel = load_funnel(models_dir, run_date)
+    seekers = sc.market.seeker_index(candidates["jobseeker_id"])
+    ads = sc.market.ad_index(candidates["ad_id"])
+    days = np.full(len(seekers), np.datetime64(run_date, "D"))
+    probs = (funnel.probabilities(fn.pair_features(sc, seekers, ads, days)) if len(seekers)
+             else np.zeros((0, 3)))  # fmt: skip
+    thresholds = (
+        con.execute(
+            "SELECT segment, theta_response, theta_apply, theta_positive "
+            "FROM recs.segment_thresholds WHERE run_date = ? AND method = 'greedy'",
+            [run_date],
+        )
+        .df()
+        .set_index("segment")
+    )
+    folder = modelstore.model_dir(models_dir, run_date, "thresholds")
+    grid = np.load(folder / "grid.npy")
+    triple = json.loads((folder / "defaults.json").read_text())["default"]
+    default = grid[[0, 1, 2], triple]  # segments unseen in the tuning window get the defaults
+    segment = segments_of(sc.market, ads)
+    theta = np.stack([thresholds.reindex(segment)[c].fillna(default[i]).to_numpy()
+                      for i, c in enumerate(thresholds.columns)], axis=1)  # fmt: skip
+    passing = (probs >= theta).all(axis=1)
+    out = candidates.assign(segment=segment, p_response=probs[:, 0], p_apply=probs[:, 1],
+                            p_positive=probs[:, 2])[passing]  # fmt: skip
+    out = out.sort_values(["jobseeker_id", "recommendation_rank"])
+    out["rank"] = out.groupby("jobseeker_id").cumcount() + 1
+    out = out[out["rank"] <= per_seeker]
+    out.insert(0, "run_date", run_date)
+    con.execute(wh.sql("create_recs_to_send"))
+    con.execute("DELETE FROM recs.to_send WHERE run_date = ?", [run_date])
+    con.register("send_rows", out)
+    try:
+        con.execute("INSERT INTO recs.to_send BY NAME SELECT * FROM send_rows")
+    finally:
+        con.unregister("send_rows")
+    return {"rows": len(out), "seekers": int(out["jobseeker_id"].nunique()),
+            "eligible_pairs": len(candidates), "passing_pairs": int(passing.sum())}  # fmt: skip
