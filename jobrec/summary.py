@@ -32,6 +32,7 @@ def night_summary(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> str:
         lines.append(f"{asset:<34}{seconds:>10.2f}{peak:>10.0f}{rows:>12,}")
     lines += ranking_lines(con, day)
     lines += market_lines(con, day)
+    lines += threshold_lines(con, day)
     return "\n".join(lines)
 
 
@@ -82,6 +83,31 @@ def ranking_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
         seekers_of = "" if population == "all" else f" [{population}]"
         label = f"{split} {relevance} {stage}/{model}{seekers_of}"
         lines.append(f"  {label:<60}{values}  n={seekers:,}")
+    return lines
+
+
+def threshold_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
+    """Per segment: the greedy search's thresholds, objective, evaluations against the grid's,
+    the SLOs, and the held-out week's objective."""
+    if not _has_table(con, "recs", "segment_thresholds"):
+        return []
+    rows = con.execute(
+        "SELECT g.segment, g.theta_response, g.theta_apply, g.theta_positive, g.objective, "
+        "r.objective, g.evaluations, r.evaluations, g.sends, g.slo_met, g.improved, "
+        "g.holdout_objective FROM recs.segment_thresholds AS g JOIN recs.segment_thresholds AS r "
+        "ON r.run_date = g.run_date AND r.segment = g.segment AND r.method = 'grid' "
+        "WHERE g.run_date = ? AND g.method = 'greedy' ORDER BY g.segment",
+        [day],
+    ).fetchall()
+    lines = ["", "thresholds per segment (greedy search; the grid is the optimum's reference; "
+             "objective Σ 0.25 Δ_i against the defaults, held-out: the week after tuning)",
+             f"  {'segment':<8}{'θ_JR':>8}{'θ_JA':>8}{'θ_PO':>8}{'greedy':>9}{'grid':>9}"
+             f"{'evals':>7}{'/grid':>7}{'sends':>8}{'SLOs':>6}{'moved':>7}"
+             f"{'held-out':>10}"]  # fmt: skip
+    for seg, tr, ta, tp, og, orr, eg, er, n, slo, moved, hold in rows:
+        lines.append(f"  {seg:<8}{tr:>8.4f}{ta:>8.4f}{tp:>8.4f}{og:>9.4f}{orr:>9.4f}{eg:>7}"
+                     f"{er:>7}{n:>8}{'met' if slo else 'no':>6}{'yes' if moved else 'no':>7}"
+                     f"{hold if hold is not None else float('nan'):>10.4f}")  # fmt: skip
     return lines
 
 
