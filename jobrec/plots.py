@@ -39,6 +39,11 @@ def tradeoff_plot(curve: pd.DataFrame, path: Path) -> Path:
     ax.legend(fontsize=6, ncol=2)
     ax.grid(alpha=0.3)
     fig.tight_layout()
+    return _save(fig, path)
+
+
+def _save(fig, path: Path) -> Path:
+    """Write the figure atomically (a reader never sees half a PNG) and free it."""
     path.parent.mkdir(parents=True, exist_ok=True)
     tmp = path.with_name(path.name + ".tmp.png")
     fig.savefig(tmp)
@@ -86,9 +91,4 @@ def segment_objective_plot(tables, default, chosen: dict[str, tuple[int, int, in
         ax.tick_params(labelsize=6)
     fig.suptitle("Objective over (θ_JA, θ_PO) at each segment's chosen θ_JR", fontsize=10)
     fig.tight_layout()
-    path.parent.mkdir(parents=True, exist_ok=True)
-    tmp = path.with_name(path.name + ".tmp.png")
-    fig.savefig(tmp)
-    plt.close(fig)
-    tmp.replace(path)
-    return path
+    return _save(fig, path)

@@ -251,12 +251,7 @@ def choose_policy(con, run_date: dt.date, models_dir, cost: str = COST, log=None
     frame = curve.drop(columns="solve_seconds")  # timings live in metrics.runs: rows reproduce
     frame.insert(0, "run_date", run_date)
     con.execute(wh.sql("create_metrics_ot_tradeoff"))
-    con.execute("DELETE FROM metrics.ot_tradeoff WHERE run_date = ?", [run_date])
-    con.register("curve_rows", frame)
-    try:
-        con.execute("INSERT INTO metrics.ot_tradeoff BY NAME SELECT * FROM curve_rows")
-    finally:
-        con.unregister("curve_rows")
+    wh.replace_rows(con, "metrics.ot_tradeoff", run_date, frame, {})
     return {"policy": policy, "curve": curve}
 
 

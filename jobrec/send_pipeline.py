@@ -197,12 +197,7 @@ def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
 
 def write_thresholds(con, run_date: dt.date, tuned: Tuned) -> int:
     con.execute(wh.sql("create_recs_segment_thresholds"))
-    con.execute("DELETE FROM recs.segment_thresholds WHERE run_date = ?", [run_date])
-    con.register("threshold_rows", tuned.rows)
-    try:
-        con.execute("INSERT INTO recs.segment_thresholds BY NAME SELECT * FROM threshold_rows")
-    finally:
-        con.unregister("threshold_rows")
+    wh.replace_rows(con, "recs.segment_thresholds", run_date, tuned.rows, {})
     return len(tuned.rows)
 
 
@@ -244,11 +239,6 @@ def write_to_send(con, run_date: dt.date, models_dir, per_seeker: int = SENDS_PE
     out = out[out["rank"] <= per_seeker]
     out.insert(0, "run_date", run_date)
     con.execute(wh.sql("create_recs_to_send"))
-    con.execute("DELETE FROM recs.to_send WHERE run_date = ?", [run_date])
-    con.register("send_rows", out)
-    try:
-        con.execute("INSERT INTO recs.to_send BY NAME SELECT * FROM send_rows")
-    finally:
-        con.unregister("send_rows")
+    wh.replace_rows(con, "recs.to_send", run_date, out, {})
     return {"rows": len(out), "seekers": int(out["jobseeker_id"].nunique()),
             "eligible_pairs": len(candidates), "passing_pairs": int(passing.sum())}  # fmt: skip

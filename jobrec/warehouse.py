@@ -268,12 +268,13 @@ def replace_rows(
     owned: Mapping[str, Sequence[object]],
 ) -> int:
     """Replace, in a table several assets write (metrics.ranking...), the rows of `run_date`
-    this writer owns (`owned`: column -> values, e.g. {"stage": ["retrieval", "baseline"]})."""
-    where = " AND ".join(
-        f"{_ident(c)} IN ({', '.join('?' for _ in vs)})" for c, vs in owned.items()
+    this writer owns (`owned`: column -> values, e.g. {"stage": ["retrieval", "baseline"]}; empty:
+    the whole partition)."""
+    where = "".join(
+        f" AND {_ident(c)} IN ({', '.join('?' for _ in vs)})" for c, vs in owned.items()
     )
     params = [v for vs in owned.values() for v in vs]
-    con.execute(f"DELETE FROM {_ident(table)} WHERE run_date = ? AND {where}", [run_date, *params])
+    con.execute(f"DELETE FROM {_ident(table)} WHERE run_date = ?{where}", [run_date, *params])
     con.register("replacement_rows", frame)
     try:
         con.execute(f"INSERT INTO {_ident(table)} BY NAME SELECT * FROM replacement_rows")
