@@ -1,0 +1,48 @@
+"""The double-ML gap estimator (jobrec.fairness) against DoubleML's DoubleMLPLR on the same
+folds and learners, and its coverage of a planted gap."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from sklearn.linear_model import LinearRegression
+
+from jobrec import fairness as fr
+
+
+def planted(n=4000, gap=-0.3, seed=0):
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, 4))
+    p_female = 1 / (1 + np.exp(-(0.8 * x[:, 0] - 0.5 * x[:, 1])))
+    female = (rng.random(n) < p_female).astype(float)
+    y = gap * female + np.sin(x[:, 0]) + 0.5 * x[:, 1] ** 2 + x[:, 2] + rng.normal(0, 1, n)
+    return y, female, x
+
+
+def test_equals_doubleml_plr_on_the_same_folds_and_learners():
+    doubleml = pytest.importorskip("doubleml")
+    y, female, x = planted()
+    splits = fr.fold_splits(len(y), 5, seed=3)
+    mine = fr.plr_gap(y, female, x, learner=lambda s: LinearRegression(), splits=splits)
+    data = doubleml.DoubleMLData.from_arrays(x, y, female)
+    ref = doubleml.DoubleMLPLR(data, LinearRegression(), LinearRegression(), n_folds=5,
+                               score="partialling out")  # fmt: skip
+    ref.set_sample_splitting([splits])
+    ref.fit()
+    assert mine.gap == pytest.approx(float(ref.coef[0]), rel=1e-9)
+    assert mine.std_error == pytest.approx(float(ref.se[0]), rel=1e-6)
+
+
+def test_covers_the_planted_gap_and_zero_when_there_is_none():
+    y, female, x = planted(gap=-0.3, seed=1)
+    g = fr.plr_gap(y, female, x)
+    assert g.ci_low < -0.3 < g.ci_high and g.ci_high < 0 and g.n == len(y)
+    y0, female0, x0 = planted(gap=0.0, seed=1)
+    g0 = fr.plr_gap(y0, female0, x0)
+    assert g0.ci_low < 0 < g0.ci_high
+
+
+def test_refuses_a_sample_without_both_genders():
+    y, female, x = planted(200)
+    with pytest.raises(ValueError, match="too few"):
+        fr.plr_gap(y, np.zeros_like(female), x)
