@@ -46,3 +46,27 @@ def test_refuses_a_sample_without_both_genders():
     y, female, x = planted(200)
     with pytest.raises(ValueError, match="too few"):
         fr.plr_gap(y, np.zeros_like(female), x)
+
+
+@pytest.mark.slow
+def test_planted_gender_gap_on_small(tmp_path):
+    """On `small` (seed 0): the audit's 95% interval covers the realised gap of log wage and
+    hours, is at most ±25% of it and excludes 0; without the planted term it covers 0."""
+    import datetime as dt
+
+    from jobrec.synth import generate
+
+    dirs = {e: tmp_path / f"effect_{e}" for e in (1.0, 0.0)}
+    for effect, folder in dirs.items():
+        generate("small", folder, seed=0, end_date=dt.date(2026, 11, 27), gender_effect=effect,
+                 progress=False)  # fmt: skip
+    truth = fr.realised_gap(dirs[1.0], dirs[0.0])
+    on = {r["outcome"]: r for r in fr.audit(*fr.raw_application_outcomes(dirs[1.0]))}
+    off = {r["outcome"]: r for r in fr.audit(*fr.raw_application_outcomes(dirs[0.0]))}
+    for outcome in ("log_wage", "hours"):
+        r, z = on[outcome], off[outcome]
+        assert r["ci_low"] <= truth[outcome] <= r["ci_high"], (outcome, truth, r)
+        assert (r["ci_high"] - r["ci_low"]) / 2 <= 0.25 * abs(truth[outcome])
+        assert r["ci_high"] < 0  # women's applications: lower wages, fewer hours
+        assert z["ci_low"] <= 0 <= z["ci_high"], (outcome, z)
+    assert on["log_wage"]["left_out"] > 0  # non-binary and unknown genders are counted out
