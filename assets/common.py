@@ -21,6 +21,7 @@ from typing import Any
 import duckdb
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -76,14 +77,21 @@ def daily_asset(
     deps: Sequence[Any] = (),
     description: str | None = None,
     transactional: bool = True,
+    warnings: Mapping[str, Check] | None = None,
 ) -> Callable[[Compute], Any]:
-    """`transactional=False` is for steps that manage their own atomicity (publishing)."""
+    """`transactional=False` is for steps that manage their own atomicity (publishing).
+    `warnings`: checks that report (severity WARN) but never block nor roll back: findings such
+    as an audit's must not stop the night's recommendations."""
+    warnings = dict(warnings or {})
     asset_key = AssetKey(list(key))
 
     def decorate(compute: Compute):
         specs = [
             AssetCheckSpec(name, asset=asset_key, blocking=True, description=fn.__doc__)
             for name, fn in checks.items()
+        ] + [
+            AssetCheckSpec(name, asset=asset_key, blocking=False, description=fn.__doc__)
+            for name, fn in warnings.items()
         ]
 
         @asset(
@@ -109,6 +117,7 @@ def daily_asset(
                             verdicts = {name: fn(step, written) for name, fn in checks.items()}
                             if not all(v.passed for v in verdicts.values()):
                                 raise _Refused  # rolls back: the partition stays as it was
+                            verdicts.update({n: fn(step, written) for n, fn in warnings.items()})
                     except _Refused:
                         refused = run_date
                         break
@@ -134,6 +143,9 @@ def daily_asset(
                 yield AssetCheckResult(
                     check_name=name,
                     passed=verdict.passed,
+                    severity=AssetCheckSeverity.WARN
+                    if name in warnings
+                    else AssetCheckSeverity.ERROR,
                     description=(prefix + verdict.description)[:4000],
                     metadata=verdict.metadata,
                 )

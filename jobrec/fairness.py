@@ -187,3 +187,66 @@ def realised_gap(with_effect_dir, without_effect_dir) -> dict[str, float]:
     for o in OUTCOMES:
         out[o] = float(means[0][o] - means[1][o])
     return out
+
+
+# --- the nightly audit ----------------------------------------------------------------------
+
+AUDIT_K = 10  # list depth of the audited recommendations (the send list holds at most 10)
+AUDIT_DAYS = 28  # applications and hires of the 28 days before the partition
+SOURCES = ("muse2", "ot", "send", "applications", "hires")
+RECOMMENDERS = ("muse2", "ot", "send")
+
+
+def nightly_audit(con, run_date, log=None):
+    """metrics.fairness rows of partition D: θ per source and outcome."""
+    import pandas as pd
+
+    from jobrec import warehouse as wh
+
+    seekers = con.execute("SELECT * EXCLUDE (skills) FROM clean.jobseekers WHERE run_date = ?",
+                          [run_date]).df()  # fmt: skip
+    ads = con.execute(
+        "SELECT ad_id, wage, contract, hours_per_week, latitude, longitude FROM clean.job_ads "
+        "WHERE run_date = ?", [run_date]).df()  # fmt: skip
+    pairs = con.execute(wh.sql("fairness_pairs"),
+                        {"run_date": run_date, "k": AUDIT_K, "days": AUDIT_DAYS}).df()  # fmt: skip
+    rows = []
+    for source in SOURCES:
+        outcomes = seeker_outcomes(seekers, ads, pairs[pairs["source"] == source])
+        try:
+            found = audit(seekers, outcomes)
+        except ValueError as exc:  # too few seekers of either gender: said, not estimated
+            if log:
+                log(f"fairness {source}: {exc}")
+            continue
+        for r in found:
+            rows.append(
+                {
+                    "source": source,
+                    **r,
+                    "k": AUDIT_K if source in ("muse2", "ot") else None,
+                    "days": AUDIT_DAYS if source in ("applications", "hires") else None,
+                }
+            )
+        if log:
+            log(f"fairness {source}: {len(outcomes)} seekers")
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "run_date", run_date)
+    return frame
+
+
+def amplification(rows) -> list[str]:
+    """Recommender sources whose gap exceeds the applications' in size beyond noise:
+    |θ_rec| > |θ_applications| + 2·SE, SE that of the difference (the two standard errors
+    combined as independent)."""
+    found = []
+    apps = rows[rows["source"] == "applications"].set_index("outcome")
+    for r in rows[rows["source"].isin(RECOMMENDERS)].itertuples():
+        if r.outcome not in apps.index:
+            continue
+        a = apps.loc[r.outcome]
+        se = float(np.hypot(r.std_error, a["std_error"]))
+        if abs(r.gap) > abs(a["gap"]) + 2 * se:
+            found.append(f"{r.source} {r.outcome}: {r.gap:+.4f} against applications' "
+                         f"{a['gap']:+.4f} (± {2 * se:.4f})")  # fmt: skip
+    return found

@@ -115,8 +115,13 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--day", type=dt.date.fromisoformat, default=None)
     args = parser.parse_args()
-    with duckdb.connect(str(Settings.from_env().published), read_only=True) as con:
+    settings = Settings.from_env()
+    with duckdb.connect(str(settings.published), read_only=True) as con:
         print(night_summary(con, args.day))
+        day = args.day or con.execute("SELECT max(run_date) FROM metrics.runs").fetchall()[0][0]
+    report = settings.reports_dir / str(day) / "report.md"
+    if report.exists():
+        print(f"\nthe night's report: {report}")
 
 
 if __name__ == "__main__":

@@ -8,6 +8,7 @@ from assets.clean import CLEAN_ASSETS
 from assets.publish import build_publish_asset
 from assets.raw import raw_inputs
 from assets.redistribution import REDISTRIBUTION_ASSETS
+from assets.report import REPORT_ASSETS
 from assets.rerank import RERANK_ASSETS
 from assets.retrieval import RETRIEVAL_ASSETS
 from assets.send import SEND_ASSETS
@@ -21,6 +22,7 @@ CHAIN = [
     *RERANK_ASSETS,
     *REDISTRIBUTION_ASSETS,
     *SEND_ASSETS,
+    *REPORT_ASSETS,
 ]
 publish_warehouse = build_publish_asset(
     [key for a in CHAIN for key in a.keys]  # after everything else

@@ -42,8 +42,8 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     assert checks and all(c.passed for c in checks)
     counts = _counts(tiny_settings.warehouse, TINY_DAY)
     assert all(n > 0 for n in counts.values()), counts  # every table holds the day, forward too
-    outputs = TABLES + FORWARD + RETRIEVAL + ["metrics.ranking", "metrics.market",
-                                              "metrics.ot_tradeoff"]  # fmt: skip
+    metrics = ["metrics.ranking", "metrics.market", "metrics.ot_tradeoff", "metrics.fairness"]
+    outputs = TABLES + FORWARD + RETRIEVAL + metrics
     first = _dump(tiny_settings.warehouse, TINY_DAY, outputs)
     assert run_day(tiny_settings, TINY_DAY).success  # a re-run retrains: seeded, same tables
     assert _dump(tiny_settings.warehouse, TINY_DAY, outputs) == first
@@ -53,6 +53,7 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     _check_market_rows(tiny_settings.warehouse, TINY_DAY)
     _check_recommendations_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_send_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_fairness_and_report(tiny_settings)
 
 
 def _check_ranking_rows(db, day, forward: bool):
@@ -256,3 +257,24 @@ def _check_send_check_can_fail(db, tmp_path):
                     [TINY_DAY, seeker])  # fmt: skip
         problems = {p: c for p, c, _ in con.execute(wh.sql("check_to_send"), params).fetchall()}
     assert problems == {"below its segment's thresholds": 1, "unsubscribed seeker": n}
+
+
+def _check_fairness_and_report(settings):
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT source, outcome, gap, ci_low, ci_high, n FROM metrics.fairness "
+            "WHERE run_date = ?", [TINY_DAY]).fetchall()  # fmt: skip
+        assets = {
+            a
+            for (a,) in con.execute(
+                "SELECT DISTINCT asset FROM metrics.runs WHERE run_date = ?", [TINY_DAY]
+            ).fetchall()
+        }
+    sources = {s for s, *_ in rows}
+    assert {"applications", "muse2", "ot", "send"} <= sources
+    assert all(lo <= g <= hi and n > 0 for _, _, g, lo, hi, n in rows)
+    report = settings.reports_dir / TINY_DAY.isoformat() / "report.md"
+    text = report.read_text()
+    assert "Gender gap" in text and "Market before and after" in text
+    assert (report.parent / "fairness.png").exists()
+    assert {"metrics/fairness", "reports/nightly", "recs/to_send"} <= assets  # every asset timed
