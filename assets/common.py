@@ -61,6 +61,18 @@ class Verdict:
     metadata: dict[str, Any] = dataclasses.field(default_factory=dict)
 
 
+def problems_text(problems: Sequence[tuple]) -> str:
+    """The rows of a check query — (problem, count, a few samples) — as one line."""
+    return "; ".join(f"{p}: {n} (e.g. {', '.join(samples)})" for p, n, samples in problems)
+
+
+def problems_verdict(problems: Sequence[tuple], ok_text: str) -> Verdict:
+    """Passed when the check query found nothing; else its problems, counted by kind."""
+    if not problems:
+        return Verdict(True, ok_text)
+    return Verdict(False, problems_text(problems), {p: n for p, n, _ in problems})
+
+
 Compute = Callable[[Step], Written]
 Check = Callable[[Step, Written], Verdict]
 

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from dagster import MetadataValue
 
-from assets.common import Step, Verdict, Written, daily_asset
+from assets.common import Step, Verdict, Written, daily_asset, problems_text
 from assets.rerank import rerank_evaluation, reranked
 from jobrec import plots
 from jobrec import redistribution as rd
@@ -71,7 +71,7 @@ def _recommendations_check(step: Step, written: Written) -> Verdict:
             f"{m['seeker_marginal_error']:.1e}, ad marginal error {m['ad_marginal_error']:.1e} "
             f"(tolerance {m['tolerance']:g})")  # fmt: skip
     if problems:
-        text += "; " + "; ".join(f"{p}: {n} (e.g. {', '.join(s)})" for p, n, s in problems)
+        text += "; " + problems_text(problems)
     return Verdict(solver_ok and not problems, text, {p: n for p, n, _ in problems})
 
 

@@ -1,7 +1,7 @@
 """Rerank: Muse.1, Muse.2 and the XGBoost baseline on the Muse.0 candidates, `recs.reranked`, and
 their evaluation (logic in jobrec.rerank_pipeline, jobrec.rerank, jobrec.xgb_baseline)."""
 
-from assets.common import Step, Verdict, Written, daily_asset
+from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
 from assets.retrieval import candidates, muse0, retrieval_evaluation
 from jobrec import rerank_pipeline as rrp
 from jobrec import retrieval_pipeline as rp
@@ -58,10 +58,10 @@ def _reranked_check(step: Step, written: Written) -> Verdict:
     problems = step.con.execute(
         wh.sql("check_reranked"), {"run_date": step.run_date, **rrp.RERANK_KEEP}
     ).fetchall()
-    if not problems:
-        return Verdict(True, f"{written.rows} reranked rows, every list complete and sorted")
-    text = "; ".join(f"{m} {p}: {n} (e.g. {', '.join(s)})" for m, p, n, s in problems)
-    return Verdict(False, text, {f"{m} {p}": n for m, p, n, _ in problems})
+    by_model = [(f"{m} {p}", n, s) for m, p, n, s in problems]
+    return problems_verdict(
+        by_model, f"{written.rows} reranked rows, every list complete and sorted"
+    )
 
 
 @daily_asset(

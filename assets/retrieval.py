@@ -14,7 +14,7 @@ from assets.clean import (
     eval_forward_applications,
     eval_forward_hires,
 )
-from assets.common import Step, Verdict, Written, daily_asset
+from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
 from jobrec import modelstore
 from jobrec import retrieval_pipeline as rp
 from jobrec import warehouse as wh
@@ -141,10 +141,7 @@ def _candidates_check(step: Step, written: Written) -> Verdict:
     problems = step.con.execute(
         wh.sql("check_candidates"), {"run_date": step.run_date, "k": rp.CANDIDATES_K}
     ).fetchall()
-    if not problems:
-        return Verdict(True, f"{written.rows} candidates, every list complete and sorted")
-    text = "; ".join(f"{p}: {n} (e.g. {', '.join(sample)})" for p, n, sample in problems)
-    return Verdict(False, text, {p: n for p, n, _ in problems})
+    return problems_verdict(problems, f"{written.rows} candidates, every list complete and sorted")
 
 
 @daily_asset(

@@ -8,7 +8,7 @@ from pathlib import Path
 from dagster import MetadataValue
 
 from assets.clean import clean_recommendation_feedback
-from assets.common import Step, Verdict, Written, daily_asset
+from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
 from assets.redistribution import recommendations
 from assets.rerank import muse2
 from jobrec import plots
@@ -60,22 +60,9 @@ def _thresholds_check(step: Step, written: Written) -> Verdict:
     moved, the SLOs hold (Wilson bounds) and all four Δ_i > 0; the greedy never claims more than
     the grid's optimum."""
     rows = written.result.rows
-    problems = []
-    per_segment = rows.groupby("segment")["method"].apply(set)
-    missing = [s for s in written.result.segment_names if per_segment.get(s) != set(sp.METHODS)]
-    if missing:
-        problems.append(f"segments without both rows: {missing[:5]}")
-    moved = rows[rows["improved"]]
-    delta_cols = [c for c in rows.columns if c.startswith("delta_")]
-    bad = moved[~moved["slo_met"] | (moved[delta_cols] <= 0).any(axis=1)]
-    if len(bad):
-        problems.append(f"moved without SLOs or with a Δ ≤ 0: {bad['segment'].tolist()[:5]}")
-    by = rows.pivot(index="segment", columns="method", values="objective")
-    above = by[by["greedy"] > by["grid"] + 1e-12]
-    if len(above):
-        problems.append(f"greedy above the grid optimum: {above.index.tolist()[:5]}")
-    text = (f"{len(per_segment)} segments, {int(moved['method'].eq('greedy').sum())} moved by the "
-            "greedy search")  # fmt: skip
+    problems = sp.threshold_problems(written.result)
+    moved = int((rows["improved"] & rows["method"].eq("greedy")).sum())
+    text = f"{rows['segment'].nunique()} segments, {moved} moved by the greedy search"
     return Verdict(not problems, "; ".join([text, *problems]))
 
 
@@ -118,10 +105,9 @@ def _send_check(step: Step, written: Written) -> Verdict:
     problems = step.con.execute(wh.sql("check_to_send"), {
         "run_date": step.run_date, "per_seeker": sp.SENDS_PER_SEEKER,
         "recent": written.metadata["recent_send_cutoff"]}).fetchall()  # fmt: skip
-    if not problems:
-        return Verdict(True, f"{written.rows} sends to {written.metadata['seekers']} seekers")
-    text = "; ".join(f"{p}: {n} (e.g. {', '.join(s)})" for p, n, s in problems)
-    return Verdict(False, text, {p: n for p, n, _ in problems})
+    return problems_verdict(
+        problems, f"{written.rows} sends to {written.metadata['seekers']} seekers"
+    )
 
 
 @daily_asset(

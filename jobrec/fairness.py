@@ -14,10 +14,14 @@ from __future__ import annotations
 import dataclasses
 from collections.abc import Callable
 
+import duckdb
 import numpy as np
+import pandas as pd
 from sklearn.base import RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingRegressor
 from sklearn.model_selection import KFold
+
+from jobrec import warehouse as wh
 
 Z95 = 1.959964
 
@@ -89,8 +93,6 @@ EARTH_KM = 6371.0
 def seeker_outcomes(seekers, ads, pairs):
     """Per seeker of `pairs` (jobseeker_id, ad_id): the mean over its ads of log wage,
     permanent contract (0/1), weekly hours and distance from home (km)."""
-    import pandas as pd
-
     a = ads.set_index("ad_id")
     s = seekers.set_index("jobseeker_id")
     p = pairs[["jobseeker_id", "ad_id"]]
@@ -160,8 +162,6 @@ def audit(seekers, outcomes, folds: int = 5, seed: int = 0) -> list[dict]:
 
 def raw_application_outcomes(raw_dir) -> tuple[object, object]:
     """(seekers, per-seeker application outcomes) of a raw market folder (Parquet files)."""
-    import duckdb
-
     con = duckdb.connect()
     try:
         seekers = con.execute(f"SELECT * FROM '{raw_dir}/jobseekers.parquet'").df()
@@ -199,10 +199,6 @@ RECOMMENDERS = ("muse2", "ot", "send")
 
 def nightly_audit(con, run_date, log=None):
     """metrics.fairness rows of partition D: θ per source and outcome."""
-    import pandas as pd
-
-    from jobrec import warehouse as wh
-
     seekers = con.execute("SELECT * EXCLUDE (skills) FROM clean.jobseekers WHERE run_date = ?",
                           [run_date]).df()  # fmt: skip
     ads = con.execute(

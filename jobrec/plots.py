@@ -9,7 +9,10 @@ import matplotlib
 
 matplotlib.use("Agg")  # no display on the batch machines
 import matplotlib.pyplot as plt  # noqa: E402
+import numpy as np  # noqa: E402
 import pandas as pd  # noqa: E402
+
+from jobrec import thresholds as th  # noqa: E402
 
 
 def tradeoff_plot(curve: pd.DataFrame, path: Path) -> Path:
@@ -62,10 +65,6 @@ def segment_objective_plot(tables, default, chosen: dict[str, tuple[int, int, in
                            names: list[str], path: Path) -> Path:  # fmt: skip
     """Per segment, the objective Σ λ_i Δ_i over (θ_JA, θ_PO) at the segment's chosen θ_JR (the
     paper's figure 4); admissible cells (all Δ_i > 0, SLOs met) dotted, the chosen cell ringed."""
-    import numpy as np
-
-    from jobrec import thresholds as th
-
     cols = 5
     rows = (len(names) + cols - 1) // cols
     fig, axes = plt.subplots(rows, cols, figsize=(3.2 * cols, 2.8 * rows), dpi=90, squeeze=False)

@@ -69,6 +69,10 @@ class Instance:
     scores: np.ndarray
     positions: np.ndarray
 
+    def graph_ads(self) -> np.ndarray:
+        """The market ad rows on at least one list: the graph's ad columns, sorted."""
+        return np.unique(self.ads[self.ads >= 0])
+
 
 @dataclasses.dataclass
 class Policy:
@@ -101,7 +105,7 @@ class Redistributed:
 
 def _graph(inst: Instance, policy: Policy) -> tuple[ot.EdgeGraph, np.ndarray, np.ndarray]:
     valid = inst.ads >= 0
-    used = np.unique(inst.ads[valid])
+    used = inst.graph_ads()
     cols = np.where(valid, np.searchsorted(used, np.where(valid, inst.ads, used[0])), -1)
     scores = np.where(valid, inst.scores, -np.inf)
     cost = ot.edge_costs(scores, policy.cost, policy.temperature)
@@ -284,8 +288,7 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
     market = load_market(con, run_date)
     policy = Policy.load(models_dir, run_date)
     inst = tonight_instance(con, run_date, market)
-    graph, used, _ = _graph(inst, policy)
-    init = _previous_potentials(models_dir, run_date, market, used)
+    init = _previous_potentials(models_dir, run_date, market, inst.graph_ads())
     out = redistribute(inst, policy, init_ad_potential=init, log=log)
     ad_ids = market.ads["ad_id"].to_numpy()
     folder = modelstore.model_dir(models_dir, run_date, POLICY)
@@ -302,7 +305,7 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
                   "muse2_score": out.muse2_score},
     )  # fmt: skip
     return {"rows": rows, "seekers": len(inst.seekers), "edges": int((inst.ads >= 0).sum()),
-            "ads_in_graph": len(used), "warm_start": init is not None,
+            "ads_in_graph": len(out.ad_rows), "warm_start": init is not None,
             "epsilon": policy.epsilon, "alpha": policy.alpha if policy.qualified else 1.0,
             "tau": policy.tau, "tolerance": TOL, **out.solution.report()}  # fmt: skip
 

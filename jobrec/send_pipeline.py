@@ -120,10 +120,10 @@ def _scored_tables(sends: Sends, probs, grid, names: list[str], market: Market) 
 def _row(segment, method, grid, triple, counts, base_counts, result, note,
          holdout_counts, holdout_base) -> dict:  # fmt: skip
     t = tuple(triple)
-    m = {k: float(v[t]) for k, v in th.metrics_of(counts).items()}
+    m = {k: float(v) for k, v in th.metrics_of(counts[(slice(None), *t)]).items()}
     base = {k: float(v) for k, v in th.metrics_of(base_counts).items()}
     d = th.deltas(m, base)
-    hm = {k: float(v[t]) for k, v in th.metrics_of(holdout_counts).items()}
+    hm = {k: float(v) for k, v in th.metrics_of(holdout_counts[(slice(None), *t)]).items()}
     hb = {k: float(v) for k, v in th.metrics_of(holdout_base).items()}
     hd = th.deltas(hm, hb)
     return {
@@ -193,6 +193,27 @@ def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
         np.save(folder / "grid.npy", grid)
         (folder / "defaults.json").write_text(json.dumps({"default": list(default)}))
     return Tuned(frame, grid, default, tables, h_tables, names, chosen)
+
+
+def threshold_problems(tuned: Tuned) -> list[str]:
+    """What the night's thresholds must not show: a segment of the tuning window without both
+    rows; thresholds moved without the SLOs or with a Δ_i ≤ 0; a greedy objective above the
+    grid's optimum."""
+    rows, problems = tuned.rows, []
+    per_segment = rows.groupby("segment")["method"].apply(set)
+    missing = [s for s in tuned.segment_names if per_segment.get(s) != set(METHODS)]
+    if missing:
+        problems.append(f"segments without both rows: {missing[:5]}")
+    moved = rows[rows["improved"]]
+    delta_cols = [c for c in rows.columns if c.startswith("delta_")]
+    bad = moved[~moved["slo_met"] | (moved[delta_cols] <= 0).any(axis=1)]
+    if len(bad):
+        problems.append(f"moved without SLOs or with a Δ ≤ 0: {bad['segment'].tolist()[:5]}")
+    by = rows.pivot(index="segment", columns="method", values="objective")
+    above = by[by["greedy"] > by["grid"] + 1e-12]
+    if len(above):
+        problems.append(f"greedy above the grid optimum: {above.index.tolist()[:5]}")
+    return problems
 
 
 def write_thresholds(con, run_date: dt.date, tuned: Tuned) -> int:
