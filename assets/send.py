@@ -17,7 +17,7 @@ from jobrec import warehouse as wh
 
 THRESHOLD_COLUMNS = ["segment", "method", "theta_response", "theta_apply", "theta_positive",
                      "objective", "sends", "applies", "evaluations", "slo_met", "improved",
-                     "holdout_objective"]  # fmt: skip
+                     "holdout_objective", "tuned_objective", "tuned_holdout_objective"]  # fmt: skip
 
 
 def _calibrated(step: Step, written: Written) -> Verdict:
@@ -57,8 +57,8 @@ def funnel(step: Step) -> Written:
 
 def _thresholds_check(step: Step, written: Written) -> Verdict:
     """Every segment of the tuning window has a greedy and a grid row; where the thresholds
-    moved, the SLOs hold (Wilson bounds) and all four Δ_i > 0; the greedy never claims more than
-    the grid's optimum."""
+    moved, the SLOs hold (Wilson bounds), all four Δ_i > 0 and the held-out week agrees; the
+    greedy never claims more than the grid's optimum."""
     rows = written.result.rows
     problems = sp.threshold_problems(written.result)
     moved = int((rows["improved"] & rows["method"].eq("greedy")).sum())

@@ -6,7 +6,8 @@ Synthetic sends (seeded): three funnel probabilities per send drawn from Beta di
 whose means differ by segment, outcomes drawn from them (response, apply | response, positive |
 apply), unsubscribes rarer and negatives more frequent for sends with a low P(response) — so
 that raising thresholds trades volume against rates as on real sends. Timed (best of 3):
-  tables   quantile grids, binning and the 3-D suffix-sum tables of all segments (one pass)
+  tables   the unified defaults on the coarse grid of all sends, then the finer grid around them:
+           quantile grids, binning and the 3-D suffix-sum tables of all segments
   grid     the exhaustive search of every segment (steps³ triples each)
   greedy   Algorithm 1 on every segment
 Printed per segment: the greedy's and the grid's evaluations, objectives and seconds.
@@ -61,12 +62,9 @@ def main() -> None:
     print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
           f"{args.sends:,} sends, {args.segments} segments, {args.steps}^3 triples")  # fmt: skip
 
-    def tables():
-        grid = th.quantile_grid(probs, args.steps)
-        return th.build_tables(seg, th.bins(probs, grid), outcomes, args.segments, grid)
-
-    t_tables, tab = best_of(tables)
-    default = th.default_triple(tab.pooled().counts[0])
+    t_tables, (tab, default) = best_of(
+        lambda: th.tuning_tables(seg, probs, outcomes, args.segments, args.steps)
+    )
     t_grid, grids = best_of(lambda: [th.grid_search(tab.counts[s], default)
                                      for s in range(args.segments)])  # fmt: skip
     t_greedy, greedies = best_of(lambda: [th.greedy_search(tab.counts[s], default)

@@ -2,8 +2,9 @@
 (PO) — on pair features of sends, and their calibration report.
 
 Features of a (seeker, ad) pair sent on day d: the reranker's cross features with the entities as
-of d (ad age and popularity at d; Muse.0 cosine, and Muse.0 rank among the ads open on d), plus
-the Muse.2 score of the pair (the partition's model, entity parts as of the training cut). The
+of d (ad age and popularity at d; Muse.0 cosine, and Muse.0 rank among the ads open on d), the
+Muse.2 score of the pair (the partition's model, entity parts as of the training cut), and the
+seeker's engagement (applications in the 28 days before d). The
 same function builds them for past sends and for tonight's recommendations (d = D), so the models
 see one definition. Models: standardised logistic regressions (scikit-learn), seeded.
 """
@@ -25,7 +26,8 @@ from jobrec import muse0 as m0
 from jobrec.cross import CROSS_COLUMNS, build_entities, cross_features
 from jobrec.rerank import score_lists
 
-FEATURES = (*CROSS_COLUMNS, "muse2_score")
+FEATURES = (*CROSS_COLUMNS, "muse2_score", "seeker_recent_applications")
+RECENT_DAYS = 28  # the seeker's engagement: log(1 + applications in the 28 days before d)
 MODELS = ("response", "apply", "positive")  # JR, JA, PO
 OUTCOMES = ("responded", "applied", "positive_outcome", "unsubscribed", "negative_feedback")
 
@@ -74,12 +76,20 @@ def pair_features(sc: Scorer, seekers: np.ndarray, ads: np.ndarray, days: np.nda
         open_ads = sc.market.ads_open_between(d, d + dt.timedelta(days=1))
         cosine, rank = muse0_rank(sc, seekers[at], ads[at], open_ads)
         cross = cross_features(ent, seekers[at], ads[at], cosine.astype(np.float32), rank)
-        out[at, :-1] = cross
+        out[at, : len(CROSS_COLUMNS)] = cross
         score = score_lists(sc.muse2, torch.as_tensor(sc.seeker_inputs),
                             torch.as_tensor(sc.ad_inputs), seekers[at], ads[at, None],
                             cross[:, None, :], torch.device("cpu"))  # fmt: skip
-        out[at, -1] = score[:, 0]
+        out[at, -2] = score[:, 0]
+        out[at, -1] = recent_applications(sc.market, d)[seekers[at]]
     return out
+
+
+def recent_applications(market, day: dt.date, days: int = RECENT_DAYS) -> np.ndarray:
+    """log(1 + each seeker's applications in the `days` before `day`): how engaged they are, which
+    drives their response to a mail more than the pair does."""
+    recent = market.applications.between(day - dt.timedelta(days=days), day)
+    return np.log1p(np.bincount(recent.seeker, minlength=len(market.seekers))).astype(np.float32)
 
 
 @dataclasses.dataclass

@@ -26,13 +26,16 @@ SECTIONS = {
         "WHERE run_date = ? ORDER BY population, k, stage DESC",
     ),
     "thresholds": (
-        "Thresholds per segment (greedy search, the grid as reference)",
+        "Thresholds per segment (greedy search, the grid as reference; a tuned greedy triple "
+        "moves the thresholds only when the held-out week agrees)",
         "SELECT segment, method, round(theta_response, 4) AS theta_jr, "
         "round(theta_apply, 4) AS theta_ja, round(theta_positive, 4) AS theta_po, "
         "round(objective, 4) AS objective, round(delta_applies, 4) AS d_applies, "
         "round(delta_apply_rate, 4) AS d_apply_rate, round(delta_positives, 4) AS d_positives, "
         "round(delta_positives_per_apply, 4) AS d_poa, evaluations, sends, slo_met, improved, "
-        "round(holdout_objective, 4) AS holdout_objective "
+        "round(holdout_objective, 4) AS holdout_objective, "
+        "round(tuned_objective, 4) AS tuned_objective, "
+        "round(tuned_holdout_objective, 4) AS tuned_holdout_objective, note "
         "FROM recs.segment_thresholds WHERE run_date = ? ORDER BY segment, method",
     ),
     "fairness": (

@@ -92,15 +92,17 @@ def threshold_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
     if not _has_table(con, "recs", "segment_thresholds"):
         return []
     rows = con.execute(
-        "SELECT g.segment, g.theta_response, g.theta_apply, g.theta_positive, g.objective, "
-        "r.objective, g.evaluations, r.evaluations, g.sends, g.slo_met, g.improved, "
-        "g.holdout_objective FROM recs.segment_thresholds AS g JOIN recs.segment_thresholds AS r "
+        "SELECT g.segment, g.theta_response, g.theta_apply, g.theta_positive, "
+        "coalesce(g.tuned_objective, g.objective), r.objective, g.evaluations, r.evaluations, "
+        "g.sends, g.slo_met, g.improved, coalesce(g.tuned_holdout_objective, g.holdout_objective) "
+        "FROM recs.segment_thresholds AS g JOIN recs.segment_thresholds AS r "
         "ON r.run_date = g.run_date AND r.segment = g.segment AND r.method = 'grid' "
         "WHERE g.run_date = ? AND g.method = 'greedy' ORDER BY g.segment",
         [day],
     ).fetchall()
-    lines = ["", "thresholds per segment (greedy search; the grid is the optimum's reference; "
-             "objective Σ 0.25 Δ_i against the defaults, held-out: the week after tuning)",
+    lines = ["", "thresholds per segment (applied θ; greedy: the search's objective Σ 0.25 Δ_i "
+             "against the defaults, grid: the optimum's; held-out: the greedy triple's objective "
+             "on the week after tuning, which must be > 0 for the thresholds to move)",
              f"  {'segment':<8}{'θ_JR':>8}{'θ_JA':>8}{'θ_PO':>8}{'greedy':>9}{'grid':>9}"
              f"{'evals':>7}{'/grid':>7}{'sends':>8}{'SLOs':>6}{'moved':>7}"
              f"{'held-out':>10}"]  # fmt: skip

