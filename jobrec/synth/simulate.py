@@ -169,7 +169,7 @@ def _past_recommender(m: Market, day, u, t, rng):
     pick = (np.arange(len(chosen))[:, None] * SEND_POOL + best).ravel()
     pick = pick[np.isfinite(noisy[pick])]
     when = t * 86400 + 6 * 3600 + rng.integers(0, 3600, len(pick))
-    return uu[pick], jj[pick], when
+    return uu[pick].astype(np.int32), jj[pick].astype(np.int32), when  # as concatenated
 
 
 # ----------------------------------------------------------------------------------------------
@@ -251,22 +251,43 @@ def _sigmoid(x):
     return 1 / (1 + np.exp(-x))
 
 
+OUTCOME_CHUNK = 1 << 20  # sends whose match is computed at once (the taste products are wide)
+
+
 def funnel_outcomes(s, a, u, j, rng) -> dict[str, np.ndarray]:
-    """Response, apply, positive outcome, unsubscribe and negative feedback of each send."""
+    """Response, apply, positive outcome, unsubscribe and negative feedback of each send.
+
+    Memory stays a few arrays of the sends' length: the match and the employer fit are computed
+    chunk by chunk, and the uniforms row by row in chunks (the same values as one (5, n) draw)."""
     p = family_funnel()
-    f = a.family[j]
-    d = bh.distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
-    # match quality on a logit scale, bounded so that far-fetched sends saturate
-    match = np.clip(bh.pair_score(s, a, u, j) - 0.5 * (d / s.mobility_km[u]) ** 2 - 0.5, -4, 3)
-    fit = bh.employer_utility_mean(s, a, u, j) - 1.0
-    r = rng.random((5, len(u)))
+    n = len(u)
+    f = a.family[j].astype(np.int8)
+    match, fit = np.empty(n), np.empty(n)
+    for lo in range(0, n, OUTCOME_CHUNK):
+        uu, jj = u[lo : lo + OUTCOME_CHUNK], j[lo : lo + OUTCOME_CHUNK]
+        d = bh.distance_km(s.lat[uu], s.lon[uu], a.lat[jj], a.lon[jj])
+        # match quality on a logit scale, bounded so that far-fetched sends saturate
+        match[lo : lo + OUTCOME_CHUNK] = np.clip(
+            bh.pair_score(s, a, uu, jj) - 0.5 * (d / s.mobility_km[uu]) ** 2 - 0.5, -4, 3
+        )
+        fit[lo : lo + OUTCOME_CHUNK] = bh.employer_utility_mean(s, a, uu, jj) - 1.0
     # engaged seekers (high hidden activity) open more mails, whatever the match
-    engagement = np.log(s.activity[u]) - LOG_ACTIVITY_MEAN
-    responded = r[0] < _sigmoid(p["respond"][f] + 0.6 * match + engagement)
-    applied = responded & (r[1] < _sigmoid(p["apply"][f] + 0.9 * match))
-    positive = applied & (r[2] < _sigmoid(p["positive"][f] + 1.2 * fit))
-    negative = responded & (r[3] < _sigmoid(p["negative"][f] - 0.9 * match))
-    unsubscribed = r[4] < _sigmoid(p["unsubscribe"][f] - 0.4 * match)
+    engagement = np.log(s.activity) - LOG_ACTIVITY_MEAN  # per seeker
+
+    def draw(logit) -> np.ndarray:
+        """One uniform a send, in order, against sigmoid(logit(chunk)): the same values as
+        one draw of n, without n-long temporaries."""
+        out = np.empty(n, bool)
+        for lo in range(0, n, OUTCOME_CHUNK):
+            c = slice(lo, min(lo + OUTCOME_CHUNK, n))
+            out[c] = rng.random(c.stop - c.start) < _sigmoid(logit(c))
+        return out
+
+    responded = draw(lambda c: p["respond"][f[c]] + 0.6 * match[c] + engagement[u[c]])
+    applied = responded & draw(lambda c: p["apply"][f[c]] + 0.9 * match[c])
+    positive = applied & draw(lambda c: p["positive"][f[c]] + 1.2 * fit[c])
+    negative = responded & draw(lambda c: p["negative"][f[c]] - 0.9 * match[c])
+    unsubscribed = draw(lambda c: p["unsubscribe"][f[c]] - 0.4 * match[c])
     return {
         "responded": responded,
         "applied": applied,
@@ -358,9 +379,14 @@ def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None) -> Even
     first = _first_per_pair(key_all, t_all)
     order = np.argsort(key_all[first])
     ukey, first_t = key_all[first][order], t_all[first][order]
-    send_key = send_u.astype(np.int64) * a.n + send_j
-    pos = np.minimum(np.searchsorted(ukey, send_key), max(len(ukey) - 1, 0))
-    sent_ok = ~((len(ukey) > 0) & (ukey[pos] == send_key) & (first_t[pos] < send_t))
+    # chunked: the sends outnumber the applications ten to one
+    sent_ok = np.empty(len(send_u), bool)
+    for lo in range(0, len(send_u), OUTCOME_CHUNK):
+        c = slice(lo, lo + OUTCOME_CHUNK)
+        send_key = send_u[c].astype(np.int64) * a.n + send_j[c]
+        pos = np.minimum(np.searchsorted(ukey, send_key), max(len(ukey) - 1, 0))
+        sent_ok[c] = ~((len(ukey) > 0) & (ukey[pos] == send_key) & (first_t[pos] < send_t[c]))
+    del send_key, pos
     rec = sent_ok & applied
     u = np.concatenate([org_u, send_u[rec]])
     j = np.concatenate([org_j, send_j[rec]])
@@ -392,9 +418,12 @@ def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None) -> Even
     # what remains: applications before the seeker's hire and while the ad is open
     keep = (t < hired_at[u]) & (t // 86400 <= ad_last[j])
     u, j, t, channel = u[keep], j[keep], t[keep], channel[keep]
-    hide = ~sent_ok | (send_t >= hired_at[send_u]) | (send_t // 86400 > ad_last[send_j])
-    hide |= applied & (rec_t >= hired_at[send_u])
-    show = ~hide
+    show = np.empty(len(send_u), bool)
+    for lo in range(0, len(send_u), OUTCOME_CHUNK):
+        c = slice(lo, lo + OUTCOME_CHUNK)
+        gone = hired_at[send_u[c]]
+        hide = ~sent_ok[c] | (send_t[c] >= gone) | (send_t[c] // 86400 > ad_last[send_j[c]])
+        show[c] = ~(hide | (applied[c] & (rec_t[c] >= gone)))
     drawn = len(org_u)
     return Events(
         u, j, t, channel, hire_u, hire_j, hire_time,
