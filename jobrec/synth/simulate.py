@@ -134,7 +134,7 @@ def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=Fa
         if progress is not None:
             progress.update(1)
     draws = Draws(*_concat(parts, 6, [np.int32, np.int32, np.int64, np.float32, bool, bool]))
-    return draws, tuple(_concat(sent, 3, [np.int32, np.int32, np.int64]))
+    return draws, tuple(_concat(sent, 3, [np.int32, np.int32, np.int32]))
 
 
 def _concat(parts, k, dtypes):
@@ -169,7 +169,8 @@ def _past_recommender(m: Market, day, u, t, rng):
     pick = (np.arange(len(chosen))[:, None] * SEND_POOL + best).ravel()
     pick = pick[np.isfinite(noisy[pick])]
     when = t * 86400 + 6 * 3600 + rng.integers(0, 3600, len(pick))
-    return uu[pick].astype(np.int32), jj[pick].astype(np.int32), when  # as concatenated
+    # int32 as concatenated (seconds since day 0 fit: sends are the market's largest table)
+    return uu[pick].astype(np.int32), jj[pick].astype(np.int32), when.astype(np.int32)
 
 
 # ----------------------------------------------------------------------------------------------
@@ -453,7 +454,9 @@ def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
             progress.reset()
         draws, sends = draw_days(m, c_hi, entropy, 1, sends=True, progress=progress)
         outcomes = funnel_outcomes(s, a, sends[0], sends[1], child(entropy, 3))
-        rec_t = sends[2] + child(entropy, 4).integers(1800, 16 * 3600, len(sends[0]))
+        rec_t = child(entropy, 4).integers(1800, 16 * 3600, len(sends[0]))
+        rec_t += sends[2]
+        rec_t = rec_t.astype(np.int32)
 
         def world0(c, draws=draws, sends=sends, outcomes=outcomes, rec_t=rec_t, c_hi=c_hi):
             keep = draws.accepted0 & (draws.v < c / c_hi)
