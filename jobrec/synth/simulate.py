@@ -365,9 +365,12 @@ def hire_threshold(m: Market, e, u, valid) -> float:
     return float(best[min(target, len(best)) - 1])
 
 
-def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None) -> Events:
+def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None,
+             with_sends: bool = True) -> Events:  # fmt: skip
     """First applications, hires (threshold τ, calibrated here when None), exits, closings,
-    and the sends and applications that remain consistent with them."""
+    and the sends and applications that remain consistent with them. `with_sends=False` leaves
+    the sends out of the result (the rate solver's markets: two alive at once, and the sends
+    are the largest table)."""
     s, a, tl = m.s, m.a, m.tl
     org_u, org_j, org_t = org
     send_u, send_j, send_t = sends
@@ -419,6 +422,10 @@ def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None) -> Even
     # what remains: applications before the seeker's hire and while the ad is open
     keep = (t < hired_at[u]) & (t // 86400 <= ad_last[j])
     u, j, t, channel = u[keep], j[keep], t[keep], channel[keep]
+    if not with_sends:
+        send_u, send_j, send_t = send_u[:0], send_j[:0], send_t[:0]
+        sent_ok, applied, rec_t = sent_ok[:0], applied[:0], rec_t[:0]
+        outcomes = {k: v[:0] for k, v in outcomes.items()}
     show = np.empty(len(send_u), bool)
     for lo in range(0, len(send_u), OUTCOME_CHUNK):
         c = slice(lo, lo + OUTCOME_CHUNK)
@@ -458,10 +465,11 @@ def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
         rec_t += sends[2]
         rec_t = rec_t.astype(np.int32)
 
-        def world0(c, draws=draws, sends=sends, outcomes=outcomes, rec_t=rec_t, c_hi=c_hi):
+        def world0(c, draws=draws, sends=sends, outcomes=outcomes, rec_t=rec_t, c_hi=c_hi,
+                   tau=None, with_sends=False):  # fmt: skip
             keep = draws.accepted0 & (draws.v < c / c_hi)
             org = draws.u[keep], draws.j[keep], draws.t[keep]
-            return assemble(m, key, org, sends, outcomes, rec_t)
+            return assemble(m, key, org, sends, outcomes, rec_t, tau, with_sends)
 
         # one assembled market alive at a time (they are large at the pes scale): the box
         # hands it to the solver without a second reference
@@ -472,10 +480,10 @@ def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
         box.clear()
         c_hi *= 1.3 * (target / max(f_hi, 1)) ** (1 / 0.6)
     best, c = _solve_rate(world0, c_hi, box, target, _unique_curve(draws, a.n))
-    if m.gender_effect == 0:
-        return best, c
     tau = best.hire_threshold
     del best
+    if m.gender_effect == 0:  # the solver's market again, now with its sends
+        return world0(c, tau=tau, with_sends=True), c
     # the run's market, with the hiring threshold of the market without the planted gap, so
     # that the two markets differ only by who applied where
     keep = draws.accepted & (draws.v < c / c_hi)
