@@ -75,7 +75,8 @@ def _thresholds_check(step: Step, written: Written) -> Verdict:
 def segment_thresholds(step: Step) -> Written:
     """`recs.segment_thresholds`: per segment (the ad's occupation family), the greedy search's
     thresholds and the exhaustive grid's, with their metrics on the 28 days of sends before
-    D - 7 and on the held-out week; segments without an admissible triple keep the defaults."""
+    D - 7 and on the held-out week; segments without an admissible triple, or whose triple the
+    held-out week does not confirm, keep the defaults."""
     tuned = sp.choose_thresholds(step.con, step.run_date, step.config.models_dir,
                                  log=step.context.log.info)  # fmt: skip
     rows = sp.write_thresholds(step.con, step.run_date, tuned)

@@ -5,11 +5,12 @@ Windows of past sends (`recommendation_feedback`, sent before D):
   threshold tuning [D - 7 - 28, D - 7)  (the segment's historical sends of 28 days)
   held-out check   [D - 7, D)           (the improvement confirmed on later sends the models and
                                          the search never saw)
-Segment = the occupation family of the ad. The grids: per model, 20 thresholds at its predicted
-probabilities' quantiles 0..0.9 on the tuning window (all segments). The defaults: one triple for
-all segments, chosen on all of them together (largest apply volume under the SLOs). Per segment
-the greedy search picks the thresholds (the grid is its reference); a segment without an
-admissible triple keeps the defaults.
+Segment = the occupation family of the ad. The defaults: one triple for all segments, chosen on
+all of them together on a coarse grid (per model, its predicted probabilities' quantiles 0..0.9
+on the tuning window): the best Σ ¼ log of the four metrics under the SLOs. Per segment the
+greedy search picks the thresholds on a finer grid around the defaults (the exhaustive grid is
+its reference); a segment keeps the defaults when it has no admissible triple, or when the
+held-out week does not confirm its triple (objective ≤ 0 there).
 """
 
 from __future__ import annotations
