@@ -194,17 +194,25 @@ def _inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tenso
 
 
 def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lists_seeker,
-                lists_ads, cross, device, block: int = 512) -> np.ndarray:  # fmt: skip
-    """(G, K) final scores (-inf on padding), seeker block by seeker block. Entity parts are
-    computed once for the seekers and ads involved; per pair only a gather of the ad's row and
-    two batched matrix products remain (see `_inference_tables`)."""
+                lists_ads, cross, device, block: int | None = None,
+                fused: bool | None = None) -> np.ndarray:  # fmt: skip
+    """(G, K) final scores (-inf on padding). Entity parts are computed once for the seekers and
+    ads involved; per pair only a gather of the ad's row and two dot products remain (see
+    `_inference_tables`). On the CPU one fused loop does the pair part (`rerank_kernel`; `fused`
+    None = whenever the device is the CPU), 512 seekers a block; otherwise eager PyTorch,
+    128 seekers a block (their gathered rows stay in cache: 2x faster than 512 on 2 cores)."""
     model.eval()
-    out = np.full(lists_ads.shape, -np.inf, dtype=np.float32)
+    fused = device.type == "cpu" if fused is None else fused
+    out = np.empty(lists_ads.shape, dtype=np.float32)  # every entry written below
     with torch.inference_mode():
         who = torch.as_tensor(lists_seeker, device=device)
         ad_rows, seeker_mats, cross_w = _inference_tables(
             model, seeker_x.to(device)[who], ad_x.to(device)
         )
+        if fused:
+            _score_fused(model, ad_rows, seeker_mats, cross_w, lists_ads, cross, out, block or 512)
+            return out
+        block = block or 128
         for lo in range(0, len(lists_seeker), block):
             hi = min(len(lists_seeker), lo + block)
             ads = torch.as_tensor(lists_ads[lo:hi], device=device)
@@ -220,6 +228,31 @@ def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lis
                 scores = scores.masked_fill(ads < 0, float("-inf"))
             out[lo:hi] = scores.cpu().numpy()
     return out
+
+
+def _score_fused(model, ad_rows, seeker_mats, cross_w, lists_ads, cross, out, block) -> None:
+    """The CPU path of `score_lists`, into `out` (G, K): the fused kernel's logits, then the top
+    head's log-sigmoid in PyTorch (vectorised there, scalar calls in the kernel), in blocks of
+    seekers: the second logit's buffer is reused and stays in cache (a buffer for 4,096 seekers
+    made a 10M-pair call 1.5x slower, mostly page faults)."""
+    from jobrec.rerank_kernel import pair_logits
+
+    def transposed(mats):  # (G, X, O) -> (G, 2, X), a one-output model padded with zeros
+        mats = mats.transpose(1, 2)
+        if mats.shape[1] == 1:
+            mats = torch.cat([mats, torch.zeros_like(mats)], dim=1)
+        return mats.contiguous().numpy()
+
+    mats_t, weights_t, rows = transposed(seeker_mats), transposed(cross_w), ad_rows.numpy()
+    second = np.empty((min(block, len(lists_ads)), lists_ads.shape[1]), dtype=np.float32)
+    for lo in range(0, len(lists_ads), block):
+        hi = min(len(lists_ads), lo + block)
+        pair_logits(rows, mats_t[lo:hi], weights_t[lo:hi], np.ascontiguousarray(lists_ads[lo:hi]),
+                    np.ascontiguousarray(cross[lo:hi], dtype=np.float32), out[lo:hi],
+                    second[: hi - lo])  # fmt: skip
+        if model.heads == 2:  # + log P(hire | apply)
+            hire = torch.from_numpy(second[: hi - lo])
+            torch.from_numpy(out[lo:hi]).add_(nn.functional.logsigmoid(hire))
 
 
 def per_list_recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:

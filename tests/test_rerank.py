@@ -1,6 +1,7 @@
-"""Muse.1 / Muse.2 rerankers (jobrec.rerank): the folded inference path against the model's own
-forward pass, the hiring head's blindness to Muse.0's pair features, the listwise loss and the
-recall helpers by hand, learning a planted structure, seeded training, save/load."""
+"""Muse.1 / Muse.2 rerankers (jobrec.rerank): the folded inference path (fused CPU kernel and
+eager PyTorch) against the model's own forward pass, the kernel by hand, the hiring head's
+blindness to Muse.0's pair features, the listwise loss and the recall helpers by hand, learning
+a planted structure, seeded training, save/load."""
 
 from __future__ import annotations
 
@@ -25,6 +26,7 @@ from jobrec.rerank import (
     score_lists,
     train_reranker,
 )
+from jobrec.rerank_kernel import pair_logits
 
 CPU = torch.device("cpu")
 C = len(CROSS_COLUMNS)
@@ -84,8 +86,8 @@ def random_lists(g: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.
 
 
 @pytest.mark.parametrize("kind", ["muse1", "muse2"])
-@pytest.mark.parametrize("block", [512, 3])
-def test_score_lists_equals_the_forward_pass(kind, block):
+@pytest.mark.parametrize("fused, block", [(True, None), (True, 3), (False, 512), (False, 3)])
+def test_score_lists_equals_the_forward_pass(kind, fused, block):
     seeker_x, ad_x = entity_inputs()
     seekers, ads, cross = random_lists(g=7, k=11, seed=1)
     model = random_model(kind)
@@ -98,6 +100,7 @@ def test_score_lists_equals_the_forward_pass(kind, block):
         cross,
         CPU,
         block=block,
+        fused=fused,
     )
     want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
     assert got.shape == ads.shape and got.dtype == np.float32
@@ -105,6 +108,22 @@ def test_score_lists_equals_the_forward_pass(kind, block):
     assert np.isfinite(got[ads >= 0]).all()
     np.testing.assert_allclose(got[ads >= 0], want[ads >= 0], rtol=1e-5, atol=1e-5)
     assert np.ptp(want[ads >= 0]) > 0.05  # scores that actually differ between pairs
+
+
+def test_fused_kernel_by_hand():
+    """Two lists of two candidates, one padded: each logit is a dot product worked out here."""
+    ad_rows = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
+    mats_t = np.array([[[1.0, 0.0], [0.0, 1.0]], [[2.0, 1.0], [0.0, 0.0]]], np.float32)
+    cross_w_t = np.array([[[1.0], [-1.0]], [[0.5], [0.0]]], np.float32)
+    ads = np.array([[1, 0], [0, -1]])
+    cross = np.array([[[2.0], [4.0]], [[6.0], [8.0]]], np.float32)
+    first, second = np.empty((2, 2), np.float32), np.empty((2, 2), np.float32)
+    pair_logits(ad_rows, mats_t, cross_w_t, ads, cross, first, second)
+    # list 0, ad 1 = (3, -1), pair 2: first 3 + 2 = 5, second -1 - 2 = -3
+    # list 0, ad 0 = (1, 2), pair 4: first 1 + 4 = 5, second 2 - 4 = -2
+    # list 1, ad 0 = (1, 2), pair 6: first 2 + 2 + 3 = 7, second 0; then padding: -inf, 0
+    np.testing.assert_array_equal(first, [[5.0, 5.0], [7.0, -np.inf]])
+    np.testing.assert_array_equal(second, [[-3.0, -2.0], [0.0, 0.0]])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

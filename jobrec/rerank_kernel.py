@@ -1,0 +1,80 @@
+"""The fused CPU kernel for the rerankers' pair part (see `rerank.score_lists`).
+
+With eager PyTorch every step of a pair's score (gather the ad's row, two small batched matrix
+products, the hire term) is its own pass over memory, and the gathered rows are written out and
+read back. Here one loop per seeker does it all: gather, both dot products, written once.
+Measured in BENCHMARKS.md ("Rerank inference"): about 2x faster than the best eager version on 2
+cores, same scores to float32 rounding.
+"""
+
+from __future__ import annotations
+
+import numba
+import numpy as np
+
+
+@numba.njit(fastmath=True, cache=True, inline="always")
+def _dots(ad, pair, mats, weights):
+    """Both outputs of one pair: <ad, mats[o]> + <pair, weights[o]>, o = 0, 1."""
+    acc0, acc1 = np.float32(0.0), np.float32(0.0)
+    for d in range(ad.shape[0]):
+        acc0 += ad[d] * mats[0, d]
+        acc1 += ad[d] * mats[1, d]
+    for c in range(pair.shape[0]):
+        acc0 += pair[c] * weights[0, c]
+        acc1 += pair[c] * weights[1, c]
+    return acc0, acc1
+
+
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def pair_logits(ad_rows, seeker_mats_t, cross_w_t, ads, cross, first, second):
+    """first[g, k], second[g, k] = <ad_rows[ads[g, k]], seeker_mats_t[g, o]>
+    + <cross[g, k], cross_w_t[g, o]> for o = 0, 1, every list g and candidate k (a one-output
+    model passes zeros for o = 1); padding (ads < 0) gives -inf and 0.
+
+    ad_rows (N_a, R), seeker_mats_t (G, 2, R), cross_w_t (G, 2, C), ads (G, K) integers,
+    cross (G, K, C), first and second (G, K); all float32 but ads. Both outputs share one pass
+    over a pair's inputs (a loop over the outputs was 1.3x slower), and four candidates are
+    scored side by side, eight independent sums in flight (1.4x faster than one at a time)."""
+    n_lists, n_candidates = ads.shape
+    width, n_cross = ad_rows.shape[1], cross.shape[2]
+    quads = n_candidates - n_candidates % 4
+    for g in numba.prange(n_lists):
+        mats, weights, row_ads, row_cross = seeker_mats_t[g], cross_w_t[g], ads[g], cross[g]
+        row_first, row_second = first[g], second[g]
+        for k in range(0, quads, 4):
+            a = ad_rows[max(row_ads[k], 0)]
+            b = ad_rows[max(row_ads[k + 1], 0)]
+            c = ad_rows[max(row_ads[k + 2], 0)]
+            e = ad_rows[max(row_ads[k + 3], 0)]
+            a0 = a1 = b0 = b1 = c0 = c1 = e0 = e1 = np.float32(0.0)
+            for d in range(width):
+                m0, m1 = mats[0, d], mats[1, d]
+                a0 += a[d] * m0
+                a1 += a[d] * m1
+                b0 += b[d] * m0
+                b1 += b[d] * m1
+                c0 += c[d] * m0
+                c1 += c[d] * m1
+                e0 += e[d] * m0
+                e1 += e[d] * m1
+            pa, pb, pc, pe = row_cross[k], row_cross[k + 1], row_cross[k + 2], row_cross[k + 3]
+            for x in range(n_cross):
+                w0, w1 = weights[0, x], weights[1, x]
+                a0 += pa[x] * w0
+                a1 += pa[x] * w1
+                b0 += pb[x] * w0
+                b1 += pb[x] * w1
+                c0 += pc[x] * w0
+                c1 += pc[x] * w1
+                e0 += pe[x] * w0
+                e1 += pe[x] * w1
+            row_first[k], row_first[k + 1], row_first[k + 2], row_first[k + 3] = a0, b0, c0, e0
+            row_second[k], row_second[k + 1], row_second[k + 2], row_second[k + 3] = a1, b1, c1, e1
+        for k in range(quads, n_candidates):
+            row_first[k], row_second[k] = _dots(
+                ad_rows[max(row_ads[k], 0)], row_cross[k], mats, weights
+            )
+        for k in range(n_candidates):
+            if row_ads[k] < 0:
+                row_first[k], row_second[k] = -np.inf, 0.0
