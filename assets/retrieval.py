@@ -39,7 +39,8 @@ def _features_finite(step: Step, written: Written) -> Verdict:
 @daily_asset(
     key=["models", "features"],
     group="retrieval",
-    deps=[clean_jobseekers, clean_job_ads],
+    # the market every model stage loads includes the forward window (eval.*), when complete
+    deps=[clean_jobseekers, clean_job_ads, eval_forward_applications, eval_forward_hires],
     checks={"finite_and_gender_free": _features_finite},
 )
 def features(step: Step) -> Written:

@@ -50,3 +50,15 @@ def test_schedule_runs_partition_d_at_two_on_day_d():
     assert request.partition_key == "2026-11-22"
     assert nightly_schedule.cron_schedule == "0 2 * * *"
     assert nightly_schedule.default_status == DefaultScheduleStatus.STOPPED
+
+
+def test_model_stages_run_after_the_forward_window_tables():
+    """Every model stage loads the market, forward window (eval.*) included: a selection such as
+    `*models/muse2` must materialise eval.forward_* first (it failed when they were missing)."""
+    from dagster import AssetKey, AssetSelection
+
+    graph = defs.resolve_asset_graph()
+    for model in ("features", "muse0", "muse2", "xgboost", "ot_policy"):
+        upstream = AssetSelection.assets(AssetKey(["models", model])).upstream().resolve(graph)
+        assert AssetKey(["eval", "forward_applications"]) in upstream, model
+        assert AssetKey(["eval", "forward_hires"]) in upstream, model
