@@ -199,8 +199,9 @@ def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lis
     """(G, K) final scores (-inf on padding). Entity parts are computed once for the seekers and
     ads involved; per pair only a gather of the ad's row and two dot products remain (see
     `_inference_tables`). On the CPU one fused loop does the pair part (`rerank_kernel`; `fused`
-    None = whenever the device is the CPU), 512 seekers a block; otherwise eager PyTorch,
-    128 seekers a block (their gathered rows stay in cache: 2x faster than 512 on 2 cores)."""
+    None = whenever the device is the CPU), 512 seekers a block; otherwise eager PyTorch, 128
+    seekers a block on the CPU (their gathered rows stay in cache: 2x faster than 512 on 2
+    cores), 4,096 on a GPU (fewer host-device round trips)."""
     model.eval()
     fused = device.type == "cpu" if fused is None else fused
     out = np.empty(lists_ads.shape, dtype=np.float32)  # every entry written below
@@ -212,7 +213,7 @@ def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lis
         if fused:
             _score_fused(model, ad_rows, seeker_mats, cross_w, lists_ads, cross, out, block or 512)
             return out
-        block = block or 128
+        block = block or (128 if device.type == "cpu" else 4096)
         for lo in range(0, len(lists_seeker), block):
             hi = min(len(lists_seeker), lo + block)
             ads = torch.as_tensor(lists_ads[lo:hi], device=device)
