@@ -251,14 +251,19 @@ def _muse0_order(lists: Lists) -> np.ndarray:
 
 
 def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
-    device = next(model.parameters()).device
-    return score_muse(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads),
-                      lists.seeker, lists.ads, lists.cross, device)  # fmt: skip
+    """Scores on the CPU (the model moves there), wherever it trained: with the pair features
+    on the host, the fused CPU kernel beat a GPU's eager path on the same machine (16 cores
+    against an H200: 2.8x at `small` shapes; BENCHMARKS.md, "Rerank inference")."""
+    cpu = torch.device("cpu")
+    return score_muse(model.to(cpu), torch.as_tensor(inputs.seekers),
+                      torch.as_tensor(inputs.ads), lists.seeker, lists.ads, lists.cross,
+                      cpu)  # fmt: skip
 
 
 def load_models(models_dir, run_date: dt.date) -> dict:
     folder = lambda kind: modelstore.model_dir(models_dir, run_date, kind)  # noqa: E731
-    models = {kind: load_reranker(folder(kind) / "model.pt")[0] for kind in ("muse2", "muse1")}
+    models = {kind: load_reranker(folder(kind) / "model.pt", torch.device("cpu"))[0]
+              for kind in ("muse2", "muse1")}  # fmt: skip
     models["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
     return models
 
