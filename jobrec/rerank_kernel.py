@@ -3,8 +3,8 @@
 With eager PyTorch every step of a pair's score (gather the ad's row, two small batched matrix
 products, the hire term) is its own pass over memory, and the gathered rows are written out and
 read back. Here one loop per seeker does it all: gather, both dot products, written once.
-Measured in BENCHMARKS.md ("Rerank inference"): 2.2x faster than the eager path at `small` shapes on 2
-cores, same scores to float32 rounding.
+Measured in BENCHMARKS.md ("Rerank inference"): 2.2x faster than the eager path at `small`
+shapes on 2 cores, same scores to float32 rounding.
 """
 
 from __future__ import annotations
