@@ -390,7 +390,6 @@ def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None,
         send_key = send_u[c].astype(np.int64) * a.n + send_j[c]
         pos = np.minimum(np.searchsorted(ukey, send_key), max(len(ukey) - 1, 0))
         sent_ok[c] = ~((len(ukey) > 0) & (ukey[pos] == send_key) & (first_t[pos] < send_t[c]))
-    del send_key, pos
     rec = sent_ok & applied
     u = np.concatenate([org_u, send_u[rec]])
     j = np.concatenate([org_j, send_j[rec]])
