@@ -19,6 +19,7 @@ early stopping on Recall@100 and gives the rerank stage's validation metrics.
 
 from __future__ import annotations
 
+import copy
 import dataclasses
 import time
 
@@ -194,6 +195,59 @@ def _inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tenso
     return ad_rows, seeker_mats.contiguous(), cross_w.contiguous()
 
 
+@dataclasses.dataclass
+class ScoringTables:
+    """A reranker's entity parts as the fused CPU kernel reads them (float32 numpy), its outputs
+    folded to two a pair: (the score's linear part, the hire logit) for Muse.2, (score, 0) for
+    Muse.1. Built once (`scoring_tables`), then any number of seeker blocks is scored from them
+    (`score_tables`): a night runs the ad towers once, not once a block."""
+
+    ad_rows: np.ndarray  # (N_a, R) [dot vectors, biases]
+    seeker_mats: np.ndarray  # (N_s, 2, R): the seeker's side of both outputs' dot products
+    cross_weights: np.ndarray  # (N_s, 2, C): the seeker's weights on the pair features
+    hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
+
+
+def scoring_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor) -> ScoringTables:
+    """The folded tables of every row of `seeker_x` and `ad_x`, computed on the CPU (a model on
+    a GPU is copied there: the caller's stays where it is)."""
+    if any(t.device.type != "cpu" for t in model.parameters()):
+        model = copy.deepcopy(model).cpu()
+    model.eval()
+    with torch.inference_mode():
+        ad_rows, seeker_mats, cross_w = _inference_tables(model, seeker_x.cpu(), ad_x.cpu())
+
+    def transposed(mats):  # (G, X, O) -> (G, 2, X), a one-output model padded with zeros
+        mats = mats.transpose(1, 2)
+        if mats.shape[1] == 1:
+            mats = torch.cat([mats, torch.zeros_like(mats)], dim=1)
+        return mats.contiguous().numpy()
+
+    return ScoringTables(ad_rows.numpy(), transposed(seeker_mats), transposed(cross_w),
+                         model.heads == 2)  # fmt: skip
+
+
+def score_tables(tables: ScoringTables, lists_seeker: np.ndarray, lists_ads: np.ndarray,
+                 cross: np.ndarray, block: int = 512) -> np.ndarray:  # fmt: skip
+    """(G, K) final scores (-inf on padding) of lists whose seekers are rows of the tables: the
+    fused kernel's logits, then the top head's log-sigmoid in PyTorch (vectorised there, scalar
+    calls in the kernel), in blocks of seekers so that the second logit's buffer is reused and
+    stays in cache (with 4,096-seeker blocks a 10M-pair call took 97 ms against 90 ms)."""
+    out = np.empty(lists_ads.shape, dtype=np.float32)  # every entry written below
+    second = np.empty((min(block, len(lists_ads)), lists_ads.shape[1]), dtype=np.float32)
+    for lo in range(0, len(lists_ads), block):
+        hi = min(len(lists_ads), lo + block)
+        who = lists_seeker[lo:hi]
+        pair_logits(tables.ad_rows, tables.seeker_mats[who], tables.cross_weights[who],
+                    np.ascontiguousarray(lists_ads[lo:hi]),
+                    np.ascontiguousarray(cross[lo:hi], dtype=np.float32), out[lo:hi],
+                    second[: hi - lo])  # fmt: skip
+        if tables.hire_term:  # + log P(hire | apply)
+            hire = torch.from_numpy(second[: hi - lo])
+            torch.from_numpy(out[lo:hi]).add_(nn.functional.logsigmoid(hire))
+    return out
+
+
 def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lists_seeker,
                 lists_ads, cross, device, block: int | None = None,
                 fused: bool | None = None) -> np.ndarray:  # fmt: skip
@@ -205,15 +259,15 @@ def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lis
     cores), 4,096 on a GPU (fewer host-device round trips)."""
     model.eval()
     fused = device.type == "cpu" if fused is None else fused
+    if fused:
+        tables = scoring_tables(model, seeker_x[torch.as_tensor(lists_seeker)], ad_x)
+        return score_tables(tables, np.arange(len(lists_seeker)), lists_ads, cross, block or 512)
     out = np.empty(lists_ads.shape, dtype=np.float32)  # every entry written below
     with torch.inference_mode():
         who = torch.as_tensor(lists_seeker, device=device)
         ad_rows, seeker_mats, cross_w = _inference_tables(
             model, seeker_x.to(device)[who], ad_x.to(device)
         )
-        if fused:
-            _score_fused(model, ad_rows, seeker_mats, cross_w, lists_ads, cross, out, block or 512)
-            return out
         block = block or (128 if device.type == "cpu" else 4096)
         for lo in range(0, len(lists_seeker), block):
             hi = min(len(lists_seeker), lo + block)
@@ -230,30 +284,6 @@ def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lis
                 scores = scores.masked_fill(ads < 0, float("-inf"))
             out[lo:hi] = scores.cpu().numpy()
     return out
-
-
-def _score_fused(model, ad_rows, seeker_mats, cross_w, lists_ads, cross, out, block) -> None:
-    """The CPU path of `score_lists`, into `out` (G, K): the fused kernel's logits, then the top
-    head's log-sigmoid in PyTorch (vectorised there, scalar calls in the kernel), in blocks of
-    seekers: the second logit's buffer is reused and stays in cache (with 4,096-seeker blocks a
-    10M-pair call took 97 ms against 90 ms)."""
-
-    def transposed(mats):  # (G, X, O) -> (G, 2, X), a one-output model padded with zeros
-        mats = mats.transpose(1, 2)
-        if mats.shape[1] == 1:
-            mats = torch.cat([mats, torch.zeros_like(mats)], dim=1)
-        return mats.contiguous().numpy()
-
-    mats_t, weights_t, rows = transposed(seeker_mats), transposed(cross_w), ad_rows.numpy()
-    second = np.empty((min(block, len(lists_ads)), lists_ads.shape[1]), dtype=np.float32)
-    for lo in range(0, len(lists_ads), block):
-        hi = min(len(lists_ads), lo + block)
-        pair_logits(rows, mats_t[lo:hi], weights_t[lo:hi], np.ascontiguousarray(lists_ads[lo:hi]),
-                    np.ascontiguousarray(cross[lo:hi], dtype=np.float32), out[lo:hi],
-                    second[: hi - lo])  # fmt: skip
-        if model.heads == 2:  # + log P(hire | apply)
-            hire = torch.from_numpy(second[: hi - lo])
-            torch.from_numpy(out[lo:hi]).add_(nn.functional.logsigmoid(hire))
 
 
 def per_list_recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:

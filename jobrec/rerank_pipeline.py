@@ -43,13 +43,15 @@ from jobrec.rerank import (
     HirePairs,
     Lists,
     RerankConfig,
+    ScoringTables,
     load_reranker,
     per_list_recall,
     recall_at,
     save_reranker,
+    score_tables,
+    scoring_tables,
     train_reranker,
 )
-from jobrec.rerank import score_lists as score_muse
 from jobrec.retrieval import exact_topk
 from jobrec.retrieval_pipeline import (
     CANDIDATES_K,
@@ -65,6 +67,7 @@ from jobrec.xgb_baseline import load_booster, train_xgb
 from jobrec.xgb_baseline import score_lists as score_xgb
 
 HOLDOUT_SHARE = 0.3
+CPU = torch.device("cpu")
 MAX_TRAIN_SEEKERS = 5000
 MAX_HOLDOUT_SEEKERS = 3000
 
@@ -250,50 +253,64 @@ def _muse0_order(lists: Lists) -> np.ndarray:
     return np.where(lists.ads >= 0, -np.arange(k, dtype=np.float32)[None, :], -np.inf)
 
 
+def muse_tables(model, inputs: EntityInputs) -> ScoringTables:
+    """A Muse model's folded tables over every seeker and ad of the market, on the CPU wherever
+    it trained: with the pair features on the host, the fused CPU kernel beat a GPU's eager path
+    on the same machine (16 cores against an H200: 2.8x at `small` shapes; BENCHMARKS.md,
+    "Rerank inference")."""
+    return scoring_tables(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads))
+
+
 def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
-    """Scores on the CPU (the model moves there), wherever it trained: with the pair features
-    on the host, the fused CPU kernel beat a GPU's eager path on the same machine (16 cores
-    against an H200: 2.8x at `small` shapes; BENCHMARKS.md, "Rerank inference")."""
-    cpu = torch.device("cpu")
-    return score_muse(model.to(cpu), torch.as_tensor(inputs.seekers),
-                      torch.as_tensor(inputs.ads), lists.seeker, lists.ads, lists.cross,
-                      cpu)  # fmt: skip
+    return score_tables(muse_tables(model, inputs), lists.seeker, lists.ads, lists.cross)
 
 
-def load_models(models_dir, run_date: dt.date) -> dict:
+def load_scorers(models_dir, run_date: dt.date, inputs: EntityInputs) -> dict:
+    """The three trained rerankers of D, ready to score any lists of the market: Muse's tables
+    are built once here (entity towers over every seeker and ad), XGBoost as loaded."""
     folder = lambda kind: modelstore.model_dir(models_dir, run_date, kind)  # noqa: E731
-    models = {kind: load_reranker(folder(kind) / "model.pt", torch.device("cpu"))[0]
-              for kind in ("muse2", "muse1")}  # fmt: skip
-    models["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
-    return models
+    scorers = {kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs)
+               for kind in ("muse2", "muse1")}  # fmt: skip
+    scorers["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
+    return scorers
 
 
-def score_all(models: dict, inputs: EntityInputs, lists: Lists) -> dict[str, np.ndarray]:
+def score_all(scorers: dict, inputs: EntityInputs, lists: Lists) -> dict[str, np.ndarray]:
     return {
-        kind: score_xgb(model, inputs.seekers, inputs.ads, lists) if kind == "xgboost"
-        else _score_muse(model, inputs, lists)
-        for kind, model in models.items()
+        kind: score_xgb(scorer, inputs.seekers, inputs.ads, lists) if kind == "xgboost"
+        else score_tables(scorer, lists.seeker, lists.ads, lists.cross)
+        for kind, scorer in scorers.items()
     }  # fmt: skip
+
+
+def locality_order(market: Market, seekers: np.ndarray) -> np.ndarray:
+    """`seekers` (market rows) grouped by desired occupation: seekers of one occupation share
+    most of their candidates, so scored one after another their ads' rows stay in the core's
+    cache (BENCHMARKS.md, "Rerank inference": the pair part 1.4x faster on `medium` than in
+    seeker-id order)."""
+    occupation = pd.factorize(market.seekers["desired_occupation"], sort=True)[0][seekers]
+    return seekers[np.lexsort((seekers, occupation))]
 
 
 def write_reranked(con, run_date: dt.date, models_dir, block_seekers: int = 2000, log=None):
     """Rerank tonight's candidates of every active seeker with the three models, seeker block
-    by seeker block, and replace the partition of recs.reranked."""
+    by seeker block (seekers of one occupation together, see `locality_order`), and replace the
+    partition of recs.reranked."""
     p = prepare(con, run_date, models_dir)
-    models = load_models(models_dir, run_date)
+    scorers = load_scorers(models_dir, run_date, p.inputs)
     temperature = p.muse0.cfg.temperature
     con.execute(wh.sql("create_recs_reranked"))
     con.execute("DELETE FROM recs.reranked WHERE run_date = ?", [run_date])
-    seekers = p.market.seeker_index(con.execute(
+    seekers = locality_order(p.market, p.market.seeker_index(con.execute(
         "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ? ORDER BY 1",
-        [run_date]).df()["jobseeker_id"])  # fmt: skip
+        [run_date]).df()["jobseeker_id"]))  # fmt: skip
     seeker_ids = p.market.seekers["jobseeker_id"].to_numpy()
     ad_ids = p.market.ads["ad_id"].to_numpy()
-    rows = dict.fromkeys(models, 0)
+    rows = dict.fromkeys(scorers, 0)
     for lo in range(0, len(seekers), block_seekers):
         lists = tonight_lists(con, run_date, p.market, p.tonight_entities, temperature,
                               seekers[lo : lo + block_seekers])  # fmt: skip
-        for kind, scores in score_all(models, p.inputs, lists).items():
+        for kind, scores in score_all(scorers, p.inputs, lists).items():
             top_ads, top_scores = top_of(scores, lists, RERANK_KEEP[kind])
             rows[kind] += wh.insert_ranked(con, "recs.reranked", run_date, seeker_ids, ad_ids,
                                            lists.seeker, top_ads, top_scores,
@@ -318,14 +335,14 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False,
     evaluation; on the validation window the rerankers trained on part of that sample, so only
     the forward window gives them oracle-sample rows)."""
     p = prepare(con, run_date, models_dir)
-    models = load_models(models_dir, run_date)
+    scorers = load_scorers(models_dir, run_date, p.inputs)
     all_splits = splits(p.market)
     validation = all_splits[0]
     _, held = training_lists(p)
     rows = []
     muse0_top = np.where(held.ads >= 0, held.ads, -1)
     lists_by_model = {"muse0": muse0_top}
-    for kind, scores in score_all(models, p.inputs, held).items():
+    for kind, scores in score_all(scorers, p.inputs, held).items():
         lists_by_model[kind] = top_of(scores, held, 100)[0]
     each = {}
     for kind, ads in lists_by_model.items():
@@ -338,7 +355,7 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False,
         forward = all_splits[1]
         who = forward.seekers(EVALUATION_SEEKERS, SEED)
         pick = oracle_sample(len(who))  # the retrieval evaluation's oracle seekers
-        for kind in models:
+        for kind in scorers:
             ads = reranked_lists(con, run_date, p.market, who, kind, 100)
             pos = np.where(ads >= 0, positions(forward.universe, ads), -1)
             rows += metric_rows(pos, forward, who, RERANK_KS, stage="rerank", model=kind,

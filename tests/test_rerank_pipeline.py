@@ -1,11 +1,14 @@
 """Pure helpers of the rerank stage (jobrec.rerank_pipeline) that need no warehouse: each list's
-best k (`top_of`) and the seeded train / hold-out split of the window's seekers."""
+best k (`top_of`), the seeded train / hold-out split of the window's seekers and the nightly
+scoring order (`locality_order`)."""
 
 from __future__ import annotations
 
 import datetime as dt
+from types import SimpleNamespace
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from jobrec import rerank_pipeline as rp
@@ -120,3 +123,13 @@ def test_split_seekers_caps(monkeypatch):
 def test_split_seekers_of_an_empty_window():
     train, held = rp.split_seekers(window(0), seed=0)
     assert len(train) == 0 and len(held) == 0
+
+
+def test_locality_order_groups_seekers_by_desired_occupation():
+    """Seekers of one occupation end up next to each other (occupations in sorted order, market
+    rows ascending within one); every seeker exactly once."""
+    seekers = pd.DataFrame({"desired_occupation": ["B2", "A1", "B2", "C3", "A1", "B2"]})
+    market = SimpleNamespace(seekers=seekers)
+    got = rp.locality_order(market, np.array([5, 0, 3, 1, 4, 2]))
+    np.testing.assert_array_equal(got, [1, 4, 0, 2, 5, 3])
+    np.testing.assert_array_equal(rp.locality_order(market, np.array([3, 2])), [2, 3])
