@@ -202,20 +202,31 @@ class ScoringTables:
     Muse.1. Built once (`scoring_tables`), then any number of seeker blocks is scored from them
     (`score_tables`): a night runs the ad towers once, not once a block."""
 
-    ad_rows: np.ndarray  # (N_a, R) [dot vectors, biases]
+    ad_rows: np.ndarray  # (N_r, R) [dot vectors, biases] of the ads that may be candidates
+    ad_slot: np.ndarray  # (N_a,) int32: each ad's row in ad_rows, -1 when it has none
     seeker_mats: np.ndarray  # (N_s, 2, R): the seeker's side of both outputs' dot products
     cross_weights: np.ndarray  # (N_s, 2, C): the seeker's weights on the pair features
     hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
 
 
-def scoring_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor) -> ScoringTables:
-    """The folded tables of every row of `seeker_x` and `ad_x`, computed on the CPU (a model on
-    a GPU is copied there: the caller's stays where it is)."""
+def scoring_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor,
+                   ads: np.ndarray | None = None) -> ScoringTables:  # fmt: skip
+    """The folded tables of every row of `seeker_x` and of the ads `ads` (rows of `ad_x`, in
+    the order their rows are to be stored; None: every ad in row order), computed on the CPU (a
+    model on a GPU is copied there: the caller's stays where it is). Tonight's candidates are
+    the active ads only, a quarter of the market's at `small`: rows for them alone, grouped by
+    occupation, keep the gathered table in cache (BENCHMARKS.md, "Rerank inference")."""
     if any(t.device.type != "cpu" for t in model.parameters()):
         model = copy.deepcopy(model).cpu()
     model.eval()
+    ad_x = ad_x.cpu()
+    slot = np.arange(len(ad_x), dtype=np.int32)
+    if ads is not None:
+        ad_x = ad_x[torch.as_tensor(ads)]
+        slot = np.full(len(slot), -1, dtype=np.int32)
+        slot[ads] = np.arange(len(ads), dtype=np.int32)
     with torch.inference_mode():
-        ad_rows, seeker_mats, cross_w = _inference_tables(model, seeker_x.cpu(), ad_x.cpu())
+        ad_rows, seeker_mats, cross_w = _inference_tables(model, seeker_x.cpu(), ad_x)
 
     def transposed(mats):  # (G, X, O) -> (G, 2, X), a one-output model padded with zeros
         mats = mats.transpose(1, 2)
@@ -223,7 +234,7 @@ def scoring_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor) 
             mats = torch.cat([mats, torch.zeros_like(mats)], dim=1)
         return mats.contiguous().numpy()
 
-    return ScoringTables(ad_rows.numpy(), transposed(seeker_mats), transposed(cross_w),
+    return ScoringTables(ad_rows.numpy(), slot, transposed(seeker_mats), transposed(cross_w),
                          model.heads == 2)  # fmt: skip
 
 
@@ -232,16 +243,22 @@ def score_tables(tables: ScoringTables, lists_seeker: np.ndarray, lists_ads: np.
     """(G, K) final scores (-inf on padding) of lists whose seekers are rows of the tables: the
     fused kernel's logits, then the top head's log-sigmoid in PyTorch (vectorised there, scalar
     calls in the kernel), in blocks of seekers so that the second logit's buffer is reused and
-    stays in cache (with 4,096-seeker blocks a 10M-pair call took 97 ms against 90 ms)."""
+    stays in cache (with 4,096-seeker blocks a 10M-pair call took 97 ms against 90 ms). A
+    candidate whose ad has no row in the tables is an error."""
     out = np.empty(lists_ads.shape, dtype=np.float32)  # every entry written below
     second = np.empty((min(block, len(lists_ads)), lists_ads.shape[1]), dtype=np.float32)
     for lo in range(0, len(lists_ads), block):
         hi = min(len(lists_ads), lo + block)
-        who = lists_seeker[lo:hi]
-        pair_logits(tables.ad_rows, tables.seeker_mats[who], tables.cross_weights[who],
-                    np.ascontiguousarray(lists_ads[lo:hi]),
-                    np.ascontiguousarray(cross[lo:hi], dtype=np.float32), out[lo:hi],
-                    second[: hi - lo])  # fmt: skip
+        who, ads = lists_seeker[lo:hi], np.ascontiguousarray(lists_ads[lo:hi])
+        missing = pair_logits(tables.ad_rows, tables.ad_slot, tables.seeker_mats[who],
+                              tables.cross_weights[who], ads,
+                              np.ascontiguousarray(cross[lo:hi], dtype=np.float32), out[lo:hi],
+                              second[: hi - lo])  # fmt: skip
+        if missing:
+            absent = np.unique(ads[(ads >= 0) & (tables.ad_slot[np.maximum(ads, 0)] < 0)])
+            raise ValueError(f"{missing} candidate pairs name ads the scoring tables were not "
+                             f"built for (ad rows {absent[:5].tolist()}): tables of a subset "
+                             "must cover every candidate")  # fmt: skip
         if tables.hire_term:  # + log P(hire | apply)
             hire = torch.from_numpy(second[: hi - lo])
             torch.from_numpy(out[lo:hi]).add_(nn.functional.logsigmoid(hire))

@@ -45,25 +45,29 @@ def _dots4(a, b, c, e, weights, sums):
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def pair_logits(ad_rows, seeker_mats_t, cross_w_t, ads, cross, first, second):
-    """first[g, k], second[g, k] = <ad_rows[ads[g, k]], seeker_mats_t[g, o]>
+def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, second):
+    """first[g, k], second[g, k] = <ad_rows[ad_slot[ads[g, k]]], seeker_mats_t[g, o]>
     + <cross[g, k], cross_w_t[g, o]> for o = 0, 1, every list g and candidate k (a one-output
-    model passes zeros for o = 1); padding (ads < 0) gives -inf and 0.
+    model passes zeros for o = 1); padding (ads < 0) gives -inf and 0, an ad without a row
+    (ad_slot < 0) NaN; returns how many of those there were.
 
-    ad_rows (N_a, R), seeker_mats_t (G, 2, R), cross_w_t (G, 2, C), ads (G, K) integers,
-    cross (G, K, C), first and second (G, K); all float32 but ads. Both outputs share one pass
-    over a pair's inputs (a loop over the outputs made the call 1.2x slower), four candidates are
-    scored side by side, eight independent sums in flight (1.4x faster than one at a time)."""
+    ad_rows (N_r, R), ad_slot (N_a,) integers, seeker_mats_t (G, 2, R), cross_w_t (G, 2, C),
+    ads (G, K) integers, cross (G, K, C), first and second (G, K); all float32 but the
+    integers. `ad_slot` lets the rows be a compact, reordered subset of the ads (see
+    `rerank.scoring_tables`). Both outputs share one pass over a pair's inputs (a loop over the
+    outputs made the call 1.2x slower), four candidates are scored side by side, eight
+    independent sums in flight (1.4x faster than one at a time)."""
     n_lists, n_candidates = ads.shape
     quads = n_candidates - n_candidates % 4
+    missing = 0
     for g in numba.prange(n_lists):
         mats, weights, row_ads, row_cross = seeker_mats_t[g], cross_w_t[g], ads[g], cross[g]
         row_first, row_second = first[g], second[g]
-        for k in range(0, quads, 4):
-            a = ad_rows[max(row_ads[k], 0)]
-            b = ad_rows[max(row_ads[k + 1], 0)]
-            c = ad_rows[max(row_ads[k + 2], 0)]
-            e = ad_rows[max(row_ads[k + 3], 0)]
+        for k in range(0, quads, 4):  # padding and missing rows read some row, fixed below
+            a = ad_rows[ad_slot[max(row_ads[k], 0)]]
+            b = ad_rows[ad_slot[max(row_ads[k + 1], 0)]]
+            c = ad_rows[ad_slot[max(row_ads[k + 2], 0)]]
+            e = ad_rows[ad_slot[max(row_ads[k + 3], 0)]]
             zero = np.float32(0.0)
             sums = _dots4(a, b, c, e, mats, (zero, zero, zero, zero, zero, zero, zero, zero))
             a0, a1, b0, b1, c0, c1, e0, e1 = _dots4(
@@ -73,8 +77,12 @@ def pair_logits(ad_rows, seeker_mats_t, cross_w_t, ads, cross, first, second):
             row_second[k], row_second[k + 1], row_second[k + 2], row_second[k + 3] = a1, b1, c1, e1
         for k in range(quads, n_candidates):
             row_first[k], row_second[k] = _dots(
-                ad_rows[max(row_ads[k], 0)], row_cross[k], mats, weights
+                ad_rows[ad_slot[max(row_ads[k], 0)]], row_cross[k], mats, weights
             )
         for k in range(n_candidates):
             if row_ads[k] < 0:
                 row_first[k], row_second[k] = -np.inf, 0.0
+            elif ad_slot[row_ads[k]] < 0:
+                row_first[k], row_second[k] = np.nan, np.nan
+                missing += 1
+    return missing

@@ -253,23 +253,26 @@ def _muse0_order(lists: Lists) -> np.ndarray:
     return np.where(lists.ads >= 0, -np.arange(k, dtype=np.float32)[None, :], -np.inf)
 
 
-def muse_tables(model, inputs: EntityInputs) -> ScoringTables:
-    """A Muse model's folded tables over every seeker and ad of the market, on the CPU wherever
-    it trained: with the pair features on the host, the fused CPU kernel beat a GPU's eager path
-    on the same machine (16 cores against an H200: 2.8x at `small` shapes; BENCHMARKS.md,
-    "Rerank inference")."""
-    return scoring_tables(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads))
+def muse_tables(model, inputs: EntityInputs, ads: np.ndarray | None = None) -> ScoringTables:
+    """A Muse model's folded tables over every seeker of the market and the ads `ads` (None:
+    all), on the CPU wherever it trained: with the pair features on the host, the fused CPU
+    kernel beat a GPU's eager path on the same machine (16 cores against an H200: 2.8x at
+    `small` shapes; BENCHMARKS.md, "Rerank inference")."""
+    return scoring_tables(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads),
+                          ads)  # fmt: skip
 
 
 def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
     return score_tables(muse_tables(model, inputs), lists.seeker, lists.ads, lists.cross)
 
 
-def load_scorers(models_dir, run_date: dt.date, inputs: EntityInputs) -> dict:
-    """The three trained rerankers of D, ready to score any lists of the market: Muse's tables
-    are built once here (entity towers over every seeker and ad), XGBoost as loaded."""
+def load_scorers(models_dir, run_date: dt.date, inputs: EntityInputs,
+                 ads: np.ndarray | None = None) -> dict:  # fmt: skip
+    """The three trained rerankers of D, ready to score lists whose candidates are among `ads`
+    (None: any ad of the market): Muse's tables are built once here (entity towers over every
+    seeker and those ads), XGBoost as loaded."""
     folder = lambda kind: modelstore.model_dir(models_dir, run_date, kind)  # noqa: E731
-    scorers = {kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs)
+    scorers = {kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads)
                for kind in ("muse2", "muse1")}  # fmt: skip
     scorers["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
     return scorers
@@ -292,12 +295,21 @@ def locality_order(market: Market, seekers: np.ndarray) -> np.ndarray:
     return seekers[np.lexsort((seekers, occupation))]
 
 
+def tonight_ads(market: Market) -> np.ndarray:
+    """The ads tonight's candidates come from (the active ones), grouped by occupation: the row
+    order of Muse's compact ad table, so that seekers scored together (`locality_order`) gather
+    from a narrow band of it."""
+    active = market.active_ads()
+    occupation = pd.factorize(market.ads["occupation"], sort=True)[0][active]
+    return active[np.lexsort((active, occupation))]
+
+
 def write_reranked(con, run_date: dt.date, models_dir, block_seekers: int = 2000, log=None):
     """Rerank tonight's candidates of every active seeker with the three models, seeker block
     by seeker block (seekers of one occupation together, see `locality_order`), and replace the
     partition of recs.reranked."""
     p = prepare(con, run_date, models_dir)
-    scorers = load_scorers(models_dir, run_date, p.inputs)
+    scorers = load_scorers(models_dir, run_date, p.inputs, tonight_ads(p.market))
     temperature = p.muse0.cfg.temperature
     con.execute(wh.sql("create_recs_reranked"))
     con.execute("DELETE FROM recs.reranked WHERE run_date = ?", [run_date])

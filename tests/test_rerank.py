@@ -113,15 +113,20 @@ def test_score_lists_equals_the_forward_pass(kind, fused, block):
 
 
 @pytest.mark.parametrize("kind", ["muse1", "muse2"])
-def test_tables_built_once_score_any_seekers_in_any_order(kind):
-    """A night builds the tables over every seeker and ad once, then scores blocks of seekers
-    in its own order: each list's scores must be the forward pass's, whatever the order, the
-    block size or the lists scored beside it."""
+@pytest.mark.parametrize("subset", [False, True])
+def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
+    """A night builds the tables once (every seeker; every ad, or only those that can be
+    candidates, in an order of its own), then scores blocks of seekers in its own order: each
+    list's scores must be the forward pass's, whatever the order, the block size or the lists
+    scored beside it."""
     seeker_x, ad_x = entity_inputs()
     seekers, ads, cross = random_lists(g=9, k=13, seed=3)
     model = random_model(kind)
-    tables = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x))
-    assert tables.seeker_mats.shape[0] == N_SEEKERS and tables.ad_rows.shape[0] == N_ADS
+    rows = np.random.default_rng(5).permutation(np.unique(ads[ads >= 0])) if subset else None
+    tables = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), rows)
+    assert tables.seeker_mats.shape[0] == N_SEEKERS
+    assert len(tables.ad_rows) == (len(rows) if subset else N_ADS)
+    assert not subset or len(rows) < N_ADS  # a real subset
     want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
     order = np.random.default_rng(4).permutation(len(seekers))
     for block in (512, 2):
@@ -129,20 +134,39 @@ def test_tables_built_once_score_any_seekers_in_any_order(kind):
         np.testing.assert_allclose(got, want[order], rtol=1e-5, atol=1e-5)
 
 
+def test_tables_of_a_subset_refuse_a_candidate_outside_it():
+    seeker_x, ad_x = entity_inputs()
+    seekers, ads, cross = random_lists(g=4, k=6, seed=6)
+    rows = np.unique(ads[ads >= 0])
+    outside = np.setdiff1d(np.arange(N_ADS), rows)[0]
+    tables = scoring_tables(random_model("muse2"), torch.as_tensor(seeker_x),
+                            torch.as_tensor(ad_x), rows)  # fmt: skip
+    score_tables(tables, seekers, ads, cross)  # covered: fine
+    ads[3, 2] = outside
+    with pytest.raises(ValueError, match=rf"1 candidate pairs .* \(ad rows \[{outside}\]\)"):
+        score_tables(tables, seekers, ads, cross)
+
+
 def test_fused_kernel_by_hand():
-    """Two lists of two candidates, one padded: each logit is a dot product worked out here."""
-    ad_rows = np.array([[1.0, 2.0], [3.0, -1.0]], np.float32)
-    mats_t = np.array([[[1.0, 0.0], [0.0, 1.0]], [[2.0, 1.0], [0.0, 0.0]]], np.float32)
-    cross_w_t = np.array([[[1.0], [-1.0]], [[0.5], [0.0]]], np.float32)
-    ads = np.array([[1, 0], [0, -1]])
-    cross = np.array([[[2.0], [4.0]], [[6.0], [8.0]]], np.float32)
-    first, second = np.empty((2, 2), np.float32), np.empty((2, 2), np.float32)
-    pair_logits(ad_rows, mats_t, cross_w_t, ads, cross, first, second)
+    """Two lists of two candidates, one padded, plus one list whose ad has no row: each logit
+    is a dot product worked out here. Ad j's row is ad_rows[ad_slot[j]] (stored in reverse)."""
+    ad_rows = np.array([[3.0, -1.0], [1.0, 2.0]], np.float32)  # ad 1's row, ad 0's row
+    ad_slot = np.array([1, 0, -1], np.int32)  # ad 2 has no row
+    mats_t = np.array(
+        [[[1.0, 0.0], [0.0, 1.0]], [[2.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]], np.float32
+    )
+    cross_w_t = np.array([[[1.0], [-1.0]], [[0.5], [0.0]], [[0.0], [0.0]]], np.float32)
+    ads = np.array([[1, 0], [0, -1], [2, 1]])
+    cross = np.array([[[2.0], [4.0]], [[6.0], [8.0]], [[0.0], [0.0]]], np.float32)
+    first, second = np.empty((3, 2), np.float32), np.empty((3, 2), np.float32)
+    missing = pair_logits(ad_rows, ad_slot, mats_t, cross_w_t, ads, cross, first, second)
     # list 0, ad 1 = (3, -1), pair 2: first 3 + 2 = 5, second -1 - 2 = -3
     # list 0, ad 0 = (1, 2), pair 4: first 1 + 4 = 5, second 2 - 4 = -2
     # list 1, ad 0 = (1, 2), pair 6: first 2 + 2 + 3 = 7, second 0; then padding: -inf, 0
-    np.testing.assert_array_equal(first, [[5.0, 5.0], [7.0, -np.inf]])
-    np.testing.assert_array_equal(second, [[-3.0, -2.0], [0.0, 0.0]])
+    # list 2: ad 2 has no row: NaN, counted; ad 1 = (3, -1): first 2, second 2
+    np.testing.assert_array_equal(first, [[5.0, 5.0], [7.0, -np.inf], [np.nan, 2.0]])
+    np.testing.assert_array_equal(second, [[-3.0, -2.0], [0.0, 0.0], [np.nan, 2.0]])
+    assert missing == 1
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

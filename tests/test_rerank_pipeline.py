@@ -1,6 +1,6 @@
 """Pure helpers of the rerank stage (jobrec.rerank_pipeline) that need no warehouse: each list's
 best k (`top_of`), the seeded train / hold-out split of the window's seekers and the nightly
-scoring order (`locality_order`)."""
+scoring order (`locality_order`, `tonight_ads`)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ import pytest
 
 from jobrec import rerank_pipeline as rp
 from jobrec.evaluation import Split
-from jobrec.market import Events
+from jobrec.market import Events, Market
 from jobrec.rerank import Lists
 
 
@@ -133,3 +133,10 @@ def test_locality_order_groups_seekers_by_desired_occupation():
     got = rp.locality_order(market, np.array([5, 0, 3, 1, 4, 2]))
     np.testing.assert_array_equal(got, [1, 4, 0, 2, 5, 3])
     np.testing.assert_array_equal(rp.locality_order(market, np.array([3, 2])), [2, 3])
+
+
+def test_tonight_ads_are_the_active_ones_grouped_by_occupation():
+    ads = pd.DataFrame({"occupation": ["B2", "A1", "B2", "A1", "C3", "A1"],
+                        "active": [True, True, False, True, True, True]})  # fmt: skip
+    market = Market(dt.date(2026, 11, 20), pd.DataFrame(), ads, *[None] * 4)
+    np.testing.assert_array_equal(rp.tonight_ads(market), [1, 3, 5, 0, 4])
