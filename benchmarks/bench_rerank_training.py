@@ -1,7 +1,10 @@
-"""Reranker training variants on one partition: loss (listwise softmax against binary
-cross-entropy with sampled negatives) for Muse.1 and Muse.2, same lists, same seed, one process.
+"""Reranker training variants on one partition, same lists, same seed, one process: by default
+the loss (listwise softmax against binary cross-entropy with sampled negatives) for Muse.1 and
+Muse.2; `--variants` trains others instead, each `kind[:field=value,...]` over RerankConfig
+(e.g. `muse2:hidden=256,dims=16`).
 
     python benchmarks/bench_rerank_training.py --warehouse W --models-dir M --day D
+        [--variants muse2 muse2:hidden=256 ...]
 
 Needs a warehouse and models folder where day D ran through recs.candidates. Scores are the
 held-out seekers' candidate Recall@10/@100 (applications), as the nightly model checks compute.
@@ -20,7 +23,17 @@ import torch
 from jobrec import rerank_pipeline as rrp
 from jobrec.rerank import RerankConfig, recall_at, score_lists, train_reranker
 
-VARIANTS = [("muse1", "listwise"), ("muse1", "bce"), ("muse2", "listwise"), ("muse2", "bce")]
+LOSSES = ["muse1", "muse1:loss=bce", "muse2", "muse2:loss=bce"]
+
+
+def variant(spec: str) -> RerankConfig:
+    """`kind[:field=value,...]` -> the nightly RerankConfig of that kind with those fields."""
+    kind, _, changes = spec.partition(":")
+    cfg = RerankConfig(kind=kind)
+    for change in filter(None, changes.split(",")):
+        field, value = change.split("=")
+        cfg = dataclasses.replace(cfg, **{field: type(getattr(cfg, field))(value)})
+    return cfg
 
 
 def main() -> None:
@@ -28,6 +41,7 @@ def main() -> None:
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--models-dir", required=True)
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--variants", nargs="+", default=LOSSES)
     args = parser.parse_args()
     con = duckdb.connect(args.warehouse, read_only=True)
     con.execute("SET TimeZone = 'UTC'")
@@ -35,10 +49,11 @@ def main() -> None:
     train, held = rrp.training_lists(p)
     hires = rrp.hire_pairs(p.market, p.train_entities, p.market.train_end)
     print(f"{len(train.seeker):,} training seekers, {len(held.seeker):,} held-out seekers")
-    print("| model | loss | epochs (kept) | train s | Recall@10 | Recall@100 |")
-    print("|---|---|---:|---:|---:|---:|")
-    for kind, loss in VARIANTS:
-        cfg = dataclasses.replace(RerankConfig(kind=kind), loss=loss)
+    print("| variant | epochs (kept) | train s | Recall@10 | Recall@100 |")
+    print("|---|---:|---:|---:|---:|")
+    for spec in args.variants:
+        cfg = variant(spec)
+        kind = cfg.kind
         t0 = time.perf_counter()
         model, report = train_reranker(p.inputs.seekers, p.inputs.ads, train, held,
                                        hires if kind == "muse2" else None, cfg)  # fmt: skip
@@ -46,7 +61,7 @@ def main() -> None:
         scores = score_lists(model, torch.as_tensor(p.inputs.seekers),
                              torch.as_tensor(p.inputs.ads), held.seeker, held.ads, held.cross,
                              torch.device("cpu"))  # fmt: skip
-        print(f"| {kind} | {loss} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
+        print(f"| {spec} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
               f"{recall_at(scores, held.applied, 10):.4f} | "
               f"{recall_at(scores, held.applied, 100):.4f} |", flush=True)  # fmt: skip
 

@@ -1,10 +1,10 @@
 """The XGBoost reranking baseline: the same information as Muse.2 as one flat row per pair.
 
 Row = [seeker inputs (Muse.0 seeker vector, seeker numbers), ad inputs (Muse.0 ad vector, ad
-numbers), pair features] — what the Muse rerankers see, only not factored. Trained with
-`rank:ndcg`, grouped by seeker, on each training seeker's positives and a seeded sample of its
-other candidates (memory stays bounded), early-stopped on the held-out seekers' lists sampled
-the same way. Inference builds the rows seeker block by seeker block.
+numbers), pair features] — what the Muse rerankers see, only not factored. Trained (with
+`binary:logistic` by default, or `rank:ndcg` grouped by seeker) on each training seeker's
+positives and a seeded sample of its other candidates (memory stays bounded), early-stopped on
+the held-out seekers' lists sampled the same way. Inference builds the rows seeker block by seeker block.
 """
 
 from __future__ import annotations
@@ -22,14 +22,14 @@ from jobrec.rerank import Lists
 @dataclasses.dataclass
 class XGBConfig:
     # the best of the 24-configuration search on `small` (benchmarks/bench_xgb_search.py,
-    # BENCHMARKS.md): held-out candidate Recall@100 first, then Recall@10
-    max_depth: int = 4
-    learning_rate: float = 0.15
+    # BENCHMARKS.md; re-run on the current market): held-out candidate Recall@100 first
+    max_depth: int = 6
+    learning_rate: float = 0.05
     n_estimators: int = 600  # early stopping picks the number of trees
     min_child_weight: float = 10.0
     subsample: float = 0.8
     colsample_bytree: float = 0.8
-    objective: str = "rank:ndcg"
+    objective: str = "binary:logistic"
     negatives_per_seeker: int = 100
     early_stopping_rounds: int = 20
     hire_weight: float = 5.0  # relevance label of a hire (an application is 1)
