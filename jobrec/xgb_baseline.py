@@ -4,7 +4,8 @@ Row = [seeker inputs (Muse.0 seeker vector, seeker numbers), ad inputs (Muse.0 a
 numbers), pair features] — what the Muse rerankers see, only not factored. Trained (with
 `binary:logistic` by default, or `rank:ndcg` grouped by seeker) on each training seeker's
 positives and a seeded sample of its other candidates (memory stays bounded), early-stopped on
-the held-out seekers' lists sampled the same way. Inference builds the rows seeker block by seeker block.
+the held-out seekers' lists sampled the same way. Inference builds the rows seeker block by
+seeker block.
 """
 
 from __future__ import annotations
