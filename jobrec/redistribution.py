@@ -32,11 +32,11 @@ from jobrec import warehouse as wh
 from jobrec.evaluation import Split, metric_rows, positions, splits
 from jobrec.market import Market, load_market
 from jobrec.metrics import market_metrics
-from jobrec.rerank import load_reranker
+from jobrec.rerank import load_reranker, score_tables
 from jobrec.rerank_pipeline import (
     RERANK_KEEP,
-    _score_muse,
     frame_of,
+    muse_tables,
     prepare,
     reranked_lists,
     training_lists,
@@ -149,7 +149,9 @@ def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstanc
     train, held = training_lists(p)
     muse2, _ = load_reranker(modelstore.model_dir(models_dir, run_date, "muse2") / "model.pt")
     seekers = np.concatenate([train.seeker, held.seeker])
-    scores = np.vstack([_score_muse(muse2, p.inputs, lists) for lists in (train, held)])
+    tables = muse_tables(muse2, p.inputs)
+    scores = np.vstack([score_tables(tables, lists.seeker, lists.ads, lists.cross)
+                        for lists in (train, held)])  # fmt: skip
     list_ads = np.vstack([train.ads, held.ads])
     k = min(EDGES_K, scores.shape[1])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
