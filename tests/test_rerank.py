@@ -145,6 +145,12 @@ def test_tables_of_a_subset_refuse_a_candidate_outside_it():
     ads[3, 2] = outside
     with pytest.raises(ValueError, match=rf"1 candidate pairs .* \(ad rows \[{outside}\]\)"):
         score_tables(tables, seekers, ads, cross)
+    empty = scoring_tables(random_model("muse2"), torch.as_tensor(seeker_x),
+                           torch.as_tensor(ad_x), np.array([], dtype=np.int64))  # fmt: skip
+    padding = np.full((2, 3), -1)
+    assert np.isneginf(score_tables(empty, seekers[:2], padding, cross[:2, :3])).all()
+    with pytest.raises(ValueError, match="hold no ads"):
+        score_tables(empty, seekers, ads, cross)
 
 
 def test_fused_kernel_by_hand():
