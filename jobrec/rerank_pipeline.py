@@ -291,17 +291,20 @@ def locality_order(market: Market, seekers: np.ndarray) -> np.ndarray:
     most of their candidates, so scored one after another their ads' rows stay in the core's
     cache (with `tonight_ads`, a `medium` night's pair part took 13.7 against 18.0 ns a pair;
     BENCHMARKS.md, "Rerank inference")."""
-    occupation = pd.factorize(market.seekers["desired_occupation"], sort=True)[0][seekers]
-    return seekers[np.lexsort((seekers, occupation))]
+    return _grouped_by(seekers, market.seekers["desired_occupation"])
 
 
 def tonight_ads(market: Market) -> np.ndarray:
     """The ads tonight's candidates come from (the active ones), grouped by occupation: the row
     order of Muse's compact ad table, so that seekers scored together (`locality_order`) gather
     from a narrow band of it."""
-    active = market.active_ads()
-    occupation = pd.factorize(market.ads["occupation"], sort=True)[0][active]
-    return active[np.lexsort((active, occupation))]
+    return _grouped_by(market.active_ads(), market.ads["occupation"])
+
+
+def _grouped_by(rows: np.ndarray, labels: pd.Series) -> np.ndarray:
+    """`rows` ordered by their label (labels sorted), ascending within one label."""
+    codes = pd.factorize(labels, sort=True)[0][rows]
+    return rows[np.lexsort((rows, codes))]
 
 
 def write_reranked(con, run_date: dt.date, models_dir, block_seekers: int = 2000, log=None):
