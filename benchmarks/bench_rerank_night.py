@@ -6,7 +6,7 @@ Reads the candidate lists a nightly run wrote (recs.candidates of day D, every s
 candidates each) and the Muse.2 and XGBoost models it trained, then reranks them the way
 `rerank_pipeline.write_reranked` does: Muse's tables over every seeker and the active ads
 grouped by occupation (`tonight_ads`), seekers grouped by desired occupation
-(`locality_order`), blocks of 2,000 seekers. Timed, all from host arrays to host scores:
+(`tonight_seekers`), blocks of 2,000 seekers. Timed, all from host arrays to host scores:
   muse2 towers   the folded tables (once a night)
   muse2 pairs    the fused kernel + log-sigmoid over every block
   plain order    the same pairs with tables over every ad in row order and the seekers in id
@@ -37,7 +37,7 @@ from jobrec import modelstore
 from jobrec.cross import CROSS_COLUMNS
 from jobrec.market import load_market
 from jobrec.rerank import Lists, load_reranker, score_tables, scoring_tables
-from jobrec.rerank_pipeline import locality_order, tonight_ads
+from jobrec.rerank_pipeline import tonight_ads, tonight_seekers
 from jobrec.retrieval_pipeline import read_lists
 from jobrec.xgb_baseline import load_booster
 from jobrec.xgb_baseline import score_lists as xgb_score_lists
@@ -49,10 +49,7 @@ POOL = 4  # distinct blocks of random pair features, cycled
 
 def night_lists(con, day: dt.date, market) -> tuple[np.ndarray, np.ndarray]:
     """(seekers in the nightly order, their candidate ad rows (S, K))."""
-    ids = con.execute(
-        "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ? ORDER BY 1", [day]
-    ).df()["jobseeker_id"]
-    seekers = locality_order(market, market.seeker_index(ids))
+    seekers = tonight_seekers(con, day, market)
     ads = np.empty((len(seekers), K), dtype=np.int64)
     for lo in range(0, len(seekers), BLOCK):
         ads[lo : lo + BLOCK] = read_lists(con, "recs.candidates", day, market,

@@ -307,6 +307,16 @@ def _grouped_by(rows: np.ndarray, labels: pd.Series) -> np.ndarray:
     return rows[np.lexsort((rows, codes))]
 
 
+def tonight_seekers(con, run_date: dt.date, market: Market) -> np.ndarray:
+    """The seekers with candidates tonight (market rows), in the order they are scored
+    (`locality_order`)."""
+    ids = con.execute(
+        "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ? ORDER BY 1",
+        [run_date],
+    ).df()["jobseeker_id"]
+    return locality_order(market, market.seeker_index(ids))
+
+
 def write_reranked(con, run_date: dt.date, models_dir, block_seekers: int = 2000, log=None):
     """Rerank tonight's candidates of every active seeker with the three models, seeker block
     by seeker block (seekers of one occupation together, see `locality_order`), and replace the
@@ -316,9 +326,7 @@ def write_reranked(con, run_date: dt.date, models_dir, block_seekers: int = 2000
     temperature = p.muse0.cfg.temperature
     con.execute(wh.sql("create_recs_reranked"))
     con.execute("DELETE FROM recs.reranked WHERE run_date = ?", [run_date])
-    seekers = locality_order(p.market, p.market.seeker_index(con.execute(
-        "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ? ORDER BY 1",
-        [run_date]).df()["jobseeker_id"]))  # fmt: skip
+    seekers = tonight_seekers(con, run_date, p.market)
     seeker_ids = p.market.seekers["jobseeker_id"].to_numpy()
     ad_ids = p.market.ads["ad_id"].to_numpy()
     rows = dict.fromkeys(scorers, 0)
