@@ -13,9 +13,20 @@ from jobrec import redistribution as rd
 from jobrec import warehouse as wh
 from jobrec.synth.oracle import oracle_dir
 
-CURVE_COLUMNS = ["model", "tau", "epsilon", "alpha", "recall_at_100", "ndcg_at_100",
-                 "congestion_at_100", "coverage_at_100", "gini_at_100", "iterations", "qualifies",
-                 "chosen"]  # fmt: skip
+CURVE_COLUMNS = [
+    "model",
+    "tau",
+    "epsilon",
+    "alpha",
+    "recall_at_100",
+    "ndcg_at_100",
+    "congestion_at_100",
+    "coverage_at_100",
+    "gini_at_100",
+    "iterations",
+    "qualifies",
+    "chosen",
+]
 
 
 def _policy_check(step: Step, written: Written) -> Verdict:
@@ -25,11 +36,17 @@ def _policy_check(step: Step, written: Written) -> Verdict:
     ot_rows = curve[curve["model"] == "ot"]
     unconverged = ot_rows[~ot_rows["converged"].astype(bool)]
     policy = written.result["policy"]
-    text = (f"ε={policy.epsilon:g}, α={policy.alpha:g}, τ={policy.tau:g}" if policy.qualified
-            else "no grid point keeps 95% of Muse.2's recall: lists stay Muse.2's")  # fmt: skip
+    text = (
+        f"ε={policy.epsilon:g}, α={policy.alpha:g}, τ={policy.tau:g}"
+        if policy.qualified
+        else "no grid point keeps 95% of Muse.2's recall: lists stay Muse.2's"
+    )
     ok = unconverged.empty and rd.recall_floor_ok(curve)
-    return Verdict(ok, f"{text}; {len(unconverged)} of {len(ot_rows)} solves unconverged",
-                   {"unconverged": len(unconverged)})  # fmt: skip
+    return Verdict(
+        ok,
+        f"{text}; {len(unconverged)} of {len(ot_rows)} solves unconverged",
+        {"unconverged": len(unconverged)},
+    )
 
 
 @daily_asset(
@@ -42,19 +59,28 @@ def ot_policy(step: Step) -> Written:
     """The night's OT parameters: on the validation window's held-out seekers, the Muse.2 scores
     are calibrated, the (ε, α) grid is solved, and the rule keeps the lowest Congestion@100 with
     Recall@100 ≥ 95% of Muse.2's. The whole curve goes to metrics.ot_tradeoff, its plot here."""
-    out = rd.choose_policy(step.con, step.run_date, step.config.models_dir,
-                           cost=step.config.ot_cost, log=step.context.log.info)  # fmt: skip
+    out = rd.choose_policy(
+        step.con,
+        step.run_date,
+        step.config.models_dir,
+        cost=step.config.ot_cost,
+        log=step.context.log.info,
+    )
     curve, policy = out["curve"], out["policy"]
     png = plots.tradeoff_plot(
         curve, Path(step.config.reports_dir) / step.run_date.isoformat() / "ot_tradeoff.png"
     )
     table = curve[CURVE_COLUMNS].to_markdown(index=False, floatfmt=".4f")
     meta = {
-        "epsilon": policy.epsilon, "alpha": policy.alpha if policy.qualified else 1.0,
-        "tau": policy.tau, "cost": policy.cost, "temperature": round(policy.temperature, 4),
-        "qualified": policy.qualified, "plot_path": str(png),
+        "epsilon": policy.epsilon,
+        "alpha": policy.alpha if policy.qualified else 1.0,
+        "tau": policy.tau,
+        "cost": policy.cost,
+        "temperature": round(policy.temperature, 4),
+        "qualified": policy.qualified,
+        "plot_path": str(png),
         "tradeoff": MetadataValue.md(table + "\n\n" + plots.markdown_image(png, "trade-off")),
-    }  # fmt: skip
+    }
     return Written(len(curve), meta, result=out)
 
 
@@ -67,9 +93,11 @@ def _recommendations_check(step: Step, written: Written) -> Verdict:
     problems = step.con.execute(
         wh.sql("check_recommendations"), {"run_date": step.run_date, "k": rd.LIST_K}
     ).fetchall()
-    text = (f"{m['iterations']} iterations, seeker marginal error "
-            f"{m['seeker_marginal_error']:.1e}, ad marginal error {m['ad_marginal_error']:.1e} "
-            f"(tolerance {m['tolerance']:g})")  # fmt: skip
+    text = (
+        f"{m['iterations']} iterations, seeker marginal error "
+        f"{m['seeker_marginal_error']:.1e}, ad marginal error {m['ad_marginal_error']:.1e} "
+        f"(tolerance {m['tolerance']:g})"
+    )
     if problems:
         text += "; " + problems_text(problems)
     return Verdict(solver_ok and not problems, text, {p: n for p, n, _ in problems})
@@ -84,10 +112,12 @@ def _recommendations_check(step: Step, written: Written) -> Verdict:
 def recommendations(step: Step) -> Written:
     """`recs.recommendations`: every seeker's Muse.2 top-300 redistributed by entropic OT under
     the ads' capacities (the night's policy), top 100 by plan mass."""
-    stats = rd.write_recommendations(step.con, step.run_date, step.config.models_dir,
-                                     log=step.context.log.info)  # fmt: skip
-    pruned = wh.prune_partitions(step.con, "recs.recommendations", step.run_date,
-                                 step.config.retention_days)  # fmt: skip
+    stats = rd.write_recommendations(
+        step.con, step.run_date, step.config.models_dir, log=step.context.log.info
+    )
+    pruned = wh.prune_partitions(
+        step.con, "recs.recommendations", step.run_date, step.config.retention_days
+    )
     return Written(stats["rows"], {**stats, "pruned_rows": pruned})
 
 
@@ -98,9 +128,12 @@ def _spread(step: Step, written: Written) -> Verdict:
     at = m[(m["k"] == 100) & (m["population"] == "all")].set_index("model")
     ot_, m2 = at.loc["ot"], at.loc["muse2"]
     ok = ot_["congestion"] <= m2["congestion"] + 1e-9 and ot_["coverage"] >= m2["coverage"] - 1e-9
-    return Verdict(bool(ok), f"@100 congestion {m2['congestion']:.4f} → {ot_['congestion']:.4f}, "
-                   f"coverage {m2['coverage']:.4f} → {ot_['coverage']:.4f}, Gini "
-                   f"{m2['gini']:.4f} → {ot_['gini']:.4f}")  # fmt: skip
+    return Verdict(
+        bool(ok),
+        f"@100 congestion {m2['congestion']:.4f} → {ot_['congestion']:.4f}, "
+        f"coverage {m2['coverage']:.4f} → {ot_['coverage']:.4f}, Gini "
+        f"{m2['gini']:.4f} → {ot_['gini']:.4f}",
+    )
 
 
 @daily_asset(
@@ -118,9 +151,11 @@ def market_evaluation(step: Step) -> Written:
     rows = rd.write_evaluation(step.con, step.run_date, m)
     summary = {
         f"{r.model}_{r.population}_at_{r.k}": MetadataValue.text(
-            f"congestion {r.congestion:.4f}, coverage {r.coverage:.4f}, gini {r.gini:.4f}")
-        for r in m.market.itertuples() if r.k == 100
-    }  # fmt: skip
+            f"congestion {r.congestion:.4f}, coverage {r.coverage:.4f}, gini {r.gini:.4f}"
+        )
+        for r in m.market.itertuples()
+        if r.k == 100
+    }
     return Written(rows, summary, result=m)
 
 

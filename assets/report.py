@@ -22,9 +22,12 @@ def _estimated(step: Step, written: Written) -> Verdict:
     counts = rows.groupby("source").size()
     short = [s for s, n in counts.items() if n != len(fr.OUTCOMES)]
     ok = bad.empty and not short and {"applications"} <= set(counts.index)
-    return Verdict(ok, f"{len(rows)} gaps over {len(counts)} sources"
-                   + (f"; incomplete: {short}" if short else "")
-                   + ("" if bad.empty else f"; not finite: {len(bad)}"))  # fmt: skip
+    return Verdict(
+        ok,
+        f"{len(rows)} gaps over {len(counts)} sources"
+        + (f"; incomplete: {short}" if short else "")
+        + ("" if bad.empty else f"; not finite: {len(bad)}"),
+    )
 
 
 def _no_amplification(step: Step, written: Written) -> Verdict:
@@ -62,8 +65,9 @@ def _report_written(step: Step, written: Written) -> Verdict:
     """The report exists and holds every section."""
     text = Path(written.metadata["path"]).read_text()
     missing = [t for t, _ in report.SECTIONS.values() if t not in text]
-    return Verdict(not missing, f"{len(text):,} characters" + (f"; missing {missing}" if missing
-                                                               else ""))  # fmt: skip
+    return Verdict(
+        not missing, f"{len(text):,} characters" + (f"; missing {missing}" if missing else "")
+    )
 
 
 @daily_asset(
@@ -76,8 +80,9 @@ def nightly_report(step: Step) -> Written:
     """The night's report (Markdown and PNG under the reports folder, shown here): ranking
     metrics by stage and model, the market before and after OT, thresholds per segment and
     their Δs, gender gaps, run time per asset."""
-    found = fr.amplification(step.con.execute(
-        "SELECT * FROM metrics.fairness WHERE run_date = ?", [step.run_date]).df())  # fmt: skip
+    found = fr.amplification(
+        step.con.execute("SELECT * FROM metrics.fairness WHERE run_date = ?", [step.run_date]).df()
+    )
     path = report.write_report(step.con, step.run_date, step.config.reports_dir, found)
     return Written(0, {"path": str(path), "report": MetadataValue.md(path.read_text())})
 

@@ -33,8 +33,9 @@ def _model_asset(kind: str, description: str):
         description=description,
     )
     def _compute(step: Step) -> Written:
-        stats = rrp.train_model(step.con, step.run_date, step.config.models_dir, kind,
-                                log=step.context.log.info)  # fmt: skip
+        stats = rrp.train_model(
+            step.con, step.run_date, step.config.models_dir, kind, log=step.context.log.info
+        )
         keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
         return Written(0, keep)
 
@@ -73,10 +74,12 @@ def _reranked_check(step: Step, written: Written) -> Verdict:
 def reranked(step: Step) -> Written:
     """`recs.reranked`: tonight's candidates reranked by Muse.2 (top 300, the redistribution's
     edges), Muse.1 and XGBoost (top 100 each)."""
-    stats = rrp.write_reranked(step.con, step.run_date, step.config.models_dir,
-                               log=step.context.log.info)  # fmt: skip
-    pruned = wh.prune_partitions(step.con, "recs.reranked", step.run_date,
-                                 step.config.retention_days)  # fmt: skip
+    stats = rrp.write_reranked(
+        step.con, step.run_date, step.config.models_dir, log=step.context.log.info
+    )
+    pruned = wh.prune_partitions(
+        step.con, "recs.reranked", step.run_date, step.config.retention_days
+    )
     rows = sum(v for k, v in stats.items() if k.startswith("rows_"))
     return Written(rows, {**stats, "pruned_rows": pruned})
 
@@ -88,9 +91,12 @@ def _muse2_not_below_muse0(step: Step, written: Written) -> Verdict:
     if "muse2" not in each or not len(each["muse2"]):
         return Verdict(True, "no held-out seekers with applications: not judged")
     diff, se = rp.paired_difference(each["muse2"], each["muse0"])
-    return Verdict(diff >= -2 * se, f"held-out Recall@100: muse2 {each['muse2'].mean():.4f}, "
-                   f"muse0 {each['muse0'].mean():.4f}, difference {diff:+.4f} ± {se:.4f} "
-                   f"(n={len(each['muse2'])})")  # fmt: skip
+    return Verdict(
+        diff >= -2 * se,
+        f"held-out Recall@100: muse2 {each['muse2'].mean():.4f}, "
+        f"muse0 {each['muse0'].mean():.4f}, difference {diff:+.4f} ± {se:.4f} "
+        f"(n={len(each['muse2'])})",
+    )
 
 
 @daily_asset(
@@ -104,13 +110,15 @@ def rerank_evaluation(step: Step) -> Written:
     relevances): validation on the held-out seekers of the validation window with Muse.0 beside
     them (population rerank_holdout), forward from recs.reranked when the raw data holds it."""
     has_oracle = oracle_dir(step.config.raw_dir) is not None
-    ev = rrp.evaluate(step.con, step.run_date, step.config.models_dir, has_oracle,
-                      log=step.context.log.info)  # fmt: skip
+    ev = rrp.evaluate(
+        step.con, step.run_date, step.config.models_dir, has_oracle, log=step.context.log.info
+    )
     rows = rrp.write_evaluation(step.con, step.run_date, ev)
     summary = {
         f"{r.model}_{r.split}_{r.relevance}_recall_at_{r.k}": round(r.recall, 4)
-        for r in ev.rows.itertuples() if r.k == 100
-    }  # fmt: skip
+        for r in ev.rows.itertuples()
+        if r.k == 100
+    }
     return Written(rows, summary, result=ev)
 
 

@@ -32,8 +32,12 @@ def _features_finite(step: Step, written: Written) -> Verdict:
     read_flat = {c for v in read for c in ((v,) if isinstance(v, str) else v)}
     x = space.transform(seekers, "seekers")
     ok = 300 <= space.dims <= 700 and bool(np.isfinite(x).all()) and "gender" not in read_flat
-    return Verdict(ok, f"{space.dims} dims a side, finite on {len(seekers)} seekers; "
-                   f"gender read: {'gender' in read_flat}", {"dims": space.dims})  # fmt: skip
+    return Verdict(
+        ok,
+        f"{space.dims} dims a side, finite on {len(seekers)} seekers; "
+        f"gender read: {'gender' in read_flat}",
+        {"dims": space.dims},
+    )
 
 
 @daily_asset(
@@ -79,15 +83,21 @@ def muse0(step: Step) -> Written:
     report = rp.train(step.con, step.run_date, step.config.models_dir, log=step.context.log.info)
     return Written(
         0,
-        {"pairs": report.pairs, "epochs": report.epochs, "best_epoch": report.best_epoch,
-         "validation_k": report.validation_k,
-         "validation_recall": report.best_validation_recall,
-         "training_seconds": round(report.seconds, 1), "device": report.device,
-         "loss_by_epoch": [round(h["loss"], 4) for h in report.history],
-         "validation_recall_by_epoch": [round(h.get("validation_recall", float("nan")), 4)
-                                        for h in report.history]},
+        {
+            "pairs": report.pairs,
+            "epochs": report.epochs,
+            "best_epoch": report.best_epoch,
+            "validation_k": report.validation_k,
+            "validation_recall": report.best_validation_recall,
+            "training_seconds": round(report.seconds, 1),
+            "device": report.device,
+            "loss_by_epoch": [round(h["loss"], 4) for h in report.history],
+            "validation_recall_by_epoch": [
+                round(h.get("validation_recall", float("nan")), 4) for h in report.history
+            ],
+        },
         result=report,
-    )  # fmt: skip
+    )
 
 
 def _embedding_check(side: str):
@@ -96,20 +106,36 @@ def _embedding_check(side: str):
 
     def check(step: Step, written: Written) -> Verdict:
         query = wh.sql("check_embeddings").format(table=table, entities=entities, id=id_column)
-        names = ("n_rows", "n_ids", "n_missing", "n_not_finite", "min_norm", "max_norm",
-                 "min_dims", "max_dims")  # fmt: skip
+        names = (
+            "n_rows",
+            "n_ids",
+            "n_missing",
+            "n_not_finite",
+            "min_norm",
+            "max_norm",
+            "min_dims",
+            "max_dims",
+        )
         values = step.con.execute(query, {"run_date": step.run_date}).fetchone()
         stats = dict(zip(names, values, strict=True))
         ok = (
             stats["n_rows"] == stats["n_ids"] == written.rows
             and stats["n_missing"] == 0
             and stats["n_not_finite"] == 0
-            and (stats["n_rows"] == 0 or (abs(stats["min_norm"] - 1) < NORM_TOLERANCE
-                                          and abs(stats["max_norm"] - 1) < NORM_TOLERANCE
-                                          and stats["min_dims"] == stats["max_dims"]))
-        )  # fmt: skip
-        return Verdict(ok, ", ".join(f"{k}={v}" for k, v in stats.items()),
-                       {k: v for k, v in stats.items() if v is not None})  # fmt: skip
+            and (
+                stats["n_rows"] == 0
+                or (
+                    abs(stats["min_norm"] - 1) < NORM_TOLERANCE
+                    and abs(stats["max_norm"] - 1) < NORM_TOLERANCE
+                    and stats["min_dims"] == stats["max_dims"]
+                )
+            )
+        )
+        return Verdict(
+            ok,
+            ", ".join(f"{k}={v}" for k, v in stats.items()),
+            {k: v for k, v in stats.items() if v is not None},
+        )
 
     check.__doc__ = f"One finite unit vector per active {side[:-1]} of D, all of one width."
     return check
@@ -125,8 +151,9 @@ def _embeddings_asset(side: str, name: str):
     )
     def _compute(step: Step) -> Written:
         stats = rp.write_embeddings(step.con, step.run_date, step.config.models_dir, side)
-        pruned = wh.prune_partitions(step.con, f"embed.{name}", step.run_date,
-                                     step.config.retention_days)  # fmt: skip
+        pruned = wh.prune_partitions(
+            step.con, f"embed.{name}", step.run_date, step.config.retention_days
+        )
         return Written(stats["rows"], {**stats, "pruned_rows": pruned})
 
     return _compute
@@ -155,8 +182,9 @@ def candidates(step: Step) -> Written:
     """`recs.candidates`: the exact top-1,000 active ads of every active seeker by Muse.0 score
     (blocked matrix product + top-k), ads already applied to left out."""
     stats = rp.write_candidates(step.con, step.run_date)
-    pruned = wh.prune_partitions(step.con, "recs.candidates", step.run_date,
-                                 step.config.retention_days)  # fmt: skip
+    pruned = wh.prune_partitions(
+        step.con, "recs.candidates", step.run_date, step.config.retention_days
+    )
     return Written(stats["rows"], {**stats, "pruned_rows": pruned})
 
 
@@ -167,18 +195,23 @@ def _beats_popularity(step: Step, written: Written) -> Verdict:
     difference of per-seeker recall > 2 standard errors)."""
     ev = written.result
     if ev.popularity_pairs is None:
-        return Verdict(True, f"not judged: {ev.universe.get('validation', 0)} ads in the "
-                       "validation window or no held-out applications")  # fmt: skip
+        return Verdict(
+            True,
+            f"not judged: {ev.universe.get('validation', 0)} ads in the "
+            "validation window or no held-out applications",
+        )
     k, muse_each, pop_each = ev.popularity_pairs
     muse, pop = float(muse_each.mean()), float(pop_each.mean())
     diff, se = rp.paired_difference(muse_each, pop_each)
     ratio, miss_ratio = muse / max(pop, 1e-12), (1 - muse) / max(1 - pop, 1e-12)
     ok = (ratio >= 2 or miss_ratio <= 0.5) if k == 1000 else diff > 2 * se
-    return Verdict(ok, f"validation Recall@{k}: muse0 {muse:.4f}, popularity {pop:.4f} "
-                   f"(ratio {ratio:.2f}, miss ratio {miss_ratio:.2f}, difference "
-                   f"{diff:+.4f} ± {se:.4f}, n={len(muse_each)})",
-                   {"k": k, "muse0": muse, "popularity": pop, "ratio": ratio,
-                    "miss_ratio": miss_ratio})  # fmt: skip
+    return Verdict(
+        ok,
+        f"validation Recall@{k}: muse0 {muse:.4f}, popularity {pop:.4f} "
+        f"(ratio {ratio:.2f}, miss ratio {miss_ratio:.2f}, difference "
+        f"{diff:+.4f} ± {se:.4f}, n={len(muse_each)})",
+        {"k": k, "muse0": muse, "popularity": pop, "ratio": ratio, "miss_ratio": miss_ratio},
+    )
 
 
 def _below_oracle(step: Step, written: Written) -> Verdict:
@@ -191,8 +224,10 @@ def _below_oracle(step: Step, written: Written) -> Verdict:
     for split, (k, model, truth) in ev.oracle_pairs.items():
         diff, se = rp.paired_difference(model, truth)
         ok &= diff <= 2 * se + 1e-12
-        lines.append(f"{split} Recall@{k}: muse0 {model.mean():.4f}, oracle {truth.mean():.4f}, "
-                     f"difference {diff:+.4f} ± {se:.4f} (n={len(model)})")  # fmt: skip
+        lines.append(
+            f"{split} Recall@{k}: muse0 {model.mean():.4f}, oracle {truth.mean():.4f}, "
+            f"difference {diff:+.4f} ± {se:.4f} (n={len(model)})"
+        )
     return Verdict(ok, "; ".join(lines))
 
 
@@ -206,17 +241,29 @@ def retrieval_evaluation(step: Step) -> Written:
     """`metrics.ranking` rows of stages retrieval (muse0) and baseline (popularity, oracle):
     Recall, NDCG and hit rate at 10/100/1000 for applications and hires, on the validation
     window and, when the raw data holds it, the forward window."""
-    ev = rp.evaluate(step.con, step.run_date, step.config.models_dir, step.config.raw_dir,
-                     log=step.context.log.info)  # fmt: skip
+    ev = rp.evaluate(
+        step.con,
+        step.run_date,
+        step.config.models_dir,
+        step.config.raw_dir,
+        log=step.context.log.info,
+    )
     rows = rp.write_evaluation(step.con, step.run_date, ev)
     summary = {
-        f"{r.model}{'' if r.population == 'all' else '_sample'}_{r.split}_recall_at_{r.k}":
-            round(r.recall, 4)
-        for r in ev.rows.itertuples() if r.relevance == "applications" and r.k in (100, 1000)
-    }  # fmt: skip
+        f"{r.model}{'' if r.population == 'all' else '_sample'}_{r.split}_recall_at_{r.k}": round(
+            r.recall, 4
+        )
+        for r in ev.rows.itertuples()
+        if r.relevance == "applications" and r.k in (100, 1000)
+    }
     return Written(rows, {"universe_ads": ev.universe, **summary}, result=ev)
 
 
 RETRIEVAL_ASSETS = [
-    features, muse0, seeker_embeddings, ad_embeddings, candidates, retrieval_evaluation,
-]  # fmt: skip
+    features,
+    muse0,
+    seeker_embeddings,
+    ad_embeddings,
+    candidates,
+    retrieval_evaluation,
+]

@@ -15,9 +15,22 @@ from jobrec import plots
 from jobrec import send_pipeline as sp
 from jobrec import warehouse as wh
 
-THRESHOLD_COLUMNS = ["segment", "method", "theta_response", "theta_apply", "theta_positive",
-                     "objective", "sends", "applies", "evaluations", "slo_met", "improved",
-                     "holdout_objective", "tuned_objective", "tuned_holdout_objective"]  # fmt: skip
+THRESHOLD_COLUMNS = [
+    "segment",
+    "method",
+    "theta_response",
+    "theta_apply",
+    "theta_positive",
+    "objective",
+    "sends",
+    "applies",
+    "evaluations",
+    "slo_met",
+    "improved",
+    "holdout_objective",
+    "tuned_objective",
+    "tuned_holdout_objective",
+]
 
 
 def _calibrated(step: Step, written: Written) -> Verdict:
@@ -26,10 +39,16 @@ def _calibrated(step: Step, written: Written) -> Verdict:
     worse than a constant is broken."""
     report = written.result["calibration"]
     judged = {m: r for m, r in report.items() if r.get("brier") == r.get("brier")}
-    worse = [m for m, r in judged.items()
-             if r["brier"] - r["brier_base_rate"] > 2 * r["brier_difference_se"]]  # fmt: skip
-    text = "; ".join(f"{m}: Brier {r['brier']:.4f} vs base rate {r['brier_base_rate']:.4f}, "
-                     f"AUC {r['auc']:.3f} (n={r['rows']})" for m, r in judged.items())  # fmt: skip
+    worse = [
+        m
+        for m, r in judged.items()
+        if r["brier"] - r["brier_base_rate"] > 2 * r["brier_difference_se"]
+    ]
+    text = "; ".join(
+        f"{m}: Brier {r['brier']:.4f} vs base rate {r['brier_base_rate']:.4f}, "
+        f"AUC {r['auc']:.3f} (n={r['rows']})"
+        for m, r in judged.items()
+    )
     if not judged:
         return Verdict(True, "no held-out sends with both outcomes: not judged")
     return Verdict(not worse, text)
@@ -77,25 +96,35 @@ def segment_thresholds(step: Step) -> Written:
     thresholds and the exhaustive grid's, with their metrics on the 28 days of sends before
     D - 7 and on the held-out week; segments without an admissible triple, or whose triple the
     held-out week does not confirm, keep the defaults."""
-    tuned = sp.choose_thresholds(step.con, step.run_date, step.config.models_dir,
-                                 log=step.context.log.info)  # fmt: skip
+    tuned = sp.choose_thresholds(
+        step.con, step.run_date, step.config.models_dir, log=step.context.log.info
+    )
     rows = sp.write_thresholds(step.con, step.run_date, tuned)
     greedy = tuned.rows[tuned.rows["method"] == "greedy"].set_index("segment")
     png = plots.segment_objective_plot(
-        tuned.tables, tuned.default, tuned.chosen, tuned.segment_names,
+        tuned.tables,
+        tuned.default,
+        tuned.chosen,
+        tuned.segment_names,
         Path(step.config.reports_dir) / step.run_date.isoformat() / "segment_objective.png",
-    )  # fmt: skip
+    )
     table = tuned.rows[THRESHOLD_COLUMNS].to_markdown(index=False, floatfmt=".4f")
     evals = tuned.rows.pivot(index="segment", columns="method", values="evaluations")
     meta = {
         "segments": len(tuned.segment_names),
         "improved_segments": int(greedy["improved"].sum()),
         "grid_over_greedy_evaluations": round(float((evals["grid"] / evals["greedy"]).mean()), 2),
-        "default_triple": MetadataValue.json(dict(zip(
-            ["theta_response", "theta_apply", "theta_positive"],
-            [float(tuned.grid[m, i]) for m, i in enumerate(tuned.default)], strict=True))),
+        "default_triple": MetadataValue.json(
+            dict(
+                zip(
+                    ["theta_response", "theta_apply", "theta_positive"],
+                    [float(tuned.grid[m, i]) for m, i in enumerate(tuned.default)],
+                    strict=True,
+                )
+            )
+        ),
         "thresholds": MetadataValue.md(table + "\n\n" + plots.markdown_image(png, "objective")),
-    }  # fmt: skip
+    }
     return Written(rows, meta, result=tuned)
 
 
@@ -103,9 +132,14 @@ def _send_check(step: Step, written: Written) -> Verdict:
     """Every send passes its segment's thresholds, respects the nightly cap and every exclusion
     (unsubscribed, applied, hired, sent in the last 14 days, positions filled), and is one of
     the seeker's recommendations."""
-    problems = step.con.execute(wh.sql("check_to_send"), {
-        "run_date": step.run_date, "per_seeker": sp.SENDS_PER_SEEKER,
-        "recent": written.metadata["recent_send_cutoff"]}).fetchall()  # fmt: skip
+    problems = step.con.execute(
+        wh.sql("check_to_send"),
+        {
+            "run_date": step.run_date,
+            "per_seeker": sp.SENDS_PER_SEEKER,
+            "recent": written.metadata["recent_send_cutoff"],
+        },
+    ).fetchall()
     return problems_verdict(
         problems, f"{written.rows} sends to {written.metadata['seekers']} seekers"
     )
@@ -121,8 +155,9 @@ def to_send(step: Step) -> Written:
     """`recs.to_send`: tonight's redistributed recommendations scored by the funnel, kept when
     they pass their segment's thresholds and no exclusion, at most 10 a seeker."""
     stats = sp.write_to_send(step.con, step.run_date, step.config.models_dir)
-    pruned = wh.prune_partitions(step.con, "recs.to_send", step.run_date,
-                                 step.config.retention_days)  # fmt: skip
+    pruned = wh.prune_partitions(
+        step.con, "recs.to_send", step.run_date, step.config.retention_days
+    )
     cutoff = (step.run_date - dt.timedelta(days=sp.RECENT_SEND_DAYS)).isoformat()
     return Written(stats["rows"], {**stats, "pruned_rows": pruned, "recent_send_cutoff": cutoff})
 

@@ -49,33 +49,47 @@ def main() -> None:
     who = val.seekers(20_000, 0)
     ex = pairs_in(who, val.universe, val.seen, keep_outside=False)
     k = min(1000, len(val.universe))
-    print(f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
-          f"torch {torch.__version__}; partition {args.day}: {len(market.seekers):,} seekers, "
-          f"{len(market.ads):,} ads, validation universe {len(val.universe):,} ads, "
-          f"{len(who):,} validation seekers")  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
+        f"torch {torch.__version__}; partition {args.day}: {len(market.seekers):,} seekers, "
+        f"{len(market.ads):,} ads, validation universe {len(val.universe):,} ads, "
+        f"{len(who):,} validation seekers"
+    )
     print("| variant | epochs (kept) | train s | s/epoch | Recall@10 | Recall@100 | Recall@1000 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
     pop = popularity_lists(market, val, who, k)
-    recall = {r["k"]: r["recall"] for r in metric_rows(pop, val, who, (10, 100, 1000))
-              if r["relevance"] == "applications"}  # fmt: skip
+    recall = {
+        r["k"]: r["recall"]
+        for r in metric_rows(pop, val, who, (10, 100, 1000))
+        if r["relevance"] == "applications"
+    }
     print(f"| popularity | - | - | - | {recall[10]:.4f} | {recall[100]:.4f} | {recall[1000]:.4f} |")
     for name in args.variants:
-        cfg = dataclasses.replace(m0.Muse0Config(), **VARIANTS[name],
-                                  validation_k=comparison_k(len(val.universe)) or 10)  # fmt: skip
-        pairs = m0.training_pairs(val.seen.seeker, val.seen.ad, hires.seeker, hires.ad,
-                                  len(market.ads), cfg.hire_weight)  # fmt: skip
+        cfg = dataclasses.replace(
+            m0.Muse0Config(), **VARIANTS[name], validation_k=comparison_k(len(val.universe)) or 10
+        )
+        pairs = m0.training_pairs(
+            val.seen.seeker, val.seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight
+        )
         t0 = time.perf_counter()
-        model, report = m0.train_muse0(seekers, ads, pairs, m0.validation_set(val, 5000, 0),
-                                       space.vocab_sizes(), cfg)  # fmt: skip
+        model, report = m0.train_muse0(
+            seekers, ads, pairs, m0.validation_set(val, 5000, 0), space.vocab_sizes(), cfg
+        )
         seconds = time.perf_counter() - t0
         u = m0.embed(model, "seekers", seekers, who)
         v = m0.embed(model, "ads", ads, val.universe)
         _, top = exact_topk(u, v, k, *ex)
-        recall = {r["k"]: r["recall"] for r in metric_rows(top, val, who, (10, 100, 1000))
-                  if r["relevance"] == "applications"}  # fmt: skip
-        print(f"| {name} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
-              f"{seconds / report.epochs:.1f} | {recall[10]:.4f} | {recall[100]:.4f} | "
-              f"{recall[1000]:.4f} |", flush=True)  # fmt: skip
+        recall = {
+            r["k"]: r["recall"]
+            for r in metric_rows(top, val, who, (10, 100, 1000))
+            if r["relevance"] == "applications"
+        }
+        print(
+            f"| {name} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
+            f"{seconds / report.epochs:.1f} | {recall[10]:.4f} | {recall[100]:.4f} | "
+            f"{recall[1000]:.4f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

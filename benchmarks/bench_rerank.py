@@ -54,8 +54,9 @@ def best_of(fn, repeat=5):
 
 def towers(model, sx, ax, who, device):
     with torch.inference_mode():
-        tables = _inference_tables(model, sx.to(device)[torch.as_tensor(who, device=device)],
-                                   ax.to(device))  # fmt: skip
+        tables = _inference_tables(
+            model, sx.to(device)[torch.as_tensor(who, device=device)], ax.to(device)
+        )
         return [t.cpu() for t in tables]
 
 
@@ -72,21 +73,26 @@ def main() -> None:
     torch.set_num_threads(threads)
     numba.set_num_threads(threads)
     device = torch.device(args.device)
-    muse2, _ = load_reranker(modelstore.model_dir(args.models_dir, args.day, "muse2") / "model.pt",
-                             device)  # fmt: skip
+    muse2, _ = load_reranker(
+        modelstore.model_dir(args.models_dir, args.day, "muse2") / "model.pt", device
+    )
     ranker = load_booster(
         modelstore.model_dir(args.models_dir, args.day, "xgboost") / "xgboost.json"
     )
     trees = int(ranker.attr("best_iteration")) + 1
     n_in = muse2.seeker[0].in_features
     gpu = torch.cuda.get_device_name() if args.device == "cuda" else "none"
-    print(f"machine: {platform.machine()}, {threads} threads (torch, numba and xgboost), GPU: "
-          f"{gpu}; torch {torch.__version__}, numba {numba.__version__}, xgboost "
-          f"{xgb.__version__}; {args.seekers:,} seekers x {args.k:,} candidates; xgboost trees "
-          f"used: {trees}; muse2 on {args.device}")  # fmt: skip
-    print("| shape | active ads | pairs | muse2 s | of which towers s | muse2 pairs/s | "
-          "muse2 eager s | xgb rows s | xgb predict s | ratio (rows+predict)/muse2 | "
-          "ratio predict/muse2 |")  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {threads} threads (torch, numba and xgboost), GPU: "
+        f"{gpu}; torch {torch.__version__}, numba {numba.__version__}, xgboost "
+        f"{xgb.__version__}; {args.seekers:,} seekers x {args.k:,} candidates; xgboost trees "
+        f"used: {trees}; muse2 on {args.device}"
+    )
+    print(
+        "| shape | active ads | pairs | muse2 s | of which towers s | muse2 pairs/s | "
+        "muse2 eager s | xgb rows s | xgb predict s | ratio (rows+predict)/muse2 | "
+        "ratio predict/muse2 |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     first_call = None
     for shape in args.shapes:
@@ -115,13 +121,17 @@ def main() -> None:
         t_rows = min(t["rows"] for t in timings)
         t_pred = min(t["predict"] for t in timings)
         pairs = ads.size
-        print(f"| {shape} | {n_ads:,} | {pairs:,} | {t_muse:.3f} | {t_towers:.3f} | "
-              f"{pairs / t_muse:,.0f} | {eager} | {t_rows:.3f} | {t_pred:.3f} | "
-              f"{(t_rows + t_pred) / t_muse:.1f} | {t_pred / t_muse:.1f} |",
-              flush=True)  # fmt: skip
+        print(
+            f"| {shape} | {n_ads:,} | {pairs:,} | {t_muse:.3f} | {t_towers:.3f} | "
+            f"{pairs / t_muse:,.0f} | {eager} | {t_rows:.3f} | {t_pred:.3f} | "
+            f"{(t_rows + t_pred) / t_muse:.1f} | {t_pred / t_muse:.1f} |",
+            flush=True,
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-    print(f"first muse2 call (numba compile or cache load, CUDA start-up): {first_call:.2f} s; "
-          f"peak RSS {peak:,.0f} MB")  # fmt: skip
+    print(
+        f"first muse2 call (numba compile or cache load, CUDA start-up): {first_call:.2f} s; "
+        f"peak RSS {peak:,.0f} MB"
+    )
 
 
 if __name__ == "__main__":

@@ -52,8 +52,9 @@ def night_lists(con, day: dt.date, market) -> tuple[np.ndarray, np.ndarray]:
     seekers = tonight_seekers(con, day, market)
     ads = np.empty((len(seekers), K), dtype=np.int64)
     for lo in range(0, len(seekers), BLOCK):
-        ads[lo : lo + BLOCK] = read_lists(con, "recs.candidates", day, market,
-                                          seekers[lo : lo + BLOCK], K)[0]  # fmt: skip
+        ads[lo : lo + BLOCK] = read_lists(
+            con, "recs.candidates", day, market, seekers[lo : lo + BLOCK], K
+        )[0]
     return seekers, ads
 
 
@@ -93,14 +94,18 @@ def main() -> None:
     seeker_x = rng.normal(0, 0.15, (len(market.seekers), n_in)).astype(np.float32)
     ad_x = rng.normal(0, 0.15, (len(market.ads), n_in)).astype(np.float32)
     sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
-    pool = [rng.random((min(BLOCK, len(seekers)), K, len(CROSS_COLUMNS)), dtype=np.float32)
-            for _ in range(POOL)]  # fmt: skip
+    pool = [
+        rng.random((min(BLOCK, len(seekers)), K, len(CROSS_COLUMNS)), dtype=np.float32)
+        for _ in range(POOL)
+    ]
     pairs = int((ads >= 0).sum())
-    print(f"machine: {platform.machine()}, {threads} threads (torch, numba and xgboost); torch "
-          f"{torch.__version__}, numba {numba.__version__}, xgboost {xgb.__version__}; day "
-          f"{args.day}: {len(seekers):,} seekers, {pairs:,} candidate pairs, market of "
-          f"{len(market.seekers):,} seekers and {len(market.ads):,} ads; xgboost trees used: "
-          f"{int(ranker.attr('best_iteration')) + 1}")  # fmt: skip
+    print(
+        f"machine: {platform.machine()}, {threads} threads (torch, numba and xgboost); torch "
+        f"{torch.__version__}, numba {numba.__version__}, xgboost {xgb.__version__}; day "
+        f"{args.day}: {len(seekers):,} seekers, {pairs:,} candidate pairs, market of "
+        f"{len(market.seekers):,} seekers and {len(market.ads):,} ads; xgboost trees used: "
+        f"{int(ranker.attr('best_iteration')) + 1}"
+    )
     rows = tonight_ads(market)
     time_muse(muse2, sx, ax, rows, seekers[:BLOCK], ads[:BLOCK], pool, 1)  # warm-up, numba cache
     towers, muse_pairs = time_muse(muse2, sx, ax, rows, seekers, ads, pool, args.repeat)
@@ -113,14 +118,18 @@ def main() -> None:
         xgb_score_lists(ranker, seeker_x, ad_x, lists, timings=timings)
     muse = towers + muse_pairs
     xgb_total = timings["rows"] + timings["predict"]
-    print("| seekers | pairs | muse2 towers s | muse2 pairs s | muse2 s | pairs s, plain order | "
-          "ns a pair (nightly / plain) | xgb rows s | xgb predict s | ratio (rows+predict)"
-          "/muse2 | ratio predict/muse2 |")  # fmt: skip
+    print(
+        "| seekers | pairs | muse2 towers s | muse2 pairs s | muse2 s | pairs s, plain order | "
+        "ns a pair (nightly / plain) | xgb rows s | xgb predict s | ratio (rows+predict)"
+        "/muse2 | ratio predict/muse2 |"
+    )
     print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
-    print(f"| {len(seekers):,} | {pairs:,} | {towers:.3f} | {muse_pairs:.3f} | {muse:.3f} | "
-          f"{plain_pairs:.3f} | {muse_pairs / pairs * 1e9:.1f} / {plain_pairs / pairs * 1e9:.1f} | "
-          f"{timings['rows']:.1f} | {timings['predict']:.1f} | **{xgb_total / muse:.1f}** | "
-          f"{timings['predict'] / muse:.1f} |")  # fmt: skip
+    print(
+        f"| {len(seekers):,} | {pairs:,} | {towers:.3f} | {muse_pairs:.3f} | {muse:.3f} | "
+        f"{plain_pairs:.3f} | {muse_pairs / pairs * 1e9:.1f} / {plain_pairs / pairs * 1e9:.1f} | "
+        f"{timings['rows']:.1f} | {timings['predict']:.1f} | **{xgb_total / muse:.1f}** | "
+        f"{timings['predict'] / muse:.1f} |"
+    )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:,.0f} MB")
 

@@ -43,8 +43,9 @@ def warm_up(device: torch.device) -> None:
     tiny = random_lists(rng, 8, 32, 64, 50)
     x = rng.normal(0, 0.15, (64, ENTITY_DIMS)).astype(np.float32)
     cfg = dataclasses.replace(RerankConfig(kind="muse2"), max_epochs=1)
-    hires = HirePairs(np.arange(8), np.arange(8), np.zeros((8, len(CROSS_COLUMNS)), np.float32),
-                      np.arange(8) < 2)  # fmt: skip
+    hires = HirePairs(
+        np.arange(8), np.arange(8), np.zeros((8, len(CROSS_COLUMNS)), np.float32), np.arange(8) < 2
+    )
     train_reranker(x[:32], x, tiny, tiny, hires, cfg, device)
 
 
@@ -60,8 +61,10 @@ def main() -> None:
     gpu = torch.cuda.get_device_name() if args.device == "cuda" else "none"
     print(f"{threads} CPU threads, GPU: {gpu}, torch {torch.__version__}; one epoch each")
     warm_up(device)
-    print("| train seekers | held-out seekers | hire pairs | model | epoch s | peak RSS MB | "
-          "peak GPU MB |")  # fmt: skip
+    print(
+        "| train seekers | held-out seekers | hire pairs | model | epoch s | peak RSS MB | "
+        "peak GPU MB |"
+    )
     print("|---:|---:|---:|---|---:|---:|---:|")
     for n_train in args.train_seekers:
         rng = np.random.default_rng(0)
@@ -72,22 +75,32 @@ def main() -> None:
         train = random_lists(rng, n_train, n_seekers, n_ads, args.k)
         held = random_lists(rng, n_held, n_seekers, n_ads, args.k)
         n_hire = 40 * n_train
-        hires = HirePairs(rng.integers(0, n_seekers, n_hire), rng.integers(0, n_ads, n_hire),
-                          rng.random((n_hire, len(CROSS_COLUMNS)), dtype=np.float32),
-                          rng.random(n_hire) < 0.03)  # fmt: skip
+        hires = HirePairs(
+            rng.integers(0, n_seekers, n_hire),
+            rng.integers(0, n_ads, n_hire),
+            rng.random((n_hire, len(CROSS_COLUMNS)), dtype=np.float32),
+            rng.random(n_hire) < 0.03,
+        )
         for kind in ("muse1", "muse2"):
             cfg = dataclasses.replace(RerankConfig(kind=kind), max_epochs=1)
             if device.type == "cuda":
                 torch.cuda.reset_peak_memory_stats()
             t0 = time.perf_counter()
-            train_reranker(seeker_x, ad_x, train, held, hires if kind == "muse2" else None, cfg,
-                           device)  # fmt: skip
+            train_reranker(
+                seeker_x, ad_x, train, held, hires if kind == "muse2" else None, cfg, device
+            )
             seconds = time.perf_counter() - t0
             rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
-            peak_gpu = (f"{torch.cuda.max_memory_allocated() / 2**20:,.0f}"
-                        if device.type == "cuda" else "—")  # fmt: skip
-            print(f"| {n_train:,} | {n_held:,} | {n_hire if kind == 'muse2' else 0:,} | {kind} | "
-                  f"{seconds:.1f} | {rss:,.0f} | {peak_gpu} |", flush=True)  # fmt: skip
+            peak_gpu = (
+                f"{torch.cuda.max_memory_allocated() / 2**20:,.0f}"
+                if device.type == "cuda"
+                else "—"
+            )
+            print(
+                f"| {n_train:,} | {n_held:,} | {n_hire if kind == 'muse2' else 0:,} | {kind} | "
+                f"{seconds:.1f} | {rss:,.0f} | {peak_gpu} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

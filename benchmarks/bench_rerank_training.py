@@ -55,15 +55,25 @@ def main() -> None:
         cfg = variant(spec)
         kind = cfg.kind
         t0 = time.perf_counter()
-        model, report = train_reranker(p.inputs.seekers, p.inputs.ads, train, held,
-                                       hires if kind == "muse2" else None, cfg)  # fmt: skip
+        model, report = train_reranker(
+            p.inputs.seekers, p.inputs.ads, train, held, hires if kind == "muse2" else None, cfg
+        )
         seconds = time.perf_counter() - t0
-        scores = score_lists(model, torch.as_tensor(p.inputs.seekers),
-                             torch.as_tensor(p.inputs.ads), held.seeker, held.ads, held.cross,
-                             torch.device("cpu"))  # fmt: skip
-        print(f"| {spec} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
-              f"{recall_at(scores, held.applied, 10):.4f} | "
-              f"{recall_at(scores, held.applied, 100):.4f} |", flush=True)  # fmt: skip
+        scores = score_lists(
+            model,
+            torch.as_tensor(p.inputs.seekers),
+            torch.as_tensor(p.inputs.ads),
+            held.seeker,
+            held.ads,
+            held.cross,
+            torch.device("cpu"),
+        )
+        print(
+            f"| {spec} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
+            f"{recall_at(scores, held.applied, 10):.4f} | "
+            f"{recall_at(scores, held.applied, 100):.4f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

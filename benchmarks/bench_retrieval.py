@@ -54,11 +54,15 @@ def main() -> None:
     torch.set_num_threads(os.cpu_count() or 1)
     budget = args.budget_mb * 2**20
     rng = np.random.default_rng(0)
-    print(f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
-          f"{torch.get_num_threads()} threads, dim {args.dim}, k {args.k}, "
-          f"block budget {args.budget_mb} MB")  # fmt: skip
-    print("| shape | seekers x ads | bare matmul seekers/s | top-k seekers/s | ratio | "
-          "GFLOP/s (bare) | projected full run (top-k) |")  # fmt: skip
+    print(
+        f"{platform.machine()}, {os.cpu_count()} cores, torch {torch.__version__}, "
+        f"{torch.get_num_threads()} threads, dim {args.dim}, k {args.k}, "
+        f"block budget {args.budget_mb} MB"
+    )
+    print(
+        "| shape | seekers x ads | bare matmul seekers/s | top-k seekers/s | ratio | "
+        "GFLOP/s (bare) | projected full run (top-k) |"
+    )
     print("|---|---|---:|---:|---:|---:|---:|")
     for name in args.shapes:
         n_seekers, n_ads = SHAPES[name]
@@ -70,8 +74,10 @@ def main() -> None:
             t_topk.append(best_of(lambda: exact_topk(q, items, args.k, budget_bytes=budget), 1))  # noqa: B023
         bare, topk = args.sample / min(t_bare), args.sample / min(t_topk)
         gflops = 2 * args.sample * n_ads * args.dim / min(t_bare) / 1e9
-        print(f"| {name} | {n_seekers:,} x {n_ads:,} | {bare:,.0f} | {topk:,.0f} | "
-              f"{topk / bare:.2f} | {gflops:.0f} | {n_seekers / topk:,.0f} s |")  # fmt: skip
+        print(
+            f"| {name} | {n_seekers:,} x {n_ads:,} | {bare:,.0f} | {topk:,.0f} | "
+            f"{topk / bare:.2f} | {gflops:.0f} | {n_seekers / topk:,.0f} s |"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:,.0f} MB")
 

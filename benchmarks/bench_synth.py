@@ -32,8 +32,20 @@ END_DATE = "2026-03-31"
 def run(scale: str, out: Path) -> dict:
     """One generation in a child process; its summary, wall time and peak RSS."""
     t0 = time.perf_counter()
-    cmd = [sys.executable, "-m", "jobrec.synth", "--scale", scale, "--out", str(out / scale),
-           "--seed", "0", "--end-date", END_DATE, "--no-progress"]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "jobrec.synth",
+        "--scale",
+        scale,
+        "--out",
+        str(out / scale),
+        "--seed",
+        "0",
+        "--end-date",
+        END_DATE,
+        "--no-progress",
+    ]
     child = subprocess.Popen(cmd, stdout=subprocess.DEVNULL)
     _, status, usage = os.wait4(child.pid, 0)
     child.returncode = os.waitstatus_to_exitcode(status)
@@ -59,8 +71,9 @@ def machine() -> str:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--scales", nargs="+", default=["tiny", "small", "medium"],
-                        choices=list(SCALES))  # fmt: skip
+    parser.add_argument(
+        "--scales", nargs="+", default=["tiny", "small", "medium"], choices=list(SCALES)
+    )
     parser.add_argument("--out", type=Path, default=None, help="where the markets go")
     parser.add_argument("--keep", action="store_true", help="keep the generated markets")
     args = parser.parse_args()
@@ -71,8 +84,9 @@ def main() -> None:
         if not args.keep:
             shutil.rmtree(out, ignore_errors=True)
     print(f"machine: {machine()}")
-    print("| scale | seekers | ads | applications | hires | sends | seconds | wall s "
-          "| peak RSS MB |")  # fmt: skip
+    print(
+        "| scale | seekers | ads | applications | hires | sends | seconds | wall s | peak RSS MB |"
+    )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|")
     for r in rows:
         counts = (f"{r[k]:,}" for k in ("seekers", "ads", "applications", "hires", "sends"))

@@ -59,16 +59,20 @@ def main() -> None:
     parser.add_argument("--steps", type=int, default=20)
     args = parser.parse_args()
     seg, probs, outcomes = sends(args.sends, args.segments)
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{args.sends:,} sends, {args.segments} segments, {args.steps}^3 triples")  # fmt: skip
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{args.sends:,} sends, {args.segments} segments, {args.steps}^3 triples"
+    )
 
     t_tables, (tab, default) = best_of(
         lambda: th.tuning_tables(seg, probs, outcomes, args.segments, args.steps)
     )
-    t_grid, grids = best_of(lambda: [th.grid_search(tab.counts[s], default)
-                                     for s in range(args.segments)])  # fmt: skip
-    t_greedy, greedies = best_of(lambda: [th.greedy_search(tab.counts[s], default)
-                                          for s in range(args.segments)])  # fmt: skip
+    t_grid, grids = best_of(
+        lambda: [th.grid_search(tab.counts[s], default) for s in range(args.segments)]
+    )
+    t_greedy, greedies = best_of(
+        lambda: [th.greedy_search(tab.counts[s], default) for s in range(args.segments)]
+    )
     print(f"default triple {default}")
     print(
         "| segment | greedy evaluations | grid evaluations | ratio | greedy objective | "
@@ -81,8 +85,10 @@ def main() -> None:
         share = g.objective / r.objective if r.objective > 0 else float("nan")
         ratios.append(ratio)
         shares.append(share)
-        print(f"| {s} | {g.evaluations} | {r.evaluations} | {ratio:.1f} | {g.objective:.4f} | "
-              f"{r.objective:.4f} | {share:.3f} |")  # fmt: skip
+        print(
+            f"| {s} | {g.evaluations} | {r.evaluations} | {ratio:.1f} | {g.objective:.4f} | "
+            f"{r.objective:.4f} | {share:.3f} |"
+        )
     print(
         f"mean evaluations ratio {np.mean(ratios):.1f}x; greedy objective ≥ 99% of the "
         f"grid's on {np.sum(np.nan_to_num(shares, nan=1.0) >= 0.99)} of {args.segments}"

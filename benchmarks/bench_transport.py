@@ -68,12 +68,17 @@ def run_sparse(args, out: Path | None) -> dict:
         sol = tp.solve(g, cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if out is not None:
         np.save(out, sol.plan)
-    return {"solver": "sparse", "seconds": tracker.seconds, "iterations": sol.iterations,
-            "seconds_per_iteration": tracker.seconds / sol.iterations,
-            "converged": sol.converged, "seeker_marginal_error": sol.seeker_marginal_error,
-            "ad_marginal_error": sol.ad_marginal_error,
-            "peak_rss_increase_mb": tracker.peak_rss_mb - tracker.start_rss_mb,
-            "peak_rss_mb": tracker.peak_rss_mb}  # fmt: skip
+    return {
+        "solver": "sparse",
+        "seconds": tracker.seconds,
+        "iterations": sol.iterations,
+        "seconds_per_iteration": tracker.seconds / sol.iterations,
+        "converged": sol.converged,
+        "seeker_marginal_error": sol.seeker_marginal_error,
+        "ad_marginal_error": sol.ad_marginal_error,
+        "peak_rss_increase_mb": tracker.peak_rss_mb - tracker.start_rss_mb,
+        "peak_rss_mb": tracker.peak_rss_mb,
+    }
 
 
 def run_pot(args, sparse_plan: Path) -> dict:
@@ -84,16 +89,28 @@ def run_pot(args, sparse_plan: Path) -> dict:
         m = np.full((args.seekers, args.ads), OFF_EDGE)
         np.put_along_axis(m, g.ads, g.cost, axis=1)
         plan, log = ot.unbalanced.sinkhorn_unbalanced(
-            g.seeker_mass, g.ad_mass, m, args.epsilon, (math.inf, args.tau), method="sinkhorn",
-            reg_type="kl", numItermax=args.max_iter, stopThr=TOL, log=True,
-        )  # fmt: skip
+            g.seeker_mass,
+            g.ad_mass,
+            m,
+            args.epsilon,
+            (math.inf, args.tau),
+            method="sinkhorn",
+            reg_type="kl",
+            numItermax=args.max_iter,
+            stopThr=TOL,
+            log=True,
+        )
     mine = np.zeros_like(plan)
     np.put_along_axis(mine, g.ads, np.load(sparse_plan), axis=1)
-    return {"solver": "pot_dense", "seconds": tracker.seconds, "iterations": len(log["err"]),
-            "peak_rss_increase_mb": tracker.peak_rss_mb - tracker.start_rss_mb,
-            "peak_rss_mb": tracker.peak_rss_mb,
-            "max_plan_difference": float(np.abs(mine - plan).max()),
-            "max_plan_entry": float(plan.max())}  # fmt: skip
+    return {
+        "solver": "pot_dense",
+        "seconds": tracker.seconds,
+        "iterations": len(log["err"]),
+        "peak_rss_increase_mb": tracker.peak_rss_mb - tracker.start_rss_mb,
+        "peak_rss_mb": tracker.peak_rss_mb,
+        "max_plan_difference": float(np.abs(mine - plan).max()),
+        "max_plan_entry": float(plan.max()),
+    }
 
 
 def child(args, mode: str, plan: Path) -> dict:
@@ -116,7 +133,7 @@ def child(args, mode: str, plan: Path) -> dict:
         "--plan",
         str(plan),
     ]
-    done = subprocess.run(cmd, check=True, capture_output=True, text=True)  # fmt: skip
+    done = subprocess.run(cmd, check=True, capture_output=True, text=True)
     return json.loads(done.stdout.strip().splitlines()[-1])
 
 
@@ -138,9 +155,11 @@ def main() -> None:
     if args.mode == "_pot":
         print(json.dumps(run_pot(args, args.plan)))
         return
-    print(f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
-          f"{args.seekers} seekers x {args.ads} ads x {args.edges} edges, ε={args.epsilon}, "
-          f"τ={args.tau}, tol={TOL}")  # fmt: skip
+    print(
+        f"# {platform.processor() or platform.machine()}, {os.cpu_count()} cores, "
+        f"{args.seekers} seekers x {args.ads} ads x {args.edges} edges, ε={args.epsilon}, "
+        f"τ={args.tau}, tol={TOL}"
+    )
     if args.mode == "pes":
         args.float32 = True
         t0 = time.perf_counter()

@@ -45,8 +45,10 @@ def main() -> None:
         f"{len(train.seeker):,} training seekers, {len(held.seeker):,} held-out seekers, "
         f"{held.ads.shape[1]} candidates each; n_estimators 600 with early stopping (20)"
     )
-    print("| max_depth | learning_rate | min_child_weight | objective | trees kept | train s |"
-          " Recall@10 | Recall@100 |")  # fmt: skip
+    print(
+        "| max_depth | learning_rate | min_child_weight | objective | trees kept | train s |"
+        " Recall@10 | Recall@100 |"
+    )
     print("|---:|---:|---:|---|---:|---:|---:|---:|")
     for values in itertools.product(*GRID.values()):
         grid_point = dict(zip(GRID, values, strict=True))
@@ -55,10 +57,13 @@ def main() -> None:
         model, report = train_xgb(p.inputs.seekers, p.inputs.ads, train, held, cfg)
         seconds = time.perf_counter() - t0
         scores = score_lists(model, p.inputs.seekers, p.inputs.ads, held)
-        print(f"| {cfg.max_depth} | {cfg.learning_rate} | {cfg.min_child_weight} | "
-              f"{cfg.objective} | {report.best_iteration + 1} | {seconds:.0f} | "
-              f"{recall_at(scores, held.applied, 10):.4f} | "
-              f"{recall_at(scores, held.applied, 100):.4f} |", flush=True)  # fmt: skip
+        print(
+            f"| {cfg.max_depth} | {cfg.learning_rate} | {cfg.min_child_weight} | "
+            f"{cfg.objective} | {report.best_iteration + 1} | {seconds:.0f} | "
+            f"{recall_at(scores, held.applied, 10):.4f} | "
+            f"{recall_at(scores, held.applied, 100):.4f} |",
+            flush=True,
+        )
 
 
 if __name__ == "__main__":

@@ -40,8 +40,14 @@ def main() -> None:
             dirs = {}
             for effect in (1.0, 0.0):
                 dirs[effect] = Path(tmp) / f"effect_{effect}"
-                generate(args.scale, dirs[effect], seed=seed, end_date=END,
-                         gender_effect=effect, progress=False)  # fmt: skip
+                generate(
+                    args.scale,
+                    dirs[effect],
+                    seed=seed,
+                    end_date=END,
+                    gender_effect=effect,
+                    progress=False,
+                )
             truth = fr.realised_gap(dirs[1.0], dirs[0.0])
             t0 = time.perf_counter()
             on = {r["outcome"]: r for r in fr.audit(*fr.raw_application_outcomes(dirs[1.0]))}
@@ -51,12 +57,16 @@ def main() -> None:
             r, z = on[o], off[o]
             covers = r["ci_low"] <= truth[o] <= r["ci_high"]
             half = (r["ci_high"] - r["ci_low"]) / 2 / abs(truth[o])
-            print(f"| {seed} | {o} | {truth[o]:.4f} | {r['gap']:.4f} | [{r['ci_low']:.4f}, "
-                  f"{r['ci_high']:.4f}] | {'yes' if covers else 'no'} | {half:.2f} | "
-                  f"{z['gap']:.4f} [{z['ci_low']:.4f}, {z['ci_high']:.4f}] | "
-                  f"{'yes' if z['ci_low'] <= 0 <= z['ci_high'] else 'no'} |")  # fmt: skip
-        print(f"(seed {seed}: n = {on['log_wage']['n']} seekers, {on['log_wage']['left_out']} "
-              f"left out; both audits {seconds:.0f} s)")  # fmt: skip
+            print(
+                f"| {seed} | {o} | {truth[o]:.4f} | {r['gap']:.4f} | [{r['ci_low']:.4f}, "
+                f"{r['ci_high']:.4f}] | {'yes' if covers else 'no'} | {half:.2f} | "
+                f"{z['gap']:.4f} [{z['ci_low']:.4f}, {z['ci_high']:.4f}] | "
+                f"{'yes' if z['ci_low'] <= 0 <= z['ci_high'] else 'no'} |"
+            )
+        print(
+            f"(seed {seed}: n = {on['log_wage']['n']} seekers, {on['log_wage']['left_out']} "
+            f"left out; both audits {seconds:.0f} s)"
+        )
 
 
 if __name__ == "__main__":

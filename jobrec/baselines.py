@@ -51,13 +51,20 @@ def popularity_by_group(
     k = min(k, len(ad_dep_family))
     n_lists = len(list_dep_family)
     never = np.full(n_lists, -1)
-    finest = _top_outside(list_dep_family, never, ad_dep_family, np.full(len(ad_family), -2),
-                          ad_applications, k)  # fmt: skip
-    family = _top_outside(list_family, list_dep_family, ad_family, ad_dep_family,
-                          ad_applications, k)  # fmt: skip
-    everyone = _top_outside(np.zeros(n_lists, np.int64), list_family,
-                            np.zeros(len(ad_family), np.int64), ad_family, ad_applications,
-                            k)  # fmt: skip
+    finest = _top_outside(
+        list_dep_family, never, ad_dep_family, np.full(len(ad_family), -2), ad_applications, k
+    )
+    family = _top_outside(
+        list_family, list_dep_family, ad_family, ad_dep_family, ad_applications, k
+    )
+    everyone = _top_outside(
+        np.zeros(n_lists, np.int64),
+        list_family,
+        np.zeros(len(ad_family), np.int64),
+        ad_family,
+        ad_applications,
+        k,
+    )
     merged = np.concatenate([finest, family, everyone], axis=1)
     rank = np.argsort(merged < 0, axis=1, kind="stable")  # finer levels first, gaps last
     return np.take_along_axis(merged, rank, axis=1)[:, :k]

@@ -25,11 +25,24 @@ from jobrec.market import Market
 EARTH_KM = 6371.0
 SKILL_WORDS = 32  # 2,048-bit skill sets
 CROSS_COLUMNS = (
-    "distance_100km", "within_mobility", "occupation_code", "occupation_domain",
-    "occupation_family", "occupation_none", "skill_overlap", "skill_jaccard", "log_wage_ratio",
-    "experience_gap_10y", "education_gap", "contract_match", "hours_35h", "muse0_cosine",
-    "muse0_log_rank", "ad_age_30d", "ad_log_popularity",
-)  # fmt: skip
+    "distance_100km",
+    "within_mobility",
+    "occupation_code",
+    "occupation_domain",
+    "occupation_family",
+    "occupation_none",
+    "skill_overlap",
+    "skill_jaccard",
+    "log_wage_ratio",
+    "experience_gap_10y",
+    "education_gap",
+    "contract_match",
+    "hours_35h",
+    "muse0_cosine",
+    "muse0_log_rank",
+    "ad_age_30d",
+    "ad_log_popularity",
+)
 MUSE0_COLUMNS = (CROSS_COLUMNS.index("muse0_cosine"), CROSS_COLUMNS.index("muse0_log_rank"))
 
 
@@ -94,8 +107,9 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
     domains = pd.Index(sorted({c[:3] for c in codes}))
     families = pd.Index(sorted({c[:1] for c in codes}))
     contracts = pd.Index(sorted(set(s["desired_contract"].dropna()) | set(a["contract"].dropna())))
-    skills = pd.Index(sorted({x for col in (s["skills"], a["skills"]) for v in col
-                              if v is not None for x in v}))  # fmt: skip
+    skills = pd.Index(
+        sorted({x for col in (s["skills"], a["skills"]) for v in col if v is not None for x in v})
+    )
     day_number = int(np.datetime64(day, "D").astype(np.int64))
     before = market.applications.between(dt.date.min, popularity_before)
     popularity = np.bincount(before.ad, minlength=len(a)).astype(np.float32)
@@ -121,17 +135,31 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
                 frame["posted_on"].to_numpy("datetime64[D]").astype(np.int64)
                 if is_ads
                 else np.zeros(len(frame), np.int64)
-            ),  # fmt: skip
+            ),
             popularity=popularity if is_ads else zeros,
         )
 
     return Entities(
-        side(s, "desired_occupation", "desired_contract", "desired_wage", "experience_years",
-             "education_level", is_ads=False),
-        side(a, "occupation", "contract", "wage", "required_experience_years",
-             "required_education", is_ads=True),
+        side(
+            s,
+            "desired_occupation",
+            "desired_contract",
+            "desired_wage",
+            "experience_years",
+            "education_level",
+            is_ads=False,
+        ),
+        side(
+            a,
+            "occupation",
+            "contract",
+            "wage",
+            "required_experience_years",
+            "required_education",
+            is_ads=True,
+        ),
         day_number,
-    )  # fmt: skip
+    )
 
 
 def cross_features(
@@ -147,8 +175,14 @@ def cross_features(
     out = np.empty((len(seeker_rows), len(CROSS_COLUMNS)), dtype=np.float32)
     for lo in range(0, len(seeker_rows), block):
         hi = min(len(seeker_rows), lo + block)
-        _cross_block(ent, np.asarray(seeker_rows[lo:hi]), np.asarray(ad_rows[lo:hi]),
-                     muse0_cosine[lo:hi], muse0_rank[lo:hi], out[lo:hi])  # fmt: skip
+        _cross_block(
+            ent,
+            np.asarray(seeker_rows[lo:hi]),
+            np.asarray(ad_rows[lo:hi]),
+            muse0_cosine[lo:hi],
+            muse0_rank[lo:hi],
+            out[lo:hi],
+        )
     return out
 
 
@@ -185,7 +219,12 @@ def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
 def entity_numerics(side: Side, is_ads: bool) -> np.ndarray:
     """(N, 5) float32 per-entity numbers for the reranker's entity towers."""
     last = side.hours / 35 if is_ads else np.log1p(side.mobility_km) / 5
-    return np.column_stack([
-        side.experience / 10, side.education / 4, np.log1p(np.maximum(side.wage, 0)) / 8,
-        last, side.n_skills / 10,
-    ]).astype(np.float32)  # fmt: skip
+    return np.column_stack(
+        [
+            side.experience / 10,
+            side.education / 4,
+            np.log1p(np.maximum(side.wage, 0)) / 8,
+            last,
+            side.n_skills / 10,
+        ]
+    ).astype(np.float32)

@@ -55,25 +55,45 @@ def _split(name, start, end, universe, apps: Events, hires: Events, seen: Events
     # Lists never hold an ad the seeker applied to before the window, so an event on such an ad
     # (a hire after an earlier application, a repeated application) is no target for them:
     # relevant events are those on ads the seeker had not applied to before the window.
-    return Split(name, start, end, universe,
-                 {"applications": _unseen(apps, seen, n_ads),
-                  "hires": _unseen(hires, seen, n_ads)},
-                 seen, np.bincount(seen.ad, minlength=n_ads))  # fmt: skip
+    return Split(
+        name,
+        start,
+        end,
+        universe,
+        {"applications": _unseen(apps, seen, n_ads), "hires": _unseen(hires, seen, n_ads)},
+        seen,
+        np.bincount(seen.ad, minlength=n_ads),
+    )
 
 
 def splits(market: Market) -> list[Split]:
     """The validation split, and the forward split when the raw data holds its whole window."""
     d, t, n_ads = market.run_date, market.train_end, len(market.ads)
     out = [
-        _split("validation", t, d, market.ads_open_between(t, d),
-               market.applications.between(t, d), market.hires.between(t, d),
-               market.applications.between(dt.date.min, t), n_ads)
-    ]  # fmt: skip
+        _split(
+            "validation",
+            t,
+            d,
+            market.ads_open_between(t, d),
+            market.applications.between(t, d),
+            market.hires.between(t, d),
+            market.applications.between(dt.date.min, t),
+            n_ads,
+        )
+    ]
     if market.forward_applications is not None:
         out.append(
-            _split("forward", d, d + dt.timedelta(days=FORWARD_DAYS), market.active_ads(),
-                   market.forward_applications, market.forward_hires, market.applications, n_ads)
-        )  # fmt: skip
+            _split(
+                "forward",
+                d,
+                d + dt.timedelta(days=FORWARD_DAYS),
+                market.active_ads(),
+                market.forward_applications,
+                market.forward_hires,
+                market.applications,
+                n_ads,
+            )
+        )
     return out
 
 
@@ -110,9 +130,16 @@ def popularity_lists(market: Market, split: Split, seekers: np.ndarray, k: int) 
     s, a = market.seekers.iloc[seekers], market.ads.iloc[split.universe]
     s_family = s["desired_occupation"].str[:1].to_numpy()
     a_family = a["occupation"].str[:1].to_numpy()
-    groups = pd.Index(np.unique(np.concatenate([
-        s["department"].to_numpy() + "|" + s_family, a["department"].to_numpy() + "|" + a_family,
-    ])))  # fmt: skip
+    groups = pd.Index(
+        np.unique(
+            np.concatenate(
+                [
+                    s["department"].to_numpy() + "|" + s_family,
+                    a["department"].to_numpy() + "|" + a_family,
+                ]
+            )
+        )
+    )
     families = pd.Index(np.unique(np.concatenate([s_family, a_family])))
     ex_rows, ex_pos = pairs_in(seekers, split.universe, split.seen, keep_outside=False)
     extra = int(np.bincount(ex_rows, minlength=len(seekers)).max(initial=0))
@@ -127,8 +154,9 @@ def popularity_lists(market: Market, split: Split, seekers: np.ndarray, k: int) 
     return drop_excluded(lists, ex_rows, ex_pos, len(split.universe), k)
 
 
-def oracle_lists(oracle, market: Market, split: Split, seekers: np.ndarray, k: int,
-                 kind: str) -> np.ndarray:  # fmt: skip
+def oracle_lists(
+    oracle, market: Market, split: Split, seekers: np.ndarray, k: int, kind: str
+) -> np.ndarray:
     """The true expected count (apply) or probability mass (hire) of each pair over the
     window's days, ranked; seen ads removed."""
     s_ids = market.seekers["jobseeker_id"].to_numpy()[seekers]
@@ -148,14 +176,24 @@ def metric_rows(lists: np.ndarray, split: Split, seekers: np.ndarray, ks, **labe
     for relevance in RELEVANCE:
         rows, pos = pairs_in(seekers, split.universe, split.relevant[relevance], keep_outside=True)
         for r in ranking_metrics(lists, rows, pos, len(split.universe) + 1, tuple(ks)):
-            out.append({**labels, "relevance": relevance, "split": split.name, "k": r.k,
-                        "recall": r.recall, "ndcg": r.ndcg, "hit_rate": r.hit_rate,
-                        "seekers": r.seekers})  # fmt: skip
+            out.append(
+                {
+                    **labels,
+                    "relevance": relevance,
+                    "split": split.name,
+                    "k": r.k,
+                    "recall": r.recall,
+                    "ndcg": r.ndcg,
+                    "hit_rate": r.hit_rate,
+                    "seekers": r.seekers,
+                }
+            )
     return out
 
 
-def per_seeker_recall(lists: np.ndarray, split: Split, seekers: np.ndarray, k: int,
-                      relevance: str = "applications") -> np.ndarray:  # fmt: skip
+def per_seeker_recall(
+    lists: np.ndarray, split: Split, seekers: np.ndarray, k: int, relevance: str = "applications"
+) -> np.ndarray:
     """Recall@k of each seeker with relevant events (for paired comparisons)."""
     rows, pos = pairs_in(seekers, split.universe, split.relevant[relevance], keep_outside=True)
     hits = hits_matrix(lists[:, :k], rows, pos, len(split.universe) + 1).sum(axis=1)

@@ -37,8 +37,9 @@ class Gap:
 
 def default_learner(seed: int = 0) -> RegressorMixin:
     """Gradient-boosted trees for both nuisances (non-linear in the search parameters)."""
-    return HistGradientBoostingRegressor(max_iter=200, learning_rate=0.1, max_leaf_nodes=31,
-                                         min_samples_leaf=40, random_state=seed)  # fmt: skip
+    return HistGradientBoostingRegressor(
+        max_iter=200, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=40, random_state=seed
+    )
 
 
 def fold_splits(n: int, folds: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
@@ -53,10 +54,15 @@ def _residuals(target: np.ndarray, x: np.ndarray, splits, learner, seed) -> np.n
     return out
 
 
-def plr_gaps(outcomes: dict[str, np.ndarray], female: np.ndarray, x: np.ndarray,
-             folds: int = 5, seed: int = 0,
-             learner: Callable[[int], RegressorMixin] = default_learner,
-             splits: list | None = None) -> dict[str, Gap]:  # fmt: skip
+def plr_gaps(
+    outcomes: dict[str, np.ndarray],
+    female: np.ndarray,
+    x: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    learner: Callable[[int], RegressorMixin] = default_learner,
+    splits: list | None = None,
+) -> dict[str, Gap]:
     """θ of the partially linear model for each outcome (same rows), with cross-fitted
     nuisances; m(X) = E[female | X] is fitted once for all outcomes."""
     d = np.asarray(female, np.float64)
@@ -77,9 +83,15 @@ def plr_gaps(outcomes: dict[str, np.ndarray], female: np.ndarray, x: np.ndarray,
     return out
 
 
-def plr_gap(y: np.ndarray, female: np.ndarray, x: np.ndarray, folds: int = 5, seed: int = 0,
-            learner: Callable[[int], RegressorMixin] = default_learner,
-            splits: list | None = None) -> Gap:  # fmt: skip
+def plr_gap(
+    y: np.ndarray,
+    female: np.ndarray,
+    x: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    learner: Callable[[int], RegressorMixin] = default_learner,
+    splits: list | None = None,
+) -> Gap:
     """θ of one outcome (see plr_gaps)."""
     return plr_gaps({"y": y}, female, x, folds, seed, learner, splits)["y"]
 
@@ -104,13 +116,15 @@ def seeker_outcomes(seekers, ads, pairs):
         np.sin((lat2 - lat1) / 2) ** 2
         + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
     )
-    frame = pd.DataFrame({
-        "jobseeker_id": p["jobseeker_id"].to_numpy(),
-        "log_wage": np.log(np.maximum(ad["wage"].to_numpy(np.float64), 1.0)),
-        "permanent": (ad["contract"].to_numpy() == "permanent").astype(np.float64),
-        "hours": ad["hours_per_week"].to_numpy(np.float64),
-        "distance_km": 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1))),
-    })  # fmt: skip
+    frame = pd.DataFrame(
+        {
+            "jobseeker_id": p["jobseeker_id"].to_numpy(),
+            "log_wage": np.log(np.maximum(ad["wage"].to_numpy(np.float64), 1.0)),
+            "permanent": (ad["contract"].to_numpy() == "permanent").astype(np.float64),
+            "hours": ad["hours_per_week"].to_numpy(np.float64),
+            "distance_km": 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1))),
+        }
+    )
     return frame.groupby("jobseeker_id", sort=True).mean()
 
 
@@ -137,7 +151,7 @@ def controls(seekers) -> tuple[np.ndarray, np.ndarray]:
         (seekers["longitude"].to_numpy(np.float64), False),
         (seekers["experience_years"].to_numpy(np.float64), False),
         (seekers["education_level"].to_numpy(np.float64), False),
-    ]  # fmt: skip
+    ]
     return np.column_stack([c for c, _ in columns]), np.array([cat for _, cat in columns])
 
 
@@ -150,8 +164,13 @@ def audit(seekers, outcomes, folds: int = 5, seed: int = 0) -> list[dict]:
     x, categorical = controls(s[binary])
     female = (gender[binary] == "F").astype(np.float64)
     learner = lambda sd: HistGradientBoostingRegressor(  # noqa: E731
-        max_iter=100, learning_rate=0.15, max_leaf_nodes=15, min_samples_leaf=40,
-        random_state=sd, categorical_features=categorical)  # fmt: skip
+        max_iter=100,
+        learning_rate=0.15,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        random_state=sd,
+        categorical_features=categorical,
+    )
     y = {o: outcomes[o].to_numpy(np.float64)[binary] for o in OUTCOMES}
     ok = np.logical_and.reduce([np.isfinite(v) for v in y.values()])
     gaps = plr_gaps({o: v[ok] for o, v in y.items()}, female[ok], x[ok], folds, seed, learner)
@@ -199,13 +218,17 @@ RECOMMENDERS = ("muse2", "ot", "send")
 
 def nightly_audit(con, run_date, log=None):
     """metrics.fairness rows of partition D: θ per source and outcome."""
-    seekers = con.execute("SELECT * EXCLUDE (skills) FROM clean.jobseekers WHERE run_date = ?",
-                          [run_date]).df()  # fmt: skip
+    seekers = con.execute(
+        "SELECT * EXCLUDE (skills) FROM clean.jobseekers WHERE run_date = ?", [run_date]
+    ).df()
     ads = con.execute(
         "SELECT ad_id, wage, contract, hours_per_week, latitude, longitude FROM clean.job_ads "
-        "WHERE run_date = ?", [run_date]).df()  # fmt: skip
-    pairs = con.execute(wh.sql("fairness_pairs"),
-                        {"run_date": run_date, "k": AUDIT_K, "days": AUDIT_DAYS}).df()  # fmt: skip
+        "WHERE run_date = ?",
+        [run_date],
+    ).df()
+    pairs = con.execute(
+        wh.sql("fairness_pairs"), {"run_date": run_date, "k": AUDIT_K, "days": AUDIT_DAYS}
+    ).df()
     rows = []
     for source in SOURCES:
         outcomes = seeker_outcomes(seekers, ads, pairs[pairs["source"] == source])
@@ -243,6 +266,8 @@ def amplification(rows) -> list[str]:
         a = apps.loc[r.outcome]
         se = float(np.hypot(r.std_error, a["std_error"]))
         if abs(r.gap) > abs(a["gap"]) + 2 * se:
-            found.append(f"{r.source} {r.outcome}: {r.gap:+.4f} against applications' "
-                         f"{a['gap']:+.4f} (± {2 * se:.4f})")  # fmt: skip
+            found.append(
+                f"{r.source} {r.outcome}: {r.gap:+.4f} against applications' "
+                f"{a['gap']:+.4f} (± {2 * se:.4f})"
+            )
     return found

@@ -47,9 +47,14 @@ AD_COLUMNS = {
     "occupation": "occupation",
     "contract": "contract",
     "text": ("title", "description"),
-    "numeric": ("required_experience_years", "required_education", "wage", "hours_per_week",
-                "positions"),
-}  # fmt: skip
+    "numeric": (
+        "required_experience_years",
+        "required_education",
+        "wage",
+        "hours_per_week",
+        "positions",
+    ),
+}
 LOG_COLUMNS = {"desired_wage", "mobility_km", "wage", "positions"}
 
 
@@ -109,8 +114,12 @@ class FeatureSpace:
         tf = self.tfidf.fit_transform(texts)
         self.svd = TruncatedSVD(min(TEXT_DIMS, max(1, tf.shape[1] - 1)), random_state=self.seed)
         self.svd.fit(tf)
-        lat_lon = np.vstack([seekers[["latitude", "longitude"]].to_numpy(float),
-                             ads[["latitude", "longitude"]].to_numpy(float)])  # fmt: skip
+        lat_lon = np.vstack(
+            [
+                seekers[["latitude", "longitude"]].to_numpy(float),
+                ads[["latitude", "longitude"]].to_numpy(float),
+            ]
+        )
         self.geo_scaler = StandardScaler().fit(lat_lon)
         rng = np.random.default_rng(self.seed)
         self.fourier_w = rng.normal(0, 2.0, (2, FOURIER // 2))  # ~50-100 km wavelengths
@@ -193,15 +202,20 @@ class FeatureSpace:
         """Names and widths of the blocks, and the columns each side reads."""
         return {
             "blocks": {
-                "family": len(FAMILIES), "domain": len(self.domains), "code": CODE_BUCKETS,
-                "skills": SKILL_BUCKETS, "numeric": len(SEEKER_COLUMNS["numeric"]),
-                "contract": len(CONTRACTS), "latlon": 2, "fourier": FOURIER,
+                "family": len(FAMILIES),
+                "domain": len(self.domains),
+                "code": CODE_BUCKETS,
+                "skills": SKILL_BUCKETS,
+                "numeric": len(SEEKER_COLUMNS["numeric"]),
+                "contract": len(CONTRACTS),
+                "latlon": 2,
+                "fourier": FOURIER,
                 "text": self.svd.n_components,
             },
             "seekers": SEEKER_COLUMNS,
             "ads": AD_COLUMNS,
             "vocabularies": self.vocab_sizes(),
-        }  # fmt: skip
+        }
 
     @property
     def dims(self) -> int:

@@ -48,14 +48,20 @@ class Scorer:
 
 def scorer_from(prepared, muse2) -> Scorer:
     """From a rerank_pipeline.Prepared of the partition and its Muse.2."""
-    return Scorer(prepared.market, m0.embed(prepared.muse0, "seekers", prepared.seekers_in),
-                  m0.embed(prepared.muse0, "ads", prepared.ads_in), muse2,
-                  prepared.inputs.seekers, prepared.inputs.ads,
-                  prepared.muse0.cfg.temperature)  # fmt: skip
+    return Scorer(
+        prepared.market,
+        m0.embed(prepared.muse0, "seekers", prepared.seekers_in),
+        m0.embed(prepared.muse0, "ads", prepared.ads_in),
+        muse2,
+        prepared.inputs.seekers,
+        prepared.inputs.ads,
+        prepared.muse0.cfg.temperature,
+    )
 
 
-def muse0_rank(sc: Scorer, seekers: np.ndarray, ads: np.ndarray, open_ads: np.ndarray,
-               block: int = 2048) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def muse0_rank(
+    sc: Scorer, seekers: np.ndarray, ads: np.ndarray, open_ads: np.ndarray, block: int = 2048
+) -> tuple[np.ndarray, np.ndarray]:
     """(cosine, rank among `open_ads`) of each pair, seeker block by seeker block."""
     cosine = np.einsum("ij,ij->i", sc.seeker_vectors[seekers], sc.ad_vectors[ads])
     rank = np.empty(len(seekers), dtype=np.int64)
@@ -77,9 +83,15 @@ def pair_features(sc: Scorer, seekers: np.ndarray, ads: np.ndarray, days: np.nda
         cosine, rank = muse0_rank(sc, seekers[at], ads[at], open_ads)
         cross = cross_features(ent, seekers[at], ads[at], cosine.astype(np.float32), rank)
         out[at, : len(CROSS_COLUMNS)] = cross
-        score = score_lists(sc.muse2, torch.as_tensor(sc.seeker_inputs),
-                            torch.as_tensor(sc.ad_inputs), seekers[at], ads[at, None],
-                            cross[:, None, :], torch.device("cpu"))  # fmt: skip
+        score = score_lists(
+            sc.muse2,
+            torch.as_tensor(sc.seeker_inputs),
+            torch.as_tensor(sc.ad_inputs),
+            seekers[at],
+            ads[at, None],
+            cross[:, None, :],
+            torch.device("cpu"),
+        )
         out[at, -2] = score[:, 0]
         out[at, -1] = recent_applications(sc.market, d)[seekers[at]]
     return out
@@ -135,14 +147,19 @@ def calibration(funnel: Funnel, x: np.ndarray, outcomes: pd.DataFrame, bins: int
             continue
         edges = np.quantile(p, np.linspace(0, 1, bins + 1)[1:-1])
         which = np.searchsorted(edges, p, side="right")
-        table = [(float(p[which == b].mean()), float(y[which == b].mean()), int((which == b).sum()))
-                 for b in range(bins) if (which == b).any()]  # fmt: skip
+        table = [
+            (float(p[which == b].mean()), float(y[which == b].mean()), int((which == b).sum()))
+            for b in range(bins)
+            if (which == b).any()
+        ]
         diff = (p - y) ** 2 - (y.mean() - y) ** 2  # per send: model's squared error - base's
         report[model] = {
-            "rows": int(len(y)), "base_rate": float(y.mean()),
+            "rows": int(len(y)),
+            "base_rate": float(y.mean()),
             "brier_difference_se": float(diff.std(ddof=1) / np.sqrt(len(y))),
             "brier": float(brier_score_loss(y, p)),
             "brier_base_rate": float(brier_score_loss(y, np.full(len(y), y.mean()))),
-            "auc": float(roc_auc_score(y, p)), "reliability": table,
-        }  # fmt: skip
+            "auc": float(roc_auc_score(y, p)),
+            "reliability": table,
+        }
     return report

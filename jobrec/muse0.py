@@ -91,17 +91,25 @@ class Muse0(nn.Module):
 
     def encode(self, side: str, x: TowerInputs) -> torch.Tensor:
         h = torch.cat(
-            [x.dense, self.department(x.department), self.occupation(x.occupation),
-             self.skills(x.skills)], dim=1,
-        )  # fmt: skip
+            [
+                x.dense,
+                self.department(x.department),
+                self.occupation(x.occupation),
+                self.skills(x.skills),
+            ],
+            dim=1,
+        )
         return nn.functional.normalize(self.towers[side](h), dim=1)
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
     return nn.Sequential(
-        nn.Linear(n_in, hidden), nn.ReLU(), nn.Linear(hidden, hidden), nn.ReLU(),
+        nn.Linear(n_in, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
         nn.Linear(hidden, n_out),
-    )  # fmt: skip
+    )
 
 
 @torch.no_grad()
@@ -159,8 +167,9 @@ def validation_set(split: Split, limit: int, seed: int) -> Validation:
 def validation_recall(model, seekers: TowerInputs, ads: TowerInputs, val: Validation, k: int):
     u = embed(model, "seekers", seekers, val.seekers)
     v = embed(model, "ads", ads, val.ads)
-    scores, top = exact_topk(u, v, k, val.exclude_seeker, val.exclude_ad,
-                             device=next(model.parameters()).device)  # fmt: skip
+    scores, top = exact_topk(
+        u, v, k, val.exclude_seeker, val.exclude_ad, device=next(model.parameters()).device
+    )
     top = np.where(np.isfinite(scores), top, -1)  # fewer ads than k left after exclusions
     return ranking_metrics(top, val.rel_seeker, val.rel_ad, len(val.ads) + 1, (k,))[0].recall
 
@@ -199,8 +208,11 @@ def train_muse0(
     counts = np.bincount(pairs.ad, minlength=n_ads).astype(np.float64)
     batch = max(2, min(cfg.batch_size, len(pairs.seeker)))
     # log of each ad's expected count in a batch of positives, and in the uniform draw
-    log_q = torch.as_tensor(np.log(np.maximum(counts, 1) / max(len(pairs.ad), 1) * batch),
-                            dtype=torch.float32, device=device)  # fmt: skip
+    log_q = torch.as_tensor(
+        np.log(np.maximum(counts, 1) / max(len(pairs.ad), 1) * batch),
+        dtype=torch.float32,
+        device=device,
+    )
     n_uniform = min(cfg.uniform_negatives, n_ads)
     log_q_uniform = float(np.log(max(n_uniform, 1) / n_ads))
     weights = torch.as_tensor(pairs.weight, dtype=torch.float32)
@@ -219,15 +231,17 @@ def train_muse0(
             if cfg.log_q:
                 logits = logits - log_q[a_t][None, :]
             # another positive of the same ad in the batch is not a negative
-            same = (a_t[None, :] == a_t[:, None]) & ~torch.eye(len(idx), dtype=torch.bool,
-                                                                 device=device)  # fmt: skip
+            same = (a_t[None, :] == a_t[:, None]) & ~torch.eye(
+                len(idx), dtype=torch.bool, device=device
+            )
             logits = logits.masked_fill(same, float("-inf"))
             if n_uniform:
                 neg = rng.choice(n_ads, n_uniform, replace=False)
                 extra = u @ model.encode("ads", ads.rows(neg, device)).T / cfg.temperature
                 extra = extra - log_q_uniform if cfg.log_q else extra
-                extra = extra.masked_fill(torch.as_tensor(neg, device=device)[None, :]
-                                          == a_t[:, None], float("-inf"))  # fmt: skip
+                extra = extra.masked_fill(
+                    torch.as_tensor(neg, device=device)[None, :] == a_t[:, None], float("-inf")
+                )
                 logits = torch.cat([logits, extra], dim=1)
             target = torch.arange(len(idx), device=device)
             loss_each = nn.functional.cross_entropy(logits, target, reduction="none")
@@ -240,12 +254,15 @@ def train_muse0(
             n_batches += 1
         entry = {"epoch": epoch, "loss": total / max(n_batches, 1)}
         if val is not None and len(val.seekers):
-            entry["validation_recall"] = validation_recall(model, seekers, ads, val,
-                                                           cfg.validation_k)  # fmt: skip
+            entry["validation_recall"] = validation_recall(
+                model, seekers, ads, val, cfg.validation_k
+            )
         history.append(entry)
         if log:
-            log(f"muse0 epoch {epoch}: " + ", ".join(f"{k}={v:.4f}" for k, v in entry.items()
-                                                     if k != "epoch"))  # fmt: skip
+            log(
+                f"muse0 epoch {epoch}: "
+                + ", ".join(f"{k}={v:.4f}" for k, v in entry.items() if k != "epoch")
+            )
         if stopper.update(model, epoch, entry.get("validation_recall", float(epoch))):
             break
     stopper.restore(model)
@@ -268,16 +285,19 @@ def save_model(model: Muse0, report: TrainingReport, path) -> None:
         {
             "state": {k: v.cpu() for k, v in model.state_dict().items()},
             "config": dataclasses.asdict(model.cfg),
-            "dims": {"seekers": model.towers["seekers"][0].in_features
-                     - 3 * model.cfg.embedding_dims,
-                     "ads": model.towers["ads"][0].in_features - 3 * model.cfg.embedding_dims},
-            "vocab_sizes": {"department": model.department.num_embeddings,
-                            "occupation": model.occupation.num_embeddings,
-                            "skill": model.skills.num_embeddings},
+            "dims": {
+                "seekers": model.towers["seekers"][0].in_features - 3 * model.cfg.embedding_dims,
+                "ads": model.towers["ads"][0].in_features - 3 * model.cfg.embedding_dims,
+            },
+            "vocab_sizes": {
+                "department": model.department.num_embeddings,
+                "occupation": model.occupation.num_embeddings,
+                "skill": model.skills.num_embeddings,
+            },
             "report": dataclasses.asdict(report),
         },
         path,
-    )  # fmt: skip
+    )
 
 
 def load_model(path, device: torch.device | None = None) -> tuple[Muse0, dict]:

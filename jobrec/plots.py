@@ -23,19 +23,46 @@ def tradeoff_plot(curve: pd.DataFrame, path: Path) -> Path:
     ot = curve[curve["model"] == "ot"]
     for (tau, alpha), group in ot.groupby(["tau", "alpha"]):
         group = group.sort_values("epsilon")
-        ax.plot(group["congestion_at_100"], group["recall_at_100"], marker="o",
-                label=f"OT, τ = {tau:g}, α = {alpha:g}")  # fmt: skip
+        ax.plot(
+            group["congestion_at_100"],
+            group["recall_at_100"],
+            marker="o",
+            label=f"OT, τ = {tau:g}, α = {alpha:g}",
+        )
         for r in group.itertuples():
-            ax.annotate(f"ε={r.epsilon:g}", (r.congestion_at_100, r.recall_at_100), fontsize=7,
-                        xytext=(3, 3), textcoords="offset points")  # fmt: skip
-    ax.scatter([base["congestion_at_100"]], [base["recall_at_100"]], marker="s", color="black",
-               label="Muse.2", zorder=3)  # fmt: skip
+            ax.annotate(
+                f"ε={r.epsilon:g}",
+                (r.congestion_at_100, r.recall_at_100),
+                fontsize=7,
+                xytext=(3, 3),
+                textcoords="offset points",
+            )
+    ax.scatter(
+        [base["congestion_at_100"]],
+        [base["recall_at_100"]],
+        marker="s",
+        color="black",
+        label="Muse.2",
+        zorder=3,
+    )
     chosen = curve[curve["chosen"]]
     if len(chosen):
-        ax.scatter(chosen["congestion_at_100"], chosen["recall_at_100"], s=160,
-                   facecolors="none", edgecolors="red", label="chosen", zorder=4)  # fmt: skip
-    ax.axhline(0.95 * base["recall_at_100"], color="grey", linestyle="--", linewidth=1,
-               label="95% of Muse.2's recall")  # fmt: skip
+        ax.scatter(
+            chosen["congestion_at_100"],
+            chosen["recall_at_100"],
+            s=160,
+            facecolors="none",
+            edgecolors="red",
+            label="chosen",
+            zorder=4,
+        )
+    ax.axhline(
+        0.95 * base["recall_at_100"],
+        color="grey",
+        linestyle="--",
+        linewidth=1,
+        label="95% of Muse.2's recall",
+    )
     ax.set_xlabel("Congestion@100 (-1: perfectly spread)")
     ax.set_ylabel("Recall@100, applications (validation)")
     ax.set_title("Redistribution: recall against congestion")
@@ -61,8 +88,9 @@ def markdown_image(path: Path, alt: str) -> str:
     return f"![{alt}](data:image/png;base64,{data})"
 
 
-def segment_objective_plot(tables, default, chosen: dict[str, tuple[int, int, int]],
-                           names: list[str], path: Path) -> Path:  # fmt: skip
+def segment_objective_plot(
+    tables, default, chosen: dict[str, tuple[int, int, int]], names: list[str], path: Path
+) -> Path:
     """Per segment, the objective Σ λ_i Δ_i over (θ_JA, θ_PO) at the segment's chosen θ_JR (the
     paper's figure 4); admissible cells (all Δ_i > 0, SLOs met) dotted, the chosen cell ringed."""
     cols = 5
@@ -97,13 +125,19 @@ def fairness_plot(rows: pd.DataFrame, path: Path) -> Path:
     """θ with its 95% interval per source, one panel per outcome; applications and hires are
     the reference the recommenders are read against."""
     outcomes = list(dict.fromkeys(rows["outcome"]))
-    fig, axes = plt.subplots(1, len(outcomes), figsize=(3.4 * len(outcomes), 3.2), dpi=100,
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(outcomes), figsize=(3.4 * len(outcomes), 3.2), dpi=100, squeeze=False
+    )
     for ax, outcome in zip(axes[0], outcomes, strict=True):
         part = rows[rows["outcome"] == outcome].reset_index(drop=True)
         y = range(len(part))
-        ax.errorbar(part["gap"], y, xerr=[part["gap"] - part["ci_low"],
-                    part["ci_high"] - part["gap"]], fmt="o", capsize=3)  # fmt: skip
+        ax.errorbar(
+            part["gap"],
+            y,
+            xerr=[part["gap"] - part["ci_low"], part["ci_high"] - part["gap"]],
+            fmt="o",
+            capsize=3,
+        )
         ax.axvline(0, color="grey", linewidth=1)
         ax.set_yticks(list(y), part["source"], fontsize=8)
         ax.set_title(outcome, fontsize=9)

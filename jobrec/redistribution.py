@@ -115,8 +115,9 @@ def _graph(inst: Instance, policy: Policy) -> tuple[ot.EdgeGraph, np.ndarray, np
     return ot.EdgeGraph(cols, cost, seeker_mass, ad_mass), used, log_p
 
 
-def redistribute(inst: Instance, policy: Policy, k: int = LIST_K, solution=None,
-                 init_ad_potential=None, log=None) -> Redistributed:  # fmt: skip
+def redistribute(
+    inst: Instance, policy: Policy, k: int = LIST_K, solution=None, init_ad_potential=None, log=None
+) -> Redistributed:
     """Solve (unless `solution` for the same instance and ε is given) and rank each seeker's
     edges by (1 - α) log(plan mass) + α log p."""
     graph, used, log_p = _graph(inst, policy)
@@ -127,8 +128,9 @@ def redistribute(inst: Instance, policy: Policy, k: int = LIST_K, solution=None,
     order, key = ot.final_lists(solution.plan, log_p, graph.ads, k, alpha)
     take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
     lists = np.where(np.isfinite(key), take(inst.ads), -1)
-    return Redistributed(lists, key, take(solution.plan), order + 1, take(inst.scores), solution,
-                         used)  # fmt: skip
+    return Redistributed(
+        lists, key, take(solution.plan), order + 1, take(inst.scores), solution, used
+    )
 
 
 # --- validation: calibration, the trade-off curve and the rule ------------------------------
@@ -150,8 +152,9 @@ def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstanc
     muse2, _ = load_reranker(modelstore.model_dir(models_dir, run_date, "muse2") / "model.pt")
     seekers = np.concatenate([train.seeker, held.seeker])
     tables = muse_tables(muse2, p.inputs)
-    scores = np.vstack([score_tables(tables, lists.seeker, lists.ads, lists.cross)
-                        for lists in (train, held)])  # fmt: skip
+    scores = np.vstack(
+        [score_tables(tables, lists.seeker, lists.ads, lists.cross) for lists in (train, held)]
+    )
     list_ads = np.vstack([train.ads, held.ads])
     k = min(EDGES_K, scores.shape[1])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
@@ -160,8 +163,7 @@ def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstanc
     applied = np.take_along_axis(np.vstack([train.applied, held.applied]), order, axis=1)
     inst = Instance(seekers, ads, top_scores, _positions(p.market))
     is_held = np.arange(len(seekers)) >= len(train.seeker)
-    return ValidationInstance(inst, validation, applied & (ads >= 0), list_ads[:, :LIST_K],
-                              is_held)  # fmt: skip
+    return ValidationInstance(inst, validation, applied & (ads >= 0), list_ads[:, :LIST_K], is_held)
 
 
 def _positions(market: Market) -> np.ndarray:
@@ -175,8 +177,11 @@ def _universe_lists(lists: np.ndarray, universe: np.ndarray) -> np.ndarray:
 def _curve_row(lists: np.ndarray, v: ValidationInstance, **labels) -> dict:
     pos = _universe_lists(lists, v.split.universe)
     held = v.held
-    apps = [r for r in metric_rows(pos[held], v.split, v.instance.seekers[held], RANKING_KS)
-            if r["relevance"] == "applications"]  # fmt: skip
+    apps = [
+        r
+        for r in metric_rows(pos[held], v.split, v.instance.seekers[held], RANKING_KS)
+        if r["relevance"] == "applications"
+    ]
     row = dict(labels)
     for r in apps:
         row[f"recall_at_{r['k']}"], row[f"ndcg_at_{r['k']}"] = r["recall"], r["ndcg"]
@@ -187,13 +192,15 @@ def _curve_row(lists: np.ndarray, v: ValidationInstance, **labels) -> dict:
     return row
 
 
-def tradeoff(v: ValidationInstance, cost: str = COST, taus=TAUS, epsilons=EPSILONS,
-             alphas=ALPHAS, log=None) -> tuple[pd.DataFrame, Policy]:  # fmt: skip
+def tradeoff(
+    v: ValidationInstance, cost: str = COST, taus=TAUS, epsilons=EPSILONS, alphas=ALPHAS, log=None
+) -> tuple[pd.DataFrame, Policy]:
     """The trade-off curve on the validation instance (one row per (τ, ε, α), Muse.2's row
     first) and the policy the rule picks."""
     temperature = ot.fit_temperature(v.instance.scores[v.held], v.applied[v.held])
-    rows = [_curve_row(v.instance.ads[:, :LIST_K], v, model="muse2", epsilon=None, alpha=1.0,
-                       tau=None)]  # fmt: skip
+    rows = [
+        _curve_row(v.instance.ads[:, :LIST_K], v, model="muse2", epsilon=None, alpha=1.0, tau=None)
+    ]
     for tau in taus:
         previous = None  # ε descending, each solve warm-started from the previous one's ads
         for eps in sorted(epsilons, reverse=True):
@@ -203,19 +210,30 @@ def tradeoff(v: ValidationInstance, cost: str = COST, taus=TAUS, epsilons=EPSILO
                 init = previous.ad_potential if previous is not None else None
                 out = redistribute(v.instance, policy, solution=solution, init_ad_potential=init)
                 solution = out.solution
-                rows.append(_curve_row(out.lists, v, model="ot", epsilon=eps, alpha=alpha,
-                                       tau=tau, **solution.report()))  # fmt: skip
+                rows.append(
+                    _curve_row(
+                        out.lists,
+                        v,
+                        model="ot",
+                        epsilon=eps,
+                        alpha=alpha,
+                        tau=tau,
+                        **solution.report(),
+                    )
+                )
             previous = solution
             if log:
-                log(f"OT τ={tau} ε={eps}: {solution.iterations} iterations, "
-                    f"{solution.seconds:.2f}s")  # fmt: skip
+                log(
+                    f"OT τ={tau} ε={eps}: {solution.iterations} iterations, {solution.seconds:.2f}s"
+                )
     curve = pd.DataFrame(rows)
     curve["cost"], curve["temperature"] = cost, temperature
     best = pick_point(curve)
     if best is not None:
         r = curve.loc[best]
-        policy = Policy(float(r["epsilon"]), float(r["alpha"]), float(r["tau"]), cost,
-                        temperature, True)  # fmt: skip
+        policy = Policy(
+            float(r["epsilon"]), float(r["alpha"]), float(r["tau"]), cost, temperature, True
+        )
     else:
         policy = Policy(float(epsilons[0]), 1.0, float(taus[0]), cost, temperature, False)
     return curve, policy
@@ -232,8 +250,11 @@ def pick_point(curve: pd.DataFrame) -> int | None:
     curve["chosen"] = False
     if not ok.any():
         return None
-    best = curve[ok].sort_values(["congestion_at_100", "recall_at_100"],
-                                 ascending=[True, False]).index[0]  # fmt: skip
+    best = (
+        curve[ok]
+        .sort_values(["congestion_at_100", "recall_at_100"], ascending=[True, False])
+        .index[0]
+    )
     curve.loc[best, "chosen"] = True
     return best
 
@@ -247,13 +268,24 @@ def choose_policy(con, run_date: dt.date, models_dir, cost: str = COST, log=None
     curve, policy = tradeoff(v, cost=cost, log=log)
     chosen = redistribute(v.instance, policy)
     with modelstore.writing(models_dir, run_date, POLICY) as folder:
-        (folder / "policy.json").write_text(json.dumps(
-            {"policy": dataclasses.asdict(policy), "rule": f"min congestion@100 with recall@100 "
-             f">= {RECALL_KEEP} x muse2", "validation_seekers": len(v.instance.seekers)},
-            indent=2))  # fmt: skip
-        np.savez_compressed(folder / "validation_lists.npz", seekers=v.instance.seekers,
-                            held=v.held, muse0=v.muse0_lists, muse2=v.instance.ads[:, :LIST_K],
-                            ot=chosen.lists)  # fmt: skip
+        (folder / "policy.json").write_text(
+            json.dumps(
+                {
+                    "policy": dataclasses.asdict(policy),
+                    "rule": f"min congestion@100 with recall@100 >= {RECALL_KEEP} x muse2",
+                    "validation_seekers": len(v.instance.seekers),
+                },
+                indent=2,
+            )
+        )
+        np.savez_compressed(
+            folder / "validation_lists.npz",
+            seekers=v.instance.seekers,
+            held=v.held,
+            muse0=v.muse0_lists,
+            muse2=v.instance.ads[:, :LIST_K],
+            ot=chosen.lists,
+        )
     frame = curve.drop(columns="solve_seconds")  # timings live in metrics.runs: rows reproduce
     frame.insert(0, "run_date", run_date)
     con.execute(wh.sql("create_metrics_ot_tradeoff"))
@@ -265,11 +297,16 @@ def choose_policy(con, run_date: dt.date, models_dir, cost: str = COST, log=None
 
 
 def tonight_instance(con, run_date: dt.date, market: Market) -> Instance:
-    seekers = market.seeker_index(con.execute(
-        "SELECT DISTINCT jobseeker_id FROM recs.reranked WHERE run_date = ? AND model = 'muse2' "
-        "ORDER BY 1", [run_date]).df()["jobseeker_id"])  # fmt: skip
-    ads, scores = read_lists(con, "recs.reranked", run_date, market, seekers, EDGES_K,
-                             model="muse2")  # fmt: skip
+    seekers = market.seeker_index(
+        con.execute(
+            "SELECT DISTINCT jobseeker_id FROM recs.reranked "
+            "WHERE run_date = ? AND model = 'muse2' ORDER BY 1",
+            [run_date],
+        ).df()["jobseeker_id"]
+    )
+    ads, scores = read_lists(
+        con, "recs.reranked", run_date, market, seekers, EDGES_K, model="muse2"
+    )
     return Instance(seekers, ads, np.where(ads >= 0, scores, -np.inf), _positions(market))
 
 
@@ -301,15 +338,32 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
     con.execute(wh.sql("create_recs_recommendations"))
     con.execute("DELETE FROM recs.recommendations WHERE run_date = ?", [run_date])
     rows = wh.insert_ranked(
-        con, "recs.recommendations", run_date, market.seekers["jobseeker_id"].to_numpy(), ad_ids,
-        inst.seekers, out.lists, out.key,
-        per_pair={"plan_mass": out.mass, "rerank_rank": out.rerank_rank,
-                  "muse2_score": out.muse2_score},
-    )  # fmt: skip
-    return {"rows": rows, "seekers": len(inst.seekers), "edges": int((inst.ads >= 0).sum()),
-            "ads_in_graph": len(out.ad_rows), "warm_start": init is not None,
-            "epsilon": policy.epsilon, "alpha": policy.alpha if policy.qualified else 1.0,
-            "tau": policy.tau, "tolerance": TOL, **out.solution.report()}  # fmt: skip
+        con,
+        "recs.recommendations",
+        run_date,
+        market.seekers["jobseeker_id"].to_numpy(),
+        ad_ids,
+        inst.seekers,
+        out.lists,
+        out.key,
+        per_pair={
+            "plan_mass": out.mass,
+            "rerank_rank": out.rerank_rank,
+            "muse2_score": out.muse2_score,
+        },
+    )
+    return {
+        "rows": rows,
+        "seekers": len(inst.seekers),
+        "edges": int((inst.ads >= 0).sum()),
+        "ads_in_graph": len(out.ad_rows),
+        "warm_start": init is not None,
+        "epsilon": policy.epsilon,
+        "alpha": policy.alpha if policy.qualified else 1.0,
+        "tau": policy.tau,
+        "tolerance": TOL,
+        **out.solution.report(),
+    }
 
 
 # --- the stage's metrics --------------------------------------------------------------------
@@ -318,11 +372,18 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
 def market_rows(lists_by_model: dict[str, np.ndarray], n_ads: int, **labels) -> list[dict]:
     stage = {"muse0": "retrieval", "muse2": "rerank", "ot": "redistribution"}
     return [
-        {"stage": stage[model], "model": model, "k": m.k, "congestion": m.congestion,
-         "coverage": m.coverage, "gini": m.gini, **labels}
+        {
+            "stage": stage[model],
+            "model": model,
+            "k": m.k,
+            "congestion": m.congestion,
+            "coverage": m.coverage,
+            "gini": m.gini,
+            **labels,
+        }
         for model, lists in lists_by_model.items()
         for m in market_metrics(lists, n_ads, MARKET_KS)
-    ]  # fmt: skip
+    ]
 
 
 @dataclasses.dataclass
@@ -337,16 +398,20 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False) -> St
     rows of model ot: validation on the held-out seekers, forward when the raw data holds it."""
     market = load_market(con, run_date)
     active = market.active_ads()
-    tonight = market.seeker_index(con.execute(
-        "SELECT DISTINCT jobseeker_id FROM recs.recommendations WHERE run_date = ? ORDER BY 1",
-        [run_date]).df()["jobseeker_id"])  # fmt: skip
+    tonight = market.seeker_index(
+        con.execute(
+            "SELECT DISTINCT jobseeker_id FROM recs.recommendations WHERE run_date = ? ORDER BY 1",
+            [run_date],
+        ).df()["jobseeker_id"]
+    )
     lists = {
         "muse0": read_lists(con, "recs.candidates", run_date, market, tonight, LIST_K)[0],
         "muse2": reranked_lists(con, run_date, market, tonight, "muse2", LIST_K),
         "ot": read_lists(con, "recs.recommendations", run_date, market, tonight, LIST_K)[0],
     }
-    rows = market_rows({m: _universe_lists(x, active) for m, x in lists.items()}, len(active),
-                       population="all")  # fmt: skip
+    rows = market_rows(
+        {m: _universe_lists(x, active) for m, x in lists.items()}, len(active), population="all"
+    )
     saved = np.load(modelstore.model_dir(models_dir, run_date, POLICY) / "validation_lists.npz")
     all_splits = splits(market)
     validation = all_splits[0]
@@ -367,28 +432,38 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False) -> St
         who = forward.seekers(EVALUATION_SEEKERS, SEED)
         ads = read_lists(con, "recs.recommendations", run_date, market, who, LIST_K)[0]
         pos = _universe_lists(ads, forward.universe)
-        ranking += metric_rows(pos, forward, who, RANKING_KS, stage="redistribution",
-                               model="ot", population="all")  # fmt: skip
+        ranking += metric_rows(
+            pos, forward, who, RANKING_KS, stage="redistribution", model="ot", population="all"
+        )
         if has_oracle:
             pick = oracle_sample(len(who))
-            ranking += metric_rows(pos[pick], forward, who[pick], RANKING_KS,
-                                   stage="redistribution", model="ot",
-                                   population="oracle_sample")  # fmt: skip
+            ranking += metric_rows(
+                pos[pick],
+                forward,
+                who[pick],
+                RANKING_KS,
+                stage="redistribution",
+                model="ot",
+                population="oracle_sample",
+            )
     return StageMetrics(frame_of(rows, run_date), frame_of(ranking, run_date))
 
 
 def write_evaluation(con, run_date: dt.date, m: StageMetrics) -> int:
     con.execute(wh.sql("create_metrics_market"))
     con.execute(wh.sql("create_metrics_ranking"))
-    n = wh.replace_rows(con, "metrics.market", run_date, m.market,
-                        {"model": ["muse0", "muse2", "ot"]})  # fmt: skip
-    return n + wh.replace_rows(con, "metrics.ranking", run_date, m.ranking,
-                               {"stage": ["redistribution"]})  # fmt: skip
+    n = wh.replace_rows(
+        con, "metrics.market", run_date, m.market, {"model": ["muse0", "muse2", "ot"]}
+    )
+    return n + wh.replace_rows(
+        con, "metrics.ranking", run_date, m.ranking, {"stage": ["redistribution"]}
+    )
 
 
 def recall_floor_ok(curve: pd.DataFrame) -> bool:
     chosen = curve[curve["chosen"]]
     if chosen.empty:
         return True
-    return bool(chosen["recall_at_100"].iloc[0] >= RECALL_KEEP * curve.loc[0, "recall_at_100"]
-                - 1e-12)  # fmt: skip
+    return bool(
+        chosen["recall_at_100"].iloc[0] >= RECALL_KEEP * curve.loc[0, "recall_at_100"] - 1e-12
+    )

@@ -72,8 +72,12 @@ def write_report(con, run_date: dt.date, reports_dir, amplification: list[str]) 
         frame = _frame(con, sql, run_date)
         frames[key] = frame
         lines += [f"## {title}", ""]
-        lines += [frame.to_markdown(index=False) if frame is not None and len(frame)
-                  else "(no rows tonight)", ""]  # fmt: skip
+        lines += [
+            frame.to_markdown(index=False)
+            if frame is not None and len(frame)
+            else "(no rows tonight)",
+            "",
+        ]
         if key == "market" and (folder / "ot_tradeoff.png").exists():
             lines += ["![OT trade-off](ot_tradeoff.png)", ""]
         if key == "thresholds" and (folder / "segment_objective.png").exists():
@@ -81,9 +85,12 @@ def write_report(con, run_date: dt.date, reports_dir, amplification: list[str]) 
         if key == "fairness" and frame is not None and len(frame):
             plots.fairness_plot(frame, folder / "fairness.png")
             lines += ["![gender gaps](fairness.png)", ""]
-            lines += ["Amplification (a recommender's gap larger than the applications' beyond "
-                      "2 standard errors): " + ("; ".join(amplification) if amplification
-                                                 else "none found."), ""]  # fmt: skip
+            lines += [
+                "Amplification (a recommender's gap larger than the applications' beyond "
+                "2 standard errors): "
+                + ("; ".join(amplification) if amplification else "none found."),
+                "",
+            ]
     path = folder / "report.md"
     tmp = path.with_name("report.md.tmp")
     tmp.write_text("\n".join(lines))

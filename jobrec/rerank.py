@@ -64,13 +64,15 @@ class Reranker(nn.Module):
         n_cross = len(CROSS_COLUMNS)
         self.n_cross = n_cross
         self.seeker = nn.Sequential(
-            nn.Linear(seeker_dims, cfg.hidden), nn.ReLU(),
+            nn.Linear(seeker_dims, cfg.hidden),
+            nn.ReLU(),
             nn.Linear(cfg.hidden, self.heads * cfg.dims + self.outputs * n_cross),
-        )  # fmt: skip
+        )
         self.ad = nn.Sequential(
-            nn.Linear(ad_dims, cfg.hidden), nn.ReLU(),
+            nn.Linear(ad_dims, cfg.hidden),
+            nn.ReLU(),
             nn.Linear(cfg.hidden, self.heads * cfg.dims + self.outputs),
-        )  # fmt: skip
+        )
         mask = torch.ones(self.outputs, n_cross)
         if self.heads == 2:
             mask[1, list(MUSE0_COLUMNS)] = 0.0  # the hiring head never sees Muse.0's score
@@ -153,8 +155,13 @@ def _listwise_loss(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tens
     return -(t * log_p[has].masked_fill(~valid[has], 0.0)).sum(1).mean()
 
 
-def _sampled_bce(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tensor, negatives: int,
-                 generator: torch.Generator) -> torch.Tensor:  # fmt: skip
+def _sampled_bce(
+    scores: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor,
+    negatives: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
     """Binary cross-entropy on every positive and about `negatives` sampled negatives per list,
     positives weighted by their target weight (hires count more)."""
     keep_rate = negatives / valid.sum(1, keepdim=True).clamp(min=1)
@@ -189,8 +196,13 @@ def _inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tenso
     cross_w = s_w.transpose(1, 2)
     if h == 2:  # fold the top head's linear part in: columns (linear part, hire logit)
         m0, m1 = model.top_mix
-        fold = torch.stack([torch.stack([1.0 + m0, m0 * 0]), torch.stack([m1, m1 * 0 + 1]),
-                            torch.stack([m0 * 0 + 1, m0 * 0])])  # fmt: skip
+        fold = torch.stack(
+            [
+                torch.stack([1.0 + m0, m0 * 0]),
+                torch.stack([m1, m1 * 0 + 1]),
+                torch.stack([m0 * 0 + 1, m0 * 0]),
+            ]
+        )
         seeker_mats, cross_w = seeker_mats @ fold, cross_w @ fold
     return ad_rows, seeker_mats.contiguous(), cross_w.contiguous()
 
@@ -209,8 +221,9 @@ class ScoringTables:
     hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
 
 
-def scoring_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor,
-                   ads: np.ndarray | None = None) -> ScoringTables:  # fmt: skip
+def scoring_tables(
+    model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, ads: np.ndarray | None = None
+) -> ScoringTables:
     """The folded tables of every row of `seeker_x` and of the ads `ads` (rows of `ad_x`, in
     the order their rows are to be stored; None: every ad in row order), computed on the CPU (a
     model on a GPU is copied there: the caller's stays where it is). Tonight's candidates are
@@ -234,12 +247,18 @@ def scoring_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor,
             mats = torch.cat([mats, torch.zeros_like(mats)], dim=1)
         return mats.contiguous().numpy()
 
-    return ScoringTables(ad_rows.numpy(), slot, transposed(seeker_mats), transposed(cross_w),
-                         model.heads == 2)  # fmt: skip
+    return ScoringTables(
+        ad_rows.numpy(), slot, transposed(seeker_mats), transposed(cross_w), model.heads == 2
+    )
 
 
-def score_tables(tables: ScoringTables, lists_seeker: np.ndarray, lists_ads: np.ndarray,
-                 cross: np.ndarray, block: int = 512) -> np.ndarray:  # fmt: skip
+def score_tables(
+    tables: ScoringTables,
+    lists_seeker: np.ndarray,
+    lists_ads: np.ndarray,
+    cross: np.ndarray,
+    block: int = 512,
+) -> np.ndarray:
     """(G, K) final scores (-inf on padding) of lists whose seekers are rows of the tables: the
     fused kernel's logits, then the top head's log-sigmoid in PyTorch (vectorised there, scalar
     calls in the kernel), in blocks of seekers so that the second logit's buffer is reused and
@@ -254,24 +273,40 @@ def score_tables(tables: ScoringTables, lists_seeker: np.ndarray, lists_ads: np.
     for lo in range(0, len(lists_ads), block):
         hi = min(len(lists_ads), lo + block)
         who, ads = lists_seeker[lo:hi], np.ascontiguousarray(lists_ads[lo:hi])
-        missing = pair_logits(tables.ad_rows, tables.ad_slot, tables.seeker_mats[who],
-                              tables.cross_weights[who], ads,
-                              np.ascontiguousarray(cross[lo:hi], dtype=np.float32), out[lo:hi],
-                              second[: hi - lo])  # fmt: skip
+        missing = pair_logits(
+            tables.ad_rows,
+            tables.ad_slot,
+            tables.seeker_mats[who],
+            tables.cross_weights[who],
+            ads,
+            np.ascontiguousarray(cross[lo:hi], dtype=np.float32),
+            out[lo:hi],
+            second[: hi - lo],
+        )
         if missing:
             absent = np.unique(ads[(ads >= 0) & (tables.ad_slot[np.maximum(ads, 0)] < 0)])
-            raise ValueError(f"{missing} candidate pairs name ads the scoring tables were not "
-                             f"built for (ad rows {absent[:5].tolist()}): tables of a subset "
-                             "must cover every candidate")  # fmt: skip
+            raise ValueError(
+                f"{missing} candidate pairs name ads the scoring tables were not "
+                f"built for (ad rows {absent[:5].tolist()}): tables of a subset "
+                "must cover every candidate"
+            )
         if tables.hire_term:  # + log P(hire | apply)
             hire = torch.from_numpy(second[: hi - lo])
             torch.from_numpy(out[lo:hi]).add_(nn.functional.logsigmoid(hire))
     return out
 
 
-def score_lists(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, lists_seeker,
-                lists_ads, cross, device, block: int | None = None,
-                fused: bool | None = None) -> np.ndarray:  # fmt: skip
+def score_lists(
+    model: Reranker,
+    seeker_x: torch.Tensor,
+    ad_x: torch.Tensor,
+    lists_seeker,
+    lists_ads,
+    cross,
+    device,
+    block: int | None = None,
+    fused: bool | None = None,
+) -> np.ndarray:
     """(G, K) final scores (-inf on padding). Entity parts are computed once for the seekers and
     ads involved; per pair only a gather of the ad's row and two dot products remain (see
     `_inference_tables`). On the CPU one fused loop does the pair part (`rerank_kernel`; `fused`
@@ -372,8 +407,9 @@ def train_reranker(
                     ha = model.entities("ads", ax_dev[torch.as_tensor(hires.ad[h_idx])])
                     hc = torch.as_tensor(hires.cross[h_idx], device=device)
                     h_logit = model.pair_logits(hs, ha, hc)[:, 1]
-                    h_target = torch.as_tensor(hires.hired[h_idx], dtype=torch.float32,
-                                               device=device)  # fmt: skip
+                    h_target = torch.as_tensor(
+                        hires.hired[h_idx], dtype=torch.float32, device=device
+                    )
                     loss = loss + nn.functional.binary_cross_entropy_with_logits(h_logit, h_target)
             opt.zero_grad(set_to_none=True)
             loss.backward()
@@ -384,21 +420,36 @@ def train_reranker(
         recall = recall_at(scores, valid.applied, 100)
         history.append({"epoch": epoch, "loss": total / max(steps, 1), "validation_recall": recall})
         if log:
-            log(f"{cfg.kind} epoch {epoch}: loss={history[-1]['loss']:.4f}, "
-                f"candidate Recall@100={recall:.4f}")  # fmt: skip
+            log(
+                f"{cfg.kind} epoch {epoch}: loss={history[-1]['loss']:.4f}, "
+                f"candidate Recall@100={recall:.4f}"
+            )
         if stopper.update(model, epoch, recall):
             break
     stopper.restore(model)
-    report = RerankReport(cfg.kind, len(history), stopper.best_epoch, stopper.best, history,
-                          time.perf_counter() - t0, len(has_positive), str(device))  # fmt: skip
+    report = RerankReport(
+        cfg.kind,
+        len(history),
+        stopper.best_epoch,
+        stopper.best,
+        history,
+        time.perf_counter() - t0,
+        len(has_positive),
+        str(device),
+    )
     return model.eval(), report
 
 
 def save_reranker(model: Reranker, report: RerankReport, path) -> None:
-    torch.save({"state": {k: v.cpu() for k, v in model.state_dict().items()},
-                "config": dataclasses.asdict(model.cfg),
-                "dims": (model.seeker[0].in_features, model.ad[0].in_features),
-                "report": dataclasses.asdict(report)}, path)  # fmt: skip
+    torch.save(
+        {
+            "state": {k: v.cpu() for k, v in model.state_dict().items()},
+            "config": dataclasses.asdict(model.cfg),
+            "dims": (model.seeker[0].in_features, model.ad[0].in_features),
+            "report": dataclasses.asdict(report),
+        },
+        path,
+    )
 
 
 def load_reranker(path, device: torch.device | None = None) -> tuple[Reranker, dict]:

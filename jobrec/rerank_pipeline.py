@@ -100,8 +100,15 @@ def split_seekers(split: Split, seed: int) -> tuple[np.ndarray, np.ndarray]:
     return train, held
 
 
-def labelled_lists(model, seekers_in: m0.TowerInputs, ads_in: m0.TowerInputs, ent: Entities,
-                   split: Split, who: np.ndarray, k: int) -> Lists:  # fmt: skip
+def labelled_lists(
+    model,
+    seekers_in: m0.TowerInputs,
+    ads_in: m0.TowerInputs,
+    ent: Entities,
+    split: Split,
+    who: np.ndarray,
+    k: int,
+) -> Lists:
     """Muse.0's top-k of `who` over the split's universe, with pair features and labels."""
     u = m0.embed(model, "seekers", seekers_in, who)
     v = m0.embed(model, "ads", ads_in, split.universe)
@@ -128,8 +135,9 @@ def _lists(ent: Entities, who: np.ndarray, split: Split, pos: np.ndarray, cosine
     for kind in ("applications", "hires"):
         r, p = pairs_in(who, split.universe, split.relevant[kind], keep_outside=False)
         labels[kind] = hits_matrix(pos, r, p, len(split.universe))
-    return Lists(who, ads, _pair_features(ent, who, ads, cosine), labels["applications"],
-                 labels["hires"])  # fmt: skip
+    return Lists(
+        who, ads, _pair_features(ent, who, ads, cosine), labels["applications"], labels["hires"]
+    )
 
 
 def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
@@ -137,15 +145,18 @@ def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
     apps = market.applications.between(dt.date.min, before)
     hires = market.hires.between(dt.date.min, before)
     n_ads = len(market.ads)
-    hired = np.isin(apps.seeker.astype(np.int64) * n_ads + apps.ad,
-                    hires.seeker.astype(np.int64) * n_ads + hires.ad)  # fmt: skip
+    hired = np.isin(
+        apps.seeker.astype(np.int64) * n_ads + apps.ad,
+        hires.seeker.astype(np.int64) * n_ads + hires.ad,
+    )
     zeros = np.zeros(len(apps), np.float32)  # Muse.0 features: masked for this head anyway
     cross = cross_features(ent, apps.seeker, apps.ad, zeros, zeros)
     return HirePairs(apps.seeker, apps.ad, cross, hired)
 
 
-def tonight_lists(con, run_date: dt.date, market: Market, ent: Entities, temperature: float,
-                  seekers: np.ndarray) -> Lists:  # fmt: skip
+def tonight_lists(
+    con, run_date: dt.date, market: Market, ent: Entities, temperature: float, seekers: np.ndarray
+) -> Lists:
     """recs.candidates of D for `seekers` (market rows) with pair features; labels from the
     forward window when the raw data holds it."""
     ads, scores = read_lists(con, "recs.candidates", run_date, market, seekers, CANDIDATES_K)
@@ -202,9 +213,15 @@ def prepare(con, run_date: dt.date, models_dir) -> Prepared:
     seekers_in, ads_in = tower_inputs(space, market)
     t = market.train_end
     train_ent = build_entities(market, t, t)
-    return Prepared(market, muse0, seekers_in, ads_in,
-                    entity_inputs(muse0, seekers_in, ads_in, train_ent), train_ent,
-                    build_entities(market, run_date, run_date))  # fmt: skip
+    return Prepared(
+        market,
+        muse0,
+        seekers_in,
+        ads_in,
+        entity_inputs(muse0, seekers_in, ads_in, train_ent),
+        train_ent,
+        build_entities(market, run_date, run_date),
+    )
 
 
 def training_lists(p: Prepared, k: int = 1000) -> tuple[Lists, Lists]:
@@ -228,10 +245,14 @@ def train_model(con, run_date: dt.date, models_dir, kind: str, log=None) -> dict
             scores = score_xgb(model, p.inputs.seekers, p.inputs.ads, held)
         else:
             cfg = RerankConfig(kind=kind, seed=SEED)
-            hires = (hire_pairs(p.market, p.train_entities, p.market.train_end)
-                     if kind == "muse2" else None)  # fmt: skip
-            model, report = train_reranker(p.inputs.seekers, p.inputs.ads, train, held, hires,
-                                           cfg, log=log)  # fmt: skip
+            hires = (
+                hire_pairs(p.market, p.train_entities, p.market.train_end)
+                if kind == "muse2"
+                else None
+            )
+            model, report = train_reranker(
+                p.inputs.seekers, p.inputs.ads, train, held, hires, cfg, log=log
+            )
             save_reranker(model, report, folder / "model.pt")
             scores = _score_muse(model, p.inputs, held)
         stats = dataclasses.asdict(report)
@@ -239,8 +260,10 @@ def train_model(con, run_date: dt.date, models_dir, kind: str, log=None) -> dict
         for k in (10, 100):
             stats[f"holdout_candidate_recall_at_{k}"] = recall_at(scores, held.applied, k)
             stats[f"muse0_candidate_recall_at_{k}"] = recall_at(muse0_scores, held.applied, k)
-        diff, se = paired_difference(per_list_recall(scores, held.applied, 10),
-                                     per_list_recall(muse0_scores, held.applied, 10))  # fmt: skip
+        diff, se = paired_difference(
+            per_list_recall(scores, held.applied, 10),
+            per_list_recall(muse0_scores, held.applied, 10),
+        )
         stats["recall_at_10_gain_over_muse0"], stats["recall_at_10_gain_se"] = diff, se
         (folder / "training.json").write_text(json.dumps(stats, indent=2, default=float))
     stats.update(train_seekers=len(train.seeker), holdout_seekers=len(held.seeker))
@@ -258,32 +281,35 @@ def muse_tables(model, inputs: EntityInputs, ads: np.ndarray | None = None) -> S
     all), on the CPU wherever it trained: with the pair features on the host, the fused CPU
     kernel beat a GPU's eager path on the same machine (16 cores against an H200: 2.8x at
     `small` shapes; BENCHMARKS.md, "Rerank inference")."""
-    return scoring_tables(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads),
-                          ads)  # fmt: skip
+    return scoring_tables(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads), ads)
 
 
 def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
     return score_tables(muse_tables(model, inputs), lists.seeker, lists.ads, lists.cross)
 
 
-def load_scorers(models_dir, run_date: dt.date, inputs: EntityInputs,
-                 ads: np.ndarray | None = None) -> dict:  # fmt: skip
+def load_scorers(
+    models_dir, run_date: dt.date, inputs: EntityInputs, ads: np.ndarray | None = None
+) -> dict:
     """The three trained rerankers of D, ready to score lists whose candidates are among `ads`
     (None: any ad of the market): Muse's tables are built once here (entity towers over every
     seeker and those ads), XGBoost as loaded."""
     folder = lambda kind: modelstore.model_dir(models_dir, run_date, kind)  # noqa: E731
-    scorers = {kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads)
-               for kind in ("muse2", "muse1")}  # fmt: skip
+    scorers = {
+        kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads)
+        for kind in ("muse2", "muse1")
+    }
     scorers["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
     return scorers
 
 
 def score_all(scorers: dict, inputs: EntityInputs, lists: Lists) -> dict[str, np.ndarray]:
     return {
-        kind: score_xgb(scorer, inputs.seekers, inputs.ads, lists) if kind == "xgboost"
+        kind: score_xgb(scorer, inputs.seekers, inputs.ads, lists)
+        if kind == "xgboost"
         else score_tables(scorer, lists.seeker, lists.ads, lists.cross)
         for kind, scorer in scorers.items()
-    }  # fmt: skip
+    }
 
 
 def locality_order(market: Market, seekers: np.ndarray) -> np.ndarray:
@@ -331,13 +357,27 @@ def write_reranked(con, run_date: dt.date, models_dir, block_seekers: int = 2000
     ad_ids = p.market.ads["ad_id"].to_numpy()
     rows = dict.fromkeys(scorers, 0)
     for lo in range(0, len(seekers), block_seekers):
-        lists = tonight_lists(con, run_date, p.market, p.tonight_entities, temperature,
-                              seekers[lo : lo + block_seekers])  # fmt: skip
+        lists = tonight_lists(
+            con,
+            run_date,
+            p.market,
+            p.tonight_entities,
+            temperature,
+            seekers[lo : lo + block_seekers],
+        )
         for kind, scores in score_all(scorers, p.inputs, lists).items():
             top_ads, top_scores = top_of(scores, lists, RERANK_KEEP[kind])
-            rows[kind] += wh.insert_ranked(con, "recs.reranked", run_date, seeker_ids, ad_ids,
-                                           lists.seeker, top_ads, top_scores,
-                                           {"model": kind})  # fmt: skip
+            rows[kind] += wh.insert_ranked(
+                con,
+                "recs.reranked",
+                run_date,
+                seeker_ids,
+                ad_ids,
+                lists.seeker,
+                top_ads,
+                top_scores,
+                {"model": kind},
+            )
         if log:
             log(f"reranked {min(lo + block_seekers, len(seekers))}/{len(seekers)} seekers")
     return {"seekers": len(seekers), **{f"rows_{k}": v for k, v in rows.items()}}
@@ -349,8 +389,9 @@ class RerankEvaluation:
     holdout_recall_at_100: dict[str, np.ndarray]  # per held-out seeker with applications
 
 
-def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False,
-             log=None) -> RerankEvaluation:  # fmt: skip
+def evaluate(
+    con, run_date: dt.date, models_dir, has_oracle: bool = False, log=None
+) -> RerankEvaluation:
     """metrics.ranking rows of the rerank stage (k 10 and 100, both relevances): validation on
     the held-out seekers of the validation window (Muse.0 beside them on the same seekers),
     forward from recs.reranked when the raw data holds the forward window (and on the oracle's
@@ -371,8 +412,15 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False,
     for kind, ads in lists_by_model.items():
         pos = np.where(ads >= 0, positions(validation.universe, ads), -1)
         stage = "retrieval" if kind == "muse0" else "rerank"
-        rows += metric_rows(pos, validation, held.seeker, RERANK_KS, stage=stage, model=kind,
-                            population="rerank_holdout")  # fmt: skip
+        rows += metric_rows(
+            pos,
+            validation,
+            held.seeker,
+            RERANK_KS,
+            stage=stage,
+            model=kind,
+            population="rerank_holdout",
+        )
         each[kind] = per_seeker_recall(pos, validation, held.seeker, 100)
     if len(all_splits) > 1:
         forward = all_splits[1]
@@ -381,11 +429,19 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False,
         for kind in scorers:
             ads = reranked_lists(con, run_date, p.market, who, kind, 100)
             pos = np.where(ads >= 0, positions(forward.universe, ads), -1)
-            rows += metric_rows(pos, forward, who, RERANK_KS, stage="rerank", model=kind,
-                                population="all")  # fmt: skip
+            rows += metric_rows(
+                pos, forward, who, RERANK_KS, stage="rerank", model=kind, population="all"
+            )
             if has_oracle:
-                rows += metric_rows(pos[pick], forward, who[pick], RERANK_KS, stage="rerank",
-                                    model=kind, population="oracle_sample")  # fmt: skip
+                rows += metric_rows(
+                    pos[pick],
+                    forward,
+                    who[pick],
+                    RERANK_KS,
+                    stage="rerank",
+                    model=kind,
+                    population="oracle_sample",
+                )
     if log:
         log(f"rerank evaluation: {len(held.seeker)} held-out seekers")
     return RerankEvaluation(frame_of(rows, run_date), each)

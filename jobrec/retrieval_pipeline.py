@@ -46,8 +46,12 @@ def fit_features(con, run_date: dt.date, models_dir) -> dict:
     space = FeatureSpace(SEED).fit(seekers, ads)
     with modelstore.writing(models_dir, run_date, "features") as folder:
         space.save(folder)
-    return {"dims": space.dims, "fitted_seekers": len(seekers), "fitted_ads": len(ads),
-            "vocabularies": space.vocab_sizes()}  # fmt: skip
+    return {
+        "dims": space.dims,
+        "fitted_seekers": len(seekers),
+        "fitted_ads": len(ads),
+        "vocabularies": space.vocab_sizes(),
+    }
 
 
 def load_features(models_dir, run_date: dt.date) -> FeatureSpace:
@@ -56,11 +60,13 @@ def load_features(models_dir, run_date: dt.date) -> FeatureSpace:
 
 def tower_inputs(space: FeatureSpace, market: Market) -> tuple[m0.TowerInputs, m0.TowerInputs]:
     return (
-        m0.TowerInputs.from_arrays(space.transform(market.seekers, "seekers"),
-                                   space.indices(market.seekers, "seekers")),
-        m0.TowerInputs.from_arrays(space.transform(market.ads, "ads"),
-                                   space.indices(market.ads, "ads")),
-    )  # fmt: skip
+        m0.TowerInputs.from_arrays(
+            space.transform(market.seekers, "seekers"), space.indices(market.seekers, "seekers")
+        ),
+        m0.TowerInputs.from_arrays(
+            space.transform(market.ads, "ads"), space.indices(market.ads, "ads")
+        ),
+    )
 
 
 def train(con, run_date: dt.date, models_dir, cfg: m0.Muse0Config | None = None, log=None):
@@ -71,8 +77,14 @@ def train(con, run_date: dt.date, models_dir, cfg: m0.Muse0Config | None = None,
     seekers, ads = tower_inputs(space, market)
     validation = splits(market)[0]
     hires = market.hires.between(dt.date.min, market.train_end)
-    pairs = m0.training_pairs(validation.seen.seeker, validation.seen.ad, hires.seeker, hires.ad,
-                              len(market.ads), cfg.hire_weight)  # fmt: skip
+    pairs = m0.training_pairs(
+        validation.seen.seeker,
+        validation.seen.ad,
+        hires.seeker,
+        hires.ad,
+        len(market.ads),
+        cfg.hire_weight,
+    )
     # early stopping looks at Recall@1000, or at a smaller k when the window holds too few ads
     # for Recall@1000 to tell epochs apart (it is 1 for any model when k ≥ the ads)
     cfg = dataclasses.replace(cfg, validation_k=comparison_k(len(validation.universe)) or 10)
@@ -110,10 +122,12 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
     con.execute(wh.sql("create_embeddings"))
     con.execute(f"DELETE FROM {table} WHERE run_date = ?", [run_date])
     dims = vectors.shape[1]
-    block = pa.table({
-        id_column: pa.array(frame[id_column].to_numpy()[rows], pa.string()),
-        "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
-    })  # fmt: skip
+    block = pa.table(
+        {
+            id_column: pa.array(frame[id_column].to_numpy()[rows], pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
+        }
+    )
     con.register("embedding_block", block)
     try:
         con.execute(
@@ -166,14 +180,27 @@ def write_candidates(
         sel = (ex_s >= lo) & (ex_s < hi)
         scores, index = exact_topk(u[lo:hi], v, k, ex_s[sel] - lo, ex_a[sel], budget_bytes)
         index = np.where(np.isfinite(scores), index, -1)  # fewer unseen ads than k
-        rows += wh.insert_ranked(con, "recs.candidates", run_date, seeker_ids, ad_ids,
-                                 np.arange(lo, hi), index, scores)  # fmt: skip
-    return {"rows": rows, "seekers": len(seeker_ids), "ads": len(ad_ids), "k": k,
-            "excluded_pairs": int(len(ex_s))}  # fmt: skip
+        rows += wh.insert_ranked(
+            con, "recs.candidates", run_date, seeker_ids, ad_ids, np.arange(lo, hi), index, scores
+        )
+    return {
+        "rows": rows,
+        "seekers": len(seeker_ids),
+        "ads": len(ad_ids),
+        "k": k,
+        "excluded_pairs": int(len(ex_s)),
+    }
 
 
-def read_lists(con, table: str, run_date: dt.date, market: Market, seekers: np.ndarray, k: int,
-               model: str | None = None) -> tuple[np.ndarray, np.ndarray]:  # fmt: skip
+def read_lists(
+    con,
+    table: str,
+    run_date: dt.date,
+    market: Market,
+    seekers: np.ndarray,
+    k: int,
+    model: str | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
     """A ranked-list table's (recs.candidates, recs.reranked) lists of `seekers` (market rows)
     as (len(seekers), k) ad rows and scores, rank 1 first (-1 / NaN padded)."""
     ids = market.seekers["jobseeker_id"].to_numpy()[seekers]
@@ -196,8 +223,9 @@ def read_lists(con, table: str, run_date: dt.date, market: Market, seekers: np.n
     return ads, scores
 
 
-def candidate_lists(con, run_date: dt.date, market: Market, split: Split, seekers: np.ndarray,
-                    k: int) -> np.ndarray:  # fmt: skip
+def candidate_lists(
+    con, run_date: dt.date, market: Market, split: Split, seekers: np.ndarray, k: int
+) -> np.ndarray:
     """recs.candidates of `seekers` as (len(seekers), k) universe positions (-1 padded)."""
     ads, _ = read_lists(con, "recs.candidates", run_date, market, seekers, k)
     return np.where(ads >= 0, positions(split.universe, ads.reshape(-1)).reshape(ads.shape), -1)
@@ -227,9 +255,15 @@ class RetrievalEvaluation:
     universe: dict[str, int]
 
 
-def evaluate(con, run_date: dt.date, models_dir, raw_dir, log=None,
-             evaluation_seekers: int = EVALUATION_SEEKERS,
-             oracle_seekers: int = ORACLE_SEEKERS) -> RetrievalEvaluation:  # fmt: skip
+def evaluate(
+    con,
+    run_date: dt.date,
+    models_dir,
+    raw_dir,
+    log=None,
+    evaluation_seekers: int = EVALUATION_SEEKERS,
+    oracle_seekers: int = ORACLE_SEEKERS,
+) -> RetrievalEvaluation:
     """metrics.ranking rows of muse0 (stage retrieval) and of the baselines (stage baseline)."""
     market = load_market(con, run_date)
     space = load_features(models_dir, run_date)
@@ -253,26 +287,48 @@ def evaluate(con, run_date: dt.date, models_dir, raw_dir, log=None,
         else:  # tonight's lists as written
             muse0 = candidate_lists(con, run_date, market, split, who, k)
         labels = {"population": "all"}
-        rows += metric_rows(muse0, split, who, METRIC_KS, stage="retrieval", model="muse0",
-                            **labels)  # fmt: skip
+        rows += metric_rows(
+            muse0, split, who, METRIC_KS, stage="retrieval", model="muse0", **labels
+        )
         popular = popularity_lists(market, split, who, k)
         k_cmp = comparison_k(len(split.universe))
         if split.name == "validation" and k_cmp:
-            popularity_pairs = (k_cmp, per_seeker_recall(muse0, split, who, k_cmp),
-                                per_seeker_recall(popular, split, who, k_cmp))  # fmt: skip
-        rows += metric_rows(popular, split, who, METRIC_KS, stage="baseline", model="popularity",
-                            **labels)  # fmt: skip
+            popularity_pairs = (
+                k_cmp,
+                per_seeker_recall(muse0, split, who, k_cmp),
+                per_seeker_recall(popular, split, who, k_cmp),
+            )
+        rows += metric_rows(
+            popular, split, who, METRIC_KS, stage="baseline", model="popularity", **labels
+        )
         if oracle is not None:
             pick = oracle_sample(len(who), oracle_seekers)
             sample = who[pick]
             sample_labels = {"population": "oracle_sample"}
-            rows += metric_rows(muse0[pick], split, sample, METRIC_KS, stage="retrieval",
-                                model="muse0", **sample_labels)  # fmt: skip
+            rows += metric_rows(
+                muse0[pick],
+                split,
+                sample,
+                METRIC_KS,
+                stage="retrieval",
+                model="muse0",
+                **sample_labels,
+            )
             for kind, relevance in (("apply", "applications"), ("hire", "hires")):
                 truth = oracle_lists(oracle, market, split, sample, k, kind)
-                rows += [r for r in metric_rows(truth, split, sample, METRIC_KS, stage="baseline",
-                                                model="oracle", **sample_labels)
-                         if r["relevance"] == relevance]  # fmt: skip
+                rows += [
+                    r
+                    for r in metric_rows(
+                        truth,
+                        split,
+                        sample,
+                        METRIC_KS,
+                        stage="baseline",
+                        model="oracle",
+                        **sample_labels,
+                    )
+                    if r["relevance"] == relevance
+                ]
                 if kind == "apply":
                     oracle_pairs[split.name] = (
                         k,
@@ -302,9 +358,20 @@ def comparison_k(universe: int) -> int:
     return 0
 
 
-def recall_at(rows: pd.DataFrame, model: str, k: int, split: str = "validation",
-              relevance: str = "applications", population: str = "all"):  # fmt: skip
+def recall_at(
+    rows: pd.DataFrame,
+    model: str,
+    k: int,
+    split: str = "validation",
+    relevance: str = "applications",
+    population: str = "all",
+):
     """The recall of one metrics row, None when absent."""
-    sel = rows[(rows.model == model) & (rows.k == k) & (rows.split == split)
-               & (rows.relevance == relevance) & (rows.population == population)]  # fmt: skip
+    sel = rows[
+        (rows.model == model)
+        & (rows.k == k)
+        & (rows.split == split)
+        & (rows.relevance == relevance)
+        & (rows.population == population)
+    ]
     return None if sel.empty else float(sel.recall.iloc[0])

@@ -51,13 +51,18 @@ class Sends:
 
 
 def load_sends(con, run_date: dt.date, market: Market, start: dt.date, end: dt.date) -> Sends:
-    frame = con.execute(wh.sql("send_window"), {"run_date": run_date, "start": start,
-                                                "end": end}).df()  # fmt: skip
+    frame = con.execute(
+        wh.sql("send_window"), {"run_date": run_date, "start": start, "end": end}
+    ).df()
     s, a = market.seeker_index(frame["jobseeker_id"]), market.ad_index(frame["ad_id"])
     keep = (s >= 0) & (a >= 0)
     frame = frame[keep].reset_index(drop=True)
-    return Sends(s[keep], a[keep], frame["day"].to_numpy("datetime64[D]"),
-                 frame[list(fn.OUTCOMES)].astype(bool))  # fmt: skip
+    return Sends(
+        s[keep],
+        a[keep],
+        frame["day"].to_numpy("datetime64[D]"),
+        frame[list(fn.OUTCOMES)].astype(bool),
+    )
 
 
 def segments_of(market: Market, ads: np.ndarray) -> np.ndarray:
@@ -87,8 +92,9 @@ def train(con, run_date: dt.date, models_dir) -> dict:
     held = load_sends(con, run_date, sc.market, *w["holdout"])
     x = fn.pair_features(sc, train_sends.seekers, train_sends.ads, train_sends.days)
     funnel = fn.train_funnel(x, train_sends.outcomes)
-    report = fn.calibration(funnel, fn.pair_features(sc, held.seekers, held.ads, held.days),
-                            held.outcomes)  # fmt: skip
+    report = fn.calibration(
+        funnel, fn.pair_features(sc, held.seekers, held.ads, held.days), held.outcomes
+    )
     with modelstore.writing(models_dir, run_date, FUNNEL) as folder:
         (folder / "funnel.pkl").write_bytes(pickle.dumps(funnel))
         (folder / "calibration.json").write_text(json.dumps(report, indent=2))
@@ -123,8 +129,9 @@ def _scored_tables(sends: Sends, probs, grid, names: list[str], market: Market) 
     return th.build_tables(seg, th.bins(probs[keep], grid), outcomes, len(names), grid)
 
 
-def _row(segment, method, grid, triple, counts, base_counts, result, note,
-         holdout_counts, holdout_base) -> dict:  # fmt: skip
+def _row(
+    segment, method, grid, triple, counts, base_counts, result, note, holdout_counts, holdout_base
+) -> dict:
     t = tuple(triple)
     m = {k: float(v) for k, v in th.metrics_of(counts[(slice(None), *t)]).items()}
     base = {k: float(v) for k, v in th.metrics_of(base_counts).items()}
@@ -133,22 +140,30 @@ def _row(segment, method, grid, triple, counts, base_counts, result, note,
     hb = {k: float(v) for k, v in th.metrics_of(holdout_base).items()}
     hd = th.deltas(hm, hb)
     return {
-        "segment": segment, "method": method,
-        "theta_response": float(grid[0, t[0]]), "theta_apply": float(grid[1, t[1]]),
+        "segment": segment,
+        "method": method,
+        "theta_response": float(grid[0, t[0]]),
+        "theta_apply": float(grid[1, t[1]]),
         "theta_positive": float(grid[2, t[2]]),
         # keeping the defaults changes nothing: objective 0 (even where a Δ is undefined)
         "objective": float(th.objective(d)) if result.triple is not None else 0.0,
         "sends": int(m["sends"]),
-        "applies": int(m["applies"]), "apply_rate": m["apply_rate"],
-        "positives": int(m["positives"]), "positives_per_apply": m["positives_per_apply"],
-        "unsubscribe_rate": m["unsubscribe_rate"], "negative_ratio": m["negative_ratio"],
+        "applies": int(m["applies"]),
+        "apply_rate": m["apply_rate"],
+        "positives": int(m["positives"]),
+        "positives_per_apply": m["positives_per_apply"],
+        "unsubscribe_rate": m["unsubscribe_rate"],
+        "negative_ratio": m["negative_ratio"],
         "evaluations": int(result.evaluations),
         **{f"delta_{k}": float(v) for k, v in zip(th.METRICS, d, strict=True)},
-        "slo_met": bool(th.slo_met(m)), "improved": result.triple is not None, "note": note,
-        "holdout_sends": int(hm["sends"]), "holdout_objective": _finite(th.objective(hd)),
+        "slo_met": bool(th.slo_met(m)),
+        "improved": result.triple is not None,
+        "note": note,
+        "holdout_sends": int(hm["sends"]),
+        "holdout_objective": _finite(th.objective(hd)),
         **{f"holdout_delta_{k}": float(v) for k, v in zip(th.METRICS, hd, strict=True)},
         "holdout_slo_met": bool(th.slo_met(hm)),
-    }  # fmt: skip
+    }
 
 
 def _finite(x) -> float:
@@ -167,12 +182,15 @@ def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
     probs = funnel.probabilities(fn.pair_features(sc, tuning.seekers, tuning.ads, tuning.days))
     names = sorted(set(segments_of(sc.market, tuning.ads)))
     seg, keep = _segment_rows(tuning, names, sc.market)
-    tables, default = th.tuning_tables(seg, probs[keep], tuning.outcomes.to_numpy(bool)[keep],
-                                       len(names))  # fmt: skip
+    tables, default = th.tuning_tables(
+        seg, probs[keep], tuning.outcomes.to_numpy(bool)[keep], len(names)
+    )
     grid = tables.grid
-    h_probs = (funnel.probabilities(fn.pair_features(sc, holdout.seekers, holdout.ads,
-                                                     holdout.days))
-               if len(holdout) else np.zeros((0, 3)))  # fmt: skip
+    h_probs = (
+        funnel.probabilities(fn.pair_features(sc, holdout.seekers, holdout.ads, holdout.days))
+        if len(holdout)
+        else np.zeros((0, 3))
+    )
     h_tables = _scored_tables(holdout, h_probs, grid, names, sc.market)
     rows, chosen = [], {}
     for s, name in enumerate(names):
@@ -191,20 +209,23 @@ def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
             if method == "greedy" and result.triple is not None and not held > 0:
                 # the held-out week must agree before thresholds move (noise-sized gains don't)
                 theta = ", ".join(f"{grid[m, t]:.4f}" for m, t in enumerate(triple))
-                note = (f"keeps the defaults: the tuned triple ({theta}) gains {tuned:+.4f} on "
-                        f"the tuning window but {held:+.4f} on the held-out week")  # fmt: skip
+                note = (
+                    f"keeps the defaults: the tuned triple ({theta}) gains {tuned:+.4f} on "
+                    f"the tuning window but {held:+.4f} on the held-out week"
+                )
                 result = dataclasses.replace(result, triple=None)
                 triple = default
-                row = _row(name, method, grid, triple, counts, base, result, note, h_counts,
-                           h_base)  # fmt: skip
+                row = _row(name, method, grid, triple, counts, base, result, note, h_counts, h_base)
             if method == "greedy":
                 chosen[name] = tuple(triple)
             rows.append({**row, "tuned_objective": tuned, "tuned_holdout_objective": held})
         if log:
             g, r = rows[-2], rows[-1]
-            log(f"segment {name}: greedy {g['tuned_objective']:.4f} in {g['evaluations']} "
+            log(
+                f"segment {name}: greedy {g['tuned_objective']:.4f} in {g['evaluations']} "
                 f"evaluations, grid {r['objective']:.4f} in {r['evaluations']}; "
-                f"{'moved' if g['improved'] else 'defaults kept'}")  # fmt: skip
+                f"{'moved' if g['improved'] else 'defaults kept'}"
+            )
     frame = pd.DataFrame(rows)
     frame.insert(0, "run_date", run_date)
     with modelstore.writing(models_dir, run_date, "thresholds") as folder:
@@ -227,8 +248,10 @@ def threshold_problems(tuned: Tuned) -> list[str]:
     unconfirmed = moved["method"].eq("greedy") & ~(moved["holdout_objective"] > 0)
     bad = moved[~moved["slo_met"] | (moved[delta_cols] <= 0).any(axis=1) | unconfirmed]
     if len(bad):
-        problems.append(f"moved without SLOs, with a Δ ≤ 0 or unconfirmed on the held-out week: "
-                        f"{bad['segment'].tolist()[:5]}")  # fmt: skip
+        problems.append(
+            f"moved without SLOs, with a Δ ≤ 0 or unconfirmed on the held-out week: "
+            f"{bad['segment'].tolist()[:5]}"
+        )
     by = rows.pivot(index="segment", columns="method", values="tuned_objective")
     above = by[by["greedy"] > by["grid"] + 1e-12]
     if len(above):
@@ -254,8 +277,11 @@ def write_to_send(con, run_date: dt.date, models_dir, per_seeker: int = SENDS_PE
     seekers = sc.market.seeker_index(candidates["jobseeker_id"])
     ads = sc.market.ad_index(candidates["ad_id"])
     days = np.full(len(seekers), np.datetime64(run_date, "D"))
-    probs = (funnel.probabilities(fn.pair_features(sc, seekers, ads, days)) if len(seekers)
-             else np.zeros((0, 3)))  # fmt: skip
+    probs = (
+        funnel.probabilities(fn.pair_features(sc, seekers, ads, days))
+        if len(seekers)
+        else np.zeros((0, 3))
+    )
     thresholds = (
         con.execute(
             "SELECT segment, theta_response, theta_apply, theta_positive "
@@ -270,16 +296,26 @@ def write_to_send(con, run_date: dt.date, models_dir, per_seeker: int = SENDS_PE
     triple = json.loads((folder / "defaults.json").read_text())["default"]
     default = grid[[0, 1, 2], triple]  # segments unseen in the tuning window get the defaults
     segment = segments_of(sc.market, ads)
-    theta = np.stack([thresholds.reindex(segment)[c].fillna(default[i]).to_numpy()
-                      for i, c in enumerate(thresholds.columns)], axis=1)  # fmt: skip
+    theta = np.stack(
+        [
+            thresholds.reindex(segment)[c].fillna(default[i]).to_numpy()
+            for i, c in enumerate(thresholds.columns)
+        ],
+        axis=1,
+    )
     passing = (probs >= theta).all(axis=1)
-    out = candidates.assign(segment=segment, p_response=probs[:, 0], p_apply=probs[:, 1],
-                            p_positive=probs[:, 2])[passing]  # fmt: skip
+    out = candidates.assign(
+        segment=segment, p_response=probs[:, 0], p_apply=probs[:, 1], p_positive=probs[:, 2]
+    )[passing]
     out = out.sort_values(["jobseeker_id", "recommendation_rank"])
     out["rank"] = out.groupby("jobseeker_id").cumcount() + 1
     out = out[out["rank"] <= per_seeker]
     out.insert(0, "run_date", run_date)
     con.execute(wh.sql("create_recs_to_send"))
     wh.replace_rows(con, "recs.to_send", run_date, out, {})
-    return {"rows": len(out), "seekers": int(out["jobseeker_id"].nunique()),
-            "eligible_pairs": len(candidates), "passing_pairs": int(passing.sum())}  # fmt: skip
+    return {
+        "rows": len(out),
+        "seekers": int(out["jobseeker_id"].nunique()),
+        "eligible_pairs": len(candidates),
+        "passing_pairs": int(passing.sum()),
+    }

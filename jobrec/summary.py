@@ -37,9 +37,13 @@ def night_summary(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> str:
 
 
 def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND table_name = ?",
-        [schema, table]).fetchall()[0][0])  # fmt: skip
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ?",
+            [schema, table],
+        ).fetchall()[0][0]
+    )
 
 
 def market_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
@@ -52,13 +56,16 @@ def market_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
         "WHEN 'muse2' THEN 1 ELSE 2 END",
         [day],
     ).fetchall()
-    lines = ["", "market before/after redistribution (congestion: -1 perfectly spread; "
-             "[all]: tonight's lists of every seeker, [validation]: the window's seekers)",
-             f"  {'population':<16}{'k':>4}  {'model':<7}{'congestion':>12}{'coverage':>10}"
-             f"{'gini':>8}"]  # fmt: skip
+    lines = [
+        "",
+        "market before/after redistribution (congestion: -1 perfectly spread; "
+        "[all]: tonight's lists of every seeker, [validation]: the window's seekers)",
+        f"  {'population':<16}{'k':>4}  {'model':<7}{'congestion':>12}{'coverage':>10}{'gini':>8}",
+    ]
     for population, k, model, congestion, coverage, gini in rows:
-        lines.append(f"  {population:<16}{k:>4}  {model:<7}{congestion:>12.4f}{coverage:>10.4f}"
-                     f"{gini:>8.4f}")  # fmt: skip
+        lines.append(
+            f"  {population:<16}{k:>4}  {model:<7}{congestion:>12.4f}{coverage:>10.4f}{gini:>8.4f}"
+        )
     return lines
 
 
@@ -100,16 +107,21 @@ def threshold_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
         "WHERE g.run_date = ? AND g.method = 'greedy' ORDER BY g.segment",
         [day],
     ).fetchall()
-    lines = ["", "thresholds per segment (applied θ; greedy: the search's objective Σ 0.25 Δ_i "
-             "against the defaults, grid: the optimum's; held-out: the greedy triple's objective "
-             "on the week after tuning, which must be > 0 for the thresholds to move)",
-             f"  {'segment':<8}{'θ_JR':>8}{'θ_JA':>8}{'θ_PO':>8}{'greedy':>9}{'grid':>9}"
-             f"{'evals':>7}{'/grid':>7}{'sends':>8}{'SLOs':>6}{'moved':>7}"
-             f"{'held-out':>10}"]  # fmt: skip
+    lines = [
+        "",
+        "thresholds per segment (applied θ; greedy: the search's objective Σ 0.25 Δ_i "
+        "against the defaults, grid: the optimum's; held-out: the greedy triple's objective "
+        "on the week after tuning, which must be > 0 for the thresholds to move)",
+        f"  {'segment':<8}{'θ_JR':>8}{'θ_JA':>8}{'θ_PO':>8}{'greedy':>9}{'grid':>9}"
+        f"{'evals':>7}{'/grid':>7}{'sends':>8}{'SLOs':>6}{'moved':>7}"
+        f"{'held-out':>10}",
+    ]
     for seg, tr, ta, tp, og, orr, eg, er, n, slo, moved, hold in rows:
-        lines.append(f"  {seg:<8}{tr:>8.4f}{ta:>8.4f}{tp:>8.4f}{og:>9.4f}{orr:>9.4f}{eg:>7}"
-                     f"{er:>7}{n:>8}{'met' if slo else 'no':>6}{'yes' if moved else 'no':>7}"
-                     f"{hold if hold is not None else float('nan'):>10.4f}")  # fmt: skip
+        lines.append(
+            f"  {seg:<8}{tr:>8.4f}{ta:>8.4f}{tp:>8.4f}{og:>9.4f}{orr:>9.4f}{eg:>7}"
+            f"{er:>7}{n:>8}{'met' if slo else 'no':>6}{'yes' if moved else 'no':>7}"
+            f"{hold if hold is not None else float('nan'):>10.4f}"
+        )
     return lines
 
 

@@ -58,8 +58,9 @@ def wilson_upper(k, n, z: float = SLO.z) -> np.ndarray:
     return np.where(n > 0, np.minimum(upper, 1.0), 1.0)
 
 
-def quantile_grid(probabilities: np.ndarray, steps: int = GRID_STEPS,
-                  top: float = TOP_QUANTILE) -> np.ndarray:  # fmt: skip
+def quantile_grid(
+    probabilities: np.ndarray, steps: int = GRID_STEPS, top: float = TOP_QUANTILE
+) -> np.ndarray:
     """(3, steps) thresholds per model: its probabilities' quantiles from 0 (everything passes)
     to `top`, so the grid spans the models' own scales."""
     levels = grid_levels(steps, top)
@@ -70,8 +71,13 @@ def grid_levels(steps: int = GRID_STEPS, top: float = TOP_QUANTILE) -> np.ndarra
     return np.linspace(0.0, top, steps)
 
 
-def search_grid(probabilities: np.ndarray, default_levels, steps: int = GRID_STEPS,
-                half_range: float = HALF_RANGE, ceiling: float = 0.95):  # fmt: skip
+def search_grid(
+    probabilities: np.ndarray,
+    default_levels,
+    steps: int = GRID_STEPS,
+    half_range: float = HALF_RANGE,
+    ceiling: float = 0.95,
+):
     """The segments' grid: per model, `steps` quantile levels half_range / (steps // 2) apart,
     from the defaults' level − half_range (shifted to stay within [0, ceiling]), the nearest
     one replaced by the defaults' own level so that the defaults are a grid point. Finer than the
@@ -113,8 +119,13 @@ class Tables:
         return Tables(self.counts.sum(axis=0, keepdims=True), self.grid)
 
 
-def build_tables(segment: np.ndarray, bin_index: np.ndarray, outcomes: np.ndarray,
-                 n_segments: int, grid: np.ndarray) -> Tables:  # fmt: skip
+def build_tables(
+    segment: np.ndarray,
+    bin_index: np.ndarray,
+    outcomes: np.ndarray,
+    n_segments: int,
+    grid: np.ndarray,
+) -> Tables:
     """`outcomes` (n, 5) booleans: responded, applied, positive, unsubscribed, negative."""
     g = grid.shape[1]
     keep = (bin_index >= 0).all(axis=1)
@@ -129,14 +140,20 @@ def build_tables(segment: np.ndarray, bin_index: np.ndarray, outcomes: np.ndarra
     return Tables(np.ascontiguousarray(counts), grid)
 
 
-def tuning_tables(segment: np.ndarray, probabilities: np.ndarray, outcomes: np.ndarray,
-                  n_segments: int, steps: int = GRID_STEPS,
-                  half_range: float = HALF_RANGE) -> tuple[Tables, tuple]:  # fmt: skip
+def tuning_tables(
+    segment: np.ndarray,
+    probabilities: np.ndarray,
+    outcomes: np.ndarray,
+    n_segments: int,
+    steps: int = GRID_STEPS,
+    half_range: float = HALF_RANGE,
+) -> tuple[Tables, tuple]:
     """The unified defaults on the coarse grid of all sends, then every segment's table on the
     finer grid around them. Returns (the segments' tables, the defaults' indices in them)."""
     coarse = quantile_grid(probabilities, steps)
-    pooled = build_tables(np.zeros(len(segment), np.int64), bins(probabilities, coarse), outcomes,
-                          1, coarse)  # fmt: skip
+    pooled = build_tables(
+        np.zeros(len(segment), np.int64), bins(probabilities, coarse), outcomes, 1, coarse
+    )
     levels = grid_levels(steps)[list(default_triple(pooled.counts[0]))]
     grid, default = search_grid(probabilities, levels, steps, half_range)
     return build_tables(segment, bins(probabilities, grid), outcomes, n_segments, grid), default
@@ -199,8 +216,12 @@ def grid_search(counts: np.ndarray, default: tuple[int, int, int], slo: SLO = SL
     g = counts.shape[1]
     best = np.unravel_index(int(np.argmax(score)), score.shape)
     found = bool(np.isfinite(score[best]))
-    return SearchResult(tuple(int(i) for i in best) if found else None,
-                        float(score[best]) if found else 0.0, g**3, [])  # fmt: skip
+    return SearchResult(
+        tuple(int(i) for i in best) if found else None,
+        float(score[best]) if found else 0.0,
+        g**3,
+        [],
+    )
 
 
 def greedy_search(counts: np.ndarray, default: tuple[int, int, int], slo: SLO = SLO()):
@@ -221,14 +242,17 @@ def greedy_search(counts: np.ndarray, default: tuple[int, int, int], slo: SLO = 
             m = {k: v[t] for k, v in m_all.items()}
             d = deltas(m, base)
             ok = bool(admissible(m, d, slo))
-            cache[t] = (float(m["applies"]), float(np.nan_to_num(m["apply_rate"])),
-                        float(objective(d)), ok)  # fmt: skip
+            cache[t] = (
+                float(m["applies"]),
+                float(np.nan_to_num(m["apply_rate"])),
+                float(objective(d)),
+                ok,
+            )
             visited.append(t)
         return cache[t]
 
     g = counts.shape[1]
-    best = {"volume": base["applies"], "rate": base["apply_rate"], "objective": 0.0,
-            "triple": None}  # fmt: skip
+    best = {"volume": base["applies"], "rate": base["apply_rate"], "objective": 0.0, "triple": None}
 
     def consider(t, volume, rate, score, ok):
         if ok and score > best["objective"]:
@@ -270,8 +294,10 @@ def default_triple(pooled_counts: np.ndarray, slo: SLO = SLO()) -> tuple[int, in
         score = np.where(ok, unified_score(m), -np.inf)
     else:
         unsub, neg = slo.limits()
-        worst = np.maximum(wilson_upper(m["unsubscribes"], m["sends"], slo.z) / unsub,
-                           wilson_upper(m["negatives"], m["responses"], slo.z) / neg)  # fmt: skip
+        worst = np.maximum(
+            wilson_upper(m["unsubscribes"], m["sends"], slo.z) / unsub,
+            wilson_upper(m["negatives"], m["responses"], slo.z) / neg,
+        )
         score = -worst
     return tuple(int(i) for i in np.unravel_index(int(np.argmax(score)), score.shape))
 

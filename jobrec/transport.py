@@ -95,8 +95,9 @@ class Solution:
         }
 
 
-def solve(graph: EdgeGraph, cfg: OTConfig, init_ad_potential: np.ndarray | None = None,
-          log=None) -> Solution:  # fmt: skip
+def solve(
+    graph: EdgeGraph, cfg: OTConfig, init_ad_potential: np.ndarray | None = None, log=None
+) -> Solution:
     """Semi-relaxed (or, with τ = inf, balanced) entropic OT on the edge graph."""
     start = time.perf_counter()
     eps = float(cfg.epsilon)
@@ -136,8 +137,9 @@ def solve(graph: EdgeGraph, cfg: OTConfig, init_ad_potential: np.ndarray | None 
     psi_star = _ad_update(plan, flat_cols, log_k, phi, psi, log_b, fi, has_edges, n_ads)
     ad_err = float(np.max(np.abs(np.expm1(psi[:n_ads] - psi_star[:n_ads])[has_edges]), initial=0))
     plan[~edge] = 0.0
-    return Solution(eps * phi, eps * psi[:n_ads], plan, it, converged, err, ad_err,
-                    time.perf_counter() - start)  # fmt: skip
+    return Solution(
+        eps * phi, eps * psi[:n_ads], plan, it, converged, err, ad_err, time.perf_counter() - start
+    )
 
 
 def _seeker_update(log_k, psi, cols, log_a, out):

@@ -231,10 +231,12 @@ def insert_ranked(
             "ad_pos": pa.array(index.reshape(-1)[keep].astype(np.int32)),
             "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int16), b)[keep]),
             "score": pa.array(scores.reshape(-1)[keep].astype(np.float32)),
-            **{_ident(name): pa.array(np.asarray(values).reshape(-1)[keep])
-               for name, values in (per_pair or {}).items()},
+            **{
+                _ident(name): pa.array(np.asarray(values).reshape(-1)[keep])
+                for name, values in (per_pair or {}).items()
+            },
         }
-    )  # fmt: skip
+    )
     extra = "".join(f", ${name} AS {_ident(name)}" for name in (constants or {}))
     extra += "".join(f", r.{name}" for name in (per_pair or {}))
     con.register("ranked_block", ranked)
@@ -256,8 +258,9 @@ def insert_ranked(
 
 
 def _positions_table(column: str, ids: Sequence[str]) -> pa.Table:
-    return pa.table({"pos": pa.array(np.arange(len(ids), dtype=np.int32)),
-                     column: pa.array(ids, pa.string())})  # fmt: skip
+    return pa.table(
+        {"pos": pa.array(np.arange(len(ids), dtype=np.int32)), column: pa.array(ids, pa.string())}
+    )
 
 
 def replace_rows(

@@ -56,8 +56,7 @@ def _sampled(lists: Lists, seeker_x, ad_x, cfg: XGBConfig, rng) -> tuple:
     kth = np.sort(key, axis=1)[:, n - 1 : n] if n else np.full((len(key), 1), -np.inf)
     take = pos | ((key <= kth) & np.isfinite(key))
     g, k = np.nonzero(take)  # row-major: grouped by list, candidates in rank order
-    rows = pair_rows(seeker_x, ad_x, lists.seeker[groups][g], ads[g, k],
-                     lists.cross[groups[g], k])  # fmt: skip
+    rows = pair_rows(seeker_x, ad_x, lists.seeker[groups][g], ads[g, k], lists.cross[groups[g], k])
     labels = lists.applied[groups[g], k] + cfg.hire_weight * lists.hired[groups[g], k]
     return rows, labels.astype(np.float32), take.sum(1)
 
@@ -86,11 +85,17 @@ def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None 
     d_va = xgb.DMatrix(x_va, label=y_va, group=g_va if ranking else None, nthread=-1)
     threads = os.cpu_count() or 1
     params = {
-        "objective": cfg.objective, "max_depth": cfg.max_depth, "eta": cfg.learning_rate,
-        "min_child_weight": cfg.min_child_weight, "subsample": cfg.subsample,
-        "colsample_bytree": cfg.colsample_bytree, "tree_method": "hist", "nthread": threads,
-        "seed": cfg.seed, "eval_metric": "ndcg@10" if ranking else "logloss",
-    }  # fmt: skip
+        "objective": cfg.objective,
+        "max_depth": cfg.max_depth,
+        "eta": cfg.learning_rate,
+        "min_child_weight": cfg.min_child_weight,
+        "subsample": cfg.subsample,
+        "colsample_bytree": cfg.colsample_bytree,
+        "tree_method": "hist",
+        "nthread": threads,
+        "seed": cfg.seed,
+        "eval_metric": "ndcg@10" if ranking else "logloss",
+    }
     if ranking:
         params["lambdarank_pair_method"] = "topk"
     t0 = time.perf_counter()
@@ -103,8 +108,14 @@ def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None 
         verbose_eval=False,
     )
     booster.set_attr(best_iteration=str(booster.best_iteration))
-    report = XGBReport(cfg.n_estimators, int(booster.best_iteration), float(booster.best_score),
-                       time.perf_counter() - t0, len(y_tr), threads)  # fmt: skip
+    report = XGBReport(
+        cfg.n_estimators,
+        int(booster.best_iteration),
+        float(booster.best_score),
+        time.perf_counter() - t0,
+        len(y_tr),
+        threads,
+    )
     return booster, report
 
 
@@ -115,8 +126,14 @@ def load_booster(path) -> xgb.Booster:
     return booster
 
 
-def score_lists(booster: xgb.Booster, seeker_x, ad_x, lists: Lists, block: int = 128,
-                timings: dict | None = None) -> np.ndarray:  # fmt: skip
+def score_lists(
+    booster: xgb.Booster,
+    seeker_x,
+    ad_x,
+    lists: Lists,
+    block: int = 128,
+    timings: dict | None = None,
+) -> np.ndarray:
     """(G, K) scores (-inf on padding), rows built and scored block by block. `timings`, when
     given, accumulates seconds spent building rows ("rows") and predicting ("predict")."""
     limit = (0, int(booster.attr("best_iteration")) + 1)
@@ -127,8 +144,9 @@ def score_lists(booster: xgb.Booster, seeker_x, ad_x, lists: Lists, block: int =
         valid = lists.ads[lo:hi] >= 0
         g, k = valid.shape
         seekers = np.repeat(lists.seeker[lo:hi], k).reshape(g, k)[valid]
-        rows = pair_rows(seeker_x, ad_x, seekers, lists.ads[lo:hi][valid],
-                         lists.cross[lo:hi][valid])  # fmt: skip
+        rows = pair_rows(
+            seeker_x, ad_x, seekers, lists.ads[lo:hi][valid], lists.cross[lo:hi][valid]
+        )
         t1 = time.perf_counter()
         scores = booster.inplace_predict(rows, iteration_range=limit, predict_type="margin")
         t2 = time.perf_counter()

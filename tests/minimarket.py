@@ -27,22 +27,45 @@ def ts(s: str) -> dt.datetime:
 
 def _seeker(sid, reg, exit_, gender, occ, lat, lon, dep, skills):
     return dict(
-        jobseeker_id=sid, registered_on=d(reg), exited_on=d(exit_) if exit_ else None,
-        gender=gender, birth_year=1990, education_level=4, experience_years=3.0,
-        desired_occupation=occ, desired_contract="permanent", desired_wage=2100.0,
-        mobility_km=30.0, latitude=lat, longitude=lon, department=dep, skills=skills,
+        jobseeker_id=sid,
+        registered_on=d(reg),
+        exited_on=d(exit_) if exit_ else None,
+        gender=gender,
+        birth_year=1990,
+        education_level=4,
+        experience_years=3.0,
+        desired_occupation=occ,
+        desired_contract="permanent",
+        desired_wage=2100.0,
+        mobility_km=30.0,
+        latitude=lat,
+        longitude=lon,
+        department=dep,
+        skills=skills,
         profile_text=f"seeker {sid} looking for {occ}",
-    )  # fmt: skip
+    )
 
 
 def _ad(aid, posted, closed, occ, wage, positions):
     return dict(
-        ad_id=aid, employer_id="E1", posted_on=d(posted), closed_on=d(closed) if closed else None,
-        occupation=occ, contract="permanent", wage=wage, hours_per_week=35.0,
-        required_experience_years=1.0, required_education=3, latitude=48.85, longitude=2.35,
-        department="75", skills=["SK2", "SK1", "SK1"], positions=positions,
-        title=f"ad {aid}", description=f"job {occ}",
-    )  # fmt: skip
+        ad_id=aid,
+        employer_id="E1",
+        posted_on=d(posted),
+        closed_on=d(closed) if closed else None,
+        occupation=occ,
+        contract="permanent",
+        wage=wage,
+        hours_per_week=35.0,
+        required_experience_years=1.0,
+        required_education=3,
+        latitude=48.85,
+        longitude=2.35,
+        department="75",
+        skills=["SK2", "SK1", "SK1"],
+        positions=positions,
+        title=f"ad {aid}",
+        description=f"job {occ}",
+    )
 
 
 def tables() -> dict[str, list[dict]]:
@@ -60,37 +83,66 @@ def tables() -> dict[str, list[dict]]:
             _ad("A4", "2026-03-12", None, "A1101", 2400.0, 3),  # posted after the run date
         ],
         "applications": [
-            dict(jobseeker_id="S1", ad_id="A1", applied_at=ts("2026-02-03T09:00"),
-                 channel="organic"),
-            dict(jobseeker_id="S1", ad_id="A1", applied_at=ts("2026-02-03T09:00"),
-                 channel="organic"),  # exact duplicate: dropped by cleaning
-            dict(jobseeker_id="S2", ad_id="A2", applied_at=ts("2026-02-12T10:30"),
-                 channel="recommendation"),
-            dict(jobseeker_id="S3", ad_id="A3", applied_at=ts("2026-03-09T23:59:59"),
-                 channel=None),
-            dict(jobseeker_id="S3", ad_id="A3", applied_at=ts("2026-03-10T00:00"),
-                 channel="organic"),  # at the run date: forward window
-            dict(jobseeker_id="S4", ad_id="A4", applied_at=ts("2026-03-13T08:00"),
-                 channel="organic"),  # forward window
-            dict(jobseeker_id="S1", ad_id="A4", applied_at=ts("2026-03-18T08:00"),
-                 channel="organic"),  # beyond the forward window
+            dict(
+                jobseeker_id="S1", ad_id="A1", applied_at=ts("2026-02-03T09:00"), channel="organic"
+            ),
+            dict(
+                jobseeker_id="S1", ad_id="A1", applied_at=ts("2026-02-03T09:00"), channel="organic"
+            ),  # exact duplicate: dropped by cleaning
+            dict(
+                jobseeker_id="S2",
+                ad_id="A2",
+                applied_at=ts("2026-02-12T10:30"),
+                channel="recommendation",
+            ),
+            dict(jobseeker_id="S3", ad_id="A3", applied_at=ts("2026-03-09T23:59:59"), channel=None),
+            dict(
+                jobseeker_id="S3", ad_id="A3", applied_at=ts("2026-03-10T00:00"), channel="organic"
+            ),  # at the run date: forward window
+            dict(
+                jobseeker_id="S4", ad_id="A4", applied_at=ts("2026-03-13T08:00"), channel="organic"
+            ),  # forward window
+            dict(
+                jobseeker_id="S1", ad_id="A4", applied_at=ts("2026-03-18T08:00"), channel="organic"
+            ),  # beyond the forward window
         ],
         "hires": [
             dict(jobseeker_id="S2", ad_id="A2", hired_at=ts("2026-02-28T12:00")),
             dict(jobseeker_id="S3", ad_id="A3", hired_at=ts("2026-03-11T12:00")),  # forward
         ],
         "recommendation_feedback": [
-            dict(jobseeker_id="S1", ad_id="A1", sent_at=ts("2026-02-02T06:00"), responded=True,
-                 applied=True, positive_outcome=False, unsubscribed=False,
-                 negative_feedback=False),
-            dict(jobseeker_id="S2", ad_id="A2", sent_at=ts("2026-02-11T06:00"), responded=True,
-                 applied=True, positive_outcome=True, unsubscribed=False,
-                 negative_feedback=False),
-            dict(jobseeker_id="S1", ad_id="A3", sent_at=ts("2026-03-10T06:00"), responded=False,
-                 applied=False, positive_outcome=False, unsubscribed=False,
-                 negative_feedback=False),  # at the run date: not yet known
+            dict(
+                jobseeker_id="S1",
+                ad_id="A1",
+                sent_at=ts("2026-02-02T06:00"),
+                responded=True,
+                applied=True,
+                positive_outcome=False,
+                unsubscribed=False,
+                negative_feedback=False,
+            ),
+            dict(
+                jobseeker_id="S2",
+                ad_id="A2",
+                sent_at=ts("2026-02-11T06:00"),
+                responded=True,
+                applied=True,
+                positive_outcome=True,
+                unsubscribed=False,
+                negative_feedback=False,
+            ),
+            dict(
+                jobseeker_id="S1",
+                ad_id="A3",
+                sent_at=ts("2026-03-10T06:00"),
+                responded=False,
+                applied=False,
+                positive_outcome=False,
+                unsubscribed=False,
+                negative_feedback=False,
+            ),  # at the run date: not yet known
         ],
-    }  # fmt: skip
+    }
 
 
 def write(raw_dir: Path, overrides: dict[str, pa.Table] | None = None) -> Path:

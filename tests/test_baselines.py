@@ -12,8 +12,9 @@ APPLICATIONS = np.array([5, 1, 3, 9, 7, 0])
 
 
 def lists(groups, families, k):
-    return popularity_by_group(np.array(groups), np.array(families), AD_GROUP, AD_FAMILY,
-                               APPLICATIONS, k)  # fmt: skip
+    return popularity_by_group(
+        np.array(groups), np.array(families), AD_GROUP, AD_FAMILY, APPLICATIONS, k
+    )
 
 
 def test_own_group_first_then_family_then_everyone():

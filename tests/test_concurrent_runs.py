@@ -28,8 +28,12 @@ def test_overlapping_runs_share_the_warehouse(tmp_path):
         "JOBREC_RETENTION_DAYS": "0",
     }
     # the instance's storage exists before the runs (as it does once `dagster dev` has run)
-    subprocess.run([sys.executable, "-m", "dagster", "instance", "migrate"], env=env, check=True,
-                   capture_output=True)  # fmt: skip
+    subprocess.run(
+        [sys.executable, "-m", "dagster", "instance", "migrate"],
+        env=env,
+        check=True,
+        capture_output=True,
+    )
     base = [
         sys.executable,
         "-m",
@@ -42,11 +46,21 @@ def test_overlapping_runs_share_the_warehouse(tmp_path):
         "group:raw or group:clean or group:publish",
     ]  # the hand market is too small to train on
     runs = [
-        subprocess.Popen([*base, "--partition", "2026-03-10"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
-        subprocess.Popen([*base, "--partition-range", "2026-03-06...2026-03-08"], env=env,
-                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True),
-    ]  # fmt: skip
+        subprocess.Popen(
+            [*base, "--partition", "2026-03-10"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
+        subprocess.Popen(
+            [*base, "--partition-range", "2026-03-06...2026-03-08"],
+            env=env,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        ),
+    ]
     logs = [r.communicate(timeout=600)[0] for r in runs]
     for run, log in zip(runs, logs, strict=True):
         assert run.returncode == 0, log[-3000:]

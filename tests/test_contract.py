@@ -23,8 +23,10 @@ def _typed(raw_dir, day=RUN_DATE):
     report = inputs.validate()
     assert {n: [v.message() for v in vs] for n, vs in report.items() if vs} == {}
     # an empty CSV field cannot tell an empty list from a missing one: both read as empty
-    lists = {"jobseekers": " REPLACE (coalesce(skills, []) AS skills)", "job_ads": " REPLACE "
-             "(coalesce(skills, []) AS skills)"}  # fmt: skip
+    lists = {
+        "jobseekers": " REPLACE (coalesce(skills, []) AS skills)",
+        "job_ads": " REPLACE (coalesce(skills, []) AS skills)",
+    }
     return {
         n: con.execute(
             f"SELECT * EXCLUDE (_row){lists.get(n, '')} FROM raw_{n} ORDER BY ALL"
@@ -66,7 +68,7 @@ VARIANTS = {
                 "negative_feedback",
             )
         },
-    },  # fmt: skip
+    },
     "days as timestamps, times without zone": {
         "jobseekers": {"registered_on": pa.timestamp("ms"), "exited_on": pa.timestamp("s")},
         "applications": {"applied_at": pa.timestamp("ns")},
@@ -77,7 +79,7 @@ VARIANTS = {
             "ad_id": pa.dictionary(pa.int32(), pa.string()),
         },
         "job_ads": {"skills": pa.large_list(pa.large_string())},
-    },  # fmt: skip
+    },
 }
 
 
@@ -104,8 +106,10 @@ def test_csv_files_read_like_parquet(tmp_path, reference):
     for name in RAW_FILES:
         t = pq.read_table(raw / f"{name}.parquet")
         if "skills" in t.column_names:  # lists as "a;b" (or a DuckDB literal "[a, b]")
-            joined = [";".join(v) if i % 2 else f"[{', '.join(v)}]" if v else ""
-                      for i, v in enumerate(t["skills"].to_pylist())]  # fmt: skip
+            joined = [
+                ";".join(v) if i % 2 else f"[{', '.join(v)}]" if v else ""
+                for i, v in enumerate(t["skills"].to_pylist())
+            ]
             t = t.set_column(t.schema.get_field_index("skills"), "skills", pa.array(joined))
         if name == "recommendation_feedback":  # booleans as 0/1
             for c in ("responded", "applied"):

@@ -164,8 +164,17 @@ def test_validation_split_window_universe_and_relevance():
     assert pair_set(hires.seeker, hires.ad) == [(1, 3)]
     # seen: every application before the window, none in it
     assert pair_set(val.seen.seeker, val.seen.ad) == [
-        (0, 0), (0, 1), (1, 0), (2, 2), (2, 5), (3, 3), (3, 3), (3, 5), (3, 5), (3, 5)
-    ]  # fmt: skip
+        (0, 0),
+        (0, 1),
+        (1, 0),
+        (2, 2),
+        (2, 5),
+        (3, 3),
+        (3, 3),
+        (3, 5),
+        (3, 5),
+        (3, 5),
+    ]
     assert val.popularity.tolist() == [2, 1, 1, 2, 0, 4]
     assert val.seekers(10, seed=0).tolist() == [0, 1, 2]  # S3 has no event in the window
 
@@ -187,8 +196,9 @@ def test_forward_split_uses_active_ads_and_all_earlier_applications():
     hires = fwd.relevant["hires"]
     assert pair_set(hires.seeker, hires.ad) == [(0, 3)]
     assert pair_set(fwd.relevant["applications"].seeker, fwd.relevant["applications"].ad) == [
-        (0, 3), (2, 4)
-    ]  # fmt: skip
+        (0, 3),
+        (2, 4),
+    ]
 
 
 # -- popularity lists ---------------------------------------------------------------------------
@@ -250,8 +260,7 @@ def test_metric_rows_for_both_relevance_kinds():
     assert got["applications", 1]["seekers"] == 3 and got["hires", 1]["seekers"] == 1
     # NDCG@2 of S1's hire at rank 2: (1 / log2 3) / 1
     assert got["hires", 2]["ndcg"] == pytest.approx(1 / np.log2(3))
-    assert all(r["split"] == "validation" and r["model"] == "m" and r["stage"] == "s"
-               for r in rows)  # fmt: skip
+    assert all(r["split"] == "validation" and r["model"] == "m" and r["stage"] == "s" for r in rows)
 
 
 def test_metric_rows_agree_with_per_seeker_recall():

@@ -25,8 +25,9 @@ def test_equals_doubleml_plr_on_the_same_folds_and_learners():
     splits = fr.fold_splits(len(y), 5, seed=3)
     mine = fr.plr_gap(y, female, x, learner=lambda s: LinearRegression(), splits=splits)
     data = doubleml.DoubleMLData.from_arrays(x, y, female)
-    ref = doubleml.DoubleMLPLR(data, LinearRegression(), LinearRegression(), n_folds=5,
-                               score="partialling out")  # fmt: skip
+    ref = doubleml.DoubleMLPLR(
+        data, LinearRegression(), LinearRegression(), n_folds=5, score="partialling out"
+    )
     ref.set_sample_splitting([splits])
     ref.fit()
     assert mine.gap == pytest.approx(float(ref.coef[0]), rel=1e-9)
@@ -59,8 +60,14 @@ def test_planted_gender_gap_on_small(tmp_path):
 
     dirs = {e: tmp_path / f"effect_{e}" for e in (1.0, 0.0)}
     for effect, folder in dirs.items():
-        generate("small", folder, seed=0, end_date=dt.date(2026, 11, 27), gender_effect=effect,
-                 progress=False)  # fmt: skip
+        generate(
+            "small",
+            folder,
+            seed=0,
+            end_date=dt.date(2026, 11, 27),
+            gender_effect=effect,
+            progress=False,
+        )
     truth = fr.realised_gap(dirs[1.0], dirs[0.0])
     on = {r["outcome"]: r for r in fr.audit(*fr.raw_application_outcomes(dirs[1.0]))}
     off = {r["outcome"]: r for r in fr.audit(*fr.raw_application_outcomes(dirs[0.0]))}

@@ -25,8 +25,12 @@ def test_gender_cannot_enter_the_features(mini_space, mini_frames):
     np.testing.assert_array_equal(
         mini_space.transform(seekers, "seekers"), mini_space.transform(flipped, "seekers")
     )
-    read = {c for spec in (SEEKER_COLUMNS, AD_COLUMNS) for v in spec.values()
-            for c in ([v] if isinstance(v, str) else v)}  # fmt: skip
+    read = {
+        c
+        for spec in (SEEKER_COLUMNS, AD_COLUMNS)
+        for v in spec.values()
+        for c in ([v] if isinstance(v, str) else v)
+    }
     assert "gender" not in read
     with pytest.raises(KeyError):  # no fallback: a missing input column is an error
         mini_space.transform(seekers.drop(columns=["desired_occupation"]), "seekers")

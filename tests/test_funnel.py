@@ -19,9 +19,15 @@ def planted(n=20_000, seed=0):
     applied = responded & (rng.random(n) < 1 / (1 + np.exp(-(-1.0 + 1.2 * x[:, 1]))))
     positive = applied & (rng.random(n) < 1 / (1 + np.exp(-(-0.5 + 1.2 * x[:, 2]))))
     zeros = np.zeros(n, bool)
-    outcomes = pd.DataFrame({"responded": responded, "applied": applied,
-                             "positive_outcome": positive, "unsubscribed": zeros,
-                             "negative_feedback": zeros})  # fmt: skip
+    outcomes = pd.DataFrame(
+        {
+            "responded": responded,
+            "applied": applied,
+            "positive_outcome": positive,
+            "unsubscribed": zeros,
+            "negative_feedback": zeros,
+        }
+    )
     return x, outcomes
 
 
@@ -68,8 +74,10 @@ def test_recent_applications_counts_the_window_before_the_day():
 
     from jobrec.market import Events
 
-    days = np.array(["2026-09-30", "2026-10-01", "2026-10-28", "2026-10-28", "2026-10-29"],
-                    dtype="datetime64[D]")  # fmt: skip
+    days = np.array(
+        ["2026-09-30", "2026-10-01", "2026-10-28", "2026-10-28", "2026-10-29"],
+        dtype="datetime64[D]",
+    )
     apps = Events(np.array([0, 0, 0, 2, 2]), np.zeros(5, int), days)
     market = SimpleNamespace(applications=apps, seekers=pd.DataFrame(index=range(3)))
     got = fn.recent_applications(market, dt.date(2026, 10, 29))

@@ -77,16 +77,19 @@ def test_models_of_one_day_do_not_touch_each_other(tmp_path):
 
 
 def test_prune_removes_only_days_older_than_keep_days(tmp_path):
-    for day in ("2026-02-28", "2026-03-04", "2026-03-05", "2026-03-09", "2026-03-10",
-                "2026-03-12"):  # fmt: skip
+    for day in ("2026-02-28", "2026-03-04", "2026-03-05", "2026-03-09", "2026-03-10", "2026-03-12"):
         write_model(tmp_path, day, day=dt.date.fromisoformat(day))
     (tmp_path / "notes").mkdir()  # not a day: left alone
     (tmp_path / "notes" / "keep.txt").write_text("x")
     removed = modelstore.prune(tmp_path, D, keep_days=5)  # cutoff 2026-03-05, kept
     assert removed == ["2026-02-28", "2026-03-04"]
     assert sorted(p.name for p in tmp_path.iterdir()) == [
-        "2026-03-05", "2026-03-09", "2026-03-10", "2026-03-12", "notes"
-    ]  # fmt: skip
+        "2026-03-05",
+        "2026-03-09",
+        "2026-03-10",
+        "2026-03-12",
+        "notes",
+    ]
     assert (tmp_path / "notes" / "keep.txt").exists()
     assert modelstore.prune(tmp_path, D, keep_days=5) == []  # idempotent
 

@@ -15,8 +15,9 @@ from tests.test_evaluation import hand_market
 
 CPU = torch.device("cpu")
 VOCAB = {"department": 3, "occupation": 4, "skill": 6}
-SMALL = m0.Muse0Config(embedding_dims=4, hidden=16, out_dims=8, batch_size=8, max_epochs=2,
-                       uniform_negatives=4)  # fmt: skip
+SMALL = m0.Muse0Config(
+    embedding_dims=4, hidden=16, out_dims=8, batch_size=8, max_epochs=2, uniform_negatives=4
+)
 
 
 pytestmark = pytest.mark.usefixtures("one_torch_thread")
@@ -112,8 +113,9 @@ def test_embed_in_blocks_equals_one_block_and_follows_rows():
     np.testing.assert_allclose(m0.embed(model, "seekers", seekers, block=4), whole, atol=1e-6)
     np.testing.assert_allclose(m0.embed(model, "seekers", seekers, block=1), whole, atol=1e-6)
     rows = np.array([7, 0, 22, 7])
-    np.testing.assert_allclose(m0.embed(model, "seekers", seekers, rows, block=3), whole[rows],
-                               atol=1e-6)  # fmt: skip
+    np.testing.assert_allclose(
+        m0.embed(model, "seekers", seekers, rows, block=3), whole[rows], atol=1e-6
+    )
     assert m0.embed(model, "seekers", seekers, np.array([], dtype=np.int64)).shape == (0, 8)
 
 
@@ -131,13 +133,15 @@ def test_training_is_reproducible_with_a_seed():
     assert rep_a.epochs == 2 and rep_a.best_epoch == 2 and rep_a.pairs == len(pairs.seeker)
     assert np.isnan(rep_a.best_validation_recall)  # no validation set
     # another seed trains another model
-    c, _ = m0.train_muse0(seekers, ads, pairs, None, VOCAB, dataclasses.replace(SMALL, seed=1),
-                          device=CPU)  # fmt: skip
+    c, _ = m0.train_muse0(
+        seekers, ads, pairs, None, VOCAB, dataclasses.replace(SMALL, seed=1), device=CPU
+    )
     assert not all(torch.equal(sa[k], c.state_dict()[k]) for k in sa)
     # training changed the weights
     init = new_model()
-    assert not torch.equal(init.state_dict()["towers.seekers.0.weight"],
-                           sa["towers.seekers.0.weight"])  # fmt: skip
+    assert not torch.equal(
+        init.state_dict()["towers.seekers.0.weight"], sa["towers.seekers.0.weight"]
+    )
 
 
 def test_training_without_pairs_returns_an_untrained_model():
@@ -149,8 +153,15 @@ def test_training_without_pairs_returns_an_untrained_model():
     assert m0.embed(model, "ads", ads).shape == (20, 8)
 
 
-def planted(seed: int = 0, clusters: int = 4, seekers_per: int = 20, ads_per: int = 10,
-            n_train: int = 3, n_test: int = 2, dims: int = 8):  # fmt: skip
+def planted(
+    seed: int = 0,
+    clusters: int = 4,
+    seekers_per: int = 20,
+    ads_per: int = 10,
+    n_train: int = 3,
+    n_test: int = 2,
+    dims: int = 8,
+):
     """Seekers and ads of `clusters` clusters, the cluster one-hot in the first dense columns
     (the rest noise); each seeker applies to ads of its own cluster only. Returns the inputs,
     the training pairs and a Validation holding each seeker's other applications."""
@@ -173,14 +184,23 @@ def planted(seed: int = 0, clusters: int = 4, seekers_per: int = 20, ads_per: in
     train_s, train_a = np.array(train_s), np.array(train_a)
     empty = np.array([], dtype=np.int64)
     pairs = m0.training_pairs(train_s, train_a, empty, empty, len(ca), 3.0)
-    val = m0.Validation(np.arange(len(cs)), np.arange(len(ca)), np.array(test_s),
-                        np.array(test_a), train_s, train_a)  # fmt: skip
+    val = m0.Validation(
+        np.arange(len(cs)), np.arange(len(ca)), np.array(test_s), np.array(test_a), train_s, train_a
+    )
     return dense(cs), dense(ca), pairs, val
 
 
-PLANTED = m0.Muse0Config(embedding_dims=4, hidden=32, out_dims=16, temperature=0.1,
-                         batch_size=32, uniform_negatives=16, learning_rate=1e-2, max_epochs=8,
-                         patience=3)  # fmt: skip
+PLANTED = m0.Muse0Config(
+    embedding_dims=4,
+    hidden=32,
+    out_dims=16,
+    temperature=0.1,
+    batch_size=32,
+    uniform_negatives=16,
+    learning_rate=1e-2,
+    max_epochs=8,
+    patience=3,
+)
 VOCAB_NONE = {"department": 1, "occupation": 1, "skill": 1}
 
 
@@ -202,8 +222,9 @@ def test_early_stopping_keeps_the_best_validation_epoch():
     seekers, ads, pairs, val = planted(seed=1)
     logged = []
     cfg = dataclasses.replace(PLANTED, validation_k=5, max_epochs=6)
-    model, report = m0.train_muse0(seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU,
-                                   log=logged.append)  # fmt: skip
+    model, report = m0.train_muse0(
+        seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU, log=logged.append
+    )
     recalls = [h["validation_recall"] for h in report.history]
     assert report.epochs == len(report.history) == len(logged) <= 6
     assert report.best_validation_recall == pytest.approx(max(recalls))
@@ -219,8 +240,9 @@ def test_early_stopping_returns_the_best_epoch_not_the_last():
     # no epoch counts as better, so training stops after `patience` more epochs and the
     # returned model is epoch 1's, although later epochs score higher
     seekers, ads, pairs, val = planted(seed=1)
-    cfg = dataclasses.replace(PLANTED, validation_k=5, max_epochs=6, patience=2,
-                              min_improvement=0.5)  # fmt: skip
+    cfg = dataclasses.replace(
+        PLANTED, validation_k=5, max_epochs=6, patience=2, min_improvement=0.5
+    )
     model, report = m0.train_muse0(seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU)
     recalls = [h["validation_recall"] for h in report.history]
     assert report.epochs == 3 and report.best_epoch == 1
@@ -271,8 +293,9 @@ def test_validation_set_limits_the_seekers_and_keeps_positions_right():
         if s in picked
     )
     ads_or_outside = np.append(val.ads, -1)
-    got = sorted(zip(val.seekers[val.rel_seeker].tolist(),
-                     ads_or_outside[val.rel_ad].tolist(), strict=True))  # fmt: skip
+    got = sorted(
+        zip(val.seekers[val.rel_seeker].tolist(), ads_or_outside[val.rel_ad].tolist(), strict=True)
+    )
     assert got == want
     seen = split.seen
     want = sorted(
@@ -280,8 +303,9 @@ def test_validation_set_limits_the_seekers_and_keeps_positions_right():
         for s, a in zip(seen.seeker.tolist(), seen.ad.tolist(), strict=True)
         if s in picked and a in val.ads
     )
-    got = sorted(zip(val.seekers[val.exclude_seeker].tolist(),
-                     val.ads[val.exclude_ad].tolist(), strict=True))  # fmt: skip
+    got = sorted(
+        zip(val.seekers[val.exclude_seeker].tolist(), val.ads[val.exclude_ad].tolist(), strict=True)
+    )
     assert got == want and len(got) > 0
 
 
@@ -292,7 +316,13 @@ def test_validation_recall_never_counts_an_excluded_ad():
     rng = np.random.default_rng(0)
     seekers = m0.TowerInputs.from_arrays(rng.normal(size=(1, 4)).astype(np.float32), no_ids(1))
     ads = m0.TowerInputs.from_arrays(rng.normal(size=(3, 4)).astype(np.float32), no_ids(3))
-    val = m0.Validation(np.array([0]), np.arange(3), np.array([0, 0]), np.array([0, 1]),
-                        np.array([0]), np.array([0]))  # fmt: skip
+    val = m0.Validation(
+        np.array([0]),
+        np.arange(3),
+        np.array([0, 0]),
+        np.array([0, 1]),
+        np.array([0]),
+        np.array([0]),
+    )
     assert m0.validation_recall(model, seekers, ads, val, 2) == 0.5
     assert m0.validation_recall(model, seekers, ads, val, 3) == 0.5

@@ -18,10 +18,20 @@ def test_dagster_definitions_validate():
     env = {**os.environ, "DAGSTER_HOME": ""}
     env.pop("DAGSTER_HOME")
     out = subprocess.run(
-        [sys.executable, "-m", "dagster", "definitions", "validate", "-m",
-         "orchestration.definitions"],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "dagster",
+            "definitions",
+            "validate",
+            "-m",
+            "orchestration.definitions",
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
     assert out.returncode == 0, out.stderr[-3000:]
     assert "Validation successful" in out.stderr + out.stdout
 

@@ -42,18 +42,35 @@ def test_insert_ranked_joins_ids_drops_padding_and_ranks_from_one(con):
     assert candidates(con) == [("S0", "A0", 1, 0.75), ("S2", "A3", 1, 0.875), ("S2", "A1", 2, 0.5)]
     # stored in (seeker position, rank) order
     assert con.execute('SELECT jobseeker_id, "rank" FROM recs.candidates').fetchall() == [
-        ("S0", 1), ("S2", 1), ("S2", 2)
-    ]  # fmt: skip
+        ("S0", 1),
+        ("S2", 1),
+        ("S2", 2),
+    ]
     # a second block appends; other days are separate
-    n = wh.insert_ranked(con, "recs.candidates", D, SEEKERS, ADS, np.array([1]),
-                         np.array([[2, 0, 1]]), np.array([[3.0, 2.0, 1.0]]))  # fmt: skip
+    n = wh.insert_ranked(
+        con,
+        "recs.candidates",
+        D,
+        SEEKERS,
+        ADS,
+        np.array([1]),
+        np.array([[2, 0, 1]]),
+        np.array([[3.0, 2.0, 1.0]]),
+    )
     assert n == 3
     got = candidates(con)
-    assert [r for r in got if r[0] == "S1"] == [("S1", "A2", 1, 3.0), ("S1", "A0", 2, 2.0),
-                                                ("S1", "A1", 3, 1.0)]  # fmt: skip
+    assert [r for r in got if r[0] == "S1"] == [
+        ("S1", "A2", 1, 3.0),
+        ("S1", "A0", 2, 2.0),
+        ("S1", "A1", 3, 1.0),
+    ]
     assert len(got) == 6 and candidates(con, D - dt.timedelta(days=1)) == []
-    types = dict(con.execute("SELECT column_name, data_type FROM information_schema.columns "
-                             "WHERE table_name = 'candidates'").fetchall())  # fmt: skip
+    types = dict(
+        con.execute(
+            "SELECT column_name, data_type FROM information_schema.columns "
+            "WHERE table_name = 'candidates'"
+        ).fetchall()
+    )
     assert types["rank"] == "SMALLINT" and types["run_date"] == "DATE"
     # the temporary views are gone
     assert not con.execute(
@@ -63,8 +80,16 @@ def test_insert_ranked_joins_ids_drops_padding_and_ranks_from_one(con):
 
 def test_insert_ranked_writes_nothing_for_all_padded_lists(con):
     con.execute(wh.sql("create_recs_candidates"))
-    n = wh.insert_ranked(con, "recs.candidates", D, SEEKERS, ADS, np.array([0, 1]),
-                         np.full((2, 2), -1), np.zeros((2, 2)))  # fmt: skip
+    n = wh.insert_ranked(
+        con,
+        "recs.candidates",
+        D,
+        SEEKERS,
+        ADS,
+        np.array([0, 1]),
+        np.full((2, 2), -1),
+        np.zeros((2, 2)),
+    )
     assert n == 0 and candidates(con) == []
 
 
@@ -73,22 +98,51 @@ def test_insert_ranked_constants_fill_extra_columns(con):
         "CREATE TABLE ranked (run_date DATE, model VARCHAR, k INTEGER, jobseeker_id VARCHAR, "
         'ad_id VARCHAR, "rank" SMALLINT, score FLOAT)'
     )
-    n = wh.insert_ranked(con, "ranked", D, SEEKERS, ADS, np.array([1]), np.array([[2, 3]]),
-                         np.array([[0.5, 0.25]]), constants={"model": "muse2", "k": 2})  # fmt: skip
+    n = wh.insert_ranked(
+        con,
+        "ranked",
+        D,
+        SEEKERS,
+        ADS,
+        np.array([1]),
+        np.array([[2, 3]]),
+        np.array([[0.5, 0.25]]),
+        constants={"model": "muse2", "k": 2},
+    )
     assert n == 2
     assert con.execute('SELECT * FROM ranked ORDER BY "rank"').fetchall() == [
         (D, "muse2", 2, "S1", "A2", 1, 0.5),
         (D, "muse2", 2, "S1", "A3", 2, 0.25),
     ]
     with pytest.raises(ValueError):  # a constant's name must be a plain identifier
-        wh.insert_ranked(con, "ranked", D, SEEKERS, ADS, np.array([1]), np.array([[2]]),
-                         np.array([[0.5]]), constants={"k; DROP TABLE ranked": 1})  # fmt: skip
+        wh.insert_ranked(
+            con,
+            "ranked",
+            D,
+            SEEKERS,
+            ADS,
+            np.array([1]),
+            np.array([[2]]),
+            np.array([[0.5]]),
+            constants={"k; DROP TABLE ranked": 1},
+        )
 
 
 # -- replace_rows ---------------------------------------------------------------------------------
 
-COLUMNS = ["run_date", "stage", "model", "relevance", "split", "k", "recall", "ndcg", "hit_rate",
-           "seekers", "population"]  # fmt: skip
+COLUMNS = [
+    "run_date",
+    "stage",
+    "model",
+    "relevance",
+    "split",
+    "k",
+    "recall",
+    "ndcg",
+    "hit_rate",
+    "seekers",
+    "population",
+]
 
 
 def ranking_frame(day, stage, model, recall):
@@ -124,8 +178,9 @@ def stored(con):
 
 
 def test_replace_rows_deletes_only_the_owned_rows_of_that_day(ranking):
-    new = pd.concat([ranking_frame(D, "retrieval", "muse0", 0.6),
-                     ranking_frame(D, "baseline", "oracle", 0.7)])  # fmt: skip
+    new = pd.concat(
+        [ranking_frame(D, "retrieval", "muse0", 0.6), ranking_frame(D, "baseline", "oracle", 0.7)]
+    )
     new = new[COLUMNS[::-1]]  # columns matched by name
     owned = {"stage": ["retrieval", "baseline"]}
     assert wh.replace_rows(ranking, "metrics.ranking", D, new, owned) == 2
@@ -144,8 +199,13 @@ def test_replace_rows_deletes_only_the_owned_rows_of_that_day(ranking):
 
 def test_replace_rows_owned_columns_combine(ranking):
     new = ranking_frame(D, "baseline", "popularity", 0.9)
-    wh.replace_rows(ranking, "metrics.ranking", D, new,
-                    {"stage": ["baseline", "retrieval"], "model": ["popularity"]})  # fmt: skip
+    wh.replace_rows(
+        ranking,
+        "metrics.ranking",
+        D,
+        new,
+        {"stage": ["baseline", "retrieval"], "model": ["popularity"]},
+    )
     got = stored(ranking)
     assert (D, "retrieval", "muse0", 0.1) in got  # stage owned but model not: kept
     assert (D, "baseline", "popularity", 0.9) in got and len(got) == 5

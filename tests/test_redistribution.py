@@ -11,19 +11,20 @@ from jobrec import redistribution as rd
 
 
 def curve(rows):
-    return pd.DataFrame(rows, columns=["model", "recall_at_100", "congestion_at_100",
-                                       "converged"])  # fmt: skip
+    return pd.DataFrame(rows, columns=["model", "recall_at_100", "congestion_at_100", "converged"])
 
 
 def test_rule_picks_the_least_congested_point_that_keeps_95_percent_recall():
-    c = curve([
-        ("muse2", 0.80, -0.90, None),
-        ("ot", 0.77, -0.95, True),  # qualifies (floor 0.76)
-        ("ot", 0.75, -0.99, True),  # most spread, but below the floor
-        ("ot", 0.79, -0.96, True),  # qualifies, least congested: chosen
-        ("ot", 0.78, -0.97, False),  # would win, but its solve did not converge
-        ("ot", 0.79, -0.93, True),
-    ])  # fmt: skip
+    c = curve(
+        [
+            ("muse2", 0.80, -0.90, None),
+            ("ot", 0.77, -0.95, True),  # qualifies (floor 0.76)
+            ("ot", 0.75, -0.99, True),  # most spread, but below the floor
+            ("ot", 0.79, -0.96, True),  # qualifies, least congested: chosen
+            ("ot", 0.78, -0.97, False),  # would win, but its solve did not converge
+            ("ot", 0.79, -0.93, True),
+        ]
+    )
     assert rd.pick_point(c) == 3
     assert c["qualifies"].tolist() == [False, True, False, True, False, True]
     assert c["chosen"].tolist() == [False, False, False, True, False, False]

@@ -18,9 +18,14 @@ from tests.conftest import make_settings, run_foundation
 
 PREVIOUS = minimarket.RUN_DATE - dt.timedelta(days=1)
 TABLES = [
-    "clean.jobseekers", "clean.job_ads", "clean.applications", "clean.hires",
-    "clean.recommendation_feedback", "eval.forward_applications", "eval.forward_hires",
-]  # fmt: skip
+    "clean.jobseekers",
+    "clean.job_ads",
+    "clean.applications",
+    "clean.hires",
+    "clean.recommendation_feedback",
+    "eval.forward_applications",
+    "eval.forward_hires",
+]
 
 
 def table(name: str) -> pa.Table:
@@ -59,30 +64,50 @@ CASES = {
     "wrong type": ("job_ads", lambda: _as_text("job_ads", "wage", 0, "lots"), "wage", "lots"),
     "duplicate id": ("job_ads", lambda: _duplicate("job_ads"), "ad_id", "A1"),
     "application to an unknown ad": (
-        "applications", lambda: with_value("applications", "ad_id", 2, "A999"), "ad_id", "A999",
+        "applications",
+        lambda: with_value("applications", "ad_id", 2, "A999"),
+        "ad_id",
+        "A999",
     ),
     "hire of an unknown seeker": (
-        "hires", lambda: with_value("hires", "jobseeker_id", 0, "S999"), "jobseeker_id", "S999",
+        "hires",
+        lambda: with_value("hires", "jobseeker_id", 0, "S999"),
+        "jobseeker_id",
+        "S999",
     ),
     "negative wage": (
-        "job_ads", lambda: with_value("job_ads", "wage", 1, -1900.0), "wage", "-1900",
+        "job_ads",
+        lambda: with_value("job_ads", "wage", 1, -1900.0),
+        "wage",
+        "-1900",
     ),
     "latitude out of range": (
-        "jobseekers", lambda: with_value("jobseekers", "latitude", 0, 148.8), "latitude", "148.8",
+        "jobseekers",
+        lambda: with_value("jobseekers", "latitude", 0, 148.8),
+        "latitude",
+        "148.8",
     ),
     "empty file": ("hires", lambda: table("hires").slice(0, 0), None, None),
     "truncated parquet": ("applications", "truncate", None, None),
     "application before the ad was posted": (
         "applications",
-        lambda: with_value("applications", "applied_at", 2,
-                           dt.datetime(2026, 2, 5, 10, tzinfo=dt.UTC)),
+        lambda: with_value(
+            "applications", "applied_at", 2, dt.datetime(2026, 2, 5, 10, tzinfo=dt.UTC)
+        ),
         "applied_at",
         "2026-02-05",
     ),
-    "null id": ("jobseekers", lambda: with_value("jobseekers", "jobseeker_id", 1, None),
-                "jobseeker_id", "None"),
+    "null id": (
+        "jobseekers",
+        lambda: with_value("jobseekers", "jobseeker_id", 1, None),
+        "jobseeker_id",
+        "None",
+    ),
     "unknown occupation code": (
-        "job_ads", lambda: with_value("job_ads", "occupation", 0, "Z9999"), "occupation", "Z9999",
+        "job_ads",
+        lambda: with_value("job_ads", "occupation", 0, "Z9999"),
+        "occupation",
+        "Z9999",
     ),
     "integer boolean other than 0/1": (
         "recommendation_feedback",
@@ -92,15 +117,19 @@ CASES = {
         "responded",
         "2",
     ),
-    "positions below one": ("job_ads", lambda: with_value("job_ads", "positions", 0, 0),
-                            "positions", "0"),
+    "positions below one": (
+        "job_ads",
+        lambda: with_value("job_ads", "positions", 0, 0),
+        "positions",
+        "0",
+    ),
     "fractional education level": (
         "jobseekers",
         lambda: with_value("jobseekers", "education_level", 0, 4.5, pa.float64()),
         "education_level",
         "4.5",
     ),
-}  # fmt: skip
+}
 
 
 @pytest.fixture(scope="module")
@@ -129,8 +158,10 @@ def test_broken_input_is_refused(case, good_previous_night, tmp_path):
         warehouse=tmp_path / "wh" / "jobrec.duckdb",
         published=tmp_path / "pub" / "jobrec.duckdb",
     )
-    for src, dst in ((good_previous_night.warehouse, settings.warehouse),
-                     (good_previous_night.published, settings.published)):  # fmt: skip
+    for src, dst in (
+        (good_previous_night.warehouse, settings.warehouse),
+        (good_previous_night.published, settings.published),
+    ):
         dst.parent.mkdir(parents=True)
         shutil.copy(src, dst)
     before = _snapshot(settings)

@@ -139,14 +139,19 @@ def test_tables_of_a_subset_refuse_a_candidate_outside_it():
     seekers, ads, cross = random_lists(g=4, k=6, seed=6)
     rows = np.unique(ads[ads >= 0])
     outside = np.setdiff1d(np.arange(N_ADS), rows)[0]
-    tables = scoring_tables(random_model("muse2"), torch.as_tensor(seeker_x),
-                            torch.as_tensor(ad_x), rows)  # fmt: skip
+    tables = scoring_tables(
+        random_model("muse2"), torch.as_tensor(seeker_x), torch.as_tensor(ad_x), rows
+    )
     score_tables(tables, seekers, ads, cross)  # covered: fine
     ads[3, 2] = outside
     with pytest.raises(ValueError, match=rf"1 candidate pairs .* \(ad rows \[{outside}\]\)"):
         score_tables(tables, seekers, ads, cross)
-    empty = scoring_tables(random_model("muse2"), torch.as_tensor(seeker_x),
-                           torch.as_tensor(ad_x), np.array([], dtype=np.int64))  # fmt: skip
+    empty = scoring_tables(
+        random_model("muse2"),
+        torch.as_tensor(seeker_x),
+        torch.as_tensor(ad_x),
+        np.array([], dtype=np.int64),
+    )
     padding = np.full((2, 3), -1)
     assert np.isneginf(score_tables(empty, seekers[:2], padding, cross[:2, :3])).all()
     with pytest.raises(ValueError, match="hold no ads"):

@@ -136,7 +136,11 @@ def test_locality_order_groups_seekers_by_desired_occupation():
 
 
 def test_tonight_ads_are_the_active_ones_grouped_by_occupation():
-    ads = pd.DataFrame({"occupation": ["B2", "A1", "B2", "A1", "C3", "A1"],
-                        "active": [True, True, False, True, True, True]})  # fmt: skip
+    ads = pd.DataFrame(
+        {
+            "occupation": ["B2", "A1", "B2", "A1", "C3", "A1"],
+            "active": [True, True, False, True, True, True],
+        }
+    )
     market = Market(dt.date(2026, 11, 20), pd.DataFrame(), ads, *[None] * 4)
     np.testing.assert_array_equal(rp.tonight_ads(market), [1, 3, 5, 0, 4])

@@ -18,11 +18,19 @@ def tuned(rows: list[dict], segments=("A", "B")) -> sp.Tuned:
     return sp.Tuned(frame, np.zeros((3, 1)), (0, 0, 0), empty, empty, list(segments), {})
 
 
-def row(segment, method, improved=False, slo=True, deltas=(0.0, 0.0, 0.0, 0.0), held=0.0,
-        objective=0.0):  # fmt: skip
-    return {"segment": segment, "method": method, "improved": improved, "slo_met": slo,
-            **dict(zip(DELTAS, deltas, strict=True)), "holdout_objective": held,
-            "objective": objective, "tuned_objective": objective}  # fmt: skip
+def row(
+    segment, method, improved=False, slo=True, deltas=(0.0, 0.0, 0.0, 0.0), held=0.0, objective=0.0
+):
+    return {
+        "segment": segment,
+        "method": method,
+        "improved": improved,
+        "slo_met": slo,
+        **dict(zip(DELTAS, deltas, strict=True)),
+        "holdout_objective": held,
+        "objective": objective,
+        "tuned_objective": objective,
+    }
 
 
 def test_defaults_kept_everywhere_is_fine():
@@ -32,9 +40,12 @@ def test_defaults_kept_everywhere_is_fine():
 
 def test_a_confirmed_move_is_fine_and_each_fault_is_named():
     up = (0.01, 0.02, 0.01, 0.005)
-    ok = [row("A", "greedy", True, deltas=up, held=0.003, objective=0.011),
-          row("A", "grid", True, deltas=up, held=0.003, objective=0.011),
-          row("B", "greedy"), row("B", "grid")]  # fmt: skip
+    ok = [
+        row("A", "greedy", True, deltas=up, held=0.003, objective=0.011),
+        row("A", "grid", True, deltas=up, held=0.003, objective=0.011),
+        row("B", "greedy"),
+        row("B", "grid"),
+    ]
     assert sp.threshold_problems(tuned(ok)) == []
     # moved against the held-out week (the grid row is a reference: only the greedy is applied)
     bad = [dict(ok[0], holdout_objective=-0.01), *ok[1:]]

@@ -109,11 +109,17 @@ def test_files_follow_the_contract(tiny_market, con):
         )
         assert _rows(con, bad) == 0
     assert _rows(con, "SELECT count(*) FROM job_ads WHERE positions < 1 OR positions > 10") == 0
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM jobseekers WHERE education_level NOT BETWEEN 0 AND 8
            OR mobility_km NOT BETWEEN 5 AND 150 OR latitude NOT BETWEEN 41 AND 52
            OR longitude NOT BETWEEN -6 AND 9 OR len(skills) < 4 OR desired_wage <= 0
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
     # and the project's own validation of raw inputs finds nothing to refuse
     report = RawInputs(duckdb.connect(), tiny_market, TINY_END + dt.timedelta(days=1)).validate()
     assert {n: [v.message() for v in vs] for n, vs in report.items() if vs} == {}
@@ -123,7 +129,7 @@ def test_texts_carry_the_occupation_and_skills(con):
     """Ads of one occupation share the words of its label; profiles are varied texts."""
     rows = con.execute("""
         SELECT occupation, title, description FROM job_ads ORDER BY ad_id LIMIT 400
-    """).fetchall()  # fmt: skip
+    """).fetchall()
     by_code: dict[str, list[set[str]]] = {}
     for code, title, desc in rows:
         by_code.setdefault(code, []).append(set(re.findall(r"[a-z]+", f"{title} {desc}".lower())))
@@ -143,10 +149,16 @@ def test_ids_are_unique_and_references_valid(con):
         )
         assert _rows(con, f"SELECT count(*) FROM {table} ANTI JOIN job_ads USING (ad_id)") == 0
     # a seeker applies to an ad once
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM (SELECT jobseeker_id, ad_id FROM applications GROUP BY ALL
                               HAVING count(*) > 1)
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
 
 
 @pytest.mark.parametrize(
@@ -154,14 +166,20 @@ def test_ids_are_unique_and_references_valid(con):
     [("applications", "applied_at"), ("hires", "hired_at"), ("recommendation_feedback", "sent_at")],
 )
 def test_events_happen_while_seekers_are_registered_and_ads_open(con, table, at):
-    assert _rows(con, f"""
+    assert (
+        _rows(
+            con,
+            f"""
         SELECT count(*) FROM {table} e
         JOIN jobseekers s USING (jobseeker_id) JOIN job_ads j USING (ad_id)
         WHERE CAST(e.{at} AS DATE) < j.posted_on
            OR CAST(e.{at} AS DATE) > coalesce(j.closed_on, DATE '{TINY_END}')
            OR CAST(e.{at} AS DATE) < s.registered_on
            OR CAST(e.{at} AS DATE) > coalesce(s.exited_on, DATE '{TINY_END}')
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
 
 
 def test_volumes_match_the_targets(summary):
@@ -180,7 +198,7 @@ def _applied_and_random(con, oracle, days: int = 25):
     apps = con.execute("""
         SELECT jobseeker_id, ad_id, CAST(applied_at AS DATE) AS day FROM applications
         WHERE channel = 'organic' ORDER BY applied_at
-    """).fetchall()  # fmt: skip
+    """).fetchall()
     ads = np.array([r[0] for r in con.execute("SELECT ad_id FROM job_ads").fetchall()])
     rng = np.random.default_rng(0)
     out = []
@@ -252,7 +270,7 @@ def test_oracle_is_zero_for_inactive_ads_and_scores_blockwise(con, oracle):
         SELECT a.jobseeker_id, a.ad_id, j.posted_on, j.closed_on
         FROM applications a JOIN job_ads j USING (ad_id)
         WHERE j.posted_on > DATE '2026-01-10' AND j.closed_on < DATE '2026-03-20' LIMIT 1
-    """).fetchall()[0]  # fmt: skip
+    """).fetchall()[0]
     for day in (posted - dt.timedelta(days=1), closed + dt.timedelta(days=1)):
         assert oracle.application_probability([sid], [aid], day)[0] == 0
         assert oracle.hire_probability([sid], [aid], day)[0] == 0
@@ -272,47 +290,89 @@ def test_oracle_is_zero_for_inactive_ads_and_scores_blockwise(con, oracle):
 
 
 def test_hires_respect_positions_and_end_the_search(con):
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM (SELECT ad_id, count(*) n FROM hires GROUP BY 1) h
         JOIN job_ads j USING (ad_id) WHERE h.n > j.positions
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
     assert _rows(con, "SELECT count(*) - count(DISTINCT jobseeker_id) FROM hires") == 0
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM applications a JOIN hires h USING (jobseeker_id)
         WHERE a.applied_at > h.hired_at
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
     # every hire rests on an earlier application, and the seeker exits that day
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM hires h ANTI JOIN applications a
         ON a.jobseeker_id = h.jobseeker_id AND a.ad_id = h.ad_id AND a.applied_at < h.hired_at
-    """) == 0  # fmt: skip
-    assert _rows(con, """
+    """,
+        )
+        == 0
+    )
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM hires h JOIN jobseekers s USING (jobseeker_id)
         WHERE s.exited_on IS DISTINCT FROM CAST(h.hired_at AS DATE)
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
 
 
 def test_recommended_applications_follow_their_sends(con):
     assert _rows(con, "SELECT count(*) FROM applications WHERE channel = 'recommendation'") > 0
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM applications a ANTI JOIN recommendation_feedback f
         ON f.jobseeker_id = a.jobseeker_id AND f.ad_id = a.ad_id AND f.applied
            AND f.sent_at < a.applied_at
         WHERE a.channel = 'recommendation'
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
     # an applied send has the pair's application after it (the past recommender never sends an
     # ad the seeker already applied to)
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM recommendation_feedback f LEFT JOIN applications a
         USING (jobseeker_id, ad_id)
         WHERE f.applied AND (a.applied_at IS NULL OR a.applied_at < f.sent_at)
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
     # funnel outcomes nest: applied ⊂ responded, positive ⊂ applied, negative ⊂ responded
-    assert _rows(con, """
+    assert (
+        _rows(
+            con,
+            """
         SELECT count(*) FROM recommendation_feedback
         WHERE (applied AND NOT responded) OR (positive_outcome AND NOT applied)
            OR (negative_feedback AND NOT responded)
-    """) == 0  # fmt: skip
+    """,
+        )
+        == 0
+    )
 
 
 def _gap(con, conditional: bool) -> float:
@@ -326,7 +386,7 @@ def _gap(con, conditional: bool) -> float:
                s.department
         FROM applications a JOIN jobseekers s USING (jobseeker_id) JOIN job_ads j USING (ad_id)
         WHERE s.gender IN ('F', 'M')
-    """).fetchall()  # fmt: skip
+    """).fetchall()
     female, y, family, desired, *controls, dep = (np.array(c) for c in zip(*rows, strict=True))
     group = np.unique(desired if conditional else family, return_inverse=True)[1]
     count = np.bincount(group)

@@ -96,8 +96,16 @@ def test_greedy_visits_by_hand():
     # 0.0125 stops at once, volume 100 < 150 stops the outer sweep. Reverse order: PO up from 0,
     # JA down from 1: (0,1,0) rate 0.012 < 0.0125 stops; reached 120 < 150 stops.
     # θ_JR = 1: the same walk on (1, ·, ·), nothing better than the incumbent.
-    assert result.visited == [(0, 0, 1), (0, 0, 0), (0, 1, 1), (0, 1, 0),
-                              (1, 0, 1), (1, 0, 0), (1, 1, 1), (1, 1, 0)]  # fmt: skip
+    assert result.visited == [
+        (0, 0, 1),
+        (0, 0, 0),
+        (0, 1, 1),
+        (0, 1, 0),
+        (1, 0, 1),
+        (1, 0, 0),
+        (1, 1, 1),
+        (1, 1, 0),
+    ]
     assert result.triple == (0, 0, 1) and result.evaluations == 8
     assert result.triple == th.grid_search(counts, (0, 1, 1)).triple
 
@@ -158,7 +166,9 @@ def test_tuning_tables_keep_the_unified_defaults():
     pooled = th.build_tables(everyone, th.bins(probs, coarse), outcomes, 1, coarse).counts[0]
     unified = th.default_triple(pooled)
     # the defaults are the same thresholds in both grids, so the same sends pass them
-    np.testing.assert_allclose(tables.grid[[0, 1, 2], list(default)],
-                               coarse[[0, 1, 2], list(unified)])  # fmt: skip
-    np.testing.assert_array_equal(tables.pooled().counts[0][(slice(None), *default)],
-                                  pooled[(slice(None), *unified)])  # fmt: skip
+    np.testing.assert_allclose(
+        tables.grid[[0, 1, 2], list(default)], coarse[[0, 1, 2], list(unified)]
+    )
+    np.testing.assert_array_equal(
+        tables.pooled().counts[0][(slice(None), *default)], pooled[(slice(None), *unified)]
+    )

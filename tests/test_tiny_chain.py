@@ -19,8 +19,15 @@ TABLES = [
 ]
 FORWARD = ["eval.forward_applications", "eval.forward_hires"]
 # the retrieval stage's outputs that depend on nothing at or after the partition's day
-RETRIEVAL = ["embed.jobseekers", "embed.job_ads", "recs.candidates", "recs.reranked",
-             "recs.recommendations", "recs.segment_thresholds", "recs.to_send"]  # fmt: skip
+RETRIEVAL = [
+    "embed.jobseekers",
+    "embed.job_ads",
+    "recs.candidates",
+    "recs.reranked",
+    "recs.recommendations",
+    "recs.segment_thresholds",
+    "recs.to_send",
+]
 
 
 def _dump(db, day, tables=TABLES):
@@ -162,10 +169,13 @@ def _check_reranked_check_can_fail(db, tmp_path):
             "SELECT min(jobseeker_id) FROM recs.reranked WHERE run_date = ?", [TINY_DAY]
         ).fetchone()
         where = "run_date = ? AND model = ? AND jobseeker_id = ?"
-        con.execute(f"UPDATE recs.reranked SET score = score + 100 WHERE {where} AND rank = 3",
-                    [TINY_DAY, "muse2", seeker])  # fmt: skip
-        con.execute(f"DELETE FROM recs.reranked WHERE {where} AND rank = 5",
-                    [TINY_DAY, "xgboost", seeker])  # fmt: skip
+        con.execute(
+            f"UPDATE recs.reranked SET score = score + 100 WHERE {where} AND rank = 3",
+            [TINY_DAY, "muse2", seeker],
+        )
+        con.execute(
+            f"DELETE FROM recs.reranked WHERE {where} AND rank = 5", [TINY_DAY, "xgboost", seeker]
+        )
         # an ad known that night but not among the seeker's candidates (on tiny a seeker's
         # 1,000 candidates can be every active ad: the foreign ad may be a closed one)
         (foreign,) = con.execute(
@@ -175,8 +185,10 @@ def _check_reranked_check_can_fail(db, tmp_path):
             [TINY_DAY, TINY_DAY, seeker],
         ).fetchone()
         assert foreign is not None
-        con.execute(f"UPDATE recs.reranked SET ad_id = ? WHERE {where} AND rank = 7",
-                    [foreign, TINY_DAY, "muse1", seeker])  # fmt: skip
+        con.execute(
+            f"UPDATE recs.reranked SET ad_id = ? WHERE {where} AND rank = 7",
+            [foreign, TINY_DAY, "muse1", seeker],
+        )
         problems = {
             (m, p): n for m, p, n, _ in con.execute(wh.sql("check_reranked"), params).fetchall()
         }
@@ -192,13 +204,21 @@ def _check_market_rows(db, day):
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
             "SELECT population, model, k, congestion, coverage, gini FROM metrics.market "
-            "WHERE run_date = ?", [day]).fetchall()  # fmt: skip
+            "WHERE run_date = ?",
+            [day],
+        ).fetchall()
         chosen = con.execute(
             "SELECT count(*) FILTER (chosen), count(*) FILTER (model = 'ot') "
-            "FROM metrics.ot_tradeoff WHERE run_date = ?", [day]).fetchone()  # fmt: skip
+            "FROM metrics.ot_tradeoff WHERE run_date = ?",
+            [day],
+        ).fetchone()
     keys = {(p, m, k) for p, m, k, *_ in rows}
-    assert keys == {(p, m, k) for p in ("all", "validation") for m in ("muse0", "muse2", "ot")
-                    for k in (1, 10, 100)}  # fmt: skip
+    assert keys == {
+        (p, m, k)
+        for p in ("all", "validation")
+        for m in ("muse0", "muse2", "ot")
+        for k in (1, 10, 100)
+    }
     assert all(-1 <= c <= 0 and 0 < cov <= 1 and 0 <= g <= 1 for *_, c, cov, g in rows)
     assert chosen[0] <= 1 and chosen[1] >= 5  # the whole grid recorded, at most one chosen
 
@@ -217,18 +237,26 @@ def _check_recommendations_check_can_fail(db, tmp_path):
         (seeker,) = con.execute(
             "SELECT min(jobseeker_id) FROM recs.recommendations WHERE run_date = ?", [TINY_DAY]
         ).fetchone()
-        con.execute("UPDATE recs.recommendations SET plan_mass = 'nan' WHERE jobseeker_id = ? "
-                    "AND rank = 2", [seeker])  # fmt: skip
-        con.execute("DELETE FROM recs.recommendations WHERE jobseeker_id = ? AND rank = 3",
-                    [seeker])  # fmt: skip
+        con.execute(
+            "UPDATE recs.recommendations SET plan_mass = 'nan' WHERE jobseeker_id = ? AND rank = 2",
+            [seeker],
+        )
+        con.execute(
+            "DELETE FROM recs.recommendations WHERE jobseeker_id = ? AND rank = 3", [seeker]
+        )
         (foreign,) = con.execute(
             "SELECT min(ad_id) FROM clean.job_ads WHERE run_date = ? AND ad_id NOT IN (SELECT "
             "ad_id FROM recs.reranked WHERE run_date = ? AND jobseeker_id = ? AND model = "
-            "'muse2')", [TINY_DAY, TINY_DAY, seeker]).fetchone()  # fmt: skip
-        con.execute("UPDATE recs.recommendations SET ad_id = ? WHERE jobseeker_id = ? AND "
-                    "rank = 4", [foreign, seeker])  # fmt: skip
-        problems = {p: n for p, n, _ in
-                    con.execute(wh.sql("check_recommendations"), params).fetchall()}  # fmt: skip
+            "'muse2')",
+            [TINY_DAY, TINY_DAY, seeker],
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.recommendations SET ad_id = ? WHERE jobseeker_id = ? AND rank = 4",
+            [foreign, seeker],
+        )
+        problems = {
+            p: n for p, n, _ in con.execute(wh.sql("check_recommendations"), params).fetchall()
+        }
     assert problems == {
         "ad not among the Muse.2 reranked ads": 1,
         "duplicate ads or ranks not 1..n": 1,
@@ -253,12 +281,17 @@ def _check_send_check_can_fail(db, tmp_path):
         assert con.execute(wh.sql("check_to_send"), params).fetchall() == []
         (seeker, n) = con.execute(
             "SELECT jobseeker_id, count(*) FROM recs.to_send WHERE run_date = ? GROUP BY 1 "
-            "ORDER BY 2 DESC, 1 LIMIT 1", [TINY_DAY]).fetchone()  # fmt: skip
-        con.execute("UPDATE recs.to_send SET p_response = -1 WHERE jobseeker_id = ? AND "
-                    "rank = 1", [seeker])  # fmt: skip
-        con.execute("INSERT INTO clean.recommendation_feedback (run_date, jobseeker_id, ad_id, "
-                    "sent_at, unsubscribed) VALUES (?, ?, 'A-none', TIMESTAMP '2020-01-01', true)",
-                    [TINY_DAY, seeker])  # fmt: skip
+            "ORDER BY 2 DESC, 1 LIMIT 1",
+            [TINY_DAY],
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.to_send SET p_response = -1 WHERE jobseeker_id = ? AND rank = 1", [seeker]
+        )
+        con.execute(
+            "INSERT INTO clean.recommendation_feedback (run_date, jobseeker_id, ad_id, "
+            "sent_at, unsubscribed) VALUES (?, ?, 'A-none', TIMESTAMP '2020-01-01', true)",
+            [TINY_DAY, seeker],
+        )
         problems = {p: c for p, c, _ in con.execute(wh.sql("check_to_send"), params).fetchall()}
     assert problems == {"below its segment's thresholds": 1, "unsubscribed seeker": n}
 
@@ -267,7 +300,9 @@ def _check_fairness_and_report(settings):
     with duckdb.connect(str(settings.warehouse), read_only=True) as con:
         rows = con.execute(
             "SELECT source, outcome, gap, ci_low, ci_high, n FROM metrics.fairness "
-            "WHERE run_date = ?", [TINY_DAY]).fetchall()  # fmt: skip
+            "WHERE run_date = ?",
+            [TINY_DAY],
+        ).fetchall()
         assets = {
             a
             for (a,) in con.execute(

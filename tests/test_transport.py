@@ -38,8 +38,15 @@ def dense(graph: tp.EdgeGraph, values: np.ndarray, fill: float) -> np.ndarray:
 def test_balanced_equals_pot_sinkhorn_log(epsilon):
     g = random_instance(0)
     sol = tp.solve(g, tp.OTConfig(epsilon=epsilon, tau=math.inf, tol=1e-11, max_iter=50_000))
-    ref = pot.sinkhorn(g.seeker_mass, g.ad_mass, dense(g, g.cost, OFF_EDGE), epsilon,
-                       method="sinkhorn_log", numItermax=200_000, stopThr=1e-13)  # fmt: skip
+    ref = pot.sinkhorn(
+        g.seeker_mass,
+        g.ad_mass,
+        dense(g, g.cost, OFF_EDGE),
+        epsilon,
+        method="sinkhorn_log",
+        numItermax=200_000,
+        stopThr=1e-13,
+    )
     assert sol.converged
     np.testing.assert_allclose(dense(g, sol.plan, 0.0), ref, atol=1e-8)
     # the balanced plan meets both marginals
@@ -52,9 +59,16 @@ def test_semi_relaxed_equals_pot_unbalanced(epsilon, tau):
     g = random_instance(1)
     sol = tp.solve(g, tp.OTConfig(epsilon=epsilon, tau=tau, tol=1e-11, max_iter=50_000))
     ref = pot.unbalanced.sinkhorn_unbalanced(
-        g.seeker_mass, g.ad_mass, dense(g, g.cost, OFF_EDGE), epsilon, (math.inf, tau),
-        method="sinkhorn", reg_type="kl", numItermax=200_000, stopThr=1e-14,
-    )  # fmt: skip
+        g.seeker_mass,
+        g.ad_mass,
+        dense(g, g.cost, OFF_EDGE),
+        epsilon,
+        (math.inf, tau),
+        method="sinkhorn",
+        reg_type="kl",
+        numItermax=200_000,
+        stopThr=1e-14,
+    )
     assert sol.converged and sol.ad_marginal_error < 1e-9
     np.testing.assert_allclose(dense(g, sol.plan, 0.0), ref, atol=1e-9)
     np.testing.assert_allclose(sol.plan.sum(1), 1.0, rtol=1e-9)  # seeker marginal is fixed
@@ -75,8 +89,9 @@ def test_contested_ad_goes_to_who_loses_most_without_it():
     # each the balanced plan is [[x, 1 - x], [1 - x, x]] and x / (1 - x) = exp(-(3 - 1) / (2ε)):
     # the optimal assignment (seeker 0 -> ad 1, seeker 1 -> ad 0) softened by ε
     eps = 0.2
-    g = tp.EdgeGraph(np.array([[0, 1], [0, 1]]), np.array([[0.0, 1.0], [0.0, 3.0]]),
-                     np.ones(2), np.ones(2))  # fmt: skip
+    g = tp.EdgeGraph(
+        np.array([[0, 1], [0, 1]]), np.array([[0.0, 1.0], [0.0, 3.0]]), np.ones(2), np.ones(2)
+    )
     sol = tp.solve(g, tp.OTConfig(epsilon=eps, tau=math.inf, tol=1e-12, max_iter=100_000))
     x = 1 / (1 + math.exp(1 / eps))
     assert sol.converged
@@ -105,8 +120,9 @@ def test_ad_update_is_exact_when_an_ads_mass_underflows():
     plan = np.empty((2, 2))
     phi = tp._seeker_update(log_k, psi, cols, np.log(a), plan)
     assert plan[0, 1] < 1e-300
-    new = tp._ad_update(plan, cols.ravel(), log_k, phi, psi, np.append(np.log(b), 0), 0.5,
-                        np.ones(3, bool), 3)  # fmt: skip
+    new = tp._ad_update(
+        plan, cols.ravel(), log_k, phi, psi, np.append(np.log(b), 0), 0.5, np.ones(3, bool), 3
+    )
     z = log_k + phi[:, None]
     exact = [logsumexp(z[cols == j]) for j in range(3)]
     np.testing.assert_allclose(new[:3], 0.5 * (np.log(b) - exact), rtol=1e-12)

@@ -69,8 +69,16 @@ def test_publish_swaps_a_complete_copy(tmp_path):
 def test_record_run_appends_one_row_per_asset_partition_and_run(tmp_path):
     con = duckdb.connect()
     for run_id in ("r1", "r1", "r2"):
-        wh.record_run(con, run_id=run_id, run_date=D1, asset="a", seconds=1.5, peak_rss_mb=10,
-                      rows=3, start_rss_mb=8)  # fmt: skip
+        wh.record_run(
+            con,
+            run_id=run_id,
+            run_date=D1,
+            asset="a",
+            seconds=1.5,
+            peak_rss_mb=10,
+            rows=3,
+            start_rss_mb=8,
+        )
     assert con.execute("SELECT run_id, rows FROM metrics.runs ORDER BY 1").fetchall() == [
         ("r1", 3),
         ("r2", 3),
@@ -90,11 +98,15 @@ def test_step_tracker_sees_the_step_peak():
 def _hold_lock(path, seconds: float):
     """Another process that opens the warehouse for writing and keeps it for `seconds`."""
     holder = subprocess.Popen(
-        [sys.executable, "-c",
-         f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
-         f"time.sleep({seconds}); c.close()"],
-        stdout=subprocess.PIPE, text=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            f"import duckdb, time; c = duckdb.connect({str(path)!r}); print('held', flush=True); "
+            f"time.sleep({seconds}); c.close()",
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
     assert holder.stdout.readline().strip() == "held"
     return holder
 

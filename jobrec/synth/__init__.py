@@ -70,30 +70,56 @@ def parameters(gender_effect: float = 1.0) -> dict:
     """The documented hidden parameters (the truths an evaluation may compare against)."""
     return {
         "rate": "r_uj(t) = c * activity_u * attractiveness_j * F(level) * geo"
-                " * exp(S_uj + G_uj) / N_u(t)^alpha; p_apply = 1 - exp(-r_uj(t))",
-        "level_factor": {"code": bh.LEVEL_FACTOR[0], "domain": bh.LEVEL_FACTOR[1],
-                         "family": bh.LEVEL_FACTOR[2], "other_family": bh.CROSS_FAMILY},
-        "utility_weights": {"skill_share": bh.W_SKILL, "log_wage_ratio": bh.W_WAGE,
-                            "wage_clip": list(bh.WAGE_CLIP), "contract_match": bh.W_CONTRACT,
-                            "hours_mismatch": -bh.W_HOURS, "taste": bh.W_TASTE,
-                            "taste_dims": 4, "geo": "exp(-0.5 * (d_km / mobility_km)^2)"},
+        " * exp(S_uj + G_uj) / N_u(t)^alpha; p_apply = 1 - exp(-r_uj(t))",
+        "level_factor": {
+            "code": bh.LEVEL_FACTOR[0],
+            "domain": bh.LEVEL_FACTOR[1],
+            "family": bh.LEVEL_FACTOR[2],
+            "other_family": bh.CROSS_FAMILY,
+        },
+        "utility_weights": {
+            "skill_share": bh.W_SKILL,
+            "log_wage_ratio": bh.W_WAGE,
+            "wage_clip": list(bh.WAGE_CLIP),
+            "contract_match": bh.W_CONTRACT,
+            "hours_mismatch": -bh.W_HOURS,
+            "taste": bh.W_TASTE,
+            "taste_dims": 4,
+            "geo": "exp(-0.5 * (d_km / mobility_km)^2)",
+        },
         "activity": "gamma(1.5, 1/1.5)",
         "attractiveness": "lognormal(0, 1.0)",
-        "gender": {"effect": gender_effect, "gamma_wage": bh.GAMMA_WAGE,
-                   "gamma_hours": bh.GAMMA_HOURS, "clip": bh.GENDER_CLIP,
-                   "term": "women: effect * (-clip(gamma_wage*z_log_wage + gamma_hours*z_hours)"
-                           " - kappa_family), z within the ad's family",
-                   "search_parameters": {"desired_wage_factor": 0.94,
-                                         "part_time_odds": "1.8x family rate (men 0.6x)"}},
-        "employer_utility": {"skill_share": 1.5, "experience_gap": 0.4, "education_ok": 0.4,
-                             "noise_gumbel_scale": bh.EMPLOYER_NOISE},
+        "gender": {
+            "effect": gender_effect,
+            "gamma_wage": bh.GAMMA_WAGE,
+            "gamma_hours": bh.GAMMA_HOURS,
+            "clip": bh.GENDER_CLIP,
+            "term": "women: effect * (-clip(gamma_wage*z_log_wage + gamma_hours*z_hours)"
+            " - kappa_family), z within the ad's family",
+            "search_parameters": {
+                "desired_wage_factor": 0.94,
+                "part_time_odds": "1.8x family rate (men 0.6x)",
+            },
+        },
+        "employer_utility": {
+            "skill_share": 1.5,
+            "experience_gap": 0.4,
+            "education_ok": 0.4,
+            "noise_gumbel_scale": bh.EMPLOYER_NOISE,
+        },
         "opportunity_exponent_alpha": bh.ALPHA,
-        "targets": {"applications_per_seeker": bh.TARGET_APPLICATIONS_PER_SEEKER,
-                    "hires_per_seeker": bh.TARGET_HIRES_PER_SEEKER},
-        "sends": {"weekdays": list(sim.SEND_WEEKDAYS), "share": sim.SEND_SHARE,
-                  "per_seeker": sim.SENDS_PER_SEEKER, "pool": sim.SEND_POOL},
+        "targets": {
+            "applications_per_seeker": bh.TARGET_APPLICATIONS_PER_SEEKER,
+            "hires_per_seeker": bh.TARGET_HIRES_PER_SEEKER,
+        },
+        "sends": {
+            "weekdays": list(sim.SEND_WEEKDAYS),
+            "share": sim.SEND_SHARE,
+            "per_seeker": sim.SENDS_PER_SEEKER,
+            "pool": sim.SEND_POOL,
+        },
         "funnel_intercepts": {k: v.round(3).tolist() for k, v in sim.family_funnel().items()},
-    }  # fmt: skip
+    }
 
 
 def _list_column(mat: np.ndarray) -> pa.Array:
@@ -114,8 +140,10 @@ def _dates(start: dt.date, day_index: np.ndarray, valid: np.ndarray) -> pa.Array
 
 def _timestamps(start: dt.date, seconds: np.ndarray) -> pa.Array:
     base = np.datetime64(start, "us")
-    return pa.array(base + (seconds.astype(np.int64) * 1_000_000).astype("timedelta64[us]"),
-                    type=pa.timestamp("us", tz="UTC"))  # fmt: skip
+    return pa.array(
+        base + (seconds.astype(np.int64) * 1_000_000).astype("timedelta64[us]"),
+        type=pa.timestamp("us", tz="UTC"),
+    )
 
 
 def _write(path: Path, name: str, n: int, build) -> None:
@@ -175,17 +203,24 @@ def generate(
     tl = sim.make_timeline(streams["timeline"], seekers.n, ads.n, days, start.weekday())
     entropy = int(streams["applications"].integers(2**62))
     market = sim.Market(
-        seekers, ads, occ, tl, bh.code_ranges(occ),
+        seekers,
+        ads,
+        occ,
+        tl,
+        bh.code_ranges(occ),
         bh.geo_bound_matrix(seekers.lat, seekers.lon, seekers.mobility_km, geo),
-        gender_effect, bh.gender_bound(ads.gender_shift, gender_effect),
-    )  # fmt: skip
+        gender_effect,
+        bh.gender_bound(ads.gender_shift, gender_effect),
+    )
 
     bars = [None, None]
     if progress:
         from tqdm import tqdm
 
-        bars = [tqdm(total=days, desc=f"synth {scale}: calibration", unit="day", leave=False),
-                tqdm(total=days, desc=f"synth {scale}: days", unit="day")]  # fmt: skip
+        bars = [
+            tqdm(total=days, desc=f"synth {scale}: calibration", unit="day", leave=False),
+            tqdm(total=days, desc=f"synth {scale}: days", unit="day"),
+        ]
     ev, c = sim.simulate(market, entropy, progress=bars[1], calibration_progress=bars[0])
     for bar in bars:
         if bar is not None:
@@ -194,8 +229,19 @@ def generate(
 
     vocab = text.vocabulary(streams["text"], len(occ.codes), int(occ.domain.max()) + 1, N_SKILLS)
     _write_files(out, streams["text"], start, days, seekers, ads, occ, geo, tl, ev, vocab)
-    save_oracle(out / "oracle", seekers, ads, occ, geo, tl, ev, start, c, gender_effect,
-                parameters(gender_effect))  # fmt: skip
+    save_oracle(
+        out / "oracle",
+        seekers,
+        ads,
+        occ,
+        geo,
+        tl,
+        ev,
+        start,
+        c,
+        gender_effect,
+        parameters(gender_effect),
+    )
     summary = summarise(seekers, ads, occ, tl, ev, scale, seed, start, end_date, gender_effect)
     summary["rate_constant_c"] = c
     summary["seconds"] = round(time.perf_counter() - t0, 2)
@@ -227,10 +273,14 @@ def _write_files(out, rng, start, days, s, a, occ, geo, tl, ev, vocab) -> None:
             "department": pa.array(geo.codes[s.dep[sl]]),
             "skills": _list_column(s_skills[sl]),
             "profile_text": text.seeker_profiles(
-                rng, pa.array(vocab.occupation[s.code[sl]]), vocab.skill, s_skills[sl],
-                s.experience[sl], s.wants_part_time[sl],
+                rng,
+                pa.array(vocab.occupation[s.code[sl]]),
+                vocab.skill,
+                s_skills[sl],
+                s.experience[sl],
+                s.wants_part_time[sl],
             ),
-        }  # fmt: skip
+        }
 
     def ads_chunk(lo, hi):
         sl = slice(lo, hi)
@@ -254,30 +304,41 @@ def _write_files(out, rng, start, days, s, a, occ, geo, tl, ev, vocab) -> None:
             "positions": pa.array(a.positions[sl]),
             "title": text.ad_titles(rng, label, contract),
             "description": text.ad_descriptions(
-                rng, label, pa.array(vocab.domain[occ.domain[a.code[sl]]]), vocab.skill,
-                a_skills[sl], a.hours[sl], a.wage[sl],
+                rng,
+                label,
+                pa.array(vocab.domain[occ.domain[a.code[sl]]]),
+                vocab.skill,
+                a_skills[sl],
+                a.hours[sl],
+                a.wage[sl],
             ),
-        }  # fmt: skip
+        }
 
     channels = np.array(["organic", "recommendation"])
     send_order = np.argsort(ev.send_time, kind="stable")
 
     def apps_chunk(lo, hi):  # already in time order
-        return {"jobseeker_id": _ids(SEEKER_PREFIX, ev.app_seeker[lo:hi]),
-                "ad_id": _ids(AD_PREFIX, ev.app_ad[lo:hi]),
-                "applied_at": _timestamps(start, ev.app_time[lo:hi]),
-                "channel": pa.array(channels[ev.app_channel[lo:hi]])}  # fmt: skip
+        return {
+            "jobseeker_id": _ids(SEEKER_PREFIX, ev.app_seeker[lo:hi]),
+            "ad_id": _ids(AD_PREFIX, ev.app_ad[lo:hi]),
+            "applied_at": _timestamps(start, ev.app_time[lo:hi]),
+            "channel": pa.array(channels[ev.app_channel[lo:hi]]),
+        }
 
     def hires_chunk(lo, hi):  # already in time order
-        return {"jobseeker_id": _ids(SEEKER_PREFIX, ev.hire_seeker[lo:hi]),
-                "ad_id": _ids(AD_PREFIX, ev.hire_ad[lo:hi]),
-                "hired_at": _timestamps(start, ev.hire_time[lo:hi])}  # fmt: skip
+        return {
+            "jobseeker_id": _ids(SEEKER_PREFIX, ev.hire_seeker[lo:hi]),
+            "ad_id": _ids(AD_PREFIX, ev.hire_ad[lo:hi]),
+            "hired_at": _timestamps(start, ev.hire_time[lo:hi]),
+        }
 
     def sends_chunk(lo, hi):
         o = send_order[lo:hi]
-        cols = {"jobseeker_id": _ids(SEEKER_PREFIX, ev.send_seeker[o]),
-                "ad_id": _ids(AD_PREFIX, ev.send_ad[o]),
-                "sent_at": _timestamps(start, ev.send_time[o])}  # fmt: skip
+        cols = {
+            "jobseeker_id": _ids(SEEKER_PREFIX, ev.send_seeker[o]),
+            "ad_id": _ids(AD_PREFIX, ev.send_ad[o]),
+            "sent_at": _timestamps(start, ev.send_time[o]),
+        }
         cols.update({k: pa.array(v[o]) for k, v in ev.outcomes.items()})
         return cols
 
@@ -314,9 +375,15 @@ def _fe_gap(y: np.ndarray, female: np.ndarray, groups, controls=()) -> float:
 def summarise(s, a, occ, tl, ev, scale, seed, start, end_date, gender_effect) -> dict:
     u, j = ev.app_seeker, ev.app_ad
     d = bh.distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
-    level = np.where(s.code[u] == a.code[j], "code",
-                     np.where(occ.domain[s.code[u]] == occ.domain[a.code[j]], "domain",
-                              np.where(s.family[u] == a.family[j], "family", "other")))  # fmt: skip
+    level = np.where(
+        s.code[u] == a.code[j],
+        "code",
+        np.where(
+            occ.domain[s.code[u]] == occ.domain[a.code[j]],
+            "domain",
+            np.where(s.family[u] == a.family[j], "family", "other"),
+        ),
+    )
     fam = a.family[ev.send_ad]
     o = ev.outcomes
     funnel = {}
@@ -332,7 +399,7 @@ def summarise(s, a, occ, tl, ev, scale, seed, start, end_date, gender_effect) ->
             ),
             "unsubscribe_rate": round(float(o["unsubscribed"][m].mean()), 6) if m.any() else None,
             "negative_ratio": round(float(o["negative_feedback"][m].sum() / max(resp.sum(), 1)), 4),
-        }  # fmt: skip
+        }
     fm = (s.gender[u] == "F") | (s.gender[u] == "M")
     uf, jf = u[fm], j[fm]
     female = s.gender[uf] == "F"
@@ -347,25 +414,32 @@ def summarise(s, a, occ, tl, ev, scale, seed, start, end_date, gender_effect) ->
 
     n_seekers_days = np.minimum(ev.seeker_last + 1, tl.days) - np.maximum(tl.seeker_start, 0)
     return {
-        "scale": scale, "seed": seed, "start_date": start.isoformat(),
-        "end_date": end_date.isoformat(), "gender_effect": gender_effect,
-        "seekers": int(s.n), "ads": int(a.n),
+        "scale": scale,
+        "seed": seed,
+        "start_date": start.isoformat(),
+        "end_date": end_date.isoformat(),
+        "gender_effect": gender_effect,
+        "seekers": int(s.n),
+        "ads": int(a.n),
         "applications": int(len(u)),
         "applications_organic": int((ev.app_channel == 0).sum()),
         "applications_recommendation": int((ev.app_channel == 1).sum()),
-        "hires": int(len(ev.hire_time)), "sends": int(len(ev.send_time)),
+        "hires": int(len(ev.hire_time)),
+        "sends": int(len(ev.send_time)),
         "organic_draws": int(ev.drawn),
         "applications_per_seeker": round(len(u) / s.n, 3),
         "applications_per_10_active_days": round(10 * len(u) / n_seekers_days.clip(0).sum(), 3),
         "hires_per_seeker": round(len(ev.hire_time) / s.n, 4),
         "applications_per_ad_gini": round(gini(np.bincount(j, minlength=a.n)), 4),
         "share_within_mobility": round(float((d <= s.mobility_km[u]).mean()), 4),
-        "occupation_match_share": {k: round(float((level == k).mean()), 4)
-                                   for k in ("code", "domain", "family", "other")},
+        "occupation_match_share": {
+            k: round(float((level == k).mean()), 4) for k in ("code", "domain", "family", "other")
+        },
         "hires_per_application": round(len(ev.hire_time) / max(len(u), 1), 4),
         "unsubscribe_rate": round(float(o["unsubscribed"].mean()), 6) if len(fam) else 0.0,
-        "negative_ratio": round(float(o["negative_feedback"].sum()
-                                      / max(o["responded"].sum(), 1)), 4),
+        "negative_ratio": round(
+            float(o["negative_feedback"].sum() / max(o["responded"].sum(), 1)), 4
+        ),
         "funnel_by_family": funnel,
         "gender_gap_raw": {
             "log_wage": round(float(log_wage[female].mean() - log_wage[~female].mean()), 4),
@@ -380,4 +454,4 @@ def summarise(s, a, occ, tl, ev, scale, seed, start, end_date, gender_effect) ->
             "hours": round(conditional(hours), 3),
         },
         "hire_threshold": round(ev.hire_threshold, 4),
-    }  # fmt: skip
+    }

@@ -248,12 +248,17 @@ def day_market(a, occ, n_deps: int, active: np.ndarray) -> DayMarket:
     norm += np.arange(n_deps)[:, None]
     dep_order = np.argsort(a.dep[j], kind="stable")
     return DayMarket(
-        j[order], np.searchsorted(cell[order], np.arange(n_codes * n_deps + 1)),
+        j[order],
+        np.searchsorted(cell[order], np.arange(n_codes * n_deps + 1)),
         np.cumsum(w[order]),
-        j[dep_order], np.searchsorted(a.dep[j][dep_order], np.arange(n_deps + 1)),
+        j[dep_order],
+        np.searchsorted(a.dep[j][dep_order], np.arange(n_deps + 1)),
         np.cumsum(w[dep_order]),
-        norm, dep_mass, own.astype(np.float32), (own + cross[None, :]).astype(np.float32),
-    )  # fmt: skip
+        norm,
+        dep_mass,
+        own.astype(np.float32),
+        (own + cross[None, :]).astype(np.float32),
+    )
 
 
 def _code_in_range(day: DayMarket, dep, lo, hi, skip_lo, skip_hi, u01) -> np.ndarray:

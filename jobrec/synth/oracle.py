@@ -19,19 +19,45 @@ import numpy as np
 from jobrec.synth import behaviour as bh
 
 SEEKER_FIELDS = (
-    "code", "family", "lat", "lon", "mobility_km", "female", "activity", "taste", "desired_wage",
-    "desired_contract", "wants_part_time", "skill_bits", "experience", "education",
-)  # fmt: skip
+    "code",
+    "family",
+    "lat",
+    "lon",
+    "mobility_km",
+    "female",
+    "activity",
+    "taste",
+    "desired_wage",
+    "desired_contract",
+    "wants_part_time",
+    "skill_bits",
+    "experience",
+    "education",
+)
 AD_FIELDS = (
-    "code", "family", "dep", "lat", "lon", "attractiveness", "taste", "wage", "hours", "contract",
-    "skill_bits", "gender_shift", "required_experience", "required_education", "positions",
-)  # fmt: skip
+    "code",
+    "family",
+    "dep",
+    "lat",
+    "lon",
+    "attractiveness",
+    "taste",
+    "wage",
+    "hours",
+    "contract",
+    "skill_bits",
+    "gender_shift",
+    "required_experience",
+    "required_education",
+    "positions",
+)
 GEO_FIELDS = ("lat", "lon", "spread_km")
 SEEKER_PREFIX, AD_PREFIX, ID_WIDTH = "S", "A", 7
 
 
-def save_oracle(path: Path, s, a, occ, geo, tl, ev, start: dt.date, c: float,
-                gender_effect: float, params: dict) -> None:  # fmt: skip
+def save_oracle(
+    path: Path, s, a, occ, geo, tl, ev, start: dt.date, c: float, gender_effect: float, params: dict
+) -> None:
     path.mkdir(parents=True, exist_ok=True)
     arrays = {f"seeker_{k}": getattr(s, k) for k in SEEKER_FIELDS}
     arrays |= {f"ad_{k}": getattr(a, k) for k in AD_FIELDS}
@@ -56,10 +82,12 @@ def save_oracle(path: Path, s, a, occ, geo, tl, ev, start: dt.date, c: float,
         "rate_constant_c": c,
         "hire_threshold": ev.hire_threshold,
         "gender_effect": gender_effect,
-        "id_format": {"seeker": f"{SEEKER_PREFIX} + {ID_WIDTH} digits (row index)",
-                      "ad": f"{AD_PREFIX} + {ID_WIDTH} digits (row index)"},
+        "id_format": {
+            "seeker": f"{SEEKER_PREFIX} + {ID_WIDTH} digits (row index)",
+            "ad": f"{AD_PREFIX} + {ID_WIDTH} digits (row index)",
+        },
         "parameters": params,
-    }  # fmt: skip
+    }
     (path / "oracle.json").write_text(json.dumps(meta, indent=2))
 
 
@@ -72,8 +100,9 @@ class Oracle:
         with np.load(path / "hidden.npz") as z:
             self.seekers = SimpleNamespace(**{k: z[f"seeker_{k}"] for k in SEEKER_FIELDS})
             self.ads = SimpleNamespace(**{k: z[f"ad_{k}"] for k in AD_FIELDS})
-            self.occ = SimpleNamespace(family=z["occ_family"], domain=z["occ_domain"],
-                                       family_start=z["occ_family_start"])  # fmt: skip
+            self.occ = SimpleNamespace(
+                family=z["occ_family"], domain=z["occ_domain"], family_start=z["occ_family_start"]
+            )
             self.geo = SimpleNamespace(**{k: z[f"geo_{k}"] for k in GEO_FIELDS})
             self.seeker_days = (z["seeker_first_day"], z["seeker_last_day"])
             self.ad_days = (z["ad_first_day"], z["ad_last_day"])
@@ -131,8 +160,9 @@ class Oracle:
         if active.any():
             ua, ja = u[active], j[active]
             opportunity = self.opportunity(ua, day)
-            log_r = bh.log_rate(self.seekers, self.ads, self.occ, ua, ja, self.c,
-                                self.gender_effect, opportunity)  # fmt: skip
+            log_r = bh.log_rate(
+                self.seekers, self.ads, self.occ, ua, ja, self.c, self.gender_effect, opportunity
+            )
             out[active] = np.exp(log_r)
         return out
 
@@ -156,8 +186,9 @@ class Oracle:
         threshold τ (Gumbel noise), times positions / applicants of the ad (at most 1)."""
         return self._hire_p(self.seeker_index(jobseeker_ids), self.ad_index(ad_ids), day)
 
-    def score_matrix(self, jobseeker_ids, ad_ids, day: dt.date, kind: str = "apply",
-                     block_pairs: int = 1_000_000) -> np.ndarray:  # fmt: skip
+    def score_matrix(
+        self, jobseeker_ids, ad_ids, day: dt.date, kind: str = "apply", block_pairs: int = 1_000_000
+    ) -> np.ndarray:
         """Dense |seekers| x |ads| matrix of true probabilities, computed block by block."""
         fn = {"apply": self._apply_p, "hire": self._hire_p}[kind]
         u, j = self.seeker_index(jobseeker_ids), self.ad_index(ad_ids)

@@ -94,8 +94,7 @@ class Draws:
     accepted0: np.ndarray  # with gender_effect 0
 
 
-def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=False,
-              progress=None):  # fmt: skip
+def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=False, progress=None):
     """Applications at rate c (and the past recommender's sends) over the timeline."""
     s, a, tl = m.s, m.a, m.tl
     parts, sent = [], []
@@ -119,16 +118,25 @@ def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=Fa
             counts = rng.poisson(lam_scale[u] * bh.effort(weights.sum(axis=1, dtype=np.float32)))
             rows, jj, is_cross, g_b = bh.propose(m.ranges, day, code_u, g_u, weights, counts, rng)
             uu = u[rows]
-            acc, acc0 = bh.acceptance(s, a, uu, jj, is_cross, g_b, m.gender_effect,
-                                      m.log_bound_female)  # fmt: skip
+            acc, acc0 = bh.acceptance(
+                s, a, uu, jj, is_cross, g_b, m.gender_effect, m.log_bound_female
+            )
             # one uniform per proposal for acceptance, time of day and thinning, whatever the
             # gender effect: the two markets share every draw
             draw = rng.random((3, len(uu)))
             ok, ok0 = draw[0] < acc, draw[0] < acc0
             keep = ok | ok0
             when = t * 86400 + (6 * 3600 + draw[1] * 17 * 3600).astype(np.int64)
-            parts.append((uu[keep], jj[keep], when[keep], draw[2][keep].astype(np.float32),
-                          ok[keep], ok0[keep]))  # fmt: skip
+            parts.append(
+                (
+                    uu[keep],
+                    jj[keep],
+                    when[keep],
+                    draw[2][keep].astype(np.float32),
+                    ok[keep],
+                    ok0[keep],
+                )
+            )
             if send_day:
                 sent.append(_past_recommender(m, day, u, t, child(entropy, key, t, b, 7)))
         if progress is not None:
@@ -365,8 +373,9 @@ def hire_threshold(m: Market, e, u, valid) -> float:
     return float(best[min(target, len(best)) - 1])
 
 
-def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None,
-             with_sends: bool = True) -> Events:  # fmt: skip
+def assemble(
+    m: Market, key: int, org, sends, outcomes, rec_t, tau=None, with_sends: bool = True
+) -> Events:
     """First applications, hires (threshold τ, calibrated here when None), exits, closings,
     and the sends and applications that remain consistent with them. `with_sends=False` leaves
     the sends out of the result (the rate solver's markets: two alive at once, and the sends
@@ -433,11 +442,24 @@ def assemble(m: Market, key: int, org, sends, outcomes, rec_t, tau=None,
         show[c] = ~(hide | (applied[c] & (rec_t[c] >= gone)))
     drawn = len(org_u)
     return Events(
-        u, j, t, channel, hire_u, hire_j, hire_time,
-        send_u[show], send_j[show], send_t[show], {k: v[show] for k, v in outcomes.items()},
-        seeker_last, ad_last, np.minimum(tl.ad_end - 1, ad_last),
-        np.bincount(j, minlength=a.n), float(tau), drawn,
-    )  # fmt: skip
+        u,
+        j,
+        t,
+        channel,
+        hire_u,
+        hire_j,
+        hire_time,
+        send_u[show],
+        send_j[show],
+        send_t[show],
+        {k: v[show] for k, v in outcomes.items()},
+        seeker_last,
+        ad_last,
+        np.minimum(tl.ad_end - 1, ad_last),
+        np.bincount(j, minlength=a.n),
+        float(tau),
+        drawn,
+    )
 
 
 def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
@@ -464,8 +486,16 @@ def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
         rec_t += sends[2]
         rec_t = rec_t.astype(np.int32)
 
-        def world0(c, draws=draws, sends=sends, outcomes=outcomes, rec_t=rec_t, c_hi=c_hi,
-                   tau=None, with_sends=False):  # fmt: skip
+        def world0(
+            c,
+            draws=draws,
+            sends=sends,
+            outcomes=outcomes,
+            rec_t=rec_t,
+            c_hi=c_hi,
+            tau=None,
+            with_sends=False,
+        ):
             keep = draws.accepted0 & (draws.v < c / c_hi)
             org = draws.u[keep], draws.j[keep], draws.t[keep]
             return assemble(m, key, org, sends, outcomes, rec_t, tau, with_sends)

@@ -14,19 +14,74 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-ROLES = np.array([
-    "agent", "technician", "assistant", "driver", "manager", "operator", "officer", "worker",
-    "seller", "nurse", "engineer", "cook", "clerk", "installer", "advisor", "inspector",
-])  # fmt: skip
-SYLLABLES = np.array([
-    "ba", "ca", "da", "fe", "ge", "ha", "ji", "ka", "lo", "ma", "ne", "po", "qua", "ri", "sa",
-    "ta", "vi", "wo", "xe", "zu", "bri", "cla", "dro", "fle", "gra", "pli", "sto", "tri",
-])  # fmt: skip
-FILLERS = np.array([
-    "", "", "Available immediately.", "Motivated and reliable.", "Driving licence.",
-    "Team player.", "Flexible hours possible.", "Dynamic team.", "Training provided.",
-    "Urgent.", "Good benefits.", "",
-])  # fmt: skip
+ROLES = np.array(
+    [
+        "agent",
+        "technician",
+        "assistant",
+        "driver",
+        "manager",
+        "operator",
+        "officer",
+        "worker",
+        "seller",
+        "nurse",
+        "engineer",
+        "cook",
+        "clerk",
+        "installer",
+        "advisor",
+        "inspector",
+    ]
+)
+SYLLABLES = np.array(
+    [
+        "ba",
+        "ca",
+        "da",
+        "fe",
+        "ge",
+        "ha",
+        "ji",
+        "ka",
+        "lo",
+        "ma",
+        "ne",
+        "po",
+        "qua",
+        "ri",
+        "sa",
+        "ta",
+        "vi",
+        "wo",
+        "xe",
+        "zu",
+        "bri",
+        "cla",
+        "dro",
+        "fle",
+        "gra",
+        "pli",
+        "sto",
+        "tri",
+    ]
+)
+FILLERS = np.array(
+    [
+        "",
+        "",
+        "Available immediately.",
+        "Motivated and reliable.",
+        "Driving licence.",
+        "Team player.",
+        "Flexible hours possible.",
+        "Dynamic team.",
+        "Training provided.",
+        "Urgent.",
+        "Good benefits.",
+        "",
+    ]
+)
 
 
 @dataclasses.dataclass
@@ -39,8 +94,9 @@ class Vocabulary:
 def vocabulary(rng, n_codes: int, n_domains: int, n_skills: int) -> Vocabulary:
     k = len(SYLLABLES)
     idx = rng.choice(k**3, n_codes + n_domains + n_skills, replace=False)  # distinct words
-    words = np.char.add(np.char.add(SYLLABLES[idx // (k * k)], SYLLABLES[idx // k % k]),
-                        SYLLABLES[idx % k])  # fmt: skip
+    words = np.char.add(
+        np.char.add(SYLLABLES[idx // (k * k)], SYLLABLES[idx // k % k]), SYLLABLES[idx % k]
+    )
     roles = ROLES[rng.integers(0, len(ROLES), n_codes)]
     return Vocabulary(
         occupation=np.char.add(np.char.add(words[:n_codes], " "), roles),
@@ -84,14 +140,38 @@ def seeker_profiles(rng, occ_label, skill_labels, skills, experience, part_time)
     pt = pa.array(np.where(part_time & (rng.random(n) < 0.9), " Part-time wanted.", ""))
     fill = _filler(rng, n)
     templates = [
-        _join("Looking for a job as ", occ_label, ". ", exp, " years of experience. Skills: ",
-              s1, ", ", s2, ", ", s3, ".", pt, " ", fill),
-        _join(occ_label, " with ", exp, " years of experience, good at ", s1, " and ", s2, ".",
-              pt, " ", fill),
-        _join("Experienced in ", s1, ", ", s2, ", ", s4, ". Wants to work as ", occ_label, ".",
-              pt),
+        _join(
+            "Looking for a job as ",
+            occ_label,
+            ". ",
+            exp,
+            " years of experience. Skills: ",
+            s1,
+            ", ",
+            s2,
+            ", ",
+            s3,
+            ".",
+            pt,
+            " ",
+            fill,
+        ),
+        _join(
+            occ_label,
+            " with ",
+            exp,
+            " years of experience, good at ",
+            s1,
+            " and ",
+            s2,
+            ".",
+            pt,
+            " ",
+            fill,
+        ),
+        _join("Experienced in ", s1, ", ", s2, ", ", s4, ". Wants to work as ", occ_label, ".", pt),
         _join(fill, " ", occ_label, ". ", s1, " / ", s2, " / ", s3, " / ", s4, ".", pt),
-    ]  # fmt: skip
+    ]
     return pc.utf8_trim_whitespace(_choose(rng, templates, n))
 
 
@@ -112,12 +192,51 @@ def ad_descriptions(rng, occ_label, domain_word, skill_labels, skills, hours, wa
     w = pc.cast(pa.array(wage.astype(np.int64)), pa.string())
     fill = _filler(rng, n)
     templates = [
-        _join("Our ", domain_word, " team needs a ", occ_label, ". Required skills: ", s1, ", ",
-              s2, ", ", s3, ". ", h, " hours a week, ", w, " EUR a month. ", fill),
+        _join(
+            "Our ",
+            domain_word,
+            " team needs a ",
+            occ_label,
+            ". Required skills: ",
+            s1,
+            ", ",
+            s2,
+            ", ",
+            s3,
+            ". ",
+            h,
+            " hours a week, ",
+            w,
+            " EUR a month. ",
+            fill,
+        ),
         _join("As ", occ_label, " you will use ", s1, " and ", s2, ". ", h, " h/week. ", fill),
-        _join("Join us as ", occ_label, " in ", domain_word, "! Ideally you know ", s1,
-              ". Salary ", w, " EUR."),
-        _join(fill, " ", occ_label, " (", domain_word, "): ", s1, ", ", s2, ". ", w, " EUR, ",
-              h, " h."),
-    ]  # fmt: skip
+        _join(
+            "Join us as ",
+            occ_label,
+            " in ",
+            domain_word,
+            "! Ideally you know ",
+            s1,
+            ". Salary ",
+            w,
+            " EUR.",
+        ),
+        _join(
+            fill,
+            " ",
+            occ_label,
+            " (",
+            domain_word,
+            "): ",
+            s1,
+            ", ",
+            s2,
+            ". ",
+            w,
+            " EUR, ",
+            h,
+            " h.",
+        ),
+    ]
     return pc.utf8_trim_whitespace(_choose(rng, templates, n))

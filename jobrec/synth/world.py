@@ -67,9 +67,16 @@ class Streams:
     """One independent numpy Generator per named component, all derived from the seed."""
 
     NAMES = (
-        "geography", "occupations", "seekers", "ads", "timeline", "applications",
-        "feedback", "hires", "text",
-    )  # fmt: skip
+        "geography",
+        "occupations",
+        "seekers",
+        "ads",
+        "timeline",
+        "applications",
+        "feedback",
+        "hires",
+        "text",
+    )
 
     def __init__(self, seed: int):
         children = np.random.SeedSequence(seed).spawn(len(self.NAMES))
