@@ -1,4 +1,5 @@
-"""Clean tables: the raw files typed, deduplicated and cut at the partition's day.
+"""Clean tables: the raw files typed, deduplicated and cut at the partition's day (logic and
+statements in jobrec.data.clean and sql/).
 
 clean.* holds every entity known before run_date (with its `active` flag) and every event strictly
 before run_date; eval.forward_* holds the 7 days from run_date on, for evaluation only.
@@ -8,40 +9,16 @@ from __future__ import annotations
 
 from assets.common import Step, Verdict, Written, daily_asset
 from assets.raw import RAW_KEYS
-from jobrec import warehouse as wh
-from jobrec.contract import open_raw_views
-from jobrec.quality import run_suite
-
-# table -> (SQL file, key columns that order the rows and name them in messages)
-TABLES = {
-    "clean.jobseekers": ("clean_jobseekers", ("jobseeker_id",)),
-    "clean.job_ads": ("clean_job_ads", ("ad_id",)),
-    "clean.applications": ("clean_applications", ("jobseeker_id", "ad_id", "applied_at")),
-    "clean.hires": ("clean_hires", ("jobseeker_id", "ad_id", "hired_at")),
-    "clean.recommendation_feedback": (
-        "clean_recommendation_feedback",
-        ("jobseeker_id", "ad_id", "sent_at"),
-    ),
-    "eval.forward_applications": (
-        "eval_forward_applications",
-        ("jobseeker_id", "ad_id", "applied_at"),
-    ),
-    "eval.forward_hires": ("eval_forward_hires", ("jobseeker_id", "ad_id", "hired_at")),
-}
+from jobrec.data import warehouse
+from jobrec.data.clean import CLEAN_TABLES, write_clean_partition
+from jobrec.data.quality import run_suite
 
 
 def write_table(step: Step, table: str) -> Written:
-    sql_name, keys = TABLES[table]
-    open_raw_views(step.con, step.config.raw_dir, step.run_date)
-    rows = wh.replace_partition(
-        step.con,
-        table,
-        step.run_date,
-        wh.sql(sql_name),
-        {"run_date": step.run_date},
-        order_by=", ".join(keys),
+    rows = write_clean_partition(step.con, table, step.settings.raw_dir, step.run_date)
+    pruned = warehouse.prune_partitions(
+        step.con, table, step.run_date, step.settings.retention_days
     )
-    pruned = wh.prune_partitions(step.con, table, step.run_date, step.config.retention_days)
     active = {}
     if table in ("clean.jobseekers", "clean.job_ads"):
         (n_active,) = step.con.execute(
@@ -52,11 +29,11 @@ def write_table(step: Step, table: str) -> Written:
 
 
 def great_expectations_check(table: str):
-    _, keys = TABLES[table]
+    _, keys = CLEAN_TABLES[table]
 
     def check(step: Step, written: Written) -> Verdict:
         frame = step.con.execute(
-            wh.sql(f"quality_{table.replace('.', '_')}"), {"run_date": step.run_date}
+            warehouse.sql(f"quality_{table.replace('.', '_')}"), {"run_date": step.run_date}
         ).df()
         result = run_suite(table, frame, keys)
         return Verdict(

@@ -27,13 +27,15 @@ from dagster import (
     AssetKey,
     BackfillPolicy,
     MaterializeResult,
+    ResourceParam,
     asset,
 )
 
-from jobrec import warehouse as wh
-from jobrec.runstats import StepTracker
-from orchestration.partitions import daily_partitions
-from orchestration.resources import JobrecConfig, Warehouse
+from assets.partitions import daily_partitions
+from assets.resources import Warehouse
+from jobrec.data.run_stats import StepTracker
+from jobrec.data.settings import Settings
+from jobrec.data.warehouse import record_run, transaction
 
 # Every step that opens the warehouse for writing runs in this pool (limit 1: see dagster.yaml).
 WAREHOUSE_POOL = "jobrec_warehouse"
@@ -43,7 +45,7 @@ WAREHOUSE_POOL = "jobrec_warehouse"
 class Step:
     context: AssetExecutionContext
     con: duckdb.DuckDBPyConnection
-    config: JobrecConfig
+    settings: Settings
     run_date: dt.date
 
 
@@ -117,12 +119,14 @@ def daily_asset(
             check_specs=specs,
             output_required=False,  # a refused partition materialises nothing
         )
-        def _asset(context: AssetExecutionContext, warehouse: Warehouse, jobrec: JobrecConfig):
+        def _asset(
+            context: AssetExecutionContext, warehouse: Warehouse, settings: ResourceParam[Settings]
+        ):
             total_rows, days, refused = 0, [], None
             verdicts: dict[str, Verdict] = {}
             for run_date in sorted(dt.date.fromisoformat(k) for k in context.partition_keys):
                 with warehouse.get_connection() as con:
-                    step = Step(context, con, jobrec, run_date)
+                    step = Step(context, con, settings, run_date)
                     try:
                         with StepTracker() as tracker, _maybe_transaction(con, transactional):
                             written = compute(step)
@@ -133,7 +137,7 @@ def daily_asset(
                     except _Refused:
                         refused = run_date
                         break
-                    wh.record_run(
+                    record_run(
                         con,
                         run_id=context.run.run_id,
                         run_date=run_date,
@@ -168,7 +172,7 @@ def daily_asset(
 
 
 def _maybe_transaction(con: duckdb.DuckDBPyConnection, transactional: bool):
-    return wh.transaction(con) if transactional else contextlib.nullcontext(con)
+    return transaction(con) if transactional else contextlib.nullcontext(con)
 
 
 class _Refused(Exception):

@@ -9,13 +9,13 @@ from collections.abc import Sequence
 import duckdb
 
 from assets.common import Step, Verdict, Written, daily_asset
-from jobrec import warehouse as wh
+from jobrec.data import warehouse
 
 
 def published_copy_matches(step: Step, written: Written) -> Verdict:
     """The published copy opens read-only and holds every table with the working row counts."""
     expected = written.metadata["table_rows"]
-    with duckdb.connect(step.config.published, read_only=True) as pub:
+    with duckdb.connect(step.settings.published, read_only=True) as pub:
         found = {
             f"{s}.{t}": pub.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0]
             for s, t in pub.execute(
@@ -43,7 +43,9 @@ def build_publish_asset(upstream: Sequence):
     )
     def publish_warehouse(step: Step) -> Written:
         """Read-only copy of the warehouse for analysts, replaced atomically after each run."""
-        counts = wh.publish(step.con, step.config.published)
-        return Written(sum(counts.values()), {"table_rows": counts, "path": step.config.published})
+        counts = warehouse.publish(step.con, step.settings.published)
+        return Written(
+            sum(counts.values()), {"table_rows": counts, "path": step.settings.published}
+        )
 
     return publish_warehouse

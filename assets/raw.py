@@ -17,15 +17,17 @@ from dagster import (
     AssetSpec,
     BackfillPolicy,
     MaterializeResult,
+    ResourceParam,
     multi_asset,
 )
 
 from assets.common import WAREHOUSE_POOL
-from jobrec import warehouse as wh
-from jobrec.contract import RAW_FILES, RawInputs
-from jobrec.runstats import StepTracker
-from orchestration.partitions import daily_partitions
-from orchestration.resources import JobrecConfig, Warehouse
+from assets.partitions import daily_partitions
+from assets.resources import Warehouse
+from jobrec.data.contract import RAW_FILES, RawInputs
+from jobrec.data.run_stats import StepTracker
+from jobrec.data.settings import Settings
+from jobrec.data.warehouse import record_run
 
 RAW_KEYS = {name: AssetKey(["raw", name]) for name in RAW_FILES}
 
@@ -54,13 +56,15 @@ RAW_KEYS = {name: AssetKey(["raw", name]) for name in RAW_FILES}
     backfill_policy=BackfillPolicy.single_run(),
     pool=WAREHOUSE_POOL,
 )
-def raw_inputs(context: AssetExecutionContext, warehouse: Warehouse, jobrec: JobrecConfig):
+def raw_inputs(
+    context: AssetExecutionContext, warehouse: Warehouse, settings: ResourceParam[Settings]
+):
     reports, files, rows, refused = {}, {}, {}, None
     accounting = []
     for run_date in sorted(dt.date.fromisoformat(k) for k in context.partition_keys):
         # Validation reads the files with an in-memory DuckDB: it never holds the warehouse lock.
         with StepTracker() as tracker, duckdb.connect() as con:
-            inputs = RawInputs(con, jobrec.raw_dir, run_date)
+            inputs = RawInputs(con, settings.raw_dir, run_date)
             reports = inputs.validate()
             files, rows = inputs.files, inputs.rows
         accounting.append((run_date, tracker))
@@ -70,7 +74,7 @@ def raw_inputs(context: AssetExecutionContext, warehouse: Warehouse, jobrec: Job
     with warehouse.get_connection() as con:
         for run_date, tracker in accounting[: len(accounting) - (refused is not None)]:
             for name in RAW_FILES:
-                wh.record_run(
+                record_run(
                     con,
                     run_id=context.run.run_id,
                     run_date=run_date,

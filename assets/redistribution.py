@@ -7,11 +7,12 @@ from pathlib import Path
 from dagster import MetadataValue
 
 from assets.common import Step, Verdict, Written, daily_asset, problems_text
-from assets.rerank import rerank_evaluation, reranked
-from jobrec import plots
-from jobrec import redistribution as rd
-from jobrec import warehouse as wh
-from jobrec.synth.oracle import oracle_dir
+from assets.rerank import muse2, reranked
+from assets.retrieval import candidates
+from jobrec import redistribution
+from jobrec.data import warehouse
+from jobrec.evaluation.oracle import has_rankings
+from jobrec.plotting import markdown_image
 
 CURVE_COLUMNS = [
     "model",
@@ -41,7 +42,7 @@ def _policy_check(step: Step, written: Written) -> Verdict:
         if policy.qualified
         else "no grid point keeps 95% of Muse.2's recall: lists stay Muse.2's"
     )
-    ok = unconverged.empty and rd.recall_floor_ok(curve)
+    ok = unconverged.empty and redistribution.recall_floor_ok(curve)
     return Verdict(
         ok,
         f"{text}; {len(unconverged)} of {len(ot_rows)} solves unconverged",
@@ -52,23 +53,23 @@ def _policy_check(step: Step, written: Written) -> Verdict:
 @daily_asset(
     key=["models", "ot_policy"],
     group="redistribution",
-    deps=[rerank_evaluation],
+    deps=[muse2],
     checks={"converged_and_recall_kept": _policy_check},
 )
 def ot_policy(step: Step) -> Written:
     """The night's OT parameters: on the validation window's held-out seekers, the Muse.2 scores
     are calibrated, the (ε, α) grid is solved, and the rule keeps the lowest Congestion@100 with
     Recall@100 ≥ 95% of Muse.2's. The whole curve goes to metrics.ot_tradeoff, its plot here."""
-    out = rd.choose_policy(
+    out = redistribution.choose_policy(
         step.con,
         step.run_date,
-        step.config.models_dir,
-        cost=step.config.ot_cost,
+        step.settings.models_dir,
+        cost=step.settings.ot_cost,
         log=step.context.log.info,
     )
     curve, policy = out["curve"], out["policy"]
-    png = plots.tradeoff_plot(
-        curve, Path(step.config.reports_dir) / step.run_date.isoformat() / "ot_tradeoff.png"
+    png = redistribution.tradeoff_plot(
+        curve, Path(step.settings.reports_dir) / step.run_date.isoformat() / "ot_tradeoff.png"
     )
     table = curve[CURVE_COLUMNS].to_markdown(index=False, floatfmt=".4f")
     meta = {
@@ -79,7 +80,7 @@ def ot_policy(step: Step) -> Written:
         "temperature": round(policy.temperature, 4),
         "qualified": policy.qualified,
         "plot_path": str(png),
-        "tradeoff": MetadataValue.md(table + "\n\n" + plots.markdown_image(png, "trade-off")),
+        "tradeoff": MetadataValue.md(table + "\n\n" + markdown_image(png, "trade-off")),
     }
     return Written(len(curve), meta, result=out)
 
@@ -91,7 +92,8 @@ def _recommendations_check(step: Step, written: Written) -> Verdict:
     m = written.metadata
     solver_ok = m["converged"] and m["ad_marginal_error"] <= 10 * m["tolerance"]
     problems = step.con.execute(
-        wh.sql("check_recommendations"), {"run_date": step.run_date, "k": rd.LIST_K}
+        warehouse.sql("check_recommendations"),
+        {"run_date": step.run_date, "k": redistribution.LIST_K},
     ).fetchall()
     text = (
         f"{m['iterations']} iterations, seeker marginal error "
@@ -112,11 +114,11 @@ def _recommendations_check(step: Step, written: Written) -> Verdict:
 def recommendations(step: Step) -> Written:
     """`recs.recommendations`: every seeker's Muse.2 top-300 redistributed by entropic OT under
     the ads' capacities (the night's policy), top 100 by plan mass."""
-    stats = rd.write_recommendations(
-        step.con, step.run_date, step.config.models_dir, log=step.context.log.info
+    stats = redistribution.write_recommendations(
+        step.con, step.run_date, step.settings.models_dir, log=step.context.log.info
     )
-    pruned = wh.prune_partitions(
-        step.con, "recs.recommendations", step.run_date, step.config.retention_days
+    pruned = warehouse.prune_partitions(
+        step.con, "recs.recommendations", step.run_date, step.settings.retention_days
     )
     return Written(stats["rows"], {**stats, "pruned_rows": pruned})
 
@@ -139,16 +141,16 @@ def _spread(step: Step, written: Written) -> Verdict:
 @daily_asset(
     key=["metrics", "market"],
     group="redistribution",
-    deps=[recommendations],
+    deps=[recommendations, candidates],
     checks={"ot_spreads_exposure": _spread},
 )
 def market_evaluation(step: Step) -> Written:
     """`metrics.market` for muse0, muse2 and ot at k 1, 10, 100 (tonight's lists of every seeker,
     and the validation instance), and `metrics.ranking` rows of model ot (validation; forward
     when the raw data holds it)."""
-    has_oracle = oracle_dir(step.config.raw_dir) is not None
-    m = rd.evaluate(step.con, step.run_date, step.config.models_dir, has_oracle)
-    rows = rd.write_evaluation(step.con, step.run_date, m)
+    has_oracle = has_rankings(step.settings.raw_dir, step.run_date)
+    m = redistribution.evaluate(step.con, step.run_date, step.settings.models_dir, has_oracle)
+    rows = redistribution.write_evaluation(step.con, step.run_date, m)
     summary = {
         f"{r.model}_{r.population}_at_{r.k}": MetadataValue.text(
             f"congestion {r.congestion:.4f}, coverage {r.coverage:.4f}, gini {r.gini:.4f}"

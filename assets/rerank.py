@@ -1,12 +1,12 @@
 """Rerank: Muse.1, Muse.2 and the XGBoost baseline on the Muse.0 candidates, `recs.reranked`, and
-their evaluation (logic in jobrec.rerank_pipeline, jobrec.rerank, jobrec.xgb_baseline)."""
+their evaluation (logic in jobrec.rerank)."""
 
 from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
-from assets.retrieval import candidates, muse0, retrieval_evaluation
-from jobrec import rerank_pipeline as rrp
-from jobrec import retrieval_pipeline as rp
-from jobrec import warehouse as wh
-from jobrec.synth.oracle import oracle_dir
+from assets.retrieval import candidates, night_inputs
+from jobrec import rerank
+from jobrec.data import warehouse
+from jobrec.evaluation.offline import paired_difference
+from jobrec.evaluation.oracle import has_rankings
 
 
 def _learned(step: Step, written: Written) -> Verdict:
@@ -28,13 +28,13 @@ def _model_asset(kind: str, description: str):
     @daily_asset(
         key=["models", kind],
         group="rerank",
-        deps=[muse0, candidates],
+        deps=[night_inputs],
         checks={"beats_its_input": _learned},
         description=description,
     )
     def _compute(step: Step) -> Written:
-        stats = rrp.train_model(
-            step.con, step.run_date, step.config.models_dir, kind, log=step.context.log.info
+        stats = rerank.train_model(
+            step.con, step.run_date, step.settings.models_dir, kind, log=step.context.log.info
         )
         keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
         return Written(0, keep)
@@ -57,7 +57,7 @@ def _reranked_check(step: Step, written: Written) -> Verdict:
     """Per model, every seeker's list has min(keep, candidates) distinct ads among its
     candidates, ranks 1..n, finite scores non-increasing by rank."""
     problems = step.con.execute(
-        wh.sql("check_reranked"), {"run_date": step.run_date, **rrp.RERANK_KEEP}
+        warehouse.sql("check_reranked"), {"run_date": step.run_date, **rerank.RERANK_KEEP}
     ).fetchall()
     by_model = [(f"{m} {p}", n, s) for m, p, n, s in problems]
     return problems_verdict(
@@ -74,11 +74,11 @@ def _reranked_check(step: Step, written: Written) -> Verdict:
 def reranked(step: Step) -> Written:
     """`recs.reranked`: tonight's candidates reranked by Muse.2 (top 300, the redistribution's
     edges), Muse.1 and XGBoost (top 100 each)."""
-    stats = rrp.write_reranked(
-        step.con, step.run_date, step.config.models_dir, log=step.context.log.info
+    stats = rerank.write_reranked(
+        step.con, step.run_date, step.settings.models_dir, log=step.context.log.info
     )
-    pruned = wh.prune_partitions(
-        step.con, "recs.reranked", step.run_date, step.config.retention_days
+    pruned = warehouse.prune_partitions(
+        step.con, "recs.reranked", step.run_date, step.settings.retention_days
     )
     rows = sum(v for k, v in stats.items() if k.startswith("rows_"))
     return Written(rows, {**stats, "pruned_rows": pruned})
@@ -90,7 +90,7 @@ def _muse2_not_below_muse0(step: Step, written: Written) -> Verdict:
     each = written.result.holdout_recall_at_100
     if "muse2" not in each or not len(each["muse2"]):
         return Verdict(True, "no held-out seekers with applications: not judged")
-    diff, se = rp.paired_difference(each["muse2"], each["muse0"])
+    diff, se = paired_difference(each["muse2"], each["muse0"])
     return Verdict(
         diff >= -2 * se,
         f"held-out Recall@100: muse2 {each['muse2'].mean():.4f}, "
@@ -102,18 +102,18 @@ def _muse2_not_below_muse0(step: Step, written: Written) -> Verdict:
 @daily_asset(
     key=["metrics", "ranking_rerank"],
     group="rerank",
-    deps=[reranked, retrieval_evaluation],
+    deps=[reranked],
     checks={"muse2_not_below_muse0": _muse2_not_below_muse0},
 )
 def rerank_evaluation(step: Step) -> Written:
     """`metrics.ranking` rows of stage rerank (muse1, muse2, xgboost; k 10 and 100; both
     relevances): validation on the held-out seekers of the validation window with Muse.0 beside
     them (population rerank_holdout), forward from recs.reranked when the raw data holds it."""
-    has_oracle = oracle_dir(step.config.raw_dir) is not None
-    ev = rrp.evaluate(
-        step.con, step.run_date, step.config.models_dir, has_oracle, log=step.context.log.info
+    has_oracle = has_rankings(step.settings.raw_dir, step.run_date)
+    ev = rerank.evaluate(
+        step.con, step.run_date, step.settings.models_dir, has_oracle, log=step.context.log.info
     )
-    rows = rrp.write_evaluation(step.con, step.run_date, ev)
+    rows = rerank.write_evaluation(step.con, step.run_date, ev)
     summary = {
         f"{r.model}_{r.split}_{r.relevance}_recall_at_{r.k}": round(r.recall, 4)
         for r in ev.rows.itertuples()

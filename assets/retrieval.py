@@ -1,5 +1,6 @@
-"""Retrieval: fitted features, the Muse.0 two-tower model, embeddings, top-1,000 candidates, and
-their evaluation beside the popularity and oracle baselines (logic in jobrec.retrieval_pipeline).
+"""Retrieval: fitted features with the market as known at D, the Muse.0 two-tower model, the
+night's shared inputs, embeddings, top-1,000 candidates, and their evaluation beside the
+popularity and oracle baselines (logic in jobrec.retrieval).
 """
 
 import math
@@ -15,9 +16,9 @@ from assets.clean import (
     eval_forward_hires,
 )
 from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
-from jobrec import modelstore
-from jobrec import retrieval_pipeline as rp
-from jobrec import warehouse as wh
+from jobrec import retrieval
+from jobrec.data import model_store, warehouse
+from jobrec.evaluation.offline import paired_difference
 
 NORM_TOLERANCE = 1e-3  # tower outputs are unit vectors
 
@@ -25,8 +26,8 @@ NORM_TOLERANCE = 1e-3  # tower outputs are unit vectors
 def _features_finite(step: Step, written: Written) -> Verdict:
     """The feature space has the expected width and gives finite vectors on tonight's seekers
     and ads (a sample), with gender among none of the columns it reads."""
-    space = rp.load_features(step.config.models_dir, step.run_date)
-    market = rp.load_market(step.con, step.run_date)
+    space = retrieval.load_space(step.settings.models_dir, step.run_date)
+    market = retrieval.load_market(step.settings.models_dir, step.run_date)
     seekers = market.seekers.head(2000)
     read = set(space.schema()["seekers"].values()) | set(space.schema()["ads"].values())
     read_flat = {c for v in read for c in ((v,) if isinstance(v, str) else v)}
@@ -49,9 +50,12 @@ def _features_finite(step: Step, written: Written) -> Verdict:
 )
 def features(step: Step) -> Written:
     """Seeker and ad preprocessing (occupation levels, skills, numbers, location, text),
-    fitted on the entities known before D - 7 and saved under the models folder."""
-    stats = rp.fit_features(step.con, step.run_date, step.config.models_dir)
-    removed = modelstore.prune(step.config.models_dir, step.run_date, step.config.retention_days)
+    fitted on the entities known before D - 7, saved under the models folder with the market as
+    known at D and Muse.0's inputs of every seeker and ad (read by every later step)."""
+    stats = retrieval.fit_features(step.con, step.run_date, step.settings.models_dir)
+    removed = model_store.prune(
+        step.settings.models_dir, step.run_date, step.settings.retention_days
+    )
     return Written(0, {**stats, "pruned_model_days": len(removed)})
 
 
@@ -80,7 +84,9 @@ def muse0(step: Step) -> Written:
     """The Muse.0 two-tower model: in-batch sampled softmax with log-Q correction and mixed
     uniform negatives, on applications and hires before D - 7 (hires weighted), early-stopped on
     validation Recall@1000 over [D - 7, D) (Recall@100 when the window has under 10,000 ads)."""
-    report = rp.train(step.con, step.run_date, step.config.models_dir, log=step.context.log.info)
+    report = retrieval.train(
+        step.con, step.run_date, step.settings.models_dir, log=step.context.log.info
+    )
     return Written(
         0,
         {
@@ -100,12 +106,41 @@ def muse0(step: Step) -> Written:
     )
 
 
+def _night_inputs_complete(step: Step, written: Written) -> Verdict:
+    """The night's inputs hold labelled training and held-out lists (no validation seeker:
+    nothing to train the rerankers on)."""
+    m = written.metadata
+    ok = m["train_seekers"] > 0 and m["holdout_seekers"] > 0 and m["list_k"] > 0
+    return Verdict(
+        ok,
+        f"{m['train_seekers']} training and {m['holdout_seekers']} held-out lists of "
+        f"{m['list_k']} candidates; {m['bytes'] / 2**20:.1f} MiB",
+    )
+
+
+@daily_asset(
+    key=["models", "night_inputs"],
+    group="retrieval",
+    deps=[muse0],
+    checks={"lists_to_train_on": _night_inputs_complete},
+)
+def night_inputs(step: Step) -> Written:
+    """The night's shared inputs, built once: Muse.0 vectors of every seeker and ad, the
+    rerankers' entity inputs and pair-feature tables (as of D - 7 and D), the validation seekers'
+    labelled candidate lists (train / held out). Read by the rerankers, their evaluation, the
+    redistribution and the send stage."""
+    stats = retrieval.write_night_inputs(step.settings.models_dir, step.run_date)
+    return Written(0, stats)
+
+
 def _embedding_check(side: str):
-    table, id_column = rp.EMBEDDING_SIDES[side]
+    table, id_column = retrieval.EMBEDDING_SIDES[side]
     entities = "clean.jobseekers" if side == "seekers" else "clean.job_ads"
 
     def check(step: Step, written: Written) -> Verdict:
-        query = wh.sql("check_embeddings").format(table=table, entities=entities, id=id_column)
+        query = warehouse.sql("check_embeddings").format(
+            table=table, entities=entities, id=id_column
+        )
         names = (
             "n_rows",
             "n_ids",
@@ -150,9 +185,9 @@ def _embeddings_asset(side: str, name: str):
         description=f"`embed.{name}`: Muse.0 {side[:-1]}-tower vectors of the active {side} of D.",
     )
     def _compute(step: Step) -> Written:
-        stats = rp.write_embeddings(step.con, step.run_date, step.config.models_dir, side)
-        pruned = wh.prune_partitions(
-            step.con, f"embed.{name}", step.run_date, step.config.retention_days
+        stats = retrieval.write_embeddings(step.con, step.run_date, step.settings.models_dir, side)
+        pruned = warehouse.prune_partitions(
+            step.con, f"embed.{name}", step.run_date, step.settings.retention_days
         )
         return Written(stats["rows"], {**stats, "pruned_rows": pruned})
 
@@ -167,7 +202,7 @@ def _candidates_check(step: Step, written: Written) -> Verdict:
     """Every active seeker has min(1000, active ads not applied to) distinct active ads, ranks
     1..n, scores finite and non-increasing by rank, none applied to before."""
     problems = step.con.execute(
-        wh.sql("check_candidates"), {"run_date": step.run_date, "k": rp.CANDIDATES_K}
+        warehouse.sql("check_candidates"), {"run_date": step.run_date, "k": retrieval.CANDIDATES_K}
     ).fetchall()
     return problems_verdict(problems, f"{written.rows} candidates, every list complete and sorted")
 
@@ -181,9 +216,9 @@ def _candidates_check(step: Step, written: Written) -> Verdict:
 def candidates(step: Step) -> Written:
     """`recs.candidates`: the exact top-1,000 active ads of every active seeker by Muse.0 score
     (blocked matrix product + top-k), ads already applied to left out."""
-    stats = rp.write_candidates(step.con, step.run_date)
-    pruned = wh.prune_partitions(
-        step.con, "recs.candidates", step.run_date, step.config.retention_days
+    stats = retrieval.write_candidates(step.con, step.run_date)
+    pruned = warehouse.prune_partitions(
+        step.con, "recs.candidates", step.run_date, step.settings.retention_days
     )
     return Written(stats["rows"], {**stats, "pruned_rows": pruned})
 
@@ -202,7 +237,7 @@ def _beats_popularity(step: Step, written: Written) -> Verdict:
         )
     k, muse_each, pop_each = ev.popularity_pairs
     muse, pop = float(muse_each.mean()), float(pop_each.mean())
-    diff, se = rp.paired_difference(muse_each, pop_each)
+    diff, se = paired_difference(muse_each, pop_each)
     ratio, miss_ratio = muse / max(pop, 1e-12), (1 - muse) / max(1 - pop, 1e-12)
     ok = (ratio >= 2 or miss_ratio <= 0.5) if k == 1000 else diff > 2 * se
     return Verdict(
@@ -222,7 +257,7 @@ def _below_oracle(step: Step, written: Written) -> Verdict:
         return Verdict(True, "no oracle for this market: not judged")
     lines, ok = [], True
     for split, (k, model, truth) in ev.oracle_pairs.items():
-        diff, se = rp.paired_difference(model, truth)
+        diff, se = paired_difference(model, truth)
         ok &= diff <= 2 * se + 1e-12
         lines.append(
             f"{split} Recall@{k}: muse0 {model.mean():.4f}, oracle {truth.mean():.4f}, "
@@ -234,25 +269,25 @@ def _below_oracle(step: Step, written: Written) -> Verdict:
 @daily_asset(
     key=["metrics", "ranking_retrieval"],
     group="retrieval",
-    deps=[candidates, eval_forward_applications, eval_forward_hires],
+    deps=[candidates, night_inputs, eval_forward_applications, eval_forward_hires],
     checks={"beats_popularity": _beats_popularity, "not_above_oracle": _below_oracle},
 )
 def retrieval_evaluation(step: Step) -> Written:
     """`metrics.ranking` rows of stages retrieval (muse0) and baseline (popularity, oracle):
     Recall, NDCG and hit rate at 10/100/1000 for applications and hires, on the validation
-    window and, when the raw data holds it, the forward window."""
-    ev = rp.evaluate(
+    window and, when the raw data holds it, the forward window; Muse.0's rows on the
+    rerankers' held-out seekers (population rerank_holdout); the oracle's when the raw folder
+    holds its rankings of the partition."""
+    ev = retrieval.evaluate(
         step.con,
         step.run_date,
-        step.config.models_dir,
-        step.config.raw_dir,
+        step.settings.models_dir,
+        step.settings.raw_dir,
         log=step.context.log.info,
     )
-    rows = rp.write_evaluation(step.con, step.run_date, ev)
+    rows = retrieval.write_evaluation(step.con, step.run_date, ev)
     summary = {
-        f"{r.model}{'' if r.population == 'all' else '_sample'}_{r.split}_recall_at_{r.k}": round(
-            r.recall, 4
-        )
+        f"{r.model}_{r.population}_{r.split}_recall_at_{r.k}": round(r.recall, 4)
         for r in ev.rows.itertuples()
         if r.relevance == "applications" and r.k in (100, 1000)
     }
@@ -262,6 +297,7 @@ def retrieval_evaluation(step: Step) -> Written:
 RETRIEVAL_ASSETS = [
     features,
     muse0,
+    night_inputs,
     seeker_embeddings,
     ad_embeddings,
     candidates,

@@ -11,9 +11,9 @@ from assets.clean import clean_recommendation_feedback
 from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
 from assets.redistribution import recommendations
 from assets.rerank import muse2
-from jobrec import plots
-from jobrec import send_pipeline as sp
-from jobrec import warehouse as wh
+from jobrec import send
+from jobrec.data import warehouse
+from jobrec.plotting import markdown_image
 
 THRESHOLD_COLUMNS = [
     "segment",
@@ -64,7 +64,7 @@ def funnel(step: Step) -> Written:
     """Funnel models P(response | sent), P(apply | response), P(positive | apply): logistic
     regressions on the pair features of the sends of the 56 days before D - 7; calibration
     (Brier, AUC, reliability by decile) on the sends of [D - 7, D)."""
-    stats = sp.train(step.con, step.run_date, step.config.models_dir)
+    stats = send.train(step.con, step.run_date, step.settings.models_dir)
     meta = {"train_sends": stats["train_sends"], "holdout_sends": stats["holdout_sends"]}
     for model, r in stats["calibration"].items():
         if "brier_base_rate" in r:
@@ -79,7 +79,7 @@ def _thresholds_check(step: Step, written: Written) -> Verdict:
     moved, the SLOs hold (Wilson bounds), all four Δ_i > 0 and the held-out week agrees; the
     greedy never claims more than the grid's optimum."""
     rows = written.result.rows
-    problems = sp.threshold_problems(written.result)
+    problems = send.threshold_problems(written.result)
     moved = int((rows["improved"] & rows["method"].eq("greedy")).sum())
     text = f"{rows['segment'].nunique()} segments, {moved} moved by the greedy search"
     return Verdict(not problems, "; ".join([text, *problems]))
@@ -96,17 +96,17 @@ def segment_thresholds(step: Step) -> Written:
     thresholds and the exhaustive grid's, with their metrics on the 28 days of sends before
     D - 7 and on the held-out week; segments without an admissible triple, or whose triple the
     held-out week does not confirm, keep the defaults."""
-    tuned = sp.choose_thresholds(
-        step.con, step.run_date, step.config.models_dir, log=step.context.log.info
+    tuned = send.choose_thresholds(
+        step.con, step.run_date, step.settings.models_dir, log=step.context.log.info
     )
-    rows = sp.write_thresholds(step.con, step.run_date, tuned)
+    rows = send.write_thresholds(step.con, step.run_date, tuned)
     greedy = tuned.rows[tuned.rows["method"] == "greedy"].set_index("segment")
-    png = plots.segment_objective_plot(
+    png = send.segment_objective_plot(
         tuned.tables,
         tuned.default,
         tuned.chosen,
         tuned.segment_names,
-        Path(step.config.reports_dir) / step.run_date.isoformat() / "segment_objective.png",
+        Path(step.settings.reports_dir) / step.run_date.isoformat() / "segment_objective.png",
     )
     table = tuned.rows[THRESHOLD_COLUMNS].to_markdown(index=False, floatfmt=".4f")
     evals = tuned.rows.pivot(index="segment", columns="method", values="evaluations")
@@ -123,7 +123,7 @@ def segment_thresholds(step: Step) -> Written:
                 )
             )
         ),
-        "thresholds": MetadataValue.md(table + "\n\n" + plots.markdown_image(png, "objective")),
+        "thresholds": MetadataValue.md(table + "\n\n" + markdown_image(png, "objective")),
     }
     return Written(rows, meta, result=tuned)
 
@@ -133,10 +133,10 @@ def _send_check(step: Step, written: Written) -> Verdict:
     (unsubscribed, applied, hired, sent in the last 14 days, positions filled), and is one of
     the seeker's recommendations."""
     problems = step.con.execute(
-        wh.sql("check_to_send"),
+        warehouse.sql("check_to_send"),
         {
             "run_date": step.run_date,
-            "per_seeker": sp.SENDS_PER_SEEKER,
+            "per_seeker": send.SENDS_PER_SEEKER,
             "recent": written.metadata["recent_send_cutoff"],
         },
     ).fetchall()
@@ -154,11 +154,11 @@ def _send_check(step: Step, written: Written) -> Verdict:
 def to_send(step: Step) -> Written:
     """`recs.to_send`: tonight's redistributed recommendations scored by the funnel, kept when
     they pass their segment's thresholds and no exclusion, at most 10 a seeker."""
-    stats = sp.write_to_send(step.con, step.run_date, step.config.models_dir)
-    pruned = wh.prune_partitions(
-        step.con, "recs.to_send", step.run_date, step.config.retention_days
+    stats = send.write_to_send(step.con, step.run_date, step.settings.models_dir)
+    pruned = warehouse.prune_partitions(
+        step.con, "recs.to_send", step.run_date, step.settings.retention_days
     )
-    cutoff = (step.run_date - dt.timedelta(days=sp.RECENT_SEND_DAYS)).isoformat()
+    cutoff = (step.run_date - dt.timedelta(days=send.RECENT_SEND_DAYS)).isoformat()
     return Written(stats["rows"], {**stats, "pruned_rows": pruned, "recent_send_cutoff": cutoff})
 
 

@@ -19,12 +19,10 @@ import time
 import duckdb
 import torch
 
-from jobrec import muse0 as m0
-from jobrec.evaluation import metric_rows, pairs_in, popularity_lists, splits
+from jobrec import retrieval
+from jobrec.data.market import load_market
+from jobrec.evaluation.offline import comparison_k, metric_rows, pairs_in, popularity_lists, splits
 from jobrec.features import FeatureSpace
-from jobrec.market import load_market
-from jobrec.retrieval import exact_topk
-from jobrec.retrieval_pipeline import comparison_k, tower_inputs
 
 VARIANTS = {
     "default": {},  # in-batch negatives only, log-Q corrected
@@ -43,7 +41,7 @@ def main() -> None:
     con.execute("SET TimeZone = 'UTC'")
     market = load_market(con, args.day)
     space = FeatureSpace(0).fit(*market.known_before(market.train_end))
-    seekers, ads = tower_inputs(space, market)
+    seekers, ads = retrieval.tower_inputs(space, market)
     val = splits(market)[0]
     hires = market.hires.between(dt.date.min, market.train_end)
     who = val.seekers(20_000, 0)
@@ -66,19 +64,21 @@ def main() -> None:
     print(f"| popularity | - | - | - | {recall[10]:.4f} | {recall[100]:.4f} | {recall[1000]:.4f} |")
     for name in args.variants:
         cfg = dataclasses.replace(
-            m0.Muse0Config(), **VARIANTS[name], validation_k=comparison_k(len(val.universe)) or 10
+            retrieval.Muse0Config(),
+            **VARIANTS[name],
+            validation_k=comparison_k(len(val.universe)) or 10,
         )
-        pairs = m0.training_pairs(
+        pairs = retrieval.training_pairs(
             val.seen.seeker, val.seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight
         )
         t0 = time.perf_counter()
-        model, report = m0.train_muse0(
-            seekers, ads, pairs, m0.validation_set(val, 5000, 0), space.vocab_sizes(), cfg
+        model, report = retrieval.train_muse0(
+            seekers, ads, pairs, retrieval.validation_set(val, 5000, 0), space.vocab_sizes(), cfg
         )
         seconds = time.perf_counter() - t0
-        u = m0.embed(model, "seekers", seekers, who)
-        v = m0.embed(model, "ads", ads, val.universe)
-        _, top = exact_topk(u, v, k, *ex)
+        u = retrieval.embed(model, "seekers", seekers, who)
+        v = retrieval.embed(model, "ads", ads, val.universe)
+        _, top = retrieval.exact_topk(u, v, k, *ex)
         recall = {
             r["k"]: r["recall"]
             for r in metric_rows(top, val, who, (10, 100, 1000))

@@ -32,11 +32,10 @@ import numpy as np
 import torch
 import xgboost as xgb
 
-from jobrec import modelstore
-from jobrec.cross import CROSS_COLUMNS
-from jobrec.rerank import Lists, _inference_tables, load_reranker, score_lists
-from jobrec.xgb_baseline import load_booster
-from jobrec.xgb_baseline import score_lists as xgb_score_lists
+from jobrec.data import model_store
+from jobrec.pair_features import CROSS_COLUMNS
+from jobrec.rerank import load_booster, predict_lists
+from jobrec.reranker_model import Lists, inference_tables, load_reranker, score_lists
 
 SHAPES = {"small": (16_500, 13_300), "medium": (110_000, 93_000)}  # active seekers, ads
 
@@ -54,7 +53,7 @@ def best_of(fn, repeat=5):
 
 def towers(model, sx, ax, who, device):
     with torch.inference_mode():
-        tables = _inference_tables(
+        tables = inference_tables(
             model, sx.to(device)[torch.as_tensor(who, device=device)], ax.to(device)
         )
         return [t.cpu() for t in tables]
@@ -74,10 +73,10 @@ def main() -> None:
     numba.set_num_threads(threads)
     device = torch.device(args.device)
     muse2, _ = load_reranker(
-        modelstore.model_dir(args.models_dir, args.day, "muse2") / "model.pt", device
+        model_store.model_dir(args.models_dir, args.day, "muse2") / "model.pt", device
     )
     ranker = load_booster(
-        modelstore.model_dir(args.models_dir, args.day, "xgboost") / "xgboost.json"
+        model_store.model_dir(args.models_dir, args.day, "xgboost") / "xgboost.json"
     )
     trees = int(ranker.attr("best_iteration")) + 1
     n_in = muse2.seeker[0].in_features
@@ -117,7 +116,7 @@ def main() -> None:
             eager = f"{best_of(partial(run, fused=False))[0]:.3f}"
         timings = [{} for _ in range(3)]
         for t in timings:
-            xgb_score_lists(ranker, seeker_x, ad_x, lists, timings=t)
+            predict_lists(ranker, seeker_x, ad_x, lists, timings=t)
         t_rows = min(t["rows"] for t in timings)
         t_pred = min(t["predict"] for t in timings)
         pairs = ads.size

@@ -4,7 +4,7 @@
 
 Reads the candidate lists a nightly run wrote (recs.candidates of day D, every seeker, 1,000
 candidates each) and the Muse.2 and XGBoost models it trained, then reranks them the way
-`rerank_pipeline.write_reranked` does: Muse's tables over every seeker and the active ads
+`jobrec.rerank.write_reranked` does: Muse's tables over every seeker and the active ads
 grouped by occupation (`tonight_ads`), seekers grouped by desired occupation
 (`tonight_seekers`), blocks of 2,000 seekers. Timed, all from host arrays to host scores:
   muse2 towers   the folded tables (once a night)
@@ -33,14 +33,11 @@ import numpy as np
 import torch
 import xgboost as xgb
 
-from jobrec import modelstore
-from jobrec.cross import CROSS_COLUMNS
-from jobrec.market import load_market
-from jobrec.rerank import Lists, load_reranker, score_tables, scoring_tables
-from jobrec.rerank_pipeline import tonight_ads, tonight_seekers
-from jobrec.retrieval_pipeline import read_lists
-from jobrec.xgb_baseline import load_booster
-from jobrec.xgb_baseline import score_lists as xgb_score_lists
+from jobrec.data import model_store
+from jobrec.data.market import load_market, read_lists
+from jobrec.pair_features import CROSS_COLUMNS
+from jobrec.rerank import load_booster, predict_lists, tonight_ads, tonight_seekers
+from jobrec.reranker_model import Lists, load_reranker, score_tables, scoring_tables
 
 BLOCK = 2000  # write_reranked's seeker block
 K = 1000
@@ -86,7 +83,7 @@ def main() -> None:
     market = load_market(con, args.day)
     seekers, ads = night_lists(con, args.day, market)
     con.close()
-    folder = lambda kind: modelstore.model_dir(args.models_dir, args.day, kind)  # noqa: E731
+    folder = lambda kind: model_store.model_dir(args.models_dir, args.day, kind)  # noqa: E731
     muse2, _ = load_reranker(folder("muse2") / "model.pt", torch.device("cpu"))
     ranker = load_booster(folder("xgboost") / "xgboost.json")
     n_in = muse2.seeker[0].in_features
@@ -115,7 +112,7 @@ def main() -> None:
     for b, lo in enumerate(range(0, len(seekers), BLOCK)):
         hi = min(len(seekers), lo + BLOCK)
         lists = Lists(seekers[lo:hi], ads[lo:hi], pool[b % POOL][: hi - lo], None, None)
-        xgb_score_lists(ranker, seeker_x, ad_x, lists, timings=timings)
+        predict_lists(ranker, seeker_x, ad_x, lists, timings=timings)
     muse = towers + muse_pairs
     xgb_total = timings["rows"] + timings["predict"]
     print(

@@ -22,8 +22,9 @@ import time
 import numpy as np
 import torch
 
-from jobrec.cross import CROSS_COLUMNS
-from jobrec.rerank import HirePairs, Lists, RerankConfig, train_reranker
+from jobrec.pair_features import CROSS_COLUMNS
+from jobrec.rerank import train_reranker
+from jobrec.reranker_model import HirePairs, Lists, RerankConfig
 
 ENTITY_DIMS = 69  # the rerankers' seeker and ad inputs on `small` (Muse.0 embedding + numbers)
 

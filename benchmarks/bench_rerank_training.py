@@ -3,10 +3,10 @@ the loss (listwise softmax against binary cross-entropy with sampled negatives) 
 Muse.2; `--variants` trains others instead, each `kind[:field=value,...]` over RerankConfig
 (e.g. `muse2:hidden=256,dims=16`).
 
-    python benchmarks/bench_rerank_training.py --warehouse W --models-dir M --day D
+    python benchmarks/bench_rerank_training.py --models-dir M --day D
         [--variants muse2 muse2:hidden=256 ...]
 
-Needs a warehouse and models folder where day D ran through recs.candidates. Scores are the
+Needs a models folder where day D ran through models/night_inputs. Scores are the
 held-out seekers' candidate Recall@10/@100 (applications), as the nightly model checks compute.
 """
 
@@ -17,11 +17,10 @@ import dataclasses
 import datetime as dt
 import time
 
-import duckdb
 import torch
 
-from jobrec import rerank_pipeline as rrp
-from jobrec.rerank import RerankConfig, recall_at, score_lists, train_reranker
+from jobrec import rerank, retrieval
+from jobrec.reranker_model import RerankConfig, score_lists
 
 LOSSES = ["muse1", "muse1:loss=bce", "muse2", "muse2:loss=bce"]
 
@@ -38,16 +37,13 @@ def variant(spec: str) -> RerankConfig:
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--warehouse", required=True)
     parser.add_argument("--models-dir", required=True)
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--variants", nargs="+", default=LOSSES)
     args = parser.parse_args()
-    con = duckdb.connect(args.warehouse, read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
-    p = rrp.prepare(con, args.day, args.models_dir)
-    train, held = rrp.training_lists(p)
-    hires = rrp.hire_pairs(p.market, p.train_entities, p.market.train_end)
+    p = retrieval.load_night_inputs(args.models_dir, args.day)
+    train, held = p.train_lists, p.holdout_lists
+    hires = rerank.hire_pairs(p.market, p.train_entities, p.market.train_end)
     print(f"{len(train.seeker):,} training seekers, {len(held.seeker):,} held-out seekers")
     print("| variant | epochs (kept) | train s | Recall@10 | Recall@100 |")
     print("|---|---:|---:|---:|---:|")
@@ -55,7 +51,7 @@ def main() -> None:
         cfg = variant(spec)
         kind = cfg.kind
         t0 = time.perf_counter()
-        model, report = train_reranker(
+        model, report = rerank.train_reranker(
             p.inputs.seekers, p.inputs.ads, train, held, hires if kind == "muse2" else None, cfg
         )
         seconds = time.perf_counter() - t0
@@ -70,8 +66,8 @@ def main() -> None:
         )
         print(
             f"| {spec} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
-            f"{recall_at(scores, held.applied, 10):.4f} | "
-            f"{recall_at(scores, held.applied, 100):.4f} |",
+            f"{rerank.candidate_recall(scores, held.applied, 10):.4f} | "
+            f"{rerank.candidate_recall(scores, held.applied, 100):.4f} |",
             flush=True,
         )
 

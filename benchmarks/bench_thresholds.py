@@ -22,7 +22,7 @@ import time
 
 import numpy as np
 
-from jobrec import thresholds as th
+from jobrec.send import thresholds
 
 
 def sends(n: int, segments: int, seed: int = 0):
@@ -65,13 +65,13 @@ def main() -> None:
     )
 
     t_tables, (tab, default) = best_of(
-        lambda: th.tuning_tables(seg, probs, outcomes, args.segments, args.steps)
+        lambda: thresholds.tuning_tables(seg, probs, outcomes, args.segments, args.steps)
     )
     t_grid, grids = best_of(
-        lambda: [th.grid_search(tab.counts[s], default) for s in range(args.segments)]
+        lambda: [thresholds.grid_search(tab.counts[s], default) for s in range(args.segments)]
     )
     t_greedy, greedies = best_of(
-        lambda: [th.greedy_search(tab.counts[s], default) for s in range(args.segments)]
+        lambda: [thresholds.greedy_search(tab.counts[s], default) for s in range(args.segments)]
     )
     print(f"default triple {default}")
     print(

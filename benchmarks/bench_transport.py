@@ -33,8 +33,8 @@ from pathlib import Path
 
 import numpy as np
 
-from jobrec import transport as tp
-from jobrec.runstats import StepTracker
+from jobrec import transport
+from jobrec.data.run_stats import StepTracker
 
 TOL = 1e-6
 OFF_EDGE = 1e4
@@ -54,18 +54,18 @@ def instance(seekers: int, ads: int, edges: int, seed: int = 0, dtype=np.float64
         c = (centre[lo:hi, None] + np.arange(edges)[None, :] * stride[lo:hi, None]) % ads
         cols[lo:hi] = c
         scores[lo:hi] = 2 * appeal[c] + rng.standard_normal((hi - lo, edges), dtype=np.float32)
-        cost[lo:hi] = tp.edge_costs(scores[lo:hi], "neglogp")
+        cost[lo:hi] = transport.edge_costs(scores[lo:hi], "neglogp")
     del scores
-    capacity = tp.capacities(rng.integers(1, 6, ads), seekers)
-    return tp.EdgeGraph(cols, cost, np.ones(seekers), capacity)
+    capacity = transport.capacities(rng.integers(1, 6, ads), seekers)
+    return transport.EdgeGraph(cols, cost, np.ones(seekers), capacity)
 
 
 def run_sparse(args, out: Path | None) -> dict:
     dtype = np.float32 if args.float32 else np.float64
     g = instance(args.seekers, args.ads, args.edges, dtype=dtype)
-    cfg = tp.OTConfig(args.epsilon, args.tau, TOL, args.max_iter)
+    cfg = transport.OTConfig(args.epsilon, args.tau, TOL, args.max_iter)
     with StepTracker() as tracker:
-        sol = tp.solve(g, cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
+        sol = transport.solve(g, cfg, log=lambda m: print(m, file=sys.stderr, flush=True))
     if out is not None:
         np.save(out, sol.plan)
     return {

@@ -1,9 +1,9 @@
 """The XGBoost baseline's configuration search: 24 configurations on the validation window.
 
-    python benchmarks/bench_xgb_search.py --warehouse W --models-dir M --day D
+    python benchmarks/bench_xgb_search.py --models-dir M --day D
 
 Builds the rerank stage's training and held-out lists of day D exactly as the nightly does
-(jobrec.rerank_pipeline), then trains XGBoost for every configuration of the grid (depth x
+(jobrec.retrieval's night inputs), then trains XGBoost for every configuration of the grid (depth x
 learning rate x min_child_weight x objective) with early stopping on the held-out seekers, and
 scores each by the held-out candidate Recall@100 (and @10) — quality only, never speed. Prints
 a Markdown table sorted by Recall@100; the best row is the nightly default (XGBConfig).
@@ -17,11 +17,7 @@ import datetime as dt
 import itertools
 import time
 
-import duckdb
-
-from jobrec import rerank_pipeline as rrp
-from jobrec.rerank import recall_at
-from jobrec.xgb_baseline import XGBConfig, score_lists, train_xgb
+from jobrec import rerank, retrieval
 
 GRID = {
     "max_depth": (4, 6, 8),
@@ -33,14 +29,11 @@ GRID = {
 
 def main() -> None:
     parser = argparse.ArgumentParser()
-    parser.add_argument("--warehouse", required=True)
     parser.add_argument("--models-dir", required=True)
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
     args = parser.parse_args()
-    con = duckdb.connect(args.warehouse, read_only=True)
-    con.execute("SET TimeZone = 'UTC'")
-    p = rrp.prepare(con, args.day, args.models_dir)
-    train, held = rrp.training_lists(p)
+    p = retrieval.load_night_inputs(args.models_dir, args.day)
+    train, held = p.train_lists, p.holdout_lists
     print(
         f"{len(train.seeker):,} training seekers, {len(held.seeker):,} held-out seekers, "
         f"{held.ads.shape[1]} candidates each; n_estimators 600 with early stopping (20)"
@@ -52,16 +45,16 @@ def main() -> None:
     print("|---:|---:|---:|---|---:|---:|---:|---:|")
     for values in itertools.product(*GRID.values()):
         grid_point = dict(zip(GRID, values, strict=True))
-        cfg = dataclasses.replace(XGBConfig(), n_estimators=600, **grid_point)
+        cfg = dataclasses.replace(rerank.XGBConfig(), n_estimators=600, **grid_point)
         t0 = time.perf_counter()
-        model, report = train_xgb(p.inputs.seekers, p.inputs.ads, train, held, cfg)
+        model, report = rerank.train_xgb(p.inputs.seekers, p.inputs.ads, train, held, cfg)
         seconds = time.perf_counter() - t0
-        scores = score_lists(model, p.inputs.seekers, p.inputs.ads, held)
+        scores = rerank.predict_lists(model, p.inputs.seekers, p.inputs.ads, held)
         print(
             f"| {cfg.max_depth} | {cfg.learning_rate} | {cfg.min_child_weight} | "
             f"{cfg.objective} | {report.best_iteration + 1} | {seconds:.0f} | "
-            f"{recall_at(scores, held.applied, 10):.4f} | "
-            f"{recall_at(scores, held.applied, 100):.4f} |",
+            f"{rerank.candidate_recall(scores, held.applied, 10):.4f} | "
+            f"{rerank.candidate_recall(scores, held.applied, 100):.4f} |",
             flush=True,
         )
 

@@ -19,7 +19,7 @@ import tempfile
 import time
 from pathlib import Path
 
-from jobrec import fairness as fr
+from jobrec import audit
 from jobrec.synth import generate
 
 END = dt.date(2026, 11, 27)
@@ -48,12 +48,12 @@ def main() -> None:
                     gender_effect=effect,
                     progress=False,
                 )
-            truth = fr.realised_gap(dirs[1.0], dirs[0.0])
+            truth = audit.realised_gap(dirs[1.0], dirs[0.0])
             t0 = time.perf_counter()
-            on = {r["outcome"]: r for r in fr.audit(*fr.raw_application_outcomes(dirs[1.0]))}
-            off = {r["outcome"]: r for r in fr.audit(*fr.raw_application_outcomes(dirs[0.0]))}
+            on = {r["outcome"]: r for r in audit.audit(*audit.raw_application_outcomes(dirs[1.0]))}
+            off = {r["outcome"]: r for r in audit.audit(*audit.raw_application_outcomes(dirs[0.0]))}
             seconds = time.perf_counter() - t0
-        for o in fr.OUTCOMES:
+        for o in audit.OUTCOMES:
             r, z = on[o], off[o]
             covers = r["ci_low"] <= truth[o] <= r["ci_high"]
             half = (r["ci_high"] - r["ci_low"]) / 2 / abs(truth[o])

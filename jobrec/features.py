@@ -31,7 +31,7 @@ from sklearn.feature_extraction import FeatureHasher
 from sklearn.feature_extraction.text import TfidfVectorizer
 from sklearn.preprocessing import StandardScaler
 
-from jobrec.contract import CONTRACTS
+from jobrec.data.contract import CONTRACTS
 
 FAMILIES = tuple("ABCDEFGHIJKLMN")
 CODE_BUCKETS, SKILL_BUCKETS, TEXT_DIMS, FOURIER = 128, 128, 64, 16

@@ -4,16 +4,17 @@ from __future__ import annotations
 
 from dagster import Definitions, in_process_executor
 
+from assets.audit import AUDIT_ASSETS
 from assets.clean import CLEAN_ASSETS
 from assets.publish import build_publish_asset
 from assets.raw import raw_inputs
 from assets.redistribution import REDISTRIBUTION_ASSETS
 from assets.report import REPORT_ASSETS
 from assets.rerank import RERANK_ASSETS
+from assets.resources import build_resources
 from assets.retrieval import RETRIEVAL_ASSETS
 from assets.send import SEND_ASSETS
 from orchestration.jobs import nightly_job, nightly_schedule
-from orchestration.resources import build_resources
 
 CHAIN = [
     raw_inputs,
@@ -22,6 +23,7 @@ CHAIN = [
     *RERANK_ASSETS,
     *REDISTRIBUTION_ASSETS,
     *SEND_ASSETS,
+    *AUDIT_ASSETS,
     *REPORT_ASSETS,
 ]
 publish_warehouse = build_publish_asset(

@@ -14,7 +14,7 @@ os.environ.setdefault("GX_ANALYTICS_ENABLED", "False")
 # -n 2 on 2 cores (298 s against 713 s). Set before any OpenMP runtime loads.
 os.environ.setdefault("OMP_WAIT_POLICY", "PASSIVE")
 
-from jobrec.config import Settings  # noqa: E402
+from jobrec.data.settings import Settings  # noqa: E402
 
 
 def make_settings(root: Path, raw_dir: Path, **overrides) -> Settings:
@@ -34,8 +34,8 @@ def run_day(settings: Settings, day: dt.date, assets=None, raise_on_error: bool 
     """Materialise `assets` (default: the whole chain) for one partition, in process."""
     from dagster import materialize
 
+    from assets.resources import build_resources
     from orchestration.definitions import ALL_ASSETS
-    from orchestration.resources import build_resources
 
     return materialize(
         assets or ALL_ASSETS,
@@ -121,7 +121,10 @@ def tiny_market(tmp_path_factory) -> Path:
     from jobrec.synth import generate
 
     out = tmp_path_factory.mktemp("tiny") / "raw"
-    generate("tiny", out, seed=0, end_date=TINY_END, progress=False)
+    tonight = TINY_END + dt.timedelta(days=1)
+    generate(
+        "tiny", out, seed=0, end_date=TINY_END, progress=False, oracle_days=[TINY_DAY, tonight]
+    )
     return out
 
 

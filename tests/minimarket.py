@@ -11,7 +11,7 @@ from pathlib import Path
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobrec.contract import RAW_SCHEMAS
+from jobrec.data.contract import RAW_SCHEMAS
 
 RUN_DATE = dt.date(2026, 3, 10)
 UTC = dt.UTC

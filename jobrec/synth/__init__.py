@@ -34,6 +34,7 @@ import datetime as dt
 import json
 import resource
 import time
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -45,6 +46,7 @@ from jobrec.synth import behaviour as bh
 from jobrec.synth import simulate as sim
 from jobrec.synth import text
 from jobrec.synth.oracle import AD_PREFIX, ID_WIDTH, SEEKER_PREFIX, Oracle, load_oracle, save_oracle
+from jobrec.synth.oracle_rankings import write_oracle_rankings
 from jobrec.synth.world import (
     CONTRACTS,
     FAMILIES,
@@ -182,8 +184,13 @@ def generate(
     days: int = 90,
     gender_effect: float = 1.0,
     progress: bool = True,
+    oracle_days: Sequence[dt.date] | None = None,
 ) -> dict:
-    """Generate the market; returns the summary (also written to out_dir/summary.json)."""
+    """Generate the market; returns the summary (also written to out_dir/summary.json).
+
+    `oracle_days`: the partitions whose oracle rankings are written beside the files for the
+    evaluations (jobrec.synth.oracle_rankings); default the day after the timeline, the
+    partition the nightly run takes."""
     t0 = time.perf_counter()
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}: one of {', '.join(SCALES)}")
@@ -243,6 +250,9 @@ def generate(
         parameters(gender_effect),
     )
     summary = summarise(seekers, ads, occ, tl, ev, scale, seed, start, end_date, gender_effect)
+    days_ranked = [end_date + dt.timedelta(days=1)] if oracle_days is None else list(oracle_days)
+    write_oracle_rankings(out, days_ranked, log=None)
+    summary["oracle_ranking_days"] = [d.isoformat() for d in days_ranked]
     summary["rate_constant_c"] = c
     summary["seconds"] = round(time.perf_counter() - t0, 2)
     summary["peak_rss_mb"] = _peak_rss_mb()

@@ -1,5 +1,5 @@
 """python -m jobrec.synth --scale small --out DIR --seed N [--end-date D] [--days 90]
-[--gender-effect 1.0] [--no-progress]"""
+[--gender-effect 1.0] [--no-progress] [--oracle-days D ...]"""
 
 from __future__ import annotations
 
@@ -76,6 +76,13 @@ def main(argv=None) -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--gender-effect", type=float, default=1.0)
     parser.add_argument("--no-progress", action="store_true")
+    parser.add_argument(
+        "--oracle-days",
+        nargs="*",
+        type=dt.date.fromisoformat,
+        default=None,
+        help="partitions whose oracle rankings are written (default: the day after the end)",
+    )
     args = parser.parse_args(argv)
     summary = generate(
         args.scale,
@@ -85,6 +92,7 @@ def main(argv=None) -> None:
         args.days,
         args.gender_effect,
         progress=not args.no_progress,
+        oracle_days=args.oracle_days,
     )
     print(format_summary(summary))
 

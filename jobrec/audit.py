@@ -1,0 +1,273 @@
+"""Gender-gap audit by double machine learning: the partially linear model
+Y = θ·female + g(X) + ε with cross-fitting (Chernozhukov et al. 2018, "partialling out").
+
+Per fold k of K (seeded): fit l(X) = E[Y | X] and m(X) = E[female | X] on the other folds,
+predict on fold k; with the residuals Ỹ = Y - l̂(X) and D̃ = female - m̂(X):
+    θ = Σ D̃ Ỹ / Σ D̃²                      (the pooled moment, DoubleML's "dml2")
+    ψ = (Ỹ - θ D̃) D̃,  J = mean(D̃²),  SE = sqrt(mean(ψ²) / J² / n)
+θ is the gap between women and men with the same X (search parameters and qualifications),
+with its 95% interval θ ± 1.96 SE. Checked against DoubleML's `DoubleMLPLR` in a test.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Callable
+
+import duckdb
+import numpy as np
+import pandas as pd
+from sklearn.base import RegressorMixin, clone
+from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.model_selection import KFold
+
+from jobrec.data import warehouse
+
+Z95 = 1.959964
+
+
+@dataclasses.dataclass(frozen=True)
+class Gap:
+    gap: float
+    std_error: float
+    ci_low: float
+    ci_high: float
+    n: int
+
+
+def default_learner(seed: int = 0) -> RegressorMixin:
+    """Gradient-boosted trees for both nuisances (non-linear in the search parameters)."""
+    return HistGradientBoostingRegressor(
+        max_iter=200, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=40, random_state=seed
+    )
+
+
+def fold_splits(n: int, folds: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(n)))
+
+
+def _residuals(target: np.ndarray, x: np.ndarray, splits, learner, seed) -> np.ndarray:
+    out = np.empty(len(target))
+    for train, test in splits:
+        model = clone(learner(seed)).fit(x[train], target[train])
+        out[test] = target[test] - model.predict(x[test])
+    return out
+
+
+def plr_gaps(
+    outcomes: dict[str, np.ndarray],
+    female: np.ndarray,
+    x: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    learner: Callable[[int], RegressorMixin] = default_learner,
+    splits: list | None = None,
+) -> dict[str, Gap]:
+    """θ of the partially linear model for each outcome (same rows), with cross-fitted
+    nuisances; m(X) = E[female | X] is fitted once for all outcomes."""
+    d = np.asarray(female, np.float64)
+    x = np.asarray(x, np.float64)
+    n = len(d)
+    if n < 2 * folds or d.min() == d.max():
+        raise ValueError(f"{n} rows with {int(d.sum())} women: too few to estimate a gap")
+    splits = splits or fold_splits(n, folds, seed)
+    d_res = _residuals(d, x, splits, learner, seed)
+    j = np.mean(d_res**2)
+    out = {}
+    for name, y in outcomes.items():
+        y_res = _residuals(np.asarray(y, np.float64), x, splits, learner, seed)
+        theta = float(d_res @ y_res / (d_res @ d_res))
+        psi = (y_res - theta * d_res) * d_res
+        se = float(np.sqrt(np.mean(psi**2) / j**2 / n))
+        out[name] = Gap(theta, se, theta - Z95 * se, theta + Z95 * se, n)
+    return out
+
+
+def plr_gap(
+    y: np.ndarray,
+    female: np.ndarray,
+    x: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    learner: Callable[[int], RegressorMixin] = default_learner,
+    splits: list | None = None,
+) -> Gap:
+    """θ of one outcome (see plr_gaps)."""
+    return plr_gaps({"y": y}, female, x, folds, seed, learner, splits)["y"]
+
+
+# --- the audit's data: outcomes of a seeker's ads, and the controls ------------------------
+
+OUTCOMES = ("log_wage", "permanent", "hours", "distance_km")
+EARTH_KM = 6371.0
+
+
+def seeker_outcomes(seekers, ads, pairs):
+    """Per seeker of `pairs` (jobseeker_id, ad_id): the mean over its ads of log wage,
+    permanent contract (0/1), weekly hours and distance from home (km)."""
+    a = ads.set_index("ad_id")
+    s = seekers.set_index("jobseeker_id")
+    p = pairs[["jobseeker_id", "ad_id"]]
+    p = p[p["ad_id"].isin(a.index) & p["jobseeker_id"].isin(s.index)]
+    ad, sk = a.loc[p["ad_id"]], s.loc[p["jobseeker_id"]]
+    lat1, lon1 = np.radians(sk["latitude"].to_numpy()), np.radians(sk["longitude"].to_numpy())
+    lat2, lon2 = np.radians(ad["latitude"].to_numpy()), np.radians(ad["longitude"].to_numpy())
+    h = (
+        np.sin((lat2 - lat1) / 2) ** 2
+        + np.cos(lat1) * np.cos(lat2) * np.sin((lon2 - lon1) / 2) ** 2
+    )
+    frame = pd.DataFrame(
+        {
+            "jobseeker_id": p["jobseeker_id"].to_numpy(),
+            "log_wage": np.log(np.maximum(ad["wage"].to_numpy(np.float64), 1.0)),
+            "permanent": (ad["contract"].to_numpy() == "permanent").astype(np.float64),
+            "hours": ad["hours_per_week"].to_numpy(np.float64),
+            "distance_km": 2 * EARTH_KM * np.arcsin(np.sqrt(np.clip(h, 0, 1))),
+        }
+    )
+    return frame.groupby("jobseeker_id", sort=True).mean()
+
+
+def controls(seekers) -> tuple[np.ndarray, np.ndarray]:
+    """X: the search parameters and qualifications — desired occupation (family, domain, and
+    code within the domain),
+    desired contract, log desired wage, part-time wish, mobility, location (latitude,
+    longitude, department), experience, education. Returns (X, categorical column mask)."""
+    occ = seekers["desired_occupation"].fillna("?")
+
+    def codes(values):
+        return np.unique(values.astype(str), return_inverse=True)[1].astype(np.float64)
+
+    columns = [
+        (codes(occ.str[:1]), True),
+        (codes(occ.str[:3]), True),
+        (codes(occ.str[3:]), True),  # the code within its domain (500 codes > 255 categories)
+        (codes(seekers["desired_contract"].fillna("?")), True),
+        (codes(seekers["department"].fillna("?")), True),
+        (np.log(np.maximum(seekers["desired_wage"].fillna(0).to_numpy(np.float64), 1.0)), False),
+        (seekers["profile_text"].fillna("").str.contains("Part-time").to_numpy(np.float64), False),
+        (seekers["mobility_km"].to_numpy(np.float64), False),
+        (seekers["latitude"].to_numpy(np.float64), False),
+        (seekers["longitude"].to_numpy(np.float64), False),
+        (seekers["experience_years"].to_numpy(np.float64), False),
+        (seekers["education_level"].to_numpy(np.float64), False),
+    ]
+    return np.column_stack([c for c, _ in columns]), np.array([cat for _, cat in columns])
+
+
+def audit(seekers, outcomes, folds: int = 5, seed: int = 0) -> list[dict]:
+    """θ per outcome on the seekers of `outcomes` (index jobseeker_id): women (gender F) against
+    men (M), conditional on `controls`; other or unknown genders are left out and counted."""
+    s = seekers.set_index("jobseeker_id").loc[outcomes.index].reset_index()
+    gender = s["gender"].to_numpy()
+    binary = np.isin(gender, ["F", "M"])
+    x, categorical = controls(s[binary])
+    female = (gender[binary] == "F").astype(np.float64)
+    learner = lambda sd: HistGradientBoostingRegressor(  # noqa: E731
+        max_iter=100,
+        learning_rate=0.15,
+        max_leaf_nodes=15,
+        min_samples_leaf=40,
+        random_state=sd,
+        categorical_features=categorical,
+    )
+    y = {o: outcomes[o].to_numpy(np.float64)[binary] for o in OUTCOMES}
+    ok = np.logical_and.reduce([np.isfinite(v) for v in y.values()])
+    gaps = plr_gaps({o: v[ok] for o, v in y.items()}, female[ok], x[ok], folds, seed, learner)
+    left_out = int((~binary).sum() + (~ok).sum())
+    rows = [{"outcome": o, **dataclasses.asdict(g), "left_out": left_out} for o, g in gaps.items()]
+    return rows
+
+
+def raw_application_outcomes(raw_dir) -> tuple[object, object]:
+    """(seekers, per-seeker application outcomes) of a raw market folder (Parquet files)."""
+    con = duckdb.connect()
+    try:
+        seekers = con.execute(f"SELECT * FROM '{raw_dir}/jobseekers.parquet'").df()
+        ads = con.execute(f"SELECT * FROM '{raw_dir}/job_ads.parquet'").df()
+        pairs = con.execute(
+            f"SELECT jobseeker_id, ad_id FROM '{raw_dir}/applications.parquet'"
+        ).df()
+    finally:
+        con.close()
+    return seekers, seeker_outcomes(seekers, ads, pairs)
+
+
+def realised_gap(with_effect_dir, without_effect_dir) -> dict[str, float]:
+    """The planted term's realised effect on women's applications: the mean over women with
+    applications of each outcome in the market generated with the gender effect, minus the same
+    in the market regenerated without it (same seed: the same random draws otherwise)."""
+    out = {}
+    means = []
+    for folder in (with_effect_dir, without_effect_dir):
+        seekers, outcomes = raw_application_outcomes(folder)
+        gender = seekers.set_index("jobseeker_id").loc[outcomes.index, "gender"].to_numpy()
+        means.append(outcomes[gender == "F"].mean())
+    for o in OUTCOMES:
+        out[o] = float(means[0][o] - means[1][o])
+    return out
+
+
+# --- the nightly audit ----------------------------------------------------------------------
+
+AUDIT_K = 10  # list depth of the audited recommendations (the send list holds at most 10)
+AUDIT_DAYS = 28  # applications and hires of the 28 days before the partition
+SOURCES = ("muse2", "ot", "send", "applications", "hires")
+RECOMMENDERS = ("muse2", "ot", "send")
+
+
+def nightly_audit(con, run_date, log=None):
+    """metrics.fairness rows of partition D: θ per source and outcome."""
+    seekers = con.execute(
+        "SELECT * EXCLUDE (skills) FROM clean.jobseekers WHERE run_date = ?", [run_date]
+    ).df()
+    ads = con.execute(
+        "SELECT ad_id, wage, contract, hours_per_week, latitude, longitude FROM clean.job_ads "
+        "WHERE run_date = ?",
+        [run_date],
+    ).df()
+    pairs = con.execute(
+        warehouse.sql("fairness_pairs"), {"run_date": run_date, "k": AUDIT_K, "days": AUDIT_DAYS}
+    ).df()
+    rows = []
+    for source in SOURCES:
+        outcomes = seeker_outcomes(seekers, ads, pairs[pairs["source"] == source])
+        try:
+            found = audit(seekers, outcomes)
+        except ValueError as exc:  # too few seekers of either gender: said, not estimated
+            if log:
+                log(f"fairness {source}: {exc}")
+            continue
+        for r in found:
+            rows.append(
+                {
+                    "source": source,
+                    **r,
+                    "k": AUDIT_K if source in ("muse2", "ot") else None,
+                    "days": AUDIT_DAYS if source in ("applications", "hires") else None,
+                }
+            )
+        if log:
+            log(f"fairness {source}: {len(outcomes)} seekers")
+    frame = pd.DataFrame(rows)
+    frame.insert(0, "run_date", run_date)
+    return frame
+
+
+def amplification(rows) -> list[str]:
+    """Recommender sources whose gap exceeds the applications' in size beyond noise:
+    |θ_rec| > |θ_applications| + 2·SE, SE that of the difference (the two standard errors
+    combined as independent)."""
+    found = []
+    apps = rows[rows["source"] == "applications"].set_index("outcome")
+    for r in rows[rows["source"].isin(RECOMMENDERS)].itertuples():
+        if r.outcome not in apps.index:
+            continue
+        a = apps.loc[r.outcome]
+        se = float(np.hypot(r.std_error, a["std_error"]))
+        if abs(r.gap) > abs(a["gap"]) + 2 * se:
+            found.append(
+                f"{r.source} {r.outcome}: {r.gap:+.4f} against applications' "
+                f"{a['gap']:+.4f} (± {2 * se:.4f})"
+            )
+    return found

@@ -1,0 +1,47 @@
+"""The project's settings: paths and knobs from environment variables, with defaults under the
+project's data/ folder. The Dagster resource wraps this object as it is (assets.resources).
+Each stage's own tunables are a frozen dataclass in its package (`SETTINGS`)."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+from dataclasses import dataclass
+from pathlib import Path
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+DATA_DIR = PROJECT_ROOT / "data"
+
+
+def _path(var: str, default: Path) -> Path:
+    value = os.environ.get(var)
+    return Path(value).expanduser().resolve() if value else default
+
+
+@dataclass(frozen=True)
+class Settings:
+    raw_dir: Path
+    warehouse: Path
+    models_dir: Path
+    published: Path
+    reports_dir: Path
+    start_date: dt.date
+    retention_days: int
+    # the redistribution's edge cost (neglogp, linear or rank); None: the stage's default
+    ot_cost: str | None = None
+
+    @classmethod
+    def from_env(cls) -> Settings:
+        return cls(
+            raw_dir=_path("JOBREC_RAW_DIR", DATA_DIR / "raw"),
+            warehouse=_path("JOBREC_WAREHOUSE", DATA_DIR / "warehouse" / "jobrec.duckdb"),
+            models_dir=_path("JOBREC_MODELS_DIR", DATA_DIR / "models"),
+            published=_path("JOBREC_PUBLISHED", DATA_DIR / "published" / "jobrec.duckdb"),
+            reports_dir=_path("JOBREC_REPORTS_DIR", DATA_DIR / "reports"),
+            # Early enough for any generated timeline; partitions before the data are just empty.
+            start_date=dt.date.fromisoformat(os.environ.get("JOBREC_START_DATE", "2025-01-01")),
+            # Large per-partition snapshots (clean tables, candidates) keep this many days; 0 = all.
+            retention_days=int(os.environ.get("JOBREC_RETENTION_DAYS", "7")),
+            # The redistribution's edge cost from the Muse.2 score: neglogp, linear or rank.
+            ot_cost=os.environ.get("JOBREC_OT_COST") or None,
+        )

@@ -1,0 +1,286 @@
+"""DuckDB warehouse helpers: SQL files, idempotent partition writes, retention, publishing."""
+
+from __future__ import annotations
+
+import datetime as dt
+import os
+import re
+import time
+import uuid
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
+from functools import cache
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from jobrec.data.settings import PROJECT_ROOT
+
+SQL_DIR = PROJECT_ROOT / "sql"
+_IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
+
+
+@cache
+def sql(name: str) -> str:
+    """The text of sql/<name>.sql."""
+    return (SQL_DIR / f"{name}.sql").read_text()
+
+
+def checked_name(name: str) -> str:
+    """`name` if it is a plain (schema.)table name, else ValueError (names built into SQL)."""
+    return _ident(name)
+
+
+def _ident(name: str) -> str:
+    if not _IDENT.match(name):
+        raise ValueError(f"not a plain table name: {name!r}")
+    return name
+
+
+def is_lock_error(exc: BaseException) -> bool:
+    return isinstance(exc, duckdb.IOException) and "lock" in str(exc).lower()
+
+
+def connect(
+    path: str | Path, read_only: bool = False, wait_s: float = 1800.0
+) -> duckdb.DuckDBPyConnection:
+    """Open the warehouse, waiting (with backoff) while another process holds its write lock.
+
+    DuckDB allows one writing process per file; runs are serialised by a Dagster pool, and this
+    wait is the second line of defence (a backfill and the nightly run never fail on the lock).
+    """
+    path = Path(path)
+    if not read_only:
+        path.parent.mkdir(parents=True, exist_ok=True)
+    deadline = time.monotonic() + wait_s
+    delay = 0.05
+    while True:
+        try:
+            return duckdb.connect(str(path), read_only=read_only, config=_duckdb_config())
+        except duckdb.IOException as exc:
+            if not is_lock_error(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 5.0)
+
+
+def _duckdb_config() -> dict[str, str]:
+    # DuckDB's default memory limit is 80% of the machine; the models share the process, so the
+    # warehouse gets a bounded share (it spills to disk beyond it).
+    return {"memory_limit": os.environ.get("JOBREC_DUCKDB_MEMORY_LIMIT", "4GB")}
+
+
+@contextmanager
+def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConnection]:
+    con.execute("BEGIN TRANSACTION")
+    try:
+        yield con
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+
+
+def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    schema, _, name = _ident(table).rpartition(".")
+    return bool(
+        con.execute(
+            "SELECT count(*) FROM information_schema.tables "
+            "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
+            [schema or "main", name],
+        ).fetchone()[0]
+    )
+
+
+def replace_partition(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    run_date: dt.date,
+    select_sql: str,
+    params: Mapping[str, object] | None = None,
+    order_by: str | None = None,
+) -> int:
+    """Replace the rows of `table` for `run_date` by the result of `select_sql`.
+
+    Runs inside the caller's transaction (delete + insert commit together, so a re-run never
+    duplicates or loses rows). `select_sql` must produce a `run_date` column. `order_by` fixes the
+    physical row order so that re-materialising writes identical tables.
+    """
+    table = _ident(table)
+    schema = table.rpartition(".")[0]
+    if schema:
+        con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+    params = dict(params or {})
+    body = f"SELECT * FROM ({select_sql}) AS s" + (f" ORDER BY {order_by}" if order_by else "")
+    if not table_exists(con, table):
+        con.execute(f"CREATE TABLE {table} AS SELECT * FROM ({body}) AS t LIMIT 0", params)
+    con.execute(f"DELETE FROM {table} WHERE run_date = $run_date", {"run_date": run_date})
+    con.execute(f"INSERT INTO {table} BY NAME {body}", params)
+    (rows,) = con.execute(
+        f"SELECT count(*) FROM {table} WHERE run_date = $run_date", {"run_date": run_date}
+    ).fetchone()
+    return int(rows)
+
+
+def prune_partitions(
+    con: duckdb.DuckDBPyConnection, table: str, run_date: dt.date, keep_days: int
+) -> int:
+    """Delete partitions older than `keep_days` before `run_date` (0 keeps everything).
+
+    Relative to the partition being written, so back-filling an old day never deletes newer ones.
+    """
+    if keep_days <= 0 or not table_exists(con, table):
+        return 0
+    cutoff = run_date - dt.timedelta(days=keep_days)
+    (n,) = con.execute(
+        f"SELECT count(*) FROM {_ident(table)} WHERE run_date < ?", [cutoff]
+    ).fetchone()
+    if n:
+        con.execute(f"DELETE FROM {_ident(table)} WHERE run_date < ?", [cutoff])
+    return int(n)
+
+
+def record_run(
+    con: duckdb.DuckDBPyConnection,
+    *,
+    run_id: str,
+    run_date: dt.date,
+    asset: str,
+    seconds: float,
+    peak_rss_mb: float,
+    rows: int,
+    start_rss_mb: float = 0.0,
+) -> None:
+    """Append one row to metrics.runs (a log: one row per asset, partition and run)."""
+    con.execute(sql("create_metrics_runs"))
+    con.execute(
+        "DELETE FROM metrics.runs WHERE run_id = ? AND asset = ? AND run_date = ?",
+        [run_id, asset, run_date],
+    )
+    con.execute(
+        "INSERT INTO metrics.runs BY NAME SELECT ? AS run_date, ? AS asset, ? AS seconds, "
+        "? AS peak_rss_mb, ? AS rows, ? AS run_id, ? AS start_rss_mb, now() AS finished_at",
+        [run_date, asset, float(seconds), float(peak_rss_mb), int(rows), run_id, start_rss_mb],
+    )
+
+
+def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str, int]:
+    """Copy the whole warehouse to `destination` and swap it in atomically.
+
+    The copy is written next to the destination and renamed over it: an analyst who has the old
+    copy open keeps reading it, one who opens it afterwards sees the new one, nobody sees half.
+    Returns the row count of every published table.
+    """
+    destination = Path(destination)
+    destination.parent.mkdir(parents=True, exist_ok=True)
+    tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
+    source = con.execute("SELECT current_database()").fetchone()[0]
+    con.execute(f"ATTACH '{tmp}' AS publish_target")
+    try:
+        con.execute(f'COPY FROM DATABASE "{source}" TO publish_target')
+        counts = {}
+        for schema, name in con.execute(
+            "SELECT table_schema, table_name FROM information_schema.tables "
+            "WHERE table_catalog = 'publish_target' AND table_type = 'BASE TABLE' ORDER BY 1, 2"
+        ).fetchall():
+            (n,) = con.execute(
+                f'SELECT count(*) FROM publish_target."{schema}"."{name}"'
+            ).fetchone()
+            (m,) = con.execute(f'SELECT count(*) FROM "{source}"."{schema}"."{name}"').fetchone()
+            if n != m:  # never swap in an incomplete copy
+                raise RuntimeError(f"published copy of {schema}.{name} has {n} rows, not {m}")
+            counts[f"{schema}.{name}"] = int(n)
+    finally:
+        con.execute("DETACH publish_target")
+    try:
+        os.replace(tmp, destination)
+    finally:
+        for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+            leftover.unlink(missing_ok=True)
+    return counts
+
+
+def insert_ranked(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    run_date: dt.date,
+    seeker_ids: Sequence[str],
+    ad_ids: Sequence[str],
+    rows: np.ndarray,
+    index: np.ndarray,
+    scores: np.ndarray,
+    constants: Mapping[str, object] | None = None,
+    per_pair: Mapping[str, np.ndarray] | None = None,
+) -> int:
+    """Append ranked lists to `table` (created from sql/create_<table>.sql beforehand).
+
+    `rows` (B,) are positions in `seeker_ids` of the B lists; `index`/`scores` (B, K) hold each
+    list's positions in `ad_ids` (-1 pads a short list) and scores, rank 1 first. Ids are joined
+    in DuckDB, so that Python never builds the B·K id strings. `constants` are columns with one
+    value for all rows, `per_pair` columns with a (B, K) array like `scores`. Returns the rows
+    appended.
+    """
+    b, k = index.shape
+    keep = index.reshape(-1) >= 0
+    ranked = pa.table(
+        {
+            "seeker_pos": pa.array(np.repeat(rows, k)[keep].astype(np.int32)),
+            "ad_pos": pa.array(index.reshape(-1)[keep].astype(np.int32)),
+            "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int16), b)[keep]),
+            "score": pa.array(scores.reshape(-1)[keep].astype(np.float32)),
+            **{
+                _ident(name): pa.array(np.asarray(values).reshape(-1)[keep])
+                for name, values in (per_pair or {}).items()
+            },
+        }
+    )
+    extra = "".join(f", ${name} AS {_ident(name)}" for name in (constants or {}))
+    extra += "".join(f", r.{name}" for name in (per_pair or {}))
+    con.register("ranked_block", ranked)
+    con.register("ranked_seekers", _positions_table("jobseeker_id", seeker_ids))
+    con.register("ranked_ads", _positions_table("ad_id", ad_ids))
+    try:
+        con.execute(
+            f"INSERT INTO {_ident(table)} BY NAME "
+            f"SELECT CAST($run_date AS DATE) AS run_date{extra}, s.jobseeker_id, a.ad_id, r.rank, "
+            "r.score FROM ranked_block AS r "
+            "JOIN ranked_seekers AS s ON s.pos = r.seeker_pos "
+            "JOIN ranked_ads AS a ON a.pos = r.ad_pos ORDER BY r.seeker_pos, r.rank",
+            {"run_date": run_date, **(constants or {})},
+        )
+    finally:
+        for name in ("ranked_block", "ranked_seekers", "ranked_ads"):
+            con.unregister(name)
+    return int(keep.sum())
+
+
+def _positions_table(column: str, ids: Sequence[str]) -> pa.Table:
+    return pa.table(
+        {"pos": pa.array(np.arange(len(ids), dtype=np.int32)), column: pa.array(ids, pa.string())}
+    )
+
+
+def replace_rows(
+    con: duckdb.DuckDBPyConnection,
+    table: str,
+    run_date: dt.date,
+    frame: pd.DataFrame,
+    owned: Mapping[str, Sequence[object]],
+) -> int:
+    """Replace, in a table several assets write (metrics.ranking...), the rows of `run_date`
+    this writer owns (`owned`: column -> values, e.g. {"stage": ["retrieval", "baseline"]}; empty:
+    the whole partition)."""
+    where = "".join(
+        f" AND {_ident(c)} IN ({', '.join('?' for _ in vs)})" for c, vs in owned.items()
+    )
+    params = [v for vs in owned.values() for v in vs]
+    con.execute(f"DELETE FROM {_ident(table)} WHERE run_date = ?{where}", [run_date, *params])
+    con.register("replacement_rows", frame)
+    try:
+        con.execute(f"INSERT INTO {_ident(table)} BY NAME SELECT * FROM replacement_rows")
+    finally:
+        con.unregister("replacement_rows")
+    return len(frame)

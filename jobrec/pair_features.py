@@ -1,0 +1,260 @@
+"""Pair features of (seeker, ad) candidate pairs, vectorised over millions of pairs.
+
+Everything a pair feature needs is first reduced to per-entity arrays (`Entities`, built once per
+partition), so that a pair costs a few gathers and arithmetic on them: the great-circle distance
+from unit 3-D position vectors (one dot product), occupation match levels from integer codes,
+skill overlap from 2,048-bit skill sets (AND + popcount of 32 words).
+
+Columns (CROSS_COLUMNS), all scaled to about unit range:
+  distance_100km, within_mobility, occupation_code, occupation_domain, occupation_family,
+  occupation_none, skill_overlap, skill_jaccard, log_wage_ratio, experience_gap_10y,
+  education_gap, contract_match, hours_35h, muse0_cosine, muse0_log_rank, ad_age_30d,
+  ad_log_popularity
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+
+import numpy as np
+import pandas as pd
+
+from jobrec.data.market import Market
+
+EARTH_KM = 6371.0
+SKILL_WORDS = 32  # 2,048-bit skill sets
+CROSS_COLUMNS = (
+    "distance_100km",
+    "within_mobility",
+    "occupation_code",
+    "occupation_domain",
+    "occupation_family",
+    "occupation_none",
+    "skill_overlap",
+    "skill_jaccard",
+    "log_wage_ratio",
+    "experience_gap_10y",
+    "education_gap",
+    "contract_match",
+    "hours_35h",
+    "muse0_cosine",
+    "muse0_log_rank",
+    "ad_age_30d",
+    "ad_log_popularity",
+)
+MUSE0_COLUMNS = (CROSS_COLUMNS.index("muse0_cosine"), CROSS_COLUMNS.index("muse0_log_rank"))
+
+
+@dataclasses.dataclass
+class Side:
+    """Per-entity arrays of one side, row-aligned with the market's frame."""
+
+    xyz: np.ndarray  # (N, 3) unit position vectors
+    code: np.ndarray  # occupation code id; domain and family ids below (-1: unknown)
+    domain: np.ndarray
+    family: np.ndarray
+    skills: np.ndarray  # (N, SKILL_WORDS) uint64 bit sets
+    n_skills: np.ndarray
+    wage: np.ndarray  # desired (seekers) or offered (ads) monthly wage
+    experience: np.ndarray  # years held (seekers) or required (ads)
+    education: np.ndarray
+    contract: np.ndarray  # contract id
+    mobility_km: np.ndarray  # seekers only (0 for ads)
+    hours: np.ndarray  # ads only
+    posted_day: np.ndarray  # ads only: days since the epoch
+    popularity: np.ndarray  # ads only: applications before the list date
+
+
+@dataclasses.dataclass
+class Entities:
+    seekers: Side
+    ads: Side
+    day: int  # the list date, days since the epoch
+
+
+def _ids(values: pd.Series, index: pd.Index) -> np.ndarray:
+    return index.get_indexer(values.fillna("").astype(str))
+
+
+def _bitsets(lists: pd.Series, vocabulary: pd.Index) -> tuple[np.ndarray, np.ndarray]:
+    lengths = lists.map(lambda v: 0 if v is None else len(v)).to_numpy(np.int64)
+    flat = [s for v in lists if v is not None for s in v]
+    ids = vocabulary.get_indexer(pd.Index(flat, dtype=object)) if flat else np.zeros(0, np.int64)
+    rows = np.repeat(np.arange(len(lists)), lengths)
+    ok = ids >= 0
+    rows, ids = rows[ok], (ids[ok] % (64 * SKILL_WORDS)).astype(np.uint64)
+    bits = np.zeros((len(lists), SKILL_WORDS), dtype=np.uint64)
+    np.bitwise_or.at(bits, (rows, (ids // 64).astype(np.int64)), np.uint64(1) << (ids % 64))
+    return bits, np.bitwise_count(bits).sum(axis=1).astype(np.float32)
+
+
+def _xyz(frame: pd.DataFrame) -> np.ndarray:
+    lat = np.radians(frame["latitude"].to_numpy(np.float64))
+    lon = np.radians(frame["longitude"].to_numpy(np.float64))
+    return np.column_stack([np.cos(lat) * np.cos(lon), np.cos(lat) * np.sin(lon), np.sin(lat)])
+
+
+def _num(frame: pd.DataFrame, column: str) -> np.ndarray:
+    return pd.to_numeric(frame[column], errors="coerce").fillna(0).to_numpy(np.float32)
+
+
+def build_entities(market: Market, day, popularity_before) -> Entities:
+    """Per-entity arrays for lists dated `day` (ad age and popularity are taken at that date:
+    applications before `popularity_before`)."""
+    s, a = market.seekers, market.ads
+    codes = pd.Index(sorted(set(s["desired_occupation"].dropna()) | set(a["occupation"].dropna())))
+    domains = pd.Index(sorted({c[:3] for c in codes}))
+    families = pd.Index(sorted({c[:1] for c in codes}))
+    contracts = pd.Index(sorted(set(s["desired_contract"].dropna()) | set(a["contract"].dropna())))
+    skills = pd.Index(
+        sorted({x for col in (s["skills"], a["skills"]) for v in col if v is not None for x in v})
+    )
+    day_number = int(np.datetime64(day, "D").astype(np.int64))
+    before = market.applications.between(dt.date.min, popularity_before)
+    popularity = np.bincount(before.ad, minlength=len(a)).astype(np.float32)
+
+    def side(frame, occupation, contract, wage, experience, education, is_ads):
+        bits, n_skills = _bitsets(frame["skills"], skills)
+        occ = frame[occupation].fillna("").astype(str)
+        zeros = np.zeros(len(frame), np.float32)
+        return Side(
+            xyz=_xyz(frame),
+            code=_ids(occ, codes),
+            domain=_ids(occ.str[:3], domains),
+            family=_ids(occ.str[:1], families),
+            skills=bits,
+            n_skills=n_skills,
+            wage=_num(frame, wage),
+            experience=_num(frame, experience),
+            education=_num(frame, education),
+            contract=_ids(frame[contract], contracts),
+            mobility_km=zeros if is_ads else _num(frame, "mobility_km"),
+            hours=_num(frame, "hours_per_week") if is_ads else zeros,
+            posted_day=(
+                frame["posted_on"].to_numpy("datetime64[D]").astype(np.int64)
+                if is_ads
+                else np.zeros(len(frame), np.int64)
+            ),
+            popularity=popularity if is_ads else zeros,
+        )
+
+    return Entities(
+        side(
+            s,
+            "desired_occupation",
+            "desired_contract",
+            "desired_wage",
+            "experience_years",
+            "education_level",
+            is_ads=False,
+        ),
+        side(
+            a,
+            "occupation",
+            "contract",
+            "wage",
+            "required_experience_years",
+            "required_education",
+            is_ads=True,
+        ),
+        day_number,
+    )
+
+
+def cross_features(
+    ent: Entities,
+    seeker_rows: np.ndarray,
+    ad_rows: np.ndarray,
+    muse0_cosine: np.ndarray,
+    muse0_rank: np.ndarray,
+    block: int = 1 << 18,
+) -> np.ndarray:
+    """(P, len(CROSS_COLUMNS)) float32 for the pairs (seeker_rows[i], ad_rows[i]), computed
+    in blocks of pairs so that temporaries stay small."""
+    out = np.empty((len(seeker_rows), len(CROSS_COLUMNS)), dtype=np.float32)
+    for lo in range(0, len(seeker_rows), block):
+        hi = min(len(seeker_rows), lo + block)
+        _cross_block(
+            ent,
+            np.asarray(seeker_rows[lo:hi]),
+            np.asarray(ad_rows[lo:hi]),
+            muse0_cosine[lo:hi],
+            muse0_rank[lo:hi],
+            out[lo:hi],
+        )
+    return out
+
+
+def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
+    s, a = ent.seekers, ent.ads
+    cos = np.einsum("ij,ij->i", s.xyz[u], a.xyz[j])
+    km = EARTH_KM * np.arccos(np.clip(cos, -1.0, 1.0))
+    out[:, 0] = km / 100
+    out[:, 1] = km <= s.mobility_km[u] + 1e-3  # 1 m: arccos of a rounded 1 is not 0
+    same_code = (s.code[u] == a.code[j]) & (s.code[u] >= 0)
+    same_domain = (s.domain[u] == a.domain[j]) & (s.domain[u] >= 0)
+    same_family = (s.family[u] == a.family[j]) & (s.family[u] >= 0)
+    out[:, 2] = same_code
+    out[:, 3] = same_domain & ~same_code
+    out[:, 4] = same_family & ~same_domain
+    out[:, 5] = ~same_family
+    overlap = np.bitwise_count(s.skills[u] & a.skills[j]).sum(axis=1).astype(np.float32)
+    out[:, 6] = overlap / 10
+    out[:, 7] = overlap / np.maximum(s.n_skills[u] + a.n_skills[j] - overlap, 1)
+    wages_known = (a.wage[j] > 0) & (s.wage[u] > 0)  # a missing wage says nothing
+    out[:, 8] = np.where(
+        wages_known, np.log(np.maximum(a.wage[j], 1) / np.maximum(s.wage[u], 1)), 0
+    )
+    out[:, 9] = (a.experience[j] - s.experience[u]) / 10
+    out[:, 10] = (a.education[j] - s.education[u]) / 4
+    out[:, 11] = (s.contract[u] == a.contract[j]) & (s.contract[u] >= 0)
+    out[:, 12] = a.hours[j] / 35
+    out[:, 13] = muse0_cosine
+    out[:, 14] = np.log1p(muse0_rank) / np.log(1001)
+    out[:, 15] = (ent.day - a.posted_day[j]) / 30
+    out[:, 16] = np.log1p(a.popularity[j])
+
+
+def entity_numerics(side: Side, is_ads: bool) -> np.ndarray:
+    """(N, 5) float32 per-entity numbers for the reranker's entity towers."""
+    last = side.hours / 35 if is_ads else np.log1p(side.mobility_km) / 5
+    return np.column_stack(
+        [
+            side.experience / 10,
+            side.education / 4,
+            np.log1p(np.maximum(side.wage, 0)) / 8,
+            last,
+            side.n_skills / 10,
+        ]
+    ).astype(np.float32)
+
+
+def list_pair_features(
+    ent: Entities, seekers: np.ndarray, ads: np.ndarray, muse0_cosine: np.ndarray
+) -> np.ndarray:
+    """(G, K, C) pair features of G ranked lists of K ads (market ad rows, -1 padded) of
+    `seekers`, with their Muse.0 cosines; a list's rank is its column + 1; padding is zeros.
+
+    Parameters
+    ----------
+    ent : Entities
+        The entities as of the day the lists are taken (`build_entities`).
+    seekers : (G,) int array
+        Market seeker rows, one per list.
+    ads : (G, K) int array
+        Market ad rows of each list, best first, -1 for padding.
+    muse0_cosine : (G, K) float array
+        Muse.0's (temperature-scaled) score of each pair.
+
+    Returns
+    -------
+    (G, K, len(CROSS_COLUMNS)) float32 array
+    """
+    g, k = ads.shape
+    valid = ads >= 0
+    rows = np.repeat(seekers, k).reshape(g, k)
+    rank = np.tile(np.arange(1, k + 1), (g, 1))
+    cross = np.zeros((g, k, len(CROSS_COLUMNS)), dtype=np.float32)
+    cross[valid] = cross_features(ent, rows[valid], ads[valid], muse0_cosine[valid], rank[valid])
+    return cross

@@ -1,0 +1,506 @@
+"""The redistribution stage of partition D: the nightly choice of the OT parameters on the
+validation window, tonight's redistributed lists (`recs.recommendations`), and the stage's
+market and ranking metrics.
+
+Validation instance: every seeker of the validation window (their Muse.0 top-1,000 over the ads
+open in [D - 7, D), reranked by Muse.2, the top K kept as edges), capacities = those ads'
+positions. Market metrics count all of them (a market as crowded as possible); recall counts only
+the rerank stage's held-out seekers (Muse.2 trained on the others' applications).
+There the Muse.2 scores are calibrated (one listwise temperature), the (ε, α) grid is solved and
+scored, and the rule picks tonight's parameters: the lowest Congestion@100 among the points whose
+Recall@100 (applications) is ≥ 95% of Muse.2's own top-100 on the same seekers (ties: higher
+recall), over ε (entropy), α (blend with Muse.2's order) and τ (capacity enforcement). When no
+point qualifies, the lists stay Muse.2's (α = 1) and the policy says so.
+
+Tonight's instance: every seeker's `recs.reranked` muse2 top K, capacities = the active ads'
+positions, solved with the chosen parameters (warm-started from the previous night's ad
+potentials when present).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+
+from jobrec import transport
+from jobrec.data import model_store, warehouse
+from jobrec.data.market import Market, read_lists
+from jobrec.evaluation.metrics import market_metrics
+from jobrec.evaluation.offline import (
+    Split,
+    evaluated_seekers,
+    frame_of,
+    metric_rows,
+    oracle_sample,
+    positions,
+    splits,
+)
+from jobrec.rerank import RERANK_KEEP, muse_tables, reranked_lists
+from jobrec.reranker_model import load_reranker, score_tables
+from jobrec.retrieval import load_market, load_night_inputs
+
+
+@dataclasses.dataclass(frozen=True)
+class RedistributionSettings:
+    """The redistribution stage's tunables. The nightly grid was measured on `small`
+    (BENCHMARKS.md): beyond τ = 30 the plan barely spreads more and the solves get long; below
+    ε = 0.25 recall falls and iterations grow."""
+
+    list_k: int = 100  # recommendations per seeker
+    edges_k: int = RERANK_KEEP["muse2"]  # OT edges per seeker (≥ 3 × list_k)
+    market_ks: tuple[int, ...] = (1, 10, 100)
+    ranking_ks: tuple[int, ...] = (10, 100)
+    epsilons: tuple[float, ...] = (0.25, 0.5, 1.0, 2.0)
+    alphas: tuple[float, ...] = (0.0, 0.5, 0.75)
+    taus: tuple[float, ...] = (1.0, 10.0, 30.0)
+    cost: str = "neglogp"  # the edge cost from the Muse.2 score (JOBREC_OT_COST overrides it)
+    tolerance: float = 1e-6
+    max_iterations: int = 3000
+    recall_keep: float = 0.95  # the rule: Recall@100 ≥ 95% of Muse.2's
+
+
+SETTINGS = RedistributionSettings()
+LIST_K = SETTINGS.list_k
+EDGES_K = SETTINGS.edges_k
+MARKET_KS = SETTINGS.market_ks
+RANKING_KS = SETTINGS.ranking_ks
+EPSILONS, ALPHAS, TAUS = SETTINGS.epsilons, SETTINGS.alphas, SETTINGS.taus
+COST = SETTINGS.cost
+TOL = SETTINGS.tolerance
+MAX_ITER = SETTINGS.max_iterations
+RECALL_KEEP = SETTINGS.recall_keep
+POLICY = "ot"  # the model folder of the night's OT policy
+
+
+@dataclasses.dataclass
+class Instance:
+    """Seekers (market rows) with their edges: `ads` (U, K) market ad rows in Muse.2 order
+    (-1 padded), `scores` (U, K) Muse.2 scores (-inf padded); `positions` per market ad row."""
+
+    seekers: np.ndarray
+    ads: np.ndarray
+    scores: np.ndarray
+    positions: np.ndarray
+
+    def graph_ads(self) -> np.ndarray:
+        """The market ad rows on at least one list: the graph's ad columns, sorted."""
+        return np.unique(self.ads[self.ads >= 0])
+
+
+@dataclasses.dataclass
+class Policy:
+    epsilon: float
+    alpha: float
+    tau: float
+    cost: str
+    temperature: float
+    qualified: bool  # False: no grid point kept the recall; the lists stay Muse.2's
+
+    @classmethod
+    def load(cls, models_dir, run_date: dt.date) -> Policy:
+        folder = model_store.model_dir(models_dir, run_date, POLICY)
+        return cls(**json.loads((folder / "policy.json").read_text())["policy"])
+
+
+@dataclasses.dataclass
+class Redistributed:
+    """Final lists: `lists` (U, k) market ad rows (-1 padded), the ranking key, the plan mass and
+    the Muse.2 rank (1-based) of each recommended ad, and the solver's report."""
+
+    lists: np.ndarray
+    key: np.ndarray
+    mass: np.ndarray
+    rerank_rank: np.ndarray
+    muse2_score: np.ndarray
+    solution: transport.Solution | None
+    ad_rows: np.ndarray  # the graph's ad columns as market rows
+
+
+def _graph(inst: Instance, policy: Policy) -> tuple[transport.EdgeGraph, np.ndarray, np.ndarray]:
+    valid = inst.ads >= 0
+    used = inst.graph_ads()
+    cols = np.where(valid, np.searchsorted(used, np.where(valid, inst.ads, used[0])), -1)
+    scores = np.where(valid, inst.scores, -np.inf)
+    cost = transport.edge_costs(scores, policy.cost, policy.temperature)
+    log_p = transport.log_probabilities(scores, policy.temperature)
+    seeker_mass = np.ones(len(inst.seekers))
+    ad_mass = transport.capacities(inst.positions[used], seeker_mass.sum())
+    return transport.EdgeGraph(cols, cost, seeker_mass, ad_mass), used, log_p
+
+
+def redistribute(
+    inst: Instance, policy: Policy, k: int = LIST_K, solution=None, init_ad_potential=None, log=None
+) -> Redistributed:
+    """Solve (unless `solution` for the same instance and ε is given) and rank each seeker's
+    edges by (1 - α) log(plan mass) + α log p."""
+    graph, used, log_p = _graph(inst, policy)
+    if solution is None:
+        cfg = transport.OTConfig(policy.epsilon, policy.tau, TOL, MAX_ITER)
+        solution = transport.solve(graph, cfg, init_ad_potential, log=log)
+    alpha = policy.alpha if policy.qualified else 1.0
+    order, key = transport.final_lists(solution.plan, log_p, graph.ads, k, alpha)
+    take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
+    lists = np.where(np.isfinite(key), take(inst.ads), -1)
+    return Redistributed(
+        lists, key, take(solution.plan), order + 1, take(inst.scores), solution, used
+    )
+
+
+# --- validation: calibration, the trade-off curve and the rule ------------------------------
+
+
+@dataclasses.dataclass
+class ValidationInstance:
+    instance: Instance
+    split: Split
+    applied: np.ndarray  # (U, K) the edges the seeker applied to in the window
+    muse0_lists: np.ndarray  # (U, LIST_K) Muse.0's own top of the same seekers (ad rows)
+    held: np.ndarray  # (U,) the rerank stage's held-out seekers: recall is measured on them
+
+
+def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstance:
+    night = load_night_inputs(models_dir, run_date)
+    validation = splits(night.market)[0]
+    train, held = night.train_lists, night.holdout_lists
+    muse2, _ = load_reranker(model_store.model_dir(models_dir, run_date, "muse2") / "model.pt")
+    seekers = np.concatenate([train.seeker, held.seeker])
+    tables = muse_tables(muse2, night.inputs)
+    scores = np.vstack(
+        [score_tables(tables, lists.seeker, lists.ads, lists.cross) for lists in (train, held)]
+    )
+    list_ads = np.vstack([train.ads, held.ads])
+    k = min(EDGES_K, scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    top_scores = np.take_along_axis(scores, order, axis=1)
+    ads = np.where(np.isfinite(top_scores), np.take_along_axis(list_ads, order, axis=1), -1)
+    applied = np.take_along_axis(np.vstack([train.applied, held.applied]), order, axis=1)
+    inst = Instance(seekers, ads, top_scores, _positions(night.market))
+    is_held = np.arange(len(seekers)) >= len(train.seeker)
+    return ValidationInstance(inst, validation, applied & (ads >= 0), list_ads[:, :LIST_K], is_held)
+
+
+def _positions(market: Market) -> np.ndarray:
+    return market.ads["positions"].to_numpy(np.float64)
+
+
+def _universe_lists(lists: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    return np.where(lists >= 0, positions(universe, lists.reshape(-1)).reshape(lists.shape), -1)
+
+
+def _curve_row(lists: np.ndarray, v: ValidationInstance, **labels) -> dict:
+    pos = _universe_lists(lists, v.split.universe)
+    held = v.held
+    apps = [
+        r
+        for r in metric_rows(pos[held], v.split, v.instance.seekers[held], RANKING_KS)
+        if r["relevance"] == "applications"
+    ]
+    row = dict(labels)
+    for r in apps:
+        row[f"recall_at_{r['k']}"], row[f"ndcg_at_{r['k']}"] = r["recall"], r["ndcg"]
+    for m in market_metrics(pos, len(v.split.universe), (10, 100)):
+        row[f"congestion_at_{m.k}"] = m.congestion
+        row[f"coverage_at_{m.k}"] = m.coverage
+        row[f"gini_at_{m.k}"] = m.gini
+    return row
+
+
+def tradeoff(
+    v: ValidationInstance, cost: str = COST, taus=TAUS, epsilons=EPSILONS, alphas=ALPHAS, log=None
+) -> tuple[pd.DataFrame, Policy]:
+    """The trade-off curve on the validation instance (one row per (τ, ε, α), Muse.2's row
+    first) and the policy the rule picks."""
+    temperature = transport.fit_temperature(v.instance.scores[v.held], v.applied[v.held])
+    rows = [
+        _curve_row(v.instance.ads[:, :LIST_K], v, model="muse2", epsilon=None, alpha=1.0, tau=None)
+    ]
+    for tau in taus:
+        previous = None  # ε descending, each solve warm-started from the previous one's ads
+        for eps in sorted(epsilons, reverse=True):
+            solution = None
+            for alpha in alphas:
+                policy = Policy(eps, alpha, tau, cost, temperature, True)
+                init = previous.ad_potential if previous is not None else None
+                out = redistribute(v.instance, policy, solution=solution, init_ad_potential=init)
+                solution = out.solution
+                rows.append(
+                    _curve_row(
+                        out.lists,
+                        v,
+                        model="ot",
+                        epsilon=eps,
+                        alpha=alpha,
+                        tau=tau,
+                        **solution.report(),
+                    )
+                )
+            previous = solution
+            if log:
+                log(
+                    f"OT τ={tau} ε={eps}: {solution.iterations} iterations, {solution.seconds:.2f}s"
+                )
+    curve = pd.DataFrame(rows)
+    curve["cost"], curve["temperature"] = cost, temperature
+    best = pick_point(curve)
+    if best is not None:
+        r = curve.loc[best]
+        policy = Policy(
+            float(r["epsilon"]), float(r["alpha"]), float(r["tau"]), cost, temperature, True
+        )
+    else:
+        policy = Policy(float(epsilons[0]), 1.0, float(taus[0]), cost, temperature, False)
+    return curve, policy
+
+
+def pick_point(curve: pd.DataFrame) -> int | None:
+    """The rule, on a curve whose row 0 is Muse.2's: among the converged OT points with
+    Recall@100 ≥ RECALL_KEEP × Muse.2's, the lowest Congestion@100 (ties: higher recall).
+    Marks `qualifies` and `chosen` in place; None when no point qualifies."""
+    floor = RECALL_KEEP * curve.loc[0, "recall_at_100"]
+    ok = (curve["model"] == "ot") & (curve["recall_at_100"] >= floor)
+    ok &= curve["converged"].fillna(False).astype(bool)
+    curve["qualifies"] = ok
+    curve["chosen"] = False
+    if not ok.any():
+        return None
+    best = (
+        curve[ok]
+        .sort_values(["congestion_at_100", "recall_at_100"], ascending=[True, False])
+        .index[0]
+    )
+    curve.loc[best, "chosen"] = True
+    return best
+
+
+def choose_policy(con, run_date: dt.date, models_dir, cost: str | None = None, log=None) -> dict:
+    """Sweep the grid on the validation instance, save the policy, the curve and the validation
+    lists (Muse.0, Muse.2, OT) under the models folder, write metrics.ot_tradeoff.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (metrics.ot_tradeoff is written to it).
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the night's inputs and Muse.2 are read, the policy written).
+    cost : str, optional
+        The edge cost (`neglogp`, `linear`, `rank`); default the stage's (`SETTINGS.cost`).
+    log : callable, optional
+        Progress lines.
+
+    Returns
+    -------
+    dict
+        `policy` (the chosen Policy) and `curve` (the trade-off curve, one row per grid point).
+    """
+    cost = cost or SETTINGS.cost
+    if cost not in transport.COSTS:
+        raise ValueError(f"unknown OT cost {cost!r} (JOBREC_OT_COST): one of {transport.COSTS}")
+    v = validation_instance(con, run_date, models_dir)
+    curve, policy = tradeoff(v, cost=cost, log=log)
+    chosen = redistribute(v.instance, policy)
+    with model_store.writing(models_dir, run_date, POLICY) as folder:
+        (folder / "policy.json").write_text(
+            json.dumps(
+                {
+                    "policy": dataclasses.asdict(policy),
+                    "rule": f"min congestion@100 with recall@100 >= {RECALL_KEEP} x muse2",
+                    "validation_seekers": len(v.instance.seekers),
+                },
+                indent=2,
+            )
+        )
+        np.savez_compressed(
+            folder / "validation_lists.npz",
+            seekers=v.instance.seekers,
+            held=v.held,
+            muse0=v.muse0_lists,
+            muse2=v.instance.ads[:, :LIST_K],
+            ot=chosen.lists,
+        )
+    frame = curve.drop(columns="solve_seconds")  # timings live in metrics.runs: rows reproduce
+    frame.insert(0, "run_date", run_date)
+    con.execute(warehouse.sql("create_metrics_ot_tradeoff"))
+    warehouse.replace_rows(con, "metrics.ot_tradeoff", run_date, frame, {})
+    return {"policy": policy, "curve": curve}
+
+
+# --- tonight ---------------------------------------------------------------------------------
+
+
+def tonight_instance(con, run_date: dt.date, market: Market) -> Instance:
+    seekers = market.seeker_index(
+        con.execute(
+            "SELECT DISTINCT jobseeker_id FROM recs.reranked "
+            "WHERE run_date = ? AND model = 'muse2' ORDER BY 1",
+            [run_date],
+        ).df()["jobseeker_id"]
+    )
+    ads, scores = read_lists(
+        con, "recs.reranked", run_date, market, seekers, EDGES_K, model="muse2"
+    )
+    return Instance(seekers, ads, np.where(ads >= 0, scores, -np.inf), _positions(market))
+
+
+def _previous_potentials(models_dir, run_date: dt.date, market: Market, used: np.ndarray):
+    path = model_store.model_dir(models_dir, run_date - dt.timedelta(days=1), POLICY)
+    path = path / "ad_potentials.parquet"
+    if not path.exists():
+        return None
+    prev = pd.read_parquet(path)
+    rows = market.ad_index(prev["ad_id"])
+    g = np.full(len(market.ads), np.nan)
+    g[rows[rows >= 0]] = prev["potential"].to_numpy()[rows >= 0]
+    return g[used]
+
+
+def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
+    """Redistribute tonight's Muse.2 lists and replace the partition of recs.recommendations."""
+    market = load_market(models_dir, run_date)
+    policy = Policy.load(models_dir, run_date)
+    inst = tonight_instance(con, run_date, market)
+    init = _previous_potentials(models_dir, run_date, market, inst.graph_ads())
+    out = redistribute(inst, policy, init_ad_potential=init, log=log)
+    ad_ids = market.ads["ad_id"].to_numpy()
+    folder = model_store.model_dir(models_dir, run_date, POLICY)
+    pd.DataFrame({"ad_id": ad_ids[out.ad_rows], "potential": out.solution.ad_potential}).to_parquet(
+        folder / "ad_potentials.parquet.tmp"
+    )
+    (folder / "ad_potentials.parquet.tmp").replace(folder / "ad_potentials.parquet")
+    con.execute(warehouse.sql("create_recs_recommendations"))
+    con.execute("DELETE FROM recs.recommendations WHERE run_date = ?", [run_date])
+    rows = warehouse.insert_ranked(
+        con,
+        "recs.recommendations",
+        run_date,
+        market.seekers["jobseeker_id"].to_numpy(),
+        ad_ids,
+        inst.seekers,
+        out.lists,
+        out.key,
+        per_pair={
+            "plan_mass": out.mass,
+            "rerank_rank": out.rerank_rank,
+            "muse2_score": out.muse2_score,
+        },
+    )
+    return {
+        "rows": rows,
+        "seekers": len(inst.seekers),
+        "edges": int((inst.ads >= 0).sum()),
+        "ads_in_graph": len(out.ad_rows),
+        "warm_start": init is not None,
+        "epsilon": policy.epsilon,
+        "alpha": policy.alpha if policy.qualified else 1.0,
+        "tau": policy.tau,
+        "tolerance": TOL,
+        **out.solution.report(),
+    }
+
+
+# --- the stage's metrics --------------------------------------------------------------------
+
+
+def market_rows(lists_by_model: dict[str, np.ndarray], n_ads: int, **labels) -> list[dict]:
+    stage = {"muse0": "retrieval", "muse2": "rerank", "ot": "redistribution"}
+    return [
+        {
+            "stage": stage[model],
+            "model": model,
+            "k": m.k,
+            "congestion": m.congestion,
+            "coverage": m.coverage,
+            "gini": m.gini,
+            **labels,
+        }
+        for model, lists in lists_by_model.items()
+        for m in market_metrics(lists, n_ads, MARKET_KS)
+    ]
+
+
+@dataclasses.dataclass
+class StageMetrics:
+    market: pd.DataFrame
+    ranking: pd.DataFrame
+
+
+def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False) -> StageMetrics:
+    """metrics.market for muse0, muse2 and ot at k 1, 10, 100: tonight's lists of every seeker
+    (population all) and the validation instance (population validation); metrics.ranking
+    rows of model ot: validation on the held-out seekers, forward when the raw data holds it."""
+    market = load_market(models_dir, run_date)
+    active = market.active_ads()
+    tonight = market.seeker_index(
+        con.execute(
+            "SELECT DISTINCT jobseeker_id FROM recs.recommendations WHERE run_date = ? ORDER BY 1",
+            [run_date],
+        ).df()["jobseeker_id"]
+    )
+    lists = {
+        "muse0": read_lists(con, "recs.candidates", run_date, market, tonight, LIST_K)[0],
+        "muse2": reranked_lists(con, run_date, market, tonight, "muse2", LIST_K),
+        "ot": read_lists(con, "recs.recommendations", run_date, market, tonight, LIST_K)[0],
+    }
+    rows = market_rows(
+        {m: _universe_lists(x, active) for m, x in lists.items()}, len(active), population="all"
+    )
+    saved = np.load(model_store.model_dir(models_dir, run_date, POLICY) / "validation_lists.npz")
+    all_splits = splits(market)
+    validation = all_splits[0]
+    val = {m: _universe_lists(saved[m], validation.universe) for m in ("muse0", "muse2", "ot")}
+    rows += market_rows(val, len(validation.universe), population="validation")
+    held = saved["held"]
+    ranking = metric_rows(
+        val["ot"][held],
+        validation,
+        saved["seekers"][held],
+        RANKING_KS,
+        stage="redistribution",
+        model="ot",
+        population="rerank_holdout",
+    )
+    if len(all_splits) > 1:
+        forward = all_splits[1]
+        who = evaluated_seekers(forward)
+        ads = read_lists(con, "recs.recommendations", run_date, market, who, LIST_K)[0]
+        pos = _universe_lists(ads, forward.universe)
+        ranking += metric_rows(
+            pos, forward, who, RANKING_KS, stage="redistribution", model="ot", population="all"
+        )
+        if has_oracle:
+            pick = oracle_sample(len(who))
+            ranking += metric_rows(
+                pos[pick],
+                forward,
+                who[pick],
+                RANKING_KS,
+                stage="redistribution",
+                model="ot",
+                population="oracle_sample",
+            )
+    return StageMetrics(frame_of(rows, run_date), frame_of(ranking, run_date))
+
+
+def write_evaluation(con, run_date: dt.date, m: StageMetrics) -> int:
+    con.execute(warehouse.sql("create_metrics_market"))
+    con.execute(warehouse.sql("create_metrics_ranking"))
+    n = warehouse.replace_rows(
+        con, "metrics.market", run_date, m.market, {"model": ["muse0", "muse2", "ot"]}
+    )
+    return n + warehouse.replace_rows(
+        con, "metrics.ranking", run_date, m.ranking, {"stage": ["redistribution"]}
+    )
+
+
+def recall_floor_ok(curve: pd.DataFrame) -> bool:
+    chosen = curve[curve["chosen"]]
+    if chosen.empty:
+        return True
+    return bool(
+        chosen["recall_at_100"].iloc[0] >= RECALL_KEEP * curve.loc[0, "recall_at_100"] - 1e-12
+    )

@@ -1,0 +1,371 @@
+"""The rerank stage of partition D: training and scoring of Muse.1, Muse.2 and the XGBoost
+baseline, tonight's reranked lists, and the stage's evaluation rows.
+
+Every step starts from the night's shared inputs (jobrec.retrieval: the market, the entity inputs
+and tables, the validation seekers' labelled candidate lists, built once after Muse.0). The
+models train on the lists of 70% of the validation seekers and are early-stopped and evaluated on
+the other 30% (held out); tonight's lists are recs.candidates.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import torch
+
+from jobrec.data import model_store, warehouse
+from jobrec.data.market import Market, read_lists
+from jobrec.devices import CPU
+from jobrec.evaluation.offline import (
+    evaluated_seekers,
+    frame_of,
+    metric_rows,
+    oracle_sample,
+    paired_difference,
+    per_seeker_recall,
+    positions,
+    splits,
+)
+from jobrec.pair_features import Entities, cross_features, list_pair_features
+from jobrec.rerank.training import candidate_recall, per_list_recall, train_reranker
+from jobrec.rerank.xgboost_baseline import load_booster, predict_lists, train_xgb
+from jobrec.reranker_model import (
+    HirePairs,
+    Lists,
+    RerankConfig,
+    ScoringTables,
+    load_reranker,
+    save_reranker,
+    score_tables,
+    scoring_tables,
+)
+from jobrec.retrieval import CANDIDATES_K, EntityInputs, load_night_inputs
+
+
+@dataclasses.dataclass(frozen=True)
+class RerankSettings:
+    """The rerank stage's tunables."""
+
+    # list lengths kept in recs.reranked: muse2's top 300 are the redistribution's edges
+    keep: tuple[tuple[str, int], ...] = (("muse2", 300), ("muse1", 100), ("xgboost", 100))
+    metric_ks: tuple[int, ...] = (10, 100)
+    block_seekers: int = 2000  # tonight's seekers scored per block
+    seed: int = 0
+
+
+SETTINGS = RerankSettings()
+RERANK_KEEP = dict(SETTINGS.keep)
+MODELS = tuple(RERANK_KEEP)
+
+
+def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
+    """Every application before `before`, labelled hired or not (the hiring head's data)."""
+    apps = market.applications.between(dt.date.min, before)
+    hires = market.hires.between(dt.date.min, before)
+    n_ads = len(market.ads)
+    hired = np.isin(
+        apps.seeker.astype(np.int64) * n_ads + apps.ad,
+        hires.seeker.astype(np.int64) * n_ads + hires.ad,
+    )
+    zeros = np.zeros(len(apps), np.float32)  # Muse.0 features: masked for this head anyway
+    cross = cross_features(ent, apps.seeker, apps.ad, zeros, zeros)
+    return HirePairs(apps.seeker, apps.ad, cross, hired)
+
+
+def tonight_lists(
+    con, run_date: dt.date, market: Market, ent: Entities, temperature: float, seekers: np.ndarray
+) -> Lists:
+    """recs.candidates of D for `seekers` (market rows) with pair features; labels from the
+    forward window when the raw data holds it."""
+    ads, scores = read_lists(con, "recs.candidates", run_date, market, seekers, CANDIDATES_K)
+    cosine = np.nan_to_num(scores) * temperature
+    keys = seekers.astype(np.int64)[:, None] * len(market.ads) + ads
+    labels = []
+    for events in (market.forward_applications, market.forward_hires):
+        if events is None:
+            labels.append(np.zeros(ads.shape, bool))
+        else:
+            known = events.seeker.astype(np.int64) * len(market.ads) + events.ad
+            labels.append(np.isin(keys, known) & (ads >= 0))
+    return Lists(seekers, ads, list_pair_features(ent, seekers, ads, cosine), *labels)
+
+
+def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.ndarray]:
+    """Each list's k best (ad rows, scores), best first (-1 / -inf padding)."""
+    k = min(k, scores.shape[1])
+    order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    top_scores = np.take_along_axis(scores, order, axis=1)
+    top_ads = np.where(np.isfinite(top_scores), np.take_along_axis(lists.ads, order, axis=1), -1)
+    return top_ads, top_scores
+
+
+def train_model(con, run_date: dt.date, models_dir, kind: str, log=None) -> dict:
+    """Train one reranker and save it under the models folder.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        Unused (the stage reads the night's inputs); kept so every step has one signature.
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store: the night's inputs are read from it, the model is written to it.
+    kind : str
+        `muse1`, `muse2` or `xgboost`.
+    log : callable, optional
+        Progress lines.
+
+    Returns
+    -------
+    dict
+        The training report, with the held-out candidate Recall@10/100 of the model and of
+        Muse.0's own order, and the paired Recall@10 gain over Muse.0 with its standard error.
+    """
+    night = load_night_inputs(models_dir, run_date)
+    train, held = night.train_lists, night.holdout_lists
+    with model_store.writing(models_dir, run_date, kind) as folder:
+        if kind == "xgboost":
+            model, report = train_xgb(night.inputs.seekers, night.inputs.ads, train, held)
+            model.save_model(folder / "xgboost.json")
+            scores = predict_lists(model, night.inputs.seekers, night.inputs.ads, held)
+        else:
+            cfg = RerankConfig(kind=kind, seed=SETTINGS.seed)
+            hires = (
+                hire_pairs(night.market, night.train_entities, night.market.train_end)
+                if kind == "muse2"
+                else None
+            )
+            model, report = train_reranker(
+                night.inputs.seekers, night.inputs.ads, train, held, hires, cfg, log=log
+            )
+            save_reranker(model, report, folder / "model.pt")
+            scores = _score_muse(model, night.inputs, held)
+        stats = dataclasses.asdict(report)
+        muse0_scores = _muse0_order(held)
+        for k in (10, 100):
+            stats[f"holdout_candidate_recall_at_{k}"] = candidate_recall(scores, held.applied, k)
+            stats[f"muse0_candidate_recall_at_{k}"] = candidate_recall(
+                muse0_scores, held.applied, k
+            )
+        diff, se = paired_difference(
+            per_list_recall(scores, held.applied, 10),
+            per_list_recall(muse0_scores, held.applied, 10),
+        )
+        stats["recall_at_10_gain_over_muse0"], stats["recall_at_10_gain_se"] = diff, se
+        (folder / "training.json").write_text(json.dumps(stats, indent=2, default=float))
+    stats.update(train_seekers=len(train.seeker), holdout_seekers=len(held.seeker))
+    return stats
+
+
+def _muse0_order(lists: Lists) -> np.ndarray:
+    """Scores that keep Muse.0's order of the lists (rank 1 best)."""
+    k = lists.ads.shape[1]
+    return np.where(lists.ads >= 0, -np.arange(k, dtype=np.float32)[None, :], -np.inf)
+
+
+def muse_tables(model, inputs: EntityInputs, ads: np.ndarray | None = None) -> ScoringTables:
+    """A Muse model's folded tables over every seeker of the market and the ads `ads` (None:
+    all), on the CPU wherever it trained: with the pair features on the host, the fused CPU
+    kernel beat a GPU's eager path on the same machine (BENCHMARKS.md, "Rerank inference")."""
+    return scoring_tables(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads), ads)
+
+
+def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
+    return score_tables(muse_tables(model, inputs), lists.seeker, lists.ads, lists.cross)
+
+
+def load_scorers(
+    models_dir, run_date: dt.date, inputs: EntityInputs, ads: np.ndarray | None = None
+) -> dict:
+    """The three trained rerankers of D, ready to score lists whose candidates are among `ads`
+    (None: any ad of the market): Muse's tables are built once here (entity towers over every
+    seeker and those ads), XGBoost as loaded."""
+    folder = lambda kind: model_store.model_dir(models_dir, run_date, kind)  # noqa: E731
+    scorers = {
+        kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads)
+        for kind in ("muse2", "muse1")
+    }
+    scorers["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
+    return scorers
+
+
+def score_all(scorers: dict, inputs: EntityInputs, lists: Lists) -> dict[str, np.ndarray]:
+    return {
+        kind: predict_lists(scorer, inputs.seekers, inputs.ads, lists)
+        if kind == "xgboost"
+        else score_tables(scorer, lists.seeker, lists.ads, lists.cross)
+        for kind, scorer in scorers.items()
+    }
+
+
+def locality_order(market: Market, seekers: np.ndarray) -> np.ndarray:
+    """`seekers` (market rows) grouped by desired occupation: seekers of one occupation share
+    most of their candidates, so scored one after another their ads' rows stay in the core's
+    cache (with `tonight_ads`, a `medium` night's pair part took 13.7 against 18.0 ns a pair;
+    BENCHMARKS.md, "Rerank inference")."""
+    return _grouped_by(seekers, market.seekers["desired_occupation"])
+
+
+def tonight_ads(market: Market) -> np.ndarray:
+    """The ads tonight's candidates come from (the active ones), grouped by occupation: the row
+    order of Muse's compact ad table, so that seekers scored together (`locality_order`) gather
+    from a narrow band of it."""
+    return _grouped_by(market.active_ads(), market.ads["occupation"])
+
+
+def _grouped_by(rows: np.ndarray, labels: pd.Series) -> np.ndarray:
+    """`rows` ordered by their label (labels sorted), ascending within one label."""
+    codes = pd.factorize(labels, sort=True)[0][rows]
+    return rows[np.lexsort((rows, codes))]
+
+
+def tonight_seekers(con, run_date: dt.date, market: Market) -> np.ndarray:
+    """The seekers with candidates tonight (market rows), in the order they are scored
+    (`locality_order`)."""
+    ids = con.execute(
+        "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ? ORDER BY 1",
+        [run_date],
+    ).df()["jobseeker_id"]
+    return locality_order(market, market.seeker_index(ids))
+
+
+def write_reranked(
+    con, run_date: dt.date, models_dir, block_seekers: int = SETTINGS.block_seekers, log=None
+):
+    """Rerank tonight's candidates of every active seeker with the three models, seeker block
+    by seeker block (seekers of one occupation together, see `locality_order`), and replace the
+    partition of recs.reranked."""
+    night = load_night_inputs(models_dir, run_date)
+    scorers = load_scorers(models_dir, run_date, night.inputs, tonight_ads(night.market))
+    temperature = night.temperature
+    con.execute(warehouse.sql("create_recs_reranked"))
+    con.execute("DELETE FROM recs.reranked WHERE run_date = ?", [run_date])
+    seekers = tonight_seekers(con, run_date, night.market)
+    seeker_ids = night.market.seekers["jobseeker_id"].to_numpy()
+    ad_ids = night.market.ads["ad_id"].to_numpy()
+    rows = dict.fromkeys(scorers, 0)
+    for lo in range(0, len(seekers), block_seekers):
+        lists = tonight_lists(
+            con,
+            run_date,
+            night.market,
+            night.tonight_entities,
+            temperature,
+            seekers[lo : lo + block_seekers],
+        )
+        for kind, scores in score_all(scorers, night.inputs, lists).items():
+            top_ads, top_scores = top_of(scores, lists, RERANK_KEEP[kind])
+            rows[kind] += warehouse.insert_ranked(
+                con,
+                "recs.reranked",
+                run_date,
+                seeker_ids,
+                ad_ids,
+                lists.seeker,
+                top_ads,
+                top_scores,
+                {"model": kind},
+            )
+        if log:
+            log(f"reranked {min(lo + block_seekers, len(seekers))}/{len(seekers)} seekers")
+    return {"seekers": len(seekers), **{f"rows_{k}": v for k, v in rows.items()}}
+
+
+@dataclasses.dataclass
+class RerankEvaluation:
+    rows: pd.DataFrame
+    holdout_recall_at_100: dict[str, np.ndarray]  # per held-out seeker with applications
+
+
+def evaluate(
+    con, run_date: dt.date, models_dir, has_oracle: bool = False, log=None
+) -> RerankEvaluation:
+    """metrics.ranking rows of the rerank stage (k 10 and 100, both relevances).
+
+    Validation: on the held-out seekers of the validation window (Muse.0's rows on the same
+    seekers are the retrieval evaluation's). Forward: from recs.reranked when the raw data holds
+    the forward window, and on the oracle's seeker sample when the partition has oracle
+    rankings (the oracle's own rows come from the retrieval evaluation; on the validation
+    window the rerankers trained on part of that sample, so only the forward window gives them
+    oracle-sample rows).
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (recs.reranked, for the forward window).
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the night's inputs, the three rerankers).
+    has_oracle : bool
+        Whether the partition has oracle rankings (oracle-sample rows are written then).
+    log : callable, optional
+        Progress lines.
+
+    Returns
+    -------
+    RerankEvaluation
+        The rows, and each model's (and Muse.0's) per-seeker held-out Recall@100.
+    """
+    night = load_night_inputs(models_dir, run_date)
+    scorers = load_scorers(models_dir, run_date, night.inputs)
+    all_splits = splits(night.market)
+    validation = all_splits[0]
+    held = night.holdout_lists
+    ks = SETTINGS.metric_ks
+    rows = []
+    lists_by_model = {"muse0": np.where(held.ads >= 0, held.ads, -1)}
+    for kind, scores in score_all(scorers, night.inputs, held).items():
+        lists_by_model[kind] = top_of(scores, held, 100)[0]
+    each = {}
+    for kind, ads in lists_by_model.items():
+        pos = np.where(ads >= 0, positions(validation.universe, ads), -1)
+        if kind != "muse0":  # Muse.0's rows here are the retrieval evaluation's
+            rows += metric_rows(
+                pos,
+                validation,
+                held.seeker,
+                ks,
+                stage="rerank",
+                model=kind,
+                population="rerank_holdout",
+            )
+        each[kind] = per_seeker_recall(pos, validation, held.seeker, 100)
+    if len(all_splits) > 1:
+        forward = all_splits[1]
+        who = evaluated_seekers(forward)
+        pick = oracle_sample(len(who))  # the retrieval evaluation's oracle seekers
+        for kind in scorers:
+            ads = reranked_lists(con, run_date, night.market, who, kind, 100)
+            pos = np.where(ads >= 0, positions(forward.universe, ads), -1)
+            rows += metric_rows(pos, forward, who, ks, stage="rerank", model=kind, population="all")
+            if has_oracle:
+                rows += metric_rows(
+                    pos[pick],
+                    forward,
+                    who[pick],
+                    ks,
+                    stage="rerank",
+                    model=kind,
+                    population="oracle_sample",
+                )
+    if log:
+        log(f"rerank evaluation: {len(held.seeker)} held-out seekers")
+    return RerankEvaluation(frame_of(rows, run_date), each)
+
+
+def reranked_lists(con, run_date, market: Market, who: np.ndarray, kind: str, k: int):
+    """recs.reranked of `who` for one model as (len(who), k) ad rows (-1 padded)."""
+    return read_lists(con, "recs.reranked", run_date, market, who, k, model=kind)[0]
+
+
+def write_evaluation(con, run_date: dt.date, evaluation: RerankEvaluation) -> int:
+    """Replace this stage's rows of D in metrics.ranking (stage rerank: it writes no other)."""
+    con.execute(warehouse.sql("create_metrics_ranking"))
+    return warehouse.replace_rows(
+        con, "metrics.ranking", run_date, evaluation.rows, {"stage": ["rerank"]}
+    )

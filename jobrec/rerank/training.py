@@ -1,0 +1,167 @@
+"""Training of Muse.1 and Muse.2 (the pair model of jobrec.reranker_model) on candidate lists.
+
+Training lists are the candidate lists of the validation-window seekers (Muse.0 was trained
+before the window, so its scores on them are honest); a held-out share of those seekers drives
+early stopping on Recall@100 and gives the rerank stage's validation metrics.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from jobrec.devices import pick_device
+from jobrec.early_stopping import EarlyStopping
+from jobrec.reranker_model import HirePairs, Lists, RerankConfig, Reranker, score_lists
+
+
+@dataclasses.dataclass
+class RerankReport:
+    kind: str
+    epochs: int
+    best_epoch: int
+    best_validation_recall: float
+    history: list[dict]
+    seconds: float
+    train_seekers: int
+    device: str
+
+
+def _listwise_loss(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tensor):
+    """Softmax cross-entropy of each list against its normalised target weights (lists without
+    a positive are skipped)."""
+    scores = scores.masked_fill(~valid, float("-inf"))
+    log_p = torch.log_softmax(scores, dim=1)
+    mass = target.sum(1)
+    has = mass > 0
+    if not has.any():
+        return scores.new_zeros(())
+    t = target[has] / mass[has, None]
+    return -(t * log_p[has].masked_fill(~valid[has], 0.0)).sum(1).mean()
+
+
+def _sampled_bce(
+    scores: torch.Tensor,
+    target: torch.Tensor,
+    valid: torch.Tensor,
+    negatives: int,
+    generator: torch.Generator,
+) -> torch.Tensor:
+    """Binary cross-entropy on every positive and about `negatives` sampled negatives per list,
+    positives weighted by their target weight (hires count more)."""
+    keep_rate = negatives / valid.sum(1, keepdim=True).clamp(min=1)
+    draw = torch.rand(scores.shape, generator=generator, device=scores.device)
+    keep = valid & ((target > 0) | (draw < keep_rate))
+    weight = torch.where(target > 0, target, torch.ones_like(target))[keep]
+    loss = nn.functional.binary_cross_entropy_with_logits(
+        scores[keep], (target[keep] > 0).float(), weight=weight, reduction="sum"
+    )
+    return loss / weight.sum().clamp(min=1)
+
+
+def _list_loss(cfg, scores, target, valid, generator) -> torch.Tensor:
+    if cfg.loss == "listwise":
+        return _listwise_loss(scores, target, valid)
+    return _sampled_bce(scores, target, valid, cfg.bce_negatives, generator)
+
+
+def per_list_recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
+    """Recall@k of each list with at least one relevant candidate (relevant ads outside the
+    candidate list are not counted here: the stage metrics in metrics.ranking count them)."""
+    top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
+    found = np.take_along_axis(relevant, top, axis=1).sum(1)
+    n = relevant.sum(1)
+    has = n > 0
+    return found[has] / n[has]
+
+
+def candidate_recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> float:
+    """Mean Recall@k over the lists with a relevant candidate (see per_list_recall)."""
+    each = per_list_recall(scores, relevant, k)
+    return float(each.mean()) if len(each) else float("nan")
+
+
+def train_reranker(
+    seeker_x: np.ndarray,
+    ad_x: np.ndarray,
+    train: Lists,
+    valid: Lists,
+    hires: HirePairs | None,
+    cfg: RerankConfig,
+    device: torch.device | None = None,
+    log=None,
+) -> tuple[Reranker, RerankReport]:
+    """Train on `train` lists (and, for Muse.2, the hiring head on `hires`); keep the epoch with
+    the best Recall@100 on the `valid` lists."""
+    device = device or pick_device()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    gen = torch.Generator(device=device).manual_seed(cfg.seed)
+    model = Reranker(seeker_x.shape[1], ad_x.shape[1], cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
+    sx_dev, ax_dev = sx.to(device), ax.to(device)
+    has_positive = np.flatnonzero(train.applied.any(1) | train.hired.any(1))
+    history, stopper = [], EarlyStopping(cfg.patience, min_improvement=1e-4)
+    t0 = time.perf_counter()
+    for epoch in range(1, cfg.max_epochs + 1):
+        model.train()
+        order = rng.permutation(has_positive)
+        hire_order = rng.permutation(len(hires.seeker)) if hires is not None else None
+        total, steps = 0.0, 0
+        for b, lo in enumerate(range(0, len(order), cfg.seekers_per_batch)):
+            idx = order[lo : lo + cfg.seekers_per_batch]
+            ads = torch.as_tensor(train.ads[idx], device=device)
+            valid_mask = ads >= 0
+            s_dot, s_w = model.entities("seekers", sx_dev[torch.as_tensor(train.seeker[idx])])
+            a = model.entities("ads", ax_dev[ads.clamp(min=0)])
+            c = torch.as_tensor(train.cross[idx], device=device)
+            logits = model.pair_logits((s_dot[:, None], s_w[:, None]), a, c)  # (g, k, outputs)
+            applied = torch.as_tensor(train.applied[idx], dtype=torch.float32, device=device)
+            hired = torch.as_tensor(train.hired[idx], dtype=torch.float32, device=device)
+            combined = applied + cfg.hire_weight * hired
+            loss = _list_loss(cfg, model.final(logits), combined, valid_mask, gen)
+            if model.heads == 2:
+                loss = loss + _list_loss(cfg, logits[..., 0], applied, valid_mask, gen)
+                if hires is not None and len(hires.seeker):
+                    lo_h = (b * cfg.hire_batch) % len(hires.seeker)
+                    h_idx = hire_order[lo_h : lo_h + cfg.hire_batch]
+                    hs = model.entities("seekers", sx_dev[torch.as_tensor(hires.seeker[h_idx])])
+                    ha = model.entities("ads", ax_dev[torch.as_tensor(hires.ad[h_idx])])
+                    hc = torch.as_tensor(hires.cross[h_idx], device=device)
+                    h_logit = model.pair_logits(hs, ha, hc)[:, 1]
+                    h_target = torch.as_tensor(
+                        hires.hired[h_idx], dtype=torch.float32, device=device
+                    )
+                    loss = loss + nn.functional.binary_cross_entropy_with_logits(h_logit, h_target)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            steps += 1
+        scores = score_lists(model, sx, ax, valid.seeker, valid.ads, valid.cross, device)
+        recall = candidate_recall(scores, valid.applied, 100)
+        history.append({"epoch": epoch, "loss": total / max(steps, 1), "validation_recall": recall})
+        if log:
+            log(
+                f"{cfg.kind} epoch {epoch}: loss={history[-1]['loss']:.4f}, "
+                f"candidate Recall@100={recall:.4f}"
+            )
+        if stopper.update(model, epoch, recall):
+            break
+    stopper.restore(model)
+    report = RerankReport(
+        cfg.kind,
+        len(history),
+        stopper.best_epoch,
+        stopper.best,
+        history,
+        time.perf_counter() - t0,
+        len(has_positive),
+        str(device),
+    )
+    return model.eval(), report

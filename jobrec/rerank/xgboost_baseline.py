@@ -1,0 +1,158 @@
+"""The XGBoost reranking baseline: the same information as Muse.2 as one flat row per pair.
+
+Row = [seeker inputs (Muse.0 seeker vector, seeker numbers), ad inputs (Muse.0 ad vector, ad
+numbers), pair features] — what the Muse rerankers see, only not factored. Trained (with
+`binary:logistic` by default, or `rank:ndcg` grouped by seeker) on each training seeker's
+positives and a seeded sample of its other candidates (memory stays bounded), early-stopped on
+the held-out seekers' lists sampled the same way. Inference builds the rows seeker block by
+seeker block.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import time
+
+import numpy as np
+import xgboost as xgb
+
+from jobrec.reranker_model import Lists
+
+
+@dataclasses.dataclass
+class XGBConfig:
+    # the best of the 24-configuration search on `small` (benchmarks/bench_xgb_search.py,
+    # BENCHMARKS.md; re-run on the current market): held-out candidate Recall@100 first
+    max_depth: int = 6
+    learning_rate: float = 0.05
+    n_estimators: int = 600  # early stopping picks the number of trees
+    min_child_weight: float = 10.0
+    subsample: float = 0.8
+    colsample_bytree: float = 0.8
+    objective: str = "binary:logistic"
+    negatives_per_seeker: int = 100
+    early_stopping_rounds: int = 20
+    hire_weight: float = 5.0  # relevance label of a hire (an application is 1)
+    seed: int = 0
+
+
+def pair_rows(seeker_x, ad_x, seekers, ads, cross) -> np.ndarray:
+    """(P, S + A + C) float32 flat rows for pairs given their rows and pair features."""
+    return np.hstack([seeker_x[seekers], ad_x[ads], cross]).astype(np.float32, copy=False)
+
+
+def _sampled(lists: Lists, seeker_x, ad_x, cfg: XGBConfig, rng) -> tuple:
+    """Positives and up to `negatives_per_seeker` other candidates of each list with a positive:
+    (rows, labels, group sizes), all lists at once."""
+    positive = (lists.applied | lists.hired) & (lists.ads >= 0)
+    groups = np.flatnonzero(positive.any(1))
+    if not len(groups):
+        raise ValueError("no candidate list holds an application or a hire: nothing to learn")
+    ads, pos = lists.ads[groups], positive[groups]
+    # a random key per negative; a list keeps its `negatives_per_seeker` smallest keys
+    key = np.where(pos | (ads < 0), np.inf, rng.random(ads.shape))
+    n = min(cfg.negatives_per_seeker, ads.shape[1])
+    kth = np.sort(key, axis=1)[:, n - 1 : n] if n else np.full((len(key), 1), -np.inf)
+    take = pos | ((key <= kth) & np.isfinite(key))
+    g, k = np.nonzero(take)  # row-major: grouped by list, candidates in rank order
+    rows = pair_rows(seeker_x, ad_x, lists.seeker[groups][g], ads[g, k], lists.cross[groups[g], k])
+    labels = lists.applied[groups[g], k] + cfg.hire_weight * lists.hired[groups[g], k]
+    return rows, labels.astype(np.float32), take.sum(1)
+
+
+@dataclasses.dataclass
+class XGBReport:
+    trees: int
+    best_iteration: int
+    best_score: float
+    seconds: float
+    train_rows: int
+    threads: int
+
+
+def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None = None):
+    """(booster, report). `rank:*` objectives learn from the groups; `binary:logistic` from the
+    rows (label: applied or hired)."""
+    cfg = cfg or XGBConfig()
+    rng = np.random.default_rng(cfg.seed)
+    x_tr, y_tr, g_tr = _sampled(train, seeker_x, ad_x, cfg, rng)
+    x_va, y_va, g_va = _sampled(valid, seeker_x, ad_x, cfg, rng)
+    ranking = cfg.objective.startswith("rank:")
+    if not ranking:
+        y_tr, y_va = (y_tr > 0).astype(np.float32), (y_va > 0).astype(np.float32)
+    d_tr = xgb.DMatrix(x_tr, label=y_tr, group=g_tr if ranking else None, nthread=-1)
+    d_va = xgb.DMatrix(x_va, label=y_va, group=g_va if ranking else None, nthread=-1)
+    threads = os.cpu_count() or 1
+    params = {
+        "objective": cfg.objective,
+        "max_depth": cfg.max_depth,
+        "eta": cfg.learning_rate,
+        "min_child_weight": cfg.min_child_weight,
+        "subsample": cfg.subsample,
+        "colsample_bytree": cfg.colsample_bytree,
+        "tree_method": "hist",
+        "nthread": threads,
+        "seed": cfg.seed,
+        "eval_metric": "ndcg@10" if ranking else "logloss",
+    }
+    if ranking:
+        params["lambdarank_pair_method"] = "topk"
+    t0 = time.perf_counter()
+    booster = xgb.train(
+        params,
+        d_tr,
+        num_boost_round=cfg.n_estimators,
+        evals=[(d_va, "valid")],
+        early_stopping_rounds=cfg.early_stopping_rounds,
+        verbose_eval=False,
+    )
+    booster.set_attr(best_iteration=str(booster.best_iteration))
+    report = XGBReport(
+        cfg.n_estimators,
+        int(booster.best_iteration),
+        float(booster.best_score),
+        time.perf_counter() - t0,
+        len(y_tr),
+        threads,
+    )
+    return booster, report
+
+
+def load_booster(path) -> xgb.Booster:
+    booster = xgb.Booster()
+    booster.load_model(path)
+    booster.set_param({"nthread": os.cpu_count() or 1})
+    return booster
+
+
+def predict_lists(
+    booster: xgb.Booster,
+    seeker_x,
+    ad_x,
+    lists: Lists,
+    block: int = 128,
+    timings: dict | None = None,
+) -> np.ndarray:
+    """(G, K) scores (-inf on padding), rows built and scored block by block. `timings`, when
+    given, accumulates seconds spent building rows ("rows") and predicting ("predict")."""
+    limit = (0, int(booster.attr("best_iteration")) + 1)
+    out = np.full(lists.ads.shape, -np.inf, dtype=np.float32)
+    for lo in range(0, len(lists.seeker), block):
+        hi = min(len(lists.seeker), lo + block)
+        t0 = time.perf_counter()
+        valid = lists.ads[lo:hi] >= 0
+        g, k = valid.shape
+        seekers = np.repeat(lists.seeker[lo:hi], k).reshape(g, k)[valid]
+        rows = pair_rows(
+            seeker_x, ad_x, seekers, lists.ads[lo:hi][valid], lists.cross[lo:hi][valid]
+        )
+        t1 = time.perf_counter()
+        scores = booster.inplace_predict(rows, iteration_range=limit, predict_type="margin")
+        t2 = time.perf_counter()
+        block_out = out[lo:hi]
+        block_out[valid] = scores
+        if timings is not None:
+            timings["rows"] = timings.get("rows", 0.0) + t1 - t0
+            timings["predict"] = timings.get("predict", 0.0) + t2 - t1
+    return out

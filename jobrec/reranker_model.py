@@ -1,0 +1,309 @@
+"""Muse.1 and Muse.2: rerankers of each seeker's Muse.0 candidates, factored for speed.
+
+Both score a pair as products of per-entity vectors plus a light cross-feature term, so the
+expensive part (the entity towers) runs once per seeker and once per ad, not once per pair:
+  seeker tower  [Muse.0 seeker embedding, seeker numbers] -> H heads x D dims
+  ad tower      [Muse.0 ad embedding, ad numbers]         -> H heads x D dims
+  pair logit_h  <seeker_h, ad_h> + cross_mlp(cross features)_h       (~D·H + 300 operations)
+Muse.1: one head, trained listwise on applications (hires weighted up).
+Muse.2: an application head (listwise on the candidate lists' applications), a hiring head
+(P(hire | application), binary cross-entropy on every application before the training cut, Muse.0
+features masked out since Muse.0 trained on those pairs) and a top head that gives the final hiring
+score: log P(apply) + log P(hire | apply) + a small learned correction over [both logits, cross
+features], trained listwise on applications and hires.
+
+This module holds the model, its save/load, and its scoring (the folded inference tables that
+later stages reuse: the redistribution scores the validation lists, the funnel scores sends);
+training is the rerank stage's (jobrec.rerank.training).
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+
+import numpy as np
+import torch
+from torch import nn
+
+from jobrec.devices import pick_device
+from jobrec.pair_features import CROSS_COLUMNS, MUSE0_COLUMNS
+from jobrec.reranker_kernel import pair_logits
+
+
+@dataclasses.dataclass
+class RerankConfig:
+    kind: str = "muse2"  # muse1 | muse2
+    dims: int = 8  # per head: the dot-product part of a pair costs heads x dims
+    hidden: int = 128
+    seekers_per_batch: int = 32
+    hire_batch: int = 4096
+    hire_weight: float = 5.0  # target weight of a hire against an application
+    loss: str = "listwise"  # listwise softmax over each list, or "bce" with sampled negatives
+    bce_negatives: int = 100  # negatives sampled per list for "bce"
+    learning_rate: float = 3e-3
+    max_epochs: int = 12
+    patience: int = 2
+    seed: int = 0
+
+
+class Reranker(nn.Module):
+    """Per pair, for each head h (+ the top head's correction t):
+        logit_h = <s_h, a_h> + <w_{u,h}, c> + b_{j,h}
+    s_h and a_h: the towers' dot vectors; w_{u,h}: the seeker's own weights on the pair features
+    (so a seeker can weigh distance, wage or skills its own way); b_{j,h}: the ad's bias. A pair
+    costs heads x (dims + C) multiply-adds, whatever the towers' size."""
+
+    def __init__(self, seeker_dims: int, ad_dims: int, cfg: RerankConfig):
+        super().__init__()
+        self.cfg = cfg
+        self.heads = 2 if cfg.kind == "muse2" else 1
+        self.outputs = self.heads + (1 if self.heads == 2 else 0)  # + the top correction
+        n_cross = len(CROSS_COLUMNS)
+        self.n_cross = n_cross
+        self.seeker = nn.Sequential(
+            nn.Linear(seeker_dims, cfg.hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.hidden, self.heads * cfg.dims + self.outputs * n_cross),
+        )
+        self.ad = nn.Sequential(
+            nn.Linear(ad_dims, cfg.hidden),
+            nn.ReLU(),
+            nn.Linear(cfg.hidden, self.heads * cfg.dims + self.outputs),
+        )
+        mask = torch.ones(self.outputs, n_cross)
+        if self.heads == 2:
+            mask[1, list(MUSE0_COLUMNS)] = 0.0  # the hiring head never sees Muse.0's score
+            self.top_mix = nn.Parameter(torch.zeros(2))  # top correction: γ_app, γ_hire
+        self.register_buffer("cross_mask", mask)
+
+    def entities(self, side: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """Per entity: (dot vectors (..., heads, dims), seeker cross weights (..., outputs, C)
+        or ad biases (..., outputs)). Computed once per entity."""
+        d = self.heads * self.cfg.dims
+        if side == "seekers":
+            out = self.seeker(x)
+            weights = out[..., d:].unflatten(-1, (self.outputs, self.n_cross)) * self.cross_mask
+            return out[..., :d].unflatten(-1, (self.heads, self.cfg.dims)), weights
+        out = self.ad(x)
+        return out[..., :d].unflatten(-1, (self.heads, self.cfg.dims)), out[..., d:]
+
+    def pair_logits(self, seeker, ad, c: torch.Tensor) -> torch.Tensor:
+        """(..., outputs) for pairs given broadcastable entity parts and pair features c
+        (..., C): head logits, then the top correction."""
+        (s_dot, s_w), (a_dot, a_b) = seeker, ad
+        dots = (s_dot * a_dot).sum(-1)
+        if self.heads == 2:
+            dots = torch.cat([dots, torch.zeros_like(dots[..., :1])], dim=-1)
+        return dots + (s_w * c.unsqueeze(-2)).sum(-1) + a_b
+
+    def final(self, logits: torch.Tensor) -> torch.Tensor:
+        """The ranking score: the single head (Muse.1), or the top head (Muse.2): log P(apply)
+        + log P(hire | apply) + a learned correction."""
+        if self.heads == 1:
+            return logits[..., 0]
+        app, hire, correction = logits[..., 0], logits[..., 1], logits[..., 2]
+        mix = self.top_mix
+        return app + nn.functional.logsigmoid(hire) + correction + mix[0] * app + mix[1] * hire
+
+
+@dataclasses.dataclass
+class Lists:
+    """Candidate lists: G seekers x K candidates, with labels for training/evaluation."""
+
+    seeker: np.ndarray  # (G,) seeker rows
+    ads: np.ndarray  # (G, K) ad rows (-1: padding)
+    cross: np.ndarray  # (G, K, C) float32
+    applied: np.ndarray  # (G, K) bool
+    hired: np.ndarray  # (G, K) bool
+
+
+@dataclasses.dataclass
+class HirePairs:
+    """Applications with their outcome, for the hiring head."""
+
+    seeker: np.ndarray
+    ad: np.ndarray
+    cross: np.ndarray  # (P, C)
+    hired: np.ndarray  # (P,) bool
+
+
+def inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor):
+    """Per-ad rows [dot vectors, biases] (N_a, H·D + O) and per-seeker matrices
+    ([block-diagonal dot vectors; identity] (N_s, H·D + O, O), cross weights (N_s, C, O)), so
+    that a block of pairs costs one gather and two batched matrix products."""
+    h, d, o = model.heads, model.cfg.dims, model.outputs
+    a_dot, a_b = model.entities("ads", ad_x)
+    ad_rows = torch.cat([a_dot.reshape(len(ad_x), h * d), a_b], dim=1).contiguous()
+    s_dot, s_w = model.entities("seekers", seeker_x)
+    device = ad_x.device
+    seeker_mats = torch.zeros(len(seeker_x), h * d + o, o, device=device)
+    for head in range(h):
+        seeker_mats[:, head * d : (head + 1) * d, head] = s_dot[:, head]
+    seeker_mats[:, h * d :, :] = torch.eye(o, device=device)
+    cross_w = s_w.transpose(1, 2)
+    if h == 2:  # fold the top head's linear part in: columns (linear part, hire logit)
+        m0, m1 = model.top_mix
+        fold = torch.stack(
+            [
+                torch.stack([1.0 + m0, m0 * 0]),
+                torch.stack([m1, m1 * 0 + 1]),
+                torch.stack([m0 * 0 + 1, m0 * 0]),
+            ]
+        )
+        seeker_mats, cross_w = seeker_mats @ fold, cross_w @ fold
+    return ad_rows, seeker_mats.contiguous(), cross_w.contiguous()
+
+
+@dataclasses.dataclass
+class ScoringTables:
+    """A reranker's entity parts as the fused CPU kernel reads them (float32 numpy), its outputs
+    folded to two a pair: (the score's linear part, the hire logit) for Muse.2, (score, 0) for
+    Muse.1. Built once (`scoring_tables`), then any number of seeker blocks is scored from them
+    (`score_tables`): a night runs the ad towers once, not once a block."""
+
+    ad_rows: np.ndarray  # (N_r, R) [dot vectors, biases] of the ads that may be candidates
+    ad_slot: np.ndarray  # (N_a,) int32: each ad's row in ad_rows, -1 when it has none
+    seeker_mats: np.ndarray  # (N_s, 2, R): the seeker's side of both outputs' dot products
+    cross_weights: np.ndarray  # (N_s, 2, C): the seeker's weights on the pair features
+    hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
+
+
+def scoring_tables(
+    model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, ads: np.ndarray | None = None
+) -> ScoringTables:
+    """The folded tables of every row of `seeker_x` and of the ads `ads` (rows of `ad_x`, in
+    the order their rows are to be stored; None: every ad in row order), computed on the CPU (a
+    model on a GPU is copied there: the caller's stays where it is). Tonight's candidates are
+    the active ads only, a quarter of the market's at `small`: rows for them alone, grouped by
+    occupation, keep the gathered table in cache (BENCHMARKS.md, "Rerank inference")."""
+    if any(t.device.type != "cpu" for t in model.parameters()):
+        model = copy.deepcopy(model).cpu()
+    model.eval()
+    ad_x = ad_x.cpu()
+    slot = np.arange(len(ad_x), dtype=np.int32)
+    if ads is not None:
+        ad_x = ad_x[torch.as_tensor(ads)]
+        slot = np.full(len(slot), -1, dtype=np.int32)
+        slot[ads] = np.arange(len(ads), dtype=np.int32)
+    with torch.inference_mode():
+        ad_rows, seeker_mats, cross_w = inference_tables(model, seeker_x.cpu(), ad_x)
+
+    def transposed(mats):  # (G, X, O) -> (G, 2, X), a one-output model padded with zeros
+        mats = mats.transpose(1, 2)
+        if mats.shape[1] == 1:
+            mats = torch.cat([mats, torch.zeros_like(mats)], dim=1)
+        return mats.contiguous().numpy()
+
+    return ScoringTables(
+        ad_rows.numpy(), slot, transposed(seeker_mats), transposed(cross_w), model.heads == 2
+    )
+
+
+def score_tables(
+    tables: ScoringTables,
+    lists_seeker: np.ndarray,
+    lists_ads: np.ndarray,
+    cross: np.ndarray,
+    block: int = 512,
+) -> np.ndarray:
+    """(G, K) final scores (-inf on padding) of lists whose seekers are rows of the tables: the
+    fused kernel's logits, then the top head's log-sigmoid in PyTorch (vectorised there, scalar
+    calls in the kernel), in blocks of seekers so that the second logit's buffer is reused and
+    stays in cache (with 4,096-seeker blocks a 10M-pair call took 97 ms against 90 ms). A
+    candidate whose ad has no row in the tables is an error."""
+    if not len(tables.ad_rows):  # tables of no ads (a night without active ads): padding only
+        if (lists_ads >= 0).any():
+            raise ValueError("the scoring tables hold no ads, the lists name some")
+        return np.full(lists_ads.shape, -np.inf, dtype=np.float32)
+    out = np.empty(lists_ads.shape, dtype=np.float32)  # every entry written below
+    second = np.empty((min(block, len(lists_ads)), lists_ads.shape[1]), dtype=np.float32)
+    for lo in range(0, len(lists_ads), block):
+        hi = min(len(lists_ads), lo + block)
+        who, ads = lists_seeker[lo:hi], np.ascontiguousarray(lists_ads[lo:hi])
+        missing = pair_logits(
+            tables.ad_rows,
+            tables.ad_slot,
+            tables.seeker_mats[who],
+            tables.cross_weights[who],
+            ads,
+            np.ascontiguousarray(cross[lo:hi], dtype=np.float32),
+            out[lo:hi],
+            second[: hi - lo],
+        )
+        if missing:
+            absent = np.unique(ads[(ads >= 0) & (tables.ad_slot[np.maximum(ads, 0)] < 0)])
+            raise ValueError(
+                f"{missing} candidate pairs name ads the scoring tables were not "
+                f"built for (ad rows {absent[:5].tolist()}): tables of a subset "
+                "must cover every candidate"
+            )
+        if tables.hire_term:  # + log P(hire | apply)
+            hire = torch.from_numpy(second[: hi - lo])
+            torch.from_numpy(out[lo:hi]).add_(nn.functional.logsigmoid(hire))
+    return out
+
+
+def score_lists(
+    model: Reranker,
+    seeker_x: torch.Tensor,
+    ad_x: torch.Tensor,
+    lists_seeker,
+    lists_ads,
+    cross,
+    device,
+    block: int | None = None,
+    fused: bool | None = None,
+) -> np.ndarray:
+    """(G, K) final scores (-inf on padding). Entity parts are computed once for the seekers and
+    ads involved; per pair only a gather of the ad's row and two dot products remain (see
+    `inference_tables`). On the CPU one fused loop does the pair part (`rerank_kernel`; `fused`
+    None = whenever the device is the CPU), 512 seekers a block; otherwise eager PyTorch, 128
+    seekers a block on the CPU (their gathered rows stay in cache: 2x faster than 512 on 2
+    cores), 4,096 on a GPU (fewer host-device round trips)."""
+    model.eval()
+    fused = device.type == "cpu" if fused is None else fused
+    if fused:
+        tables = scoring_tables(model, seeker_x[torch.as_tensor(lists_seeker)], ad_x)
+        return score_tables(tables, np.arange(len(lists_seeker)), lists_ads, cross, block or 512)
+    out = np.empty(lists_ads.shape, dtype=np.float32)  # every entry written below
+    with torch.inference_mode():
+        who = torch.as_tensor(lists_seeker, device=device)
+        ad_rows, seeker_mats, cross_w = inference_tables(
+            model, seeker_x.to(device)[who], ad_x.to(device)
+        )
+        block = block or (128 if device.type == "cpu" else 4096)
+        for lo in range(0, len(lists_seeker), block):
+            hi = min(len(lists_seeker), lo + block)
+            ads = torch.as_tensor(lists_ads[lo:hi], device=device)
+            padded = bool((ads < 0).any())
+            index = (ads.clamp(min=0) if padded else ads).reshape(-1)
+            pairs = torch.index_select(ad_rows, 0, index).view(*ads.shape, -1)
+            c = torch.as_tensor(cross[lo:hi], device=device)
+            logits = torch.baddbmm(torch.bmm(c, cross_w[lo:hi]), pairs, seeker_mats[lo:hi])
+            scores = logits[..., 0]
+            if model.heads == 2:  # + log P(hire | apply)
+                scores = scores + nn.functional.logsigmoid(logits[..., 1])
+            if padded:
+                scores = scores.masked_fill(ads < 0, float("-inf"))
+            out[lo:hi] = scores.cpu().numpy()
+    return out
+
+
+def save_reranker(model: Reranker, report, path) -> None:
+    torch.save(
+        {
+            "state": {k: v.cpu() for k, v in model.state_dict().items()},
+            "config": dataclasses.asdict(model.cfg),
+            "dims": (model.seeker[0].in_features, model.ad[0].in_features),
+            "report": dataclasses.asdict(report),
+        },
+        path,
+    )
+
+
+def load_reranker(path, device: torch.device | None = None) -> tuple[Reranker, dict]:
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    model = Reranker(*saved["dims"], RerankConfig(**saved["config"]))
+    model.load_state_dict(saved["state"])
+    return model.to(device or pick_device()).eval(), saved["report"]

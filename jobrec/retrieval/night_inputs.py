@@ -1,0 +1,265 @@
+"""The night's shared inputs of partition D, built once after Muse.0 and read by every later stage.
+
+Two parts, each written once to the model store:
+  `features/`      (by `fit_features`) the market as known at D and Muse.0's tower inputs of
+                   every seeker and ad of it, beside the fitted feature space;
+  `night_inputs/`  (by `build_night_inputs`) Muse.0's unit vectors of every seeker and ad, the
+                   rerankers' entity inputs [Muse.0 vector, entity numbers as of D - 7], the
+                   entity tables of the pair features as of D - 7 and as of D, and the validation
+                   seekers' labelled candidate lists (train and held-out) with their pair features.
+The rerankers, the rerank evaluation, the redistribution and the send stage load them
+(`load_night_inputs`) instead of rebuilding them.
+
+Validation lists: the Muse.0 top-1,000 of the validation-window seekers over the ads open in
+[D - 7, D) (earlier applications excluded, as the retrieval evaluation ranks them), labelled with
+their applications and hires in the window. The seekers are split once, seeded: 70% train the
+rerankers, 30% are held out (early stopping, the rerank and redistribution validation metrics).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import pickle
+
+import numpy as np
+
+from jobrec.data import model_store
+from jobrec.data.market import Market
+from jobrec.data.run_stats import counted_build
+from jobrec.evaluation.metrics import hits_matrix
+from jobrec.evaluation.offline import Split, pairs_in, splits
+from jobrec.features import FeatureSpace
+from jobrec.pair_features import Entities, build_entities, entity_numerics, list_pair_features
+from jobrec.reranker_model import Lists
+from jobrec.retrieval import two_tower
+from jobrec.retrieval.topk import exact_topk
+
+FEATURES = "features"  # model-store folder of the feature space, the market and tower inputs
+NIGHT_INPUTS = "night_inputs"
+
+
+@dataclasses.dataclass(frozen=True)
+class ValidationListSettings:
+    """How the validation seekers' candidate lists are drawn."""
+
+    list_k: int = 1000  # Muse.0's candidates per seeker, as tonight
+    holdout_share: float = 0.3
+    max_train_seekers: int = 5000
+    max_holdout_seekers: int = 3000
+    seed: int = 0
+
+
+VALIDATION_LISTS = ValidationListSettings()
+
+
+@dataclasses.dataclass
+class EntityInputs:
+    """Reranker entity inputs for every seeker/ad row of the market: [Muse.0 vector, numbers]."""
+
+    seekers: np.ndarray
+    ads: np.ndarray
+
+
+@dataclasses.dataclass
+class NightInputs:
+    """What every stage after retrieval starts from (see the module docstring)."""
+
+    market: Market
+    temperature: float  # Muse.0's score scale: cosine x temperature
+    seeker_vectors: np.ndarray  # Muse.0 unit vectors of every seeker row
+    ad_vectors: np.ndarray
+    inputs: EntityInputs
+    train_entities: Entities  # pair features as of the training cut (D - 7)
+    tonight_entities: Entities  # as of D
+    train_lists: Lists
+    holdout_lists: Lists
+
+
+# --- part one: the market and the tower inputs (with the feature space) -----------------------
+
+
+@counted_build("tower_inputs")
+def tower_inputs(
+    space: FeatureSpace, market: Market
+) -> tuple[two_tower.TowerInputs, two_tower.TowerInputs]:
+    """Muse.0's inputs of every seeker and every ad row of the market."""
+    return (
+        two_tower.TowerInputs.from_arrays(
+            space.transform(market.seekers, "seekers"), space.indices(market.seekers, "seekers")
+        ),
+        two_tower.TowerInputs.from_arrays(
+            space.transform(market.ads, "ads"), space.indices(market.ads, "ads")
+        ),
+    )
+
+
+def save_market_inputs(folder, market: Market, space: FeatureSpace) -> None:
+    """Write the market and its tower inputs beside the feature space (in `folder`)."""
+    seekers, ads = tower_inputs(space, market)
+    with open(folder / "market.pkl", "wb") as f:
+        pickle.dump(market, f, protocol=pickle.HIGHEST_PROTOCOL)
+    with open(folder / "tower_inputs.pkl", "wb") as f:
+        pickle.dump((seekers, ads), f, protocol=pickle.HIGHEST_PROTOCOL)
+
+
+def load_space(models_dir, run_date: dt.date) -> FeatureSpace:
+    return FeatureSpace.load(model_store.model_dir(models_dir, run_date, FEATURES))
+
+
+def load_market(models_dir, run_date: dt.date) -> Market:
+    """The market as known at D, as the features step read it from the clean tables."""
+    return _unpickle(model_store.model_dir(models_dir, run_date, FEATURES) / "market.pkl")
+
+
+def load_tower_inputs(
+    models_dir, run_date: dt.date
+) -> tuple[two_tower.TowerInputs, two_tower.TowerInputs]:
+    return _unpickle(model_store.model_dir(models_dir, run_date, FEATURES) / "tower_inputs.pkl")
+
+
+def _unpickle(path):
+    with open(path, "rb") as f:
+        return pickle.load(f)  # our own file, written by this module
+
+
+# --- part two: everything after Muse.0 -------------------------------------------------------
+
+
+def split_seekers(
+    split: Split, settings: ValidationListSettings = VALIDATION_LISTS
+) -> tuple[np.ndarray, np.ndarray]:
+    """(train, holdout) seeker rows of a window, seeded, sorted, capped."""
+    who = split.seekers(np.iinfo(np.int64).max, settings.seed)
+    rng = np.random.default_rng(settings.seed + 7)
+    holdout = rng.random(len(who)) < settings.holdout_share
+    train, held = who[~holdout], who[holdout]
+    if len(train) > settings.max_train_seekers:
+        train = np.sort(rng.choice(train, settings.max_train_seekers, replace=False))
+    if len(held) > settings.max_holdout_seekers:
+        held = np.sort(rng.choice(held, settings.max_holdout_seekers, replace=False))
+    return train, held
+
+
+def labelled_lists(
+    model,
+    seekers_in: two_tower.TowerInputs,
+    ads_in: two_tower.TowerInputs,
+    ent: Entities,
+    split: Split,
+    who: np.ndarray,
+    k: int,
+) -> Lists:
+    """Muse.0's top-k of `who` over the split's universe, with pair features and labels.
+
+    Parameters
+    ----------
+    model : Muse0
+        The partition's Muse.0.
+    seekers_in, ads_in : TowerInputs
+        Muse.0's inputs of every seeker and ad row.
+    ent : Entities
+        The entities the pair features are taken from.
+    split : Split
+        The window: its universe, the pairs seen before it (excluded), its relevant events.
+    who : (G,) int array
+        Market seeker rows.
+    k : int
+        List length (at most the universe's size).
+
+    Returns
+    -------
+    Lists
+        G lists of market ad rows (-1 padded) with pair features and application / hire labels.
+    """
+    u = two_tower.embed(model, "seekers", seekers_in, who)
+    v = two_tower.embed(model, "ads", ads_in, split.universe)
+    k = min(k, len(split.universe))
+    scores, pos = exact_topk(u, v, k, *pairs_in(who, split.universe, split.seen, False))
+    pos = np.where(np.isfinite(scores), pos, -1)
+    ads = np.where(pos >= 0, split.universe[np.maximum(pos, 0)], -1)
+    labels = {}
+    for kind in ("applications", "hires"):
+        r, p = pairs_in(who, split.universe, split.relevant[kind], keep_outside=False)
+        labels[kind] = hits_matrix(pos, r, p, len(split.universe))
+    cross = list_pair_features(ent, who, ads, scores * model.cfg.temperature)
+    return Lists(who, ads, cross, labels["applications"], labels["hires"])
+
+
+@counted_build("night_inputs")
+def build_night_inputs(
+    market: Market,
+    model,
+    seekers_in: two_tower.TowerInputs,
+    ads_in: two_tower.TowerInputs,
+    settings: ValidationListSettings = VALIDATION_LISTS,
+) -> NightInputs:
+    """Everything the stages after retrieval share (see the module docstring).
+
+    Parameters
+    ----------
+    market : Market
+        The market as known at D.
+    model : Muse0
+        The partition's Muse.0.
+    seekers_in, ads_in : TowerInputs
+        Muse.0's inputs of every seeker and ad row of the market.
+    settings : ValidationListSettings
+        How the validation lists are drawn.
+
+    Returns
+    -------
+    NightInputs
+    """
+    cut = market.train_end
+    train_entities = build_entities(market, cut, cut)
+    seeker_vectors = two_tower.embed(model, "seekers", seekers_in)
+    ad_vectors = two_tower.embed(model, "ads", ads_in)
+    inputs = EntityInputs(
+        np.hstack([seeker_vectors, entity_numerics(train_entities.seekers, False)]),
+        np.hstack([ad_vectors, entity_numerics(train_entities.ads, True)]),
+    )
+    validation = splits(market)[0]
+    train, held = (
+        labelled_lists(model, seekers_in, ads_in, train_entities, validation, who, settings.list_k)
+        for who in split_seekers(validation, settings)
+    )
+    return NightInputs(
+        market,
+        float(model.cfg.temperature),
+        seeker_vectors,
+        ad_vectors,
+        inputs,
+        train_entities,
+        build_entities(market, market.run_date, market.run_date),
+        train,
+        held,
+    )
+
+
+def save_night_inputs(models_dir, run_date: dt.date, night: NightInputs) -> dict:
+    """Write the night's inputs (the market stays in the features folder); their sizes."""
+    with (
+        model_store.writing(models_dir, run_date, NIGHT_INPUTS) as folder,
+        open(folder / "night_inputs.pkl", "wb") as f,
+    ):
+        pickle.dump(dataclasses.replace(night, market=None), f, protocol=pickle.HIGHEST_PROTOCOL)
+    folder = model_store.model_dir(models_dir, run_date, NIGHT_INPUTS)
+    return {
+        "bytes": sum(p.stat().st_size for p in folder.iterdir()),
+        "features_folder_bytes": sum(
+            p.stat().st_size
+            for p in model_store.model_dir(models_dir, run_date, FEATURES).iterdir()
+        ),
+        "train_seekers": len(night.train_lists.seeker),
+        "holdout_seekers": len(night.holdout_lists.seeker),
+        "list_k": int(night.train_lists.ads.shape[1]),
+    }
+
+
+def load_night_inputs(models_dir, run_date: dt.date) -> NightInputs:
+    """The night's inputs of partition D, with its market."""
+    night = _unpickle(
+        model_store.model_dir(models_dir, run_date, NIGHT_INPUTS) / "night_inputs.pkl"
+    )
+    return dataclasses.replace(night, market=load_market(models_dir, run_date))

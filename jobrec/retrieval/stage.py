@@ -1,0 +1,353 @@
+"""The retrieval stage of partition D, step by step (each Dagster asset calls one function).
+
+features (the feature space, the market as known at D and Muse.0's tower inputs) -> Muse.0
+model -> the night's shared inputs -> seeker / ad embeddings (embed.*) -> recs.candidates ->
+evaluation (metrics.ranking rows of muse0 beside the popularity and oracle baselines).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import numpy as np
+import pandas as pd
+import pyarrow as pa
+
+from jobrec.data import model_store, warehouse
+from jobrec.data.market import Market, read_lists
+from jobrec.data.market import load_market as read_market
+from jobrec.evaluation.offline import (
+    Split,
+    comparison_k,
+    evaluated_seekers,
+    frame_of,
+    metric_rows,
+    oracle_sample,
+    pairs_in,
+    per_seeker_recall,
+    popularity_lists,
+    positions,
+    splits,
+)
+from jobrec.evaluation.oracle import OracleRankings
+from jobrec.features import FeatureSpace
+from jobrec.retrieval import night_inputs, two_tower
+from jobrec.retrieval.topk import exact_topk
+
+
+@dataclasses.dataclass(frozen=True)
+class RetrievalSettings:
+    """The retrieval stage's tunables."""
+
+    candidates_k: int = 1000  # candidates per seeker in recs.candidates
+    metric_ks: tuple[int, ...] = (10, 100, 1000)
+    seed: int = 0  # the feature space's
+
+
+SETTINGS = RetrievalSettings()
+CANDIDATES_K = SETTINGS.candidates_k
+
+
+def fit_features(con, run_date: dt.date, models_dir) -> dict:
+    """Read the market as known at D from the clean tables, fit the feature space on the
+    entities known before the training cut, and save both with Muse.0's tower inputs of every
+    seeker and ad (the night's shared inputs, part one: `night_inputs`)."""
+    market = read_market(con, run_date)
+    seekers, ads = market.known_before(market.train_end)
+    space = FeatureSpace(SETTINGS.seed).fit(seekers, ads)
+    with model_store.writing(models_dir, run_date, night_inputs.FEATURES) as folder:
+        space.save(folder)
+        night_inputs.save_market_inputs(folder, market, space)
+    return {
+        "dims": space.dims,
+        "fitted_seekers": len(seekers),
+        "fitted_ads": len(ads),
+        "vocabularies": space.vocab_sizes(),
+    }
+
+
+def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None = None, log=None):
+    """Train Muse.0 on the events before D - 7, early-stopped on [D - 7, D); save it."""
+    cfg = cfg or two_tower.Muse0Config()
+    market = night_inputs.load_market(models_dir, run_date)
+    space = night_inputs.load_space(models_dir, run_date)
+    seekers, ads = night_inputs.load_tower_inputs(models_dir, run_date)
+    validation = splits(market)[0]
+    hires = market.hires.between(dt.date.min, market.train_end)
+    pairs = two_tower.training_pairs(
+        validation.seen.seeker,
+        validation.seen.ad,
+        hires.seeker,
+        hires.ad,
+        len(market.ads),
+        cfg.hire_weight,
+    )
+    # early stopping looks at Recall@1000, or at a smaller k when the window holds too few ads
+    # for Recall@1000 to tell epochs apart (it is 1 for any model when k ≥ the ads)
+    cfg = dataclasses.replace(cfg, validation_k=comparison_k(len(validation.universe)) or 10)
+    val = two_tower.validation_set(validation, cfg.validation_seekers, cfg.seed)
+    model, report = two_tower.train_muse0(
+        seekers, ads, pairs, val, space.vocab_sizes(), cfg, log=log
+    )
+    with model_store.writing(models_dir, run_date, "muse0") as folder:
+        two_tower.save_model(model, report, folder / "muse0.pt")
+        (folder / "training.json").write_text(json.dumps(dataclasses.asdict(report), indent=2))
+    return report
+
+
+def load_muse0(models_dir, run_date: dt.date):
+    return two_tower.load_model(model_store.model_dir(models_dir, run_date, "muse0") / "muse0.pt")
+
+
+def write_night_inputs(models_dir, run_date: dt.date) -> dict:
+    """Build the night's shared inputs (part two) once and save them; their sizes."""
+    model, _ = load_muse0(models_dir, run_date)
+    seekers_in, ads_in = night_inputs.load_tower_inputs(models_dir, run_date)
+    market = night_inputs.load_market(models_dir, run_date)
+    night = night_inputs.build_night_inputs(market, model, seekers_in, ads_in)
+    return night_inputs.save_night_inputs(models_dir, run_date, night)
+
+
+EMBEDDING_SIDES = {
+    # side -> (table, id column, market frame attribute)
+    "seekers": ("embed.jobseekers", "jobseeker_id"),
+    "ads": ("embed.job_ads", "ad_id"),
+}
+
+
+def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
+    """Embed every active seeker (or ad) of D and replace the partition of embed.*."""
+    table, id_column = EMBEDDING_SIDES[side]
+    market = night_inputs.load_market(models_dir, run_date)
+    space = night_inputs.load_space(models_dir, run_date)
+    model, _ = load_muse0(models_dir, run_date)
+    frame = market.seekers if side == "seekers" else market.ads
+    rows = market.active_seekers() if side == "seekers" else market.active_ads()
+    inputs = two_tower.TowerInputs.from_arrays(
+        space.transform(frame.iloc[rows], side), space.indices(frame.iloc[rows], side)
+    )
+    vectors = two_tower.embed(model, side, inputs)
+    con.execute(warehouse.sql("create_embeddings"))
+    con.execute(f"DELETE FROM {table} WHERE run_date = ?", [run_date])
+    dims = vectors.shape[1]
+    block = pa.table(
+        {
+            id_column: pa.array(frame[id_column].to_numpy()[rows], pa.string()),
+            "embedding": pa.FixedSizeListArray.from_arrays(pa.array(vectors.reshape(-1)), dims),
+        }
+    )
+    con.register("embedding_block", block)
+    try:
+        con.execute(
+            f"INSERT INTO {table} BY NAME SELECT CAST(? AS DATE) AS run_date, {id_column}, "
+            f"CAST(embedding AS FLOAT[]) AS embedding FROM embedding_block ORDER BY {id_column}",
+            [run_date],
+        )
+    finally:
+        con.unregister("embedding_block")
+    return {"rows": len(rows), "dims": dims}
+
+
+def read_embeddings(con, run_date: dt.date, side: str) -> tuple[np.ndarray, np.ndarray]:
+    """(ids sorted, vectors) of one side's embeddings of D."""
+    table, id_column = EMBEDDING_SIDES[side]
+    result = con.sql(
+        f"SELECT {id_column}, embedding FROM {table} WHERE run_date = ? ORDER BY {id_column}",
+        params=[run_date],
+    ).to_arrow_table()
+    ids = result.column(id_column).to_numpy(zero_copy_only=False)
+    emb = result.column("embedding").combine_chunks()
+    n = len(ids)
+    vectors = emb.flatten().to_numpy(zero_copy_only=False).astype(np.float32)
+    return ids, vectors.reshape(n, -1) if n else vectors.reshape(0, 0)
+
+
+def write_candidates(
+    con,
+    run_date: dt.date,
+    k: int = SETTINGS.candidates_k,
+    budget_bytes: int = 256 * 2**20,
+    block_seekers: int = 1024,
+) -> dict:
+    """Exact top-k active ads per active seeker by Muse.0 score, ads already applied to left
+    out; written block by block, so memory is bounded whatever the number of seekers."""
+    seeker_ids, u = read_embeddings(con, run_date, "seekers")
+    ad_ids, v = read_embeddings(con, run_date, "ads")
+    seen = con.execute(
+        "SELECT jobseeker_id, ad_id FROM clean.applications WHERE run_date = ?", [run_date]
+    ).df()
+    ex_s = pd.Index(seeker_ids).get_indexer(seen["jobseeker_id"])
+    ex_a = pd.Index(ad_ids).get_indexer(seen["ad_id"])
+    ok = (ex_s >= 0) & (ex_a >= 0)
+    ex_s, ex_a = ex_s[ok], ex_a[ok]
+    con.execute(warehouse.sql("create_recs_candidates"))
+    con.execute("DELETE FROM recs.candidates WHERE run_date = ?", [run_date])
+    rows = 0
+    for lo in range(0, len(seeker_ids), block_seekers):
+        hi = min(len(seeker_ids), lo + block_seekers)
+        sel = (ex_s >= lo) & (ex_s < hi)
+        scores, index = exact_topk(u[lo:hi], v, k, ex_s[sel] - lo, ex_a[sel], budget_bytes)
+        index = np.where(np.isfinite(scores), index, -1)  # fewer unseen ads than k
+        rows += warehouse.insert_ranked(
+            con, "recs.candidates", run_date, seeker_ids, ad_ids, np.arange(lo, hi), index, scores
+        )
+    return {
+        "rows": rows,
+        "seekers": len(seeker_ids),
+        "ads": len(ad_ids),
+        "k": k,
+        "excluded_pairs": int(len(ex_s)),
+    }
+
+
+def candidate_lists(
+    con, run_date: dt.date, market: Market, split: Split, seekers: np.ndarray, k: int
+) -> np.ndarray:
+    """recs.candidates of `seekers` as (len(seekers), k) universe positions (-1 padded)."""
+    ads, _ = read_lists(con, "recs.candidates", run_date, market, seekers, k)
+    return np.where(ads >= 0, positions(split.universe, ads.reshape(-1)).reshape(ads.shape), -1)
+
+
+@dataclasses.dataclass
+class RetrievalEvaluation:
+    rows: pd.DataFrame  # metrics.ranking rows
+    # per split: (muse0 per-seeker Recall@k on the oracle sample, the oracle's), paired
+    oracle_pairs: dict[str, tuple[int, np.ndarray, np.ndarray]]
+    # validation, at comparison_k: (k, muse0 per-seeker recall, popularity's), paired
+    popularity_pairs: tuple[int, np.ndarray, np.ndarray] | None
+    universe: dict[str, int]
+
+
+def evaluate(
+    con,
+    run_date: dt.date,
+    models_dir,
+    raw_dir,
+    log=None,
+    evaluation_seekers: int | None = None,
+) -> RetrievalEvaluation:
+    """metrics.ranking rows of muse0 (stage retrieval) and of the baselines (stage baseline).
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (tonight's candidates, for the forward window).
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (Muse.0, the night's inputs).
+    raw_dir : path
+        The raw folder: the oracle's rankings of D are read from it when it holds them.
+    log : callable, optional
+        Progress lines.
+    evaluation_seekers : int, optional
+        Cap on the seekers scored per split (default: the evaluations' common sample).
+
+    Returns
+    -------
+    RetrievalEvaluation
+        The rows of muse0 (all seekers, the oracle sample, the rerankers' held-out seekers),
+        popularity and the oracle, and the paired per-seeker recalls the checks judge.
+    """
+    night = night_inputs.load_night_inputs(models_dir, run_date)
+    market = night.market
+    model, _ = load_muse0(models_dir, run_date)
+    seekers, ads = night_inputs.load_tower_inputs(models_dir, run_date)
+    oracle = OracleRankings.load(raw_dir, run_date)
+    ks = SETTINGS.metric_ks
+    rows, oracle_pairs, universe, popularity_pairs = [], {}, {}, None
+    for split in splits(market):
+        who = (
+            evaluated_seekers(split)
+            if evaluation_seekers is None
+            else evaluated_seekers(split, evaluation_seekers)
+        )
+        universe[split.name] = len(split.universe)
+        if not len(who):
+            continue
+        k = min(SETTINGS.candidates_k, len(split.universe))
+        if split.name == "validation":
+            u = two_tower.embed(model, "seekers", seekers, who)
+            v = two_tower.embed(model, "ads", ads, split.universe)
+            ex = pairs_in(who, split.universe, split.seen, keep_outside=False)
+            scores, muse0 = exact_topk(u, v, k, *ex)
+            muse0 = np.where(np.isfinite(scores), muse0, -1)
+        else:  # tonight's lists as written
+            muse0 = candidate_lists(con, run_date, market, split, who, k)
+        labels = {"population": "all"}
+        rows += metric_rows(muse0, split, who, ks, stage="retrieval", model="muse0", **labels)
+        popular = popularity_lists(market, split, who, k)
+        k_cmp = comparison_k(len(split.universe))
+        if split.name == "validation" and k_cmp:
+            popularity_pairs = (
+                k_cmp,
+                per_seeker_recall(muse0, split, who, k_cmp),
+                per_seeker_recall(popular, split, who, k_cmp),
+            )
+        rows += metric_rows(popular, split, who, ks, stage="baseline", model="popularity", **labels)
+        if split.name == "validation":
+            rows += _holdout_rows(night, split)
+        if oracle is not None:
+            pick = oracle_sample(len(who))
+            pairs = _oracle_rows(oracle, market, split, who[pick], muse0[pick], k)
+            if pairs is None:
+                if log:
+                    log(
+                        f"the oracle's rankings of {run_date} do not hold this {split.name} "
+                        "sample: no oracle rows"
+                    )
+            else:
+                rows += pairs[0]
+                oracle_pairs[split.name] = pairs[1]
+        if log:
+            log(f"evaluated {split.name}: {len(who)} seekers, {len(split.universe)} ads")
+    return RetrievalEvaluation(frame_of(rows, run_date), oracle_pairs, popularity_pairs, universe)
+
+
+def _holdout_rows(night: night_inputs.NightInputs, validation: Split) -> list[dict]:
+    """Muse.0's rows on the rerankers' held-out seekers (population rerank_holdout): its own
+    order of their lists, the reference the rerank stage's rows are read against."""
+    held = night.holdout_lists
+    pos = np.where(held.ads >= 0, positions(validation.universe, held.ads), -1)
+    return metric_rows(
+        pos,
+        validation,
+        held.seeker,
+        (10, 100),
+        stage="retrieval",
+        model="muse0",
+        population="rerank_holdout",
+    )
+
+
+def _oracle_rows(oracle, market, split, sample, muse0_sample, k):
+    """(rows, (k, muse0's per-seeker recall, the oracle's)) on the oracle sample; None when
+    the oracle's file does not hold this sample."""
+    truth = {kind: oracle.lists(market, split, sample, kind, k) for kind in ("apply", "hire")}
+    if any(t is None for t in truth.values()):
+        return None
+    labels = {"population": "oracle_sample"}
+    ks = SETTINGS.metric_ks
+    rows = metric_rows(muse0_sample, split, sample, ks, stage="retrieval", model="muse0", **labels)
+    for kind, relevance in (("apply", "applications"), ("hire", "hires")):
+        rows += [
+            r
+            for r in metric_rows(
+                truth[kind], split, sample, ks, stage="baseline", model="oracle", **labels
+            )
+            if r["relevance"] == relevance
+        ]
+    paired = (
+        k,
+        per_seeker_recall(muse0_sample, split, sample, k),
+        per_seeker_recall(truth["apply"], split, sample, k),
+    )
+    return rows, paired
+
+
+def write_evaluation(con, run_date: dt.date, evaluation: RetrievalEvaluation) -> int:
+    con.execute(warehouse.sql("create_metrics_ranking"))
+    owned = {"stage": ["retrieval", "baseline"]}
+    return warehouse.replace_rows(con, "metrics.ranking", run_date, evaluation.rows, owned)

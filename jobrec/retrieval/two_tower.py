@@ -1,0 +1,309 @@
+"""Muse.0: the two-tower retrieval model.
+
+Each tower maps one side's dense feature vector (jobrec.features) plus learned embeddings of its
+department, occupation code and skills (an embedding bag) through an MLP to a unit vector of
+`out_dims`; the score of a pair is the cosine of its two vectors divided by a temperature. The
+embedding tables are shared by the two towers, so that a code or a skill means the same on both
+sides from the start.
+
+Training: applications before the training cut (D - 7 days), hires weighted up, with an in-batch
+sampled softmax: every other ad of the batch is a negative. In-batch negatives are drawn in
+proportion to their popularity, so their logits are corrected by log Q (the expected count of the
+ad in a batch; Yi et al. 2019). Uniformly drawn catalogue ads can be mixed in as further
+negatives (mixed negative sampling, Yang et al. 2020, `uniform_negatives`); measured on `small`
+they brought no gain for a slower epoch (BENCHMARKS.md), so they are off by default. Early
+stopping on validation Recall@k (events in [D - 7, D), never trained on). Seeded; CPU by
+default, a GPU when present.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import time
+
+import numpy as np
+import torch
+from torch import nn
+
+from jobrec.devices import pick_device
+from jobrec.early_stopping import EarlyStopping
+from jobrec.evaluation.metrics import ranking_metrics
+from jobrec.evaluation.offline import Split, pairs_in
+from jobrec.retrieval.topk import exact_topk
+
+
+@dataclasses.dataclass
+class TowerInputs:
+    """One side's model inputs, row-aligned with the market's entity frame."""
+
+    dense: torch.Tensor  # (N, F) float32
+    department: torch.Tensor  # (N,) int64, 0 = unknown
+    occupation: torch.Tensor  # (N,)
+    skills: torch.Tensor  # (N, L) int64, 0 = padding
+
+    @classmethod
+    def from_arrays(cls, dense: np.ndarray, ids: dict[str, np.ndarray]) -> TowerInputs:
+        return cls(
+            torch.as_tensor(dense, dtype=torch.float32),
+            torch.as_tensor(ids["department"], dtype=torch.int64),
+            torch.as_tensor(ids["occupation"], dtype=torch.int64),
+            torch.as_tensor(ids["skills"], dtype=torch.int64),
+        )
+
+    def rows(self, index, device) -> TowerInputs:
+        index = torch.as_tensor(index, dtype=torch.int64)
+        return TowerInputs(*(t[index].to(device) for t in dataclasses.astuple(self)))
+
+
+@dataclasses.dataclass
+class Muse0Config:
+    embedding_dims: int = 32
+    hidden: int = 256
+    out_dims: int = 64
+    temperature: float = 0.05
+    batch_size: int = 1024
+    uniform_negatives: int = 0  # > 0: mix in uniformly drawn negatives (measured: no gain)
+    log_q: bool = True  # correct the logits by the log of each negative's sampling rate
+    hire_weight: float = 3.0  # a hired pair counts this much more than an application
+    learning_rate: float = 2e-3
+    weight_decay: float = 1e-6
+    max_epochs: int = 20
+    patience: int = 2
+    min_improvement: float = 0.001  # of validation recall, to count as better
+    validation_k: int = 1000
+    validation_seekers: int = 5000  # early stopping looks at a fixed sample of this size
+    seed: int = 0
+
+
+class Muse0(nn.Module):
+    def __init__(self, seeker_dims: int, ad_dims: int, vocab_sizes: dict, cfg: Muse0Config):
+        super().__init__()
+        e = cfg.embedding_dims
+        self.cfg = cfg
+        self.department = nn.Embedding(vocab_sizes["department"], e, padding_idx=0)
+        self.occupation = nn.Embedding(vocab_sizes["occupation"], e, padding_idx=0)
+        self.skills = nn.EmbeddingBag(vocab_sizes["skill"], e, mode="mean", padding_idx=0)
+        self.towers = nn.ModuleDict(
+            {
+                "seekers": _mlp(seeker_dims + 3 * e, cfg.hidden, cfg.out_dims),
+                "ads": _mlp(ad_dims + 3 * e, cfg.hidden, cfg.out_dims),
+            }
+        )
+
+    def encode(self, side: str, x: TowerInputs) -> torch.Tensor:
+        h = torch.cat(
+            [
+                x.dense,
+                self.department(x.department),
+                self.occupation(x.occupation),
+                self.skills(x.skills),
+            ],
+            dim=1,
+        )
+        return nn.functional.normalize(self.towers[side](h), dim=1)
+
+
+def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
+    return nn.Sequential(
+        nn.Linear(n_in, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, hidden),
+        nn.ReLU(),
+        nn.Linear(hidden, n_out),
+    )
+
+
+@torch.no_grad()
+def embed(model: Muse0, side: str, x: TowerInputs, rows=None, block: int = 8192) -> np.ndarray:
+    """Unit vectors (len(rows), out_dims) float32, computed in blocks."""
+    model.eval()
+    device = next(model.parameters()).device
+    rows = np.arange(len(x.dense)) if rows is None else np.asarray(rows)
+    out = np.empty((len(rows), model.cfg.out_dims), dtype=np.float32)
+    for lo in range(0, len(rows), block):
+        part = rows[lo : lo + block]
+        out[lo : lo + len(part)] = model.encode(side, x.rows(part, device)).cpu().numpy()
+    return out
+
+
+@dataclasses.dataclass
+class Pairs:
+    """Training pairs (seeker row, ad row, weight)."""
+
+    seeker: np.ndarray
+    ad: np.ndarray
+    weight: np.ndarray
+
+
+def training_pairs(app_s, app_a, hire_s, hire_a, n_ads: int, hire_weight: float) -> Pairs:
+    """Distinct (seeker, ad) pairs applied to or hired on; a hire adds `hire_weight`."""
+    keys = np.concatenate([app_s * n_ads + app_a, hire_s * n_ads + hire_a]).astype(np.int64)
+    uniq = np.unique(keys)
+    hired = np.isin(uniq, hire_s.astype(np.int64) * n_ads + hire_a)
+    return Pairs(uniq // n_ads, uniq % n_ads, 1.0 + hire_weight * hired)
+
+
+@dataclasses.dataclass
+class Validation:
+    """Held-out relevance for early stopping: its seekers, the ads open in the window, and the
+    training pairs to exclude from their lists."""
+
+    seekers: np.ndarray  # seeker rows
+    ads: np.ndarray  # ad rows (the candidate universe)
+    rel_seeker: np.ndarray  # positions into `seekers`
+    rel_ad: np.ndarray  # positions into `ads`
+    exclude_seeker: np.ndarray  # positions into `seekers`
+    exclude_ad: np.ndarray  # positions into `ads`
+
+
+def validation_set(split: Split, limit: int, seed: int) -> Validation:
+    """Early stopping's held-out applications: a fixed sample (at most `limit`) of the split's
+    seekers, ranked over its universe, their earlier applications excluded."""
+    seekers = split.seekers(limit, seed)
+    rel = pairs_in(seekers, split.universe, split.relevant["applications"], keep_outside=True)
+    seen = pairs_in(seekers, split.universe, split.seen, keep_outside=False)
+    return Validation(seekers, split.universe, *rel, *seen)
+
+
+def validation_recall(model, seekers: TowerInputs, ads: TowerInputs, val: Validation, k: int):
+    u = embed(model, "seekers", seekers, val.seekers)
+    v = embed(model, "ads", ads, val.ads)
+    scores, top = exact_topk(
+        u, v, k, val.exclude_seeker, val.exclude_ad, device=next(model.parameters()).device
+    )
+    top = np.where(np.isfinite(scores), top, -1)  # fewer ads than k left after exclusions
+    return ranking_metrics(top, val.rel_seeker, val.rel_ad, len(val.ads) + 1, (k,))[0].recall
+
+
+@dataclasses.dataclass
+class TrainingReport:
+    epochs: int
+    best_epoch: int
+    validation_k: int
+    best_validation_recall: float
+    history: list[dict]
+    seconds: float
+    pairs: int
+    device: str
+
+
+def train_muse0(
+    seekers: TowerInputs,
+    ads: TowerInputs,
+    pairs: Pairs,
+    val: Validation | None,
+    vocab_sizes: dict,
+    cfg: Muse0Config | None = None,
+    device: torch.device | None = None,
+    log=None,
+) -> tuple[Muse0, TrainingReport]:
+    """Train on `pairs`; keep the epoch with the best validation Recall@k (the last one when
+    there is no validation set)."""
+    cfg = cfg or Muse0Config()
+    device = device or pick_device()
+    torch.manual_seed(cfg.seed)
+    rng = np.random.default_rng(cfg.seed)
+    model = Muse0(seekers.dense.shape[1], ads.dense.shape[1], vocab_sizes, cfg).to(device)
+    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    n_ads = len(ads.dense)
+    counts = np.bincount(pairs.ad, minlength=n_ads).astype(np.float64)
+    batch = max(2, min(cfg.batch_size, len(pairs.seeker)))
+    # log of each ad's expected count in a batch of positives, and in the uniform draw
+    log_q = torch.as_tensor(
+        np.log(np.maximum(counts, 1) / max(len(pairs.ad), 1) * batch),
+        dtype=torch.float32,
+        device=device,
+    )
+    n_uniform = min(cfg.uniform_negatives, n_ads)
+    log_q_uniform = float(np.log(max(n_uniform, 1) / n_ads))
+    weights = torch.as_tensor(pairs.weight, dtype=torch.float32)
+    history, stopper = [], EarlyStopping(cfg.patience, cfg.min_improvement)
+    t0 = time.perf_counter()
+    for epoch in range(1, cfg.max_epochs + 1 if len(pairs.seeker) else 1):
+        model.train()
+        order = rng.permutation(len(pairs.seeker))
+        total, n_batches = 0.0, 0
+        for lo in range(0, len(order) - batch + 1, batch):  # full batches: a fixed softmax size
+            idx = order[lo : lo + batch]
+            s_rows, a_rows = pairs.seeker[idx], pairs.ad[idx]
+            u = model.encode("seekers", seekers.rows(s_rows, device))
+            a_t = torch.as_tensor(a_rows, device=device)
+            logits = u @ model.encode("ads", ads.rows(a_rows, device)).T / cfg.temperature
+            if cfg.log_q:
+                logits = logits - log_q[a_t][None, :]
+            # another positive of the same ad in the batch is not a negative
+            same = (a_t[None, :] == a_t[:, None]) & ~torch.eye(
+                len(idx), dtype=torch.bool, device=device
+            )
+            logits = logits.masked_fill(same, float("-inf"))
+            if n_uniform:
+                neg = rng.choice(n_ads, n_uniform, replace=False)
+                extra = u @ model.encode("ads", ads.rows(neg, device)).T / cfg.temperature
+                extra = extra - log_q_uniform if cfg.log_q else extra
+                extra = extra.masked_fill(
+                    torch.as_tensor(neg, device=device)[None, :] == a_t[:, None], float("-inf")
+                )
+                logits = torch.cat([logits, extra], dim=1)
+            target = torch.arange(len(idx), device=device)
+            loss_each = nn.functional.cross_entropy(logits, target, reduction="none")
+            w = weights[idx].to(device)
+            loss = (loss_each * w).sum() / w.sum()
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item()
+            n_batches += 1
+        entry = {"epoch": epoch, "loss": total / max(n_batches, 1)}
+        if val is not None and len(val.seekers):
+            entry["validation_recall"] = validation_recall(
+                model, seekers, ads, val, cfg.validation_k
+            )
+        history.append(entry)
+        if log:
+            log(
+                f"muse0 epoch {epoch}: "
+                + ", ".join(f"{k}={v:.4f}" for k, v in entry.items() if k != "epoch")
+            )
+        if stopper.update(model, epoch, entry.get("validation_recall", float(epoch))):
+            break
+    stopper.restore(model)
+    validated = val is not None and len(val.seekers)
+    report = TrainingReport(
+        epochs=len(history),
+        best_epoch=stopper.best_epoch,
+        validation_k=cfg.validation_k,
+        best_validation_recall=float(stopper.best) if validated else np.nan,
+        history=history,
+        seconds=time.perf_counter() - t0,
+        pairs=len(pairs.seeker),
+        device=str(device),
+    )
+    return model.eval(), report
+
+
+def save_model(model: Muse0, report: TrainingReport, path) -> None:
+    torch.save(
+        {
+            "state": {k: v.cpu() for k, v in model.state_dict().items()},
+            "config": dataclasses.asdict(model.cfg),
+            "dims": {
+                "seekers": model.towers["seekers"][0].in_features - 3 * model.cfg.embedding_dims,
+                "ads": model.towers["ads"][0].in_features - 3 * model.cfg.embedding_dims,
+            },
+            "vocab_sizes": {
+                "department": model.department.num_embeddings,
+                "occupation": model.occupation.num_embeddings,
+                "skill": model.skills.num_embeddings,
+            },
+            "report": dataclasses.asdict(report),
+        },
+        path,
+    )
+
+
+def load_model(path, device: torch.device | None = None) -> tuple[Muse0, dict]:
+    saved = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = Muse0Config(**saved["config"])
+    model = Muse0(saved["dims"]["seekers"], saved["dims"]["ads"], saved["vocab_sizes"], cfg)
+    model.load_state_dict(saved["state"])
+    return model.to(device or pick_device()).eval(), saved["report"]

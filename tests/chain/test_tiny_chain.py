@@ -1,0 +1,323 @@
+"""The chain on the tiny synthetic market, through Dagster: green checks, idempotent re-runs,
+and partitions that see nothing of their own day or later."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+
+from jobrec import redistribution, rerank, retrieval, send
+from jobrec.data import warehouse
+from jobrec.data.run_stats import build_counts
+from tests.chain.rewrite_future import rewrite_future
+from tests.conftest import TINY_DAY, TINY_END, make_settings, partition_rows, run_day
+
+TABLES = [
+    "clean.jobseekers",
+    "clean.job_ads",
+    "clean.applications",
+    "clean.hires",
+    "clean.recommendation_feedback",
+]
+FORWARD = ["eval.forward_applications", "eval.forward_hires"]
+# the retrieval stage's outputs that depend on nothing at or after the partition's day
+RETRIEVAL = [
+    "embed.jobseekers",
+    "embed.job_ads",
+    "recs.candidates",
+    "recs.reranked",
+    "recs.recommendations",
+    "recs.segment_thresholds",
+    "recs.to_send",
+]
+
+
+def _dump(db, day, tables=TABLES):
+    return partition_rows(db, day, tables)
+
+
+def _counts(db, day):
+    with duckdb.connect(str(db), read_only=True) as con:
+        return {
+            t: con.execute(f"SELECT count(*) FROM {t} WHERE run_date = ?", [day]).fetchall()[0][0]
+            for t in TABLES + FORWARD
+        }
+
+
+def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
+    build_counts.clear()
+    result = run_day(tiny_settings, TINY_DAY)
+    assert result.success
+    # the night's shared inputs are built once: the market read from the clean tables, Muse.0's
+    # tower inputs of the whole market, the inputs of the stages after retrieval
+    assert build_counts == {"market": 1, "tower_inputs": 1, "night_inputs": 1}, build_counts
+    checks = result.get_asset_check_evaluations()
+    assert checks and all(c.passed for c in checks)
+    counts = _counts(tiny_settings.warehouse, TINY_DAY)
+    assert all(n > 0 for n in counts.values()), counts  # every table holds the day, forward too
+    metrics = ["metrics.ranking", "metrics.market", "metrics.ot_tradeoff", "metrics.fairness"]
+    outputs = TABLES + FORWARD + RETRIEVAL + metrics
+    first = _dump(tiny_settings.warehouse, TINY_DAY, outputs)
+    assert run_day(tiny_settings, TINY_DAY).success  # a re-run retrains: seeded, same tables
+    assert _dump(tiny_settings.warehouse, TINY_DAY, outputs) == first
+    _check_ranking_rows(tiny_settings.warehouse, TINY_DAY, forward=True)
+    _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_market_rows(tiny_settings.warehouse, TINY_DAY)
+    _check_recommendations_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_send_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_fairness_and_report(tiny_settings)
+
+
+def _check_ranking_rows(db, day, forward: bool):
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT split, model, population, relevance, k, recall FROM metrics.ranking "
+            "WHERE run_date = ?",
+            [day],
+        ).fetchall()
+    keys = {(s, m, p, r, k) for s, m, p, r, k, _ in rows}
+    splits = ["validation", "forward"] if forward else ["validation"]
+    for split in splits:
+        for relevance in ("applications", "hires"):
+            for k in (10, 100, 1000):
+                assert (split, "muse0", "all", relevance, k) in keys
+                assert (split, "popularity", "all", relevance, k) in keys
+                assert (split, "oracle", "oracle_sample", relevance, k) in keys
+                assert (split, "muse0", "oracle_sample", relevance, k) in keys
+        for model in ("muse1", "muse2", "xgboost"):
+            for relevance in ("applications", "hires"):
+                for k in (10, 100):
+                    population = "rerank_holdout" if split == "validation" else "all"
+                    assert (split, model, population, relevance, k) in keys
+                    if split == "forward":
+                        assert (split, model, "oracle_sample", relevance, k) in keys
+    assert ("validation", "muse0", "rerank_holdout", "applications", 100) in keys
+    for relevance in ("applications", "hires"):
+        for k in (10, 100):
+            assert ("validation", "ot", "rerank_holdout", relevance, k) in keys
+            if forward:
+                assert ("forward", "ot", "all", relevance, k) in keys
+                assert ("forward", "ot", "oracle_sample", relevance, k) in keys
+    assert forward or not any(s == "forward" for s, *_ in keys)
+    assert all(0 <= recall <= 1 for *_, recall in rows)
+
+
+def _check_candidates_check_can_fail(db, tmp_path):
+    """The blocking check's query finds a shuffled score, a removed row and an inactive ad."""
+
+    copy = tmp_path / "corrupted.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        params = {"run_date": TINY_DAY, "k": retrieval.CANDIDATES_K}
+        assert con.execute(warehouse.sql("check_candidates"), params).fetchall() == []
+        (seeker,) = con.execute(
+            "SELECT min(jobseeker_id) FROM recs.candidates WHERE run_date = ?", [TINY_DAY]
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.candidates SET score = score + 100 WHERE jobseeker_id = ? AND rank = 5",
+            [seeker],
+        )
+        con.execute("DELETE FROM recs.candidates WHERE rank = 7 AND jobseeker_id = ?", [seeker])
+        (inactive,) = con.execute(
+            "SELECT min(ad_id) FROM clean.job_ads WHERE run_date = ? AND NOT active", [TINY_DAY]
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.candidates SET ad_id = ? WHERE jobseeker_id = ? AND rank = 9",
+            [inactive, seeker],
+        )
+        problems = {
+            p: n for p, n, _ in con.execute(warehouse.sql("check_candidates"), params).fetchall()
+        }
+    assert problems == {
+        "duplicate ads or ranks not 1..n": 1,
+        "inactive ad": 1,
+        "score increases with rank": 1,
+        "wrong number of candidates": 1,
+    }
+
+
+def test_tonight_has_no_forward_window(tiny_settings):
+    tonight = TINY_END.fromordinal(TINY_END.toordinal() + 1)
+    assert run_day(tiny_settings, tonight).success
+    counts = _counts(tiny_settings.warehouse, tonight)
+    assert counts["eval.forward_applications"] == 0 and counts["clean.applications"] > 0
+    _check_ranking_rows(tiny_settings.warehouse, tonight, forward=False)
+
+
+def test_rewriting_the_future_leaves_the_partition_bit_identical(tmp_path, tiny_market):
+    base = make_settings(tmp_path / "a", tiny_market)
+    assert run_day(base, TINY_DAY).success
+    raw = tmp_path / "b" / "raw"
+    shutil.copytree(tiny_market, raw)
+    touched = rewrite_future(raw, TINY_DAY)
+    assert touched["applications"] > 100 and touched["jobseekers"] > 10
+    other = make_settings(tmp_path / "b", raw)
+    assert run_day(other, TINY_DAY).success
+    assert _dump(other.warehouse, TINY_DAY, TABLES + RETRIEVAL) == _dump(
+        base.warehouse, TINY_DAY, TABLES + RETRIEVAL
+    )
+    # the forward window, which reads the future by design, did change
+    assert _dump(other.warehouse, TINY_DAY, FORWARD) != _dump(base.warehouse, TINY_DAY, FORWARD)
+
+
+def _check_reranked_check_can_fail(db, tmp_path):
+    """The blocking check's query finds a swapped score, a missing row and a foreign ad."""
+
+    copy = tmp_path / "corrupted_reranked.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        params = {"run_date": TINY_DAY, **rerank.RERANK_KEEP}
+        assert con.execute(warehouse.sql("check_reranked"), params).fetchall() == []
+        (seeker,) = con.execute(
+            "SELECT min(jobseeker_id) FROM recs.reranked WHERE run_date = ?", [TINY_DAY]
+        ).fetchone()
+        where = "run_date = ? AND model = ? AND jobseeker_id = ?"
+        con.execute(
+            f"UPDATE recs.reranked SET score = score + 100 WHERE {where} AND rank = 3",
+            [TINY_DAY, "muse2", seeker],
+        )
+        con.execute(
+            f"DELETE FROM recs.reranked WHERE {where} AND rank = 5", [TINY_DAY, "xgboost", seeker]
+        )
+        # an ad known that night but not among the seeker's candidates (on tiny a seeker's
+        # 1,000 candidates can be every active ad: the foreign ad may be a closed one)
+        (foreign,) = con.execute(
+            "SELECT min(ad_id) FROM clean.job_ads WHERE run_date = ? "
+            "AND ad_id NOT IN (SELECT ad_id FROM recs.candidates WHERE run_date = ? "
+            "AND jobseeker_id = ?)",
+            [TINY_DAY, TINY_DAY, seeker],
+        ).fetchone()
+        assert foreign is not None
+        con.execute(
+            f"UPDATE recs.reranked SET ad_id = ? WHERE {where} AND rank = 7",
+            [foreign, TINY_DAY, "muse1", seeker],
+        )
+        problems = {
+            (m, p): n
+            for m, p, n, _ in con.execute(warehouse.sql("check_reranked"), params).fetchall()
+        }
+    assert problems == {
+        ("muse2", "score not finite or increasing with rank"): 1,
+        ("xgboost", "wrong list length"): 1,
+        ("xgboost", "duplicate ads or ranks not 1..n"): 1,
+        ("muse1", "ad not among the candidates"): 1,
+    }
+
+
+def _check_market_rows(db, day):
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT population, model, k, congestion, coverage, gini FROM metrics.market "
+            "WHERE run_date = ?",
+            [day],
+        ).fetchall()
+        chosen = con.execute(
+            "SELECT count(*) FILTER (chosen), count(*) FILTER (model = 'ot') "
+            "FROM metrics.ot_tradeoff WHERE run_date = ?",
+            [day],
+        ).fetchone()
+    keys = {(p, m, k) for p, m, k, *_ in rows}
+    assert keys == {
+        (p, m, k)
+        for p in ("all", "validation")
+        for m in ("muse0", "muse2", "ot")
+        for k in (1, 10, 100)
+    }
+    assert all(-1 <= c <= 0 and 0 < cov <= 1 and 0 <= g <= 1 for *_, c, cov, g in rows)
+    assert chosen[0] <= 1 and chosen[1] >= 5  # the whole grid recorded, at most one chosen
+
+
+def _check_recommendations_check_can_fail(db, tmp_path):
+    """The blocking check's query finds a NaN mass, a missing row and an ad from outside the
+    seeker's Muse.2 list."""
+
+    copy = tmp_path / "corrupted_recommendations.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        params = {"run_date": TINY_DAY, "k": redistribution.LIST_K}
+        assert con.execute(warehouse.sql("check_recommendations"), params).fetchall() == []
+        (seeker,) = con.execute(
+            "SELECT min(jobseeker_id) FROM recs.recommendations WHERE run_date = ?", [TINY_DAY]
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.recommendations SET plan_mass = 'nan' WHERE jobseeker_id = ? AND rank = 2",
+            [seeker],
+        )
+        con.execute(
+            "DELETE FROM recs.recommendations WHERE jobseeker_id = ? AND rank = 3", [seeker]
+        )
+        (foreign,) = con.execute(
+            "SELECT min(ad_id) FROM clean.job_ads WHERE run_date = ? AND ad_id NOT IN (SELECT "
+            "ad_id FROM recs.reranked WHERE run_date = ? AND jobseeker_id = ? AND model = "
+            "'muse2')",
+            [TINY_DAY, TINY_DAY, seeker],
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.recommendations SET ad_id = ? WHERE jobseeker_id = ? AND rank = 4",
+            [foreign, seeker],
+        )
+        problems = {
+            p: n
+            for p, n, _ in con.execute(warehouse.sql("check_recommendations"), params).fetchall()
+        }
+    assert problems == {
+        "ad not among the Muse.2 reranked ads": 1,
+        "duplicate ads or ranks not 1..n": 1,
+        "plan mass NaN, infinite or negative": 1,
+        "wrong list length": 1,
+    }
+
+
+def _check_send_check_can_fail(db, tmp_path):
+    """The send list's blocking check finds a send below its thresholds, one to an unsubscribed
+    seeker and one over the nightly cap."""
+    import datetime as dt
+
+    copy = tmp_path / "corrupted_send.duckdb"
+    shutil.copy(db, copy)
+    with duckdb.connect(str(copy)) as con:
+        recent = TINY_DAY - dt.timedelta(days=send.RECENT_SEND_DAYS)
+        params = {"run_date": TINY_DAY, "per_seeker": send.SENDS_PER_SEEKER, "recent": recent}
+        assert con.execute(warehouse.sql("check_to_send"), params).fetchall() == []
+        (seeker, n) = con.execute(
+            "SELECT jobseeker_id, count(*) FROM recs.to_send WHERE run_date = ? GROUP BY 1 "
+            "ORDER BY 2 DESC, 1 LIMIT 1",
+            [TINY_DAY],
+        ).fetchone()
+        con.execute(
+            "UPDATE recs.to_send SET p_response = -1 WHERE jobseeker_id = ? AND rank = 1", [seeker]
+        )
+        con.execute(
+            "INSERT INTO clean.recommendation_feedback (run_date, jobseeker_id, ad_id, "
+            "sent_at, unsubscribed) VALUES (?, ?, 'A-none', TIMESTAMP '2020-01-01', true)",
+            [TINY_DAY, seeker],
+        )
+        problems = {
+            p: c for p, c, _ in con.execute(warehouse.sql("check_to_send"), params).fetchall()
+        }
+    assert problems == {"below its segment's thresholds": 1, "unsubscribed seeker": n}
+
+
+def _check_fairness_and_report(settings):
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        rows = con.execute(
+            "SELECT source, outcome, gap, ci_low, ci_high, n FROM metrics.fairness "
+            "WHERE run_date = ?",
+            [TINY_DAY],
+        ).fetchall()
+        assets = {
+            a
+            for (a,) in con.execute(
+                "SELECT DISTINCT asset FROM metrics.runs WHERE run_date = ?", [TINY_DAY]
+            ).fetchall()
+        }
+    sources = {s for s, *_ in rows}
+    assert {"applications", "muse2", "ot", "send"} <= sources
+    assert all(lo <= g <= hi and n > 0 for _, _, g, lo, hi, n in rows)
+    report = settings.reports_dir / TINY_DAY.isoformat() / "report.md"
+    text = report.read_text()
+    assert "Gender gap" in text and "Market before and after" in text
+    assert (report.parent / "fairness.png").exists()
+    assert {"metrics/fairness", "reports/nightly", "recs/to_send"} <= assets  # every asset timed

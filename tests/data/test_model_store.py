@@ -1,0 +1,104 @@
+"""Model folders: written atomically (old or new, never half, no leftovers), pruned by day."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import pytest
+
+from jobrec.data import model_store
+
+D = dt.date(2026, 3, 10)
+
+
+def write_model(root, text: str, name: str = "muse0", day: dt.date = D):
+    with model_store.writing(root, day, name) as folder:
+        (folder / "model.txt").write_text(text)
+        (folder / "sub").mkdir()
+        (folder / "sub" / "part.bin").write_bytes(text.encode())
+    return model_store.model_dir(root, day, name)
+
+
+def test_model_dir_layout(tmp_path):
+    assert model_store.model_dir(tmp_path, D, "muse0") == tmp_path / "2026-03-10" / "muse0"
+
+
+def test_writing_creates_then_replaces_a_model(tmp_path):
+    final = write_model(tmp_path, "v1")
+    assert (final / "model.txt").read_text() == "v1"
+    (final / "stale.txt").write_text("from v1 only")
+    final = write_model(tmp_path, "v2")
+    assert (final / "model.txt").read_text() == "v2"
+    assert (final / "sub" / "part.bin").read_bytes() == b"v2"
+    assert not (final / "stale.txt").exists()  # replaced as a whole, not merged
+    assert sorted(p.name for p in final.parent.iterdir()) == ["muse0"]  # no temp/old folders
+
+
+def test_the_temporary_folder_is_not_the_model_while_writing(tmp_path):
+    write_model(tmp_path, "v1")
+    with model_store.writing(tmp_path, D, "muse0") as folder:
+        assert folder != model_store.model_dir(tmp_path, D, "muse0")
+        assert folder.parent == model_store.model_dir(tmp_path, D, "muse0").parent
+        (folder / "model.txt").write_text("v2")
+        # a reader meanwhile still sees the old model
+        assert (model_store.model_dir(tmp_path, D, "muse0") / "model.txt").read_text() == "v1"
+
+
+def test_a_failed_write_leaves_the_old_model_and_no_temporary_folder(tmp_path):
+    final = write_model(tmp_path, "v1")
+    with pytest.raises(RuntimeError, match="boom"), model_store.writing(tmp_path, D, "muse0") as f:
+        (f / "model.txt").write_text("half")
+        raise RuntimeError("boom")
+    assert (final / "model.txt").read_text() == "v1"
+    assert (final / "sub" / "part.bin").read_bytes() == b"v1"
+    assert sorted(p.name for p in final.parent.iterdir()) == ["muse0"]
+
+
+def test_a_failed_first_write_leaves_nothing(tmp_path):
+    with pytest.raises(ValueError), model_store.writing(tmp_path, D, "features") as folder:
+        (folder / "x").write_text("half")
+        raise ValueError
+    day = tmp_path / D.isoformat()
+    assert not model_store.model_dir(tmp_path, D, "features").exists()
+    assert list(day.iterdir()) == []
+
+
+def test_models_of_one_day_do_not_touch_each_other(tmp_path):
+    write_model(tmp_path, "features v1", name="features")
+    write_model(tmp_path, "muse0 v1", name="muse0")
+    write_model(tmp_path, "muse0 v2", name="muse0")
+    write_model(tmp_path, "other day", name="muse0", day=D - dt.timedelta(days=1))
+    assert (model_store.model_dir(tmp_path, D, "features") / "model.txt").read_text() == (
+        "features v1"
+    )
+    assert (model_store.model_dir(tmp_path, D, "muse0") / "model.txt").read_text() == "muse0 v2"
+    before = model_store.model_dir(tmp_path, D - dt.timedelta(days=1), "muse0")
+    assert (before / "model.txt").read_text() == "other day"
+
+
+def test_prune_removes_only_days_older_than_keep_days(tmp_path):
+    for day in ("2026-02-28", "2026-03-04", "2026-03-05", "2026-03-09", "2026-03-10", "2026-03-12"):
+        write_model(tmp_path, day, day=dt.date.fromisoformat(day))
+    (tmp_path / "notes").mkdir()  # not a day: left alone
+    (tmp_path / "notes" / "keep.txt").write_text("x")
+    removed = model_store.prune(tmp_path, D, keep_days=5)  # cutoff 2026-03-05, kept
+    assert removed == ["2026-02-28", "2026-03-04"]
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        "2026-03-05",
+        "2026-03-09",
+        "2026-03-10",
+        "2026-03-12",
+        "notes",
+    ]
+    assert (tmp_path / "notes" / "keep.txt").exists()
+    assert model_store.prune(tmp_path, D, keep_days=5) == []  # idempotent
+
+
+def test_prune_relative_to_the_day_written_and_zero_keeps_all(tmp_path):
+    for day in ("2026-01-01", "2026-03-01", "2026-03-10"):
+        write_model(tmp_path, day, day=dt.date.fromisoformat(day))
+    assert model_store.prune(tmp_path, D, keep_days=0) == []
+    # back-filling an old day never deletes newer days
+    assert model_store.prune(tmp_path, dt.date(2026, 1, 2), keep_days=1) == []
+    assert len(list(tmp_path.iterdir())) == 3
+    assert model_store.prune(tmp_path / "missing", D, keep_days=1) == []

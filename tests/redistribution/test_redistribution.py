@@ -1,0 +1,70 @@
+"""The redistribution stage's pure parts (jobrec.redistribution): the nightly rule on a
+hand-made trade-off curve, and redistributed lists on a hand-made market (capacities move the
+contested ad; α = 1 keeps Muse.2's order; the columns written beside each recommendation)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pandas as pd
+
+from jobrec.redistribution import stage
+
+
+def curve(rows):
+    return pd.DataFrame(rows, columns=["model", "recall_at_100", "congestion_at_100", "converged"])
+
+
+def test_rule_picks_the_least_congested_point_that_keeps_95_percent_recall():
+    c = curve(
+        [
+            ("muse2", 0.80, -0.90, None),
+            ("ot", 0.77, -0.95, True),  # qualifies (floor 0.76)
+            ("ot", 0.75, -0.99, True),  # most spread, but below the floor
+            ("ot", 0.79, -0.96, True),  # qualifies, least congested: chosen
+            ("ot", 0.78, -0.97, False),  # would win, but its solve did not converge
+            ("ot", 0.79, -0.93, True),
+        ]
+    )
+    assert stage.pick_point(c) == 3
+    assert c["qualifies"].tolist() == [False, True, False, True, False, True]
+    assert c["chosen"].tolist() == [False, False, False, True, False, False]
+
+
+def test_rule_ties_go_to_the_higher_recall_and_none_qualifying_is_said():
+    c = curve([("muse2", 0.8, -0.9, None), ("ot", 0.77, -0.95, True), ("ot", 0.79, -0.95, True)])
+    assert stage.pick_point(c) == 2
+    c = curve([("muse2", 0.8, -0.9, None), ("ot", 0.5, -0.99, True)])
+    assert stage.pick_point(c) is None and not c["chosen"].any()
+
+
+def hand_instance():
+    # three seekers all rank ad 0 first; three ads of one position each
+    ads = np.array([[0, 1, 2], [0, 2, 1], [0, 1, 2]])
+    scores = np.array([[3.0, 2.0, 1.0], [3.0, 2.5, 0.0], [3.0, 1.0, 0.5]])
+    return stage.Instance(np.arange(3), ads, scores, np.ones(3))
+
+
+def test_alpha_one_keeps_muse2_order():
+    inst = hand_instance()
+    out = stage.redistribute(inst, stage.Policy(0.5, 1.0, 30.0, "neglogp", 1.0, True), k=2)
+    assert out.lists.tolist() == [[0, 1], [0, 2], [0, 1]]
+    assert out.rerank_rank.tolist() == [[1, 2], [1, 2], [1, 2]]
+    np.testing.assert_allclose(out.muse2_score, inst.scores[:, :2])
+
+
+def test_capacities_send_the_contested_ad_to_who_loses_most_without_it():
+    inst = hand_instance()
+    out = stage.redistribute(inst, stage.Policy(0.25, 0.0, 10.0, "neglogp", 1.0, True), k=3)
+    assert out.solution.converged
+    np.testing.assert_allclose(out.solution.plan.sum(1), 1.0, rtol=1e-6)
+    # the best assignment under one position per ad: seeker 2 (whose alternatives are worst)
+    # keeps ad 0, seeker 0 moves to ad 1 and seeker 1 to ad 2 (total score 7.5 against 6.5, 5.5)
+    assert out.lists[:, 0].tolist() == [1, 2, 0]
+    assert out.rerank_rank[:, 0].tolist() == [2, 2, 1]
+    assert (np.diff(out.key, axis=1) <= 0).all()
+
+
+def test_unqualified_policy_falls_back_to_muse2_order():
+    inst = hand_instance()
+    out = stage.redistribute(inst, stage.Policy(0.1, 0.0, 1000.0, "neglogp", 1.0, False), k=3)
+    assert out.lists.tolist() == inst.ads.tolist()

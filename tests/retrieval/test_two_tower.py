@@ -1,0 +1,338 @@
+"""Muse.0 two-tower model: training pairs, unit embeddings, blocked embedding, seeded training,
+learning a planted structure, save/load, and the early-stopping validation set."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import numpy as np
+import pytest
+import torch
+
+from jobrec.evaluation.offline import splits
+from jobrec.retrieval import two_tower
+from tests.evaluation.test_evaluation import hand_market
+
+CPU = torch.device("cpu")
+VOCAB = {"department": 3, "occupation": 4, "skill": 6}
+SMALL = two_tower.Muse0Config(
+    embedding_dims=4, hidden=16, out_dims=8, batch_size=8, max_epochs=2, uniform_negatives=4
+)
+
+
+pytestmark = pytest.mark.usefixtures("one_torch_thread")
+
+
+def random_inputs(n: int, dims: int, seed: int) -> two_tower.TowerInputs:
+    rng = np.random.default_rng(seed)
+    skills = rng.integers(0, VOCAB["skill"], (n, 3))
+    skills[: n // 2, 2] = 0  # some padding
+    return two_tower.TowerInputs.from_arrays(
+        rng.normal(size=(n, dims)).astype(np.float32),
+        {
+            "department": rng.integers(0, VOCAB["department"], n),
+            "occupation": rng.integers(0, VOCAB["occupation"], n),
+            "skills": skills,
+        },
+    )
+
+
+def random_problem(seed: int = 0):
+    rng = np.random.default_rng(seed)
+    seekers, ads = random_inputs(30, 5, seed), random_inputs(20, 7, seed + 1)
+    app_s, app_a = rng.integers(0, 30, 60), rng.integers(0, 20, 60)
+    pairs = two_tower.training_pairs(app_s, app_a, app_s[:5], app_a[:5], 20, 3.0)
+    return seekers, ads, pairs
+
+
+def new_model(seeker_dims=5, ad_dims=7, cfg=SMALL, seed=0) -> two_tower.Muse0:
+    torch.manual_seed(seed)
+    return two_tower.Muse0(seeker_dims, ad_dims, VOCAB, cfg).eval()
+
+
+def no_ids(n: int) -> dict[str, np.ndarray]:
+    z = np.zeros(n, np.int64)
+    return {"department": z, "occupation": z, "skills": np.zeros((n, 1), np.int64)}
+
+
+# -- training pairs ---------------------------------------------------------------------------
+
+
+def test_training_pairs_deduplicate_and_add_the_hire_weight_once():
+    # 3 seekers, 4 ads; seeker 0 applied twice to ad 1, seeker 1 applied to ad 2 and was hired
+    # on it (the hire is recorded twice), seeker 2 applied to ad 3 and was hired on ad 0
+    # without an application
+    app_s, app_a = np.array([0, 0, 1, 2]), np.array([1, 1, 2, 3])
+    hire_s, hire_a = np.array([1, 1, 2]), np.array([2, 2, 0])
+    pairs = two_tower.training_pairs(app_s, app_a, hire_s, hire_a, n_ads=4, hire_weight=3.0)
+    assert pairs.seeker.tolist() == [0, 1, 2, 2]
+    assert pairs.ad.tolist() == [1, 2, 0, 3]
+    assert pairs.weight.tolist() == [1.0, 4.0, 4.0, 1.0]
+
+
+def test_training_pairs_without_hires():
+    empty = np.array([], dtype=np.int64)
+    pairs = two_tower.training_pairs(np.array([2, 0]), np.array([0, 5]), empty, empty, 6, 3.0)
+    assert pairs.seeker.tolist() == [0, 2] and pairs.ad.tolist() == [5, 0]
+    assert pairs.weight.tolist() == [1.0, 1.0]
+
+
+# -- the model --------------------------------------------------------------------------------
+
+
+def test_towers_give_unit_vectors_of_out_dims():
+    model = new_model()
+    seekers, ads = random_inputs(11, 5, 0), random_inputs(9, 7, 1)
+    u, v = two_tower.embed(model, "seekers", seekers), two_tower.embed(model, "ads", ads)
+    assert u.shape == (11, 8) and v.shape == (9, 8)
+    assert u.dtype == np.float32 and v.dtype == np.float32
+    np.testing.assert_allclose(np.linalg.norm(u, axis=1), 1.0, rtol=1e-5)
+    np.testing.assert_allclose(np.linalg.norm(v, axis=1), 1.0, rtol=1e-5)
+    assert not np.allclose(u[0], u[1])  # inputs matter
+
+
+def test_embedding_tables_are_shared_and_padding_is_zero():
+    model = new_model().train()
+    assert model.department.padding_idx == 0 and model.skills.padding_idx == 0
+    assert not model.department.weight[0].any() and not model.occupation.weight[0].any()
+    embeddings = (torch.nn.Embedding, torch.nn.EmbeddingBag)
+    assert not any(isinstance(m, embeddings) for m in model.towers.modules())
+    # both towers read (and train) the same department, occupation and skill tables
+    for side, x in (("seekers", random_inputs(6, 5, 0)), ("ads", random_inputs(6, 7, 1))):
+        model.zero_grad()
+        model.encode(side, x)[:, 0].sum().backward()
+        for table in (model.department, model.occupation, model.skills):
+            assert table.weight.grad is not None and table.weight.grad.abs().sum() > 0
+            assert not table.weight.grad[0].any()  # id 0 is padding: never trained
+
+
+def test_embed_in_blocks_equals_one_block_and_follows_rows():
+    model = new_model()
+    seekers = random_inputs(23, 5, 2)
+    whole = two_tower.embed(model, "seekers", seekers, block=1000)
+    np.testing.assert_allclose(
+        two_tower.embed(model, "seekers", seekers, block=4), whole, atol=1e-6
+    )
+    np.testing.assert_allclose(
+        two_tower.embed(model, "seekers", seekers, block=1), whole, atol=1e-6
+    )
+    rows = np.array([7, 0, 22, 7])
+    np.testing.assert_allclose(
+        two_tower.embed(model, "seekers", seekers, rows, block=3), whole[rows], atol=1e-6
+    )
+    assert two_tower.embed(model, "seekers", seekers, np.array([], dtype=np.int64)).shape == (0, 8)
+
+
+# -- training -----------------------------------------------------------------------------------
+
+
+def test_training_is_reproducible_with_a_seed():
+    seekers, ads, pairs = random_problem()
+    a, rep_a = two_tower.train_muse0(seekers, ads, pairs, None, VOCAB, SMALL, device=CPU)
+    b, rep_b = two_tower.train_muse0(seekers, ads, pairs, None, VOCAB, SMALL, device=CPU)
+    sa, sb = a.state_dict(), b.state_dict()
+    assert sa.keys() == sb.keys()
+    assert all(torch.equal(sa[k], sb[k]) for k in sa)
+    assert [h["loss"] for h in rep_a.history] == [h["loss"] for h in rep_b.history]
+    assert rep_a.epochs == 2 and rep_a.best_epoch == 2 and rep_a.pairs == len(pairs.seeker)
+    assert np.isnan(rep_a.best_validation_recall)  # no validation set
+    # another seed trains another model
+    c, _ = two_tower.train_muse0(
+        seekers, ads, pairs, None, VOCAB, dataclasses.replace(SMALL, seed=1), device=CPU
+    )
+    assert not all(torch.equal(sa[k], c.state_dict()[k]) for k in sa)
+    # training changed the weights
+    init = new_model()
+    assert not torch.equal(
+        init.state_dict()["towers.seekers.0.weight"], sa["towers.seekers.0.weight"]
+    )
+
+
+def test_training_without_pairs_returns_an_untrained_model():
+    seekers, ads, _ = random_problem()
+    empty = np.array([], dtype=np.int64)
+    pairs = two_tower.Pairs(empty, empty, np.array([], dtype=np.float64))
+    model, report = two_tower.train_muse0(seekers, ads, pairs, None, VOCAB, SMALL, device=CPU)
+    assert report.epochs == 0 and report.pairs == 0
+    assert two_tower.embed(model, "ads", ads).shape == (20, 8)
+
+
+def planted(
+    seed: int = 0,
+    clusters: int = 4,
+    seekers_per: int = 20,
+    ads_per: int = 10,
+    n_train: int = 3,
+    n_test: int = 2,
+    dims: int = 8,
+):
+    """Seekers and ads of `clusters` clusters, the cluster one-hot in the first dense columns
+    (the rest noise); each seeker applies to ads of its own cluster only. Returns the inputs,
+    the training pairs and a Validation holding each seeker's other applications."""
+    rng = np.random.default_rng(seed)
+    cs, ca = np.repeat(np.arange(clusters), seekers_per), np.repeat(np.arange(clusters), ads_per)
+
+    def dense(c):
+        x = rng.normal(0, 1, (len(c), dims)).astype(np.float32)
+        x[:, :clusters] = 0
+        x[np.arange(len(c)), c] = 1.0
+        return two_tower.TowerInputs.from_arrays(x, no_ids(len(c)))
+
+    train_s, train_a, test_s, test_a = [], [], [], []
+    for s in range(len(cs)):
+        picked = rng.choice(np.flatnonzero(ca == cs[s]), n_train + n_test, replace=False)
+        train_s += [s] * n_train
+        train_a += picked[:n_train].tolist()
+        test_s += [s] * n_test
+        test_a += picked[n_train:].tolist()
+    train_s, train_a = np.array(train_s), np.array(train_a)
+    empty = np.array([], dtype=np.int64)
+    pairs = two_tower.training_pairs(train_s, train_a, empty, empty, len(ca), 3.0)
+    val = two_tower.Validation(
+        np.arange(len(cs)), np.arange(len(ca)), np.array(test_s), np.array(test_a), train_s, train_a
+    )
+    return dense(cs), dense(ca), pairs, val
+
+
+PLANTED = two_tower.Muse0Config(
+    embedding_dims=4,
+    hidden=32,
+    out_dims=16,
+    temperature=0.1,
+    batch_size=32,
+    uniform_negatives=16,
+    learning_rate=1e-2,
+    max_epochs=8,
+    patience=3,
+)
+VOCAB_NONE = {"department": 1, "occupation": 1, "skill": 1}
+
+
+def test_training_learns_a_planted_structure():
+    seekers, ads, pairs, val = planted()
+    k = 5
+    # 40 ads, 3 applied to excluded: a random list finds 5/37 of the held-out ads; a model that
+    # knows the clusters ranks the 7 unseen ads of the seeker's cluster first: 5/7
+    untrained = new_model(8, 8, PLANTED, seed=PLANTED.seed)
+    before = two_tower.validation_recall(untrained, seekers, ads, val, k)
+    model, report = two_tower.train_muse0(
+        seekers, ads, pairs, None, VOCAB_NONE, PLANTED, device=CPU
+    )
+    after = two_tower.validation_recall(model, seekers, ads, val, k)
+    assert before < 0.3
+    assert after > 0.55 and after > before + 0.3
+    assert report.history[-1]["loss"] < report.history[0]["loss"]
+
+
+def test_early_stopping_keeps_the_best_validation_epoch():
+    seekers, ads, pairs, val = planted(seed=1)
+    logged = []
+    cfg = dataclasses.replace(PLANTED, validation_k=5, max_epochs=6)
+    model, report = two_tower.train_muse0(
+        seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU, log=logged.append
+    )
+    recalls = [h["validation_recall"] for h in report.history]
+    assert report.epochs == len(report.history) == len(logged) <= 6
+    assert report.best_validation_recall == pytest.approx(max(recalls))
+    assert recalls[report.best_epoch - 1] == report.best_validation_recall
+    assert report.validation_k == 5 and report.best_validation_recall > 0.5
+    assert two_tower.validation_recall(model, seekers, ads, val, 5) == pytest.approx(
+        report.best_validation_recall
+    )
+
+
+def test_early_stopping_returns_the_best_epoch_not_the_last():
+    # an improvement must exceed 0.5 of recall: after epoch 1 (recall < 0.5 on this problem)
+    # no epoch counts as better, so training stops after `patience` more epochs and the
+    # returned model is epoch 1's, although later epochs score higher
+    seekers, ads, pairs, val = planted(seed=1)
+    cfg = dataclasses.replace(
+        PLANTED, validation_k=5, max_epochs=6, patience=2, min_improvement=0.5
+    )
+    model, report = two_tower.train_muse0(seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU)
+    recalls = [h["validation_recall"] for h in report.history]
+    assert report.epochs == 3 and report.best_epoch == 1
+    assert report.best_validation_recall == recalls[0] and recalls[2] > recalls[0]
+    assert two_tower.validation_recall(model, seekers, ads, val, 5) == pytest.approx(recalls[0])
+
+
+# -- save / load --------------------------------------------------------------------------------
+
+
+def test_save_and_load_give_the_same_embeddings(tmp_path):
+    seekers, ads, pairs = random_problem()
+    model, report = two_tower.train_muse0(seekers, ads, pairs, None, VOCAB, SMALL, device=CPU)
+    two_tower.save_model(model, report, tmp_path / "muse0.pt")
+    again, saved = two_tower.load_model(tmp_path / "muse0.pt", device=CPU)
+    assert again.cfg == model.cfg
+    for side, x in (("seekers", seekers), ("ads", ads)):
+        np.testing.assert_array_equal(
+            two_tower.embed(again, side, x), two_tower.embed(model, side, x)
+        )
+    assert saved["epochs"] == report.epochs and saved["pairs"] == report.pairs
+    assert saved["history"] == report.history
+
+
+# -- validation set -----------------------------------------------------------------------------
+
+
+def test_validation_set_on_the_hand_market():
+    split = splits(hand_market())[0]
+    val = two_tower.validation_set(split, limit=10, seed=0)
+    assert val.seekers.tolist() == [0, 1, 2] and val.ads.tolist() == [0, 2, 3, 5]
+    # window applications as (seeker position, universe position); A1 is outside: position 4
+    rel = sorted(zip(val.rel_seeker.tolist(), val.rel_ad.tolist(), strict=True))
+    assert rel == [(0, 1), (0, 1), (1, 2), (2, 0), (2, 4)]
+    # applications before the window, those on ads of the universe only (S0-A1 is outside)
+    ex = sorted(zip(val.exclude_seeker.tolist(), val.exclude_ad.tolist(), strict=True))
+    assert ex == [(0, 0), (1, 0), (2, 1), (2, 3)]
+
+
+def test_validation_set_limits_the_seekers_and_keeps_positions_right():
+    split = splits(hand_market())[0]
+    val = two_tower.validation_set(split, limit=2, seed=3)
+    assert len(val.seekers) == 2 and set(val.seekers.tolist()) <= {0, 1, 2}
+    picked = set(val.seekers.tolist())
+    # map positions back to (seeker row, ad row) and compare with the split's events
+    apps = split.relevant["applications"]
+    want = sorted(
+        (s, a if a in val.ads else -1)
+        for s, a in zip(apps.seeker.tolist(), apps.ad.tolist(), strict=True)
+        if s in picked
+    )
+    ads_or_outside = np.append(val.ads, -1)
+    got = sorted(
+        zip(val.seekers[val.rel_seeker].tolist(), ads_or_outside[val.rel_ad].tolist(), strict=True)
+    )
+    assert got == want
+    seen = split.seen
+    want = sorted(
+        (s, a)
+        for s, a in zip(seen.seeker.tolist(), seen.ad.tolist(), strict=True)
+        if s in picked and a in val.ads
+    )
+    got = sorted(
+        zip(val.seekers[val.exclude_seeker].tolist(), val.ads[val.exclude_ad].tolist(), strict=True)
+    )
+    assert got == want and len(got) > 0
+
+
+def test_validation_recall_never_counts_an_excluded_ad():
+    # one seeker, 3 ads; ad 0 was applied to before the window (excluded) and again in it;
+    # ad 1 is also relevant. The list may only hold ads 1 and 2: recall 1/2 at any k.
+    model = new_model(4, 4, SMALL)
+    rng = np.random.default_rng(0)
+    seekers = two_tower.TowerInputs.from_arrays(
+        rng.normal(size=(1, 4)).astype(np.float32), no_ids(1)
+    )
+    ads = two_tower.TowerInputs.from_arrays(rng.normal(size=(3, 4)).astype(np.float32), no_ids(3))
+    val = two_tower.Validation(
+        np.array([0]),
+        np.arange(3),
+        np.array([0, 0]),
+        np.array([0, 1]),
+        np.array([0]),
+        np.array([0]),
+    )
+    assert two_tower.validation_recall(model, seekers, ads, val, 2) == 0.5
+    assert two_tower.validation_recall(model, seekers, ads, val, 3) == 0.5
