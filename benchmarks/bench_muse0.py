@@ -20,7 +20,7 @@ import duckdb
 import torch
 
 from jobrec import retrieval
-from jobrec.data.market import load_market
+from jobrec.data.market import read_market
 from jobrec.evaluation.offline import comparison_k, metric_rows, pairs_in, popularity_lists, splits
 from jobrec.features import FeatureSpace
 
@@ -39,7 +39,7 @@ def main() -> None:
     args = parser.parse_args()
     con = duckdb.connect(args.warehouse, read_only=True)
     con.execute("SET TimeZone = 'UTC'")
-    market = load_market(con, args.day)
+    market = read_market(con, args.day)
     space = FeatureSpace(0).fit(*market.known_before(market.train_end))
     seekers, ads = retrieval.tower_inputs(space, market)
     val = splits(market)[0]

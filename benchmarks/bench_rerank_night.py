@@ -34,7 +34,7 @@ import torch
 import xgboost as xgb
 
 from jobrec.data import model_store
-from jobrec.data.market import load_market, read_lists
+from jobrec.data.market import read_lists, read_market
 from jobrec.pair_features import CROSS_COLUMNS
 from jobrec.rerank import load_booster, predict_lists, tonight_ads, tonight_seekers
 from jobrec.reranker_model import Lists, load_reranker, score_tables, scoring_tables
@@ -80,7 +80,7 @@ def main() -> None:
     torch.set_num_threads(threads)
     numba.set_num_threads(threads)
     con = duckdb.connect(args.warehouse, read_only=True)
-    market = load_market(con, args.day)
+    market = read_market(con, args.day)
     seekers, ads = night_lists(con, args.day, market)
     con.close()
     folder = lambda kind: model_store.model_dir(args.models_dir, args.day, kind)  # noqa: E731

@@ -36,13 +36,40 @@ class Gap:
 
 
 def default_learner(seed: int = 0) -> RegressorMixin:
-    """Gradient-boosted trees for both nuisances (non-linear in the search parameters)."""
+    """Gradient-boosted trees for both nuisances (non-linear in the search parameters).
+
+    Parameters
+    ----------
+    seed : int, default 0
+        The learner's random state.
+
+    Returns
+    -------
+    HistGradientBoostingRegressor
+        Unfitted.
+    """
     return HistGradientBoostingRegressor(
         max_iter=200, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=40, random_state=seed
     )
 
 
 def fold_splits(n: int, folds: int = 5, seed: int = 0) -> list[tuple[np.ndarray, np.ndarray]]:
+    """The cross-fitting folds: a seeded, shuffled K-fold split of n rows.
+
+    Parameters
+    ----------
+    n : int
+        Rows.
+    folds : int, default 5
+        K.
+    seed : int, default 0
+        The shuffle's seed.
+
+    Returns
+    -------
+    list of (train, test) int arrays
+        One pair of row indices per fold.
+    """
     return list(KFold(folds, shuffle=True, random_state=seed).split(np.zeros(n)))
 
 
@@ -64,7 +91,35 @@ def plr_gaps(
     splits: list | None = None,
 ) -> dict[str, Gap]:
     """θ of the partially linear model for each outcome (same rows), with cross-fitted
-    nuisances; m(X) = E[female | X] is fitted once for all outcomes."""
+    nuisances; m(X) = E[female | X] is fitted once for all outcomes.
+
+    Parameters
+    ----------
+    outcomes : dict of (n,) arrays
+        Outcome name -> Y.
+    female : (n,) array
+        The treatment D, 1 for women and 0 for men.
+    x : (n, p) array
+        The controls X.
+    folds : int, default 5
+        K of the cross-fitting (ignored when `splits` is given).
+    seed : int, default 0
+        Seed of the folds and of the learners.
+    learner : callable, default default_learner
+        seed -> an unfitted scikit-learn regressor, for both nuisances.
+    splits : list of (train, test) int arrays, optional
+        The folds; default `fold_splits(n, folds, seed)`.
+
+    Returns
+    -------
+    dict of Gap
+        Outcome name -> θ, its standard error, the 95% interval and n.
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 × folds rows, or when `female` is constant.
+    """
     d = np.asarray(female, np.float64)
     x = np.asarray(x, np.float64)
     n = len(d)
@@ -92,7 +147,20 @@ def plr_gap(
     learner: Callable[[int], RegressorMixin] = default_learner,
     splits: list | None = None,
 ) -> Gap:
-    """θ of one outcome (see plr_gaps)."""
+    """θ of one outcome (see plr_gaps).
+
+    Parameters
+    ----------
+    y : (n,) array
+        The outcome Y.
+    female, x, folds, seed, learner, splits
+        As in `plr_gaps`.
+
+    Returns
+    -------
+    Gap
+        θ, its standard error, the 95% interval and n.
+    """
     return plr_gaps({"y": y}, female, x, folds, seed, learner, splits)["y"]
 
 
@@ -104,7 +172,22 @@ EARTH_KM = 6371.0
 
 def seeker_outcomes(seekers, ads, pairs):
     """Per seeker of `pairs` (jobseeker_id, ad_id): the mean over its ads of log wage,
-    permanent contract (0/1), weekly hours and distance from home (km)."""
+    permanent contract (0/1), weekly hours and distance from home (km).
+
+    Parameters
+    ----------
+    seekers : pandas.DataFrame
+        Seekers with `jobseeker_id`, `latitude`, `longitude`.
+    ads : pandas.DataFrame
+        Ads with `ad_id`, `wage`, `contract`, `hours_per_week`, `latitude`, `longitude`.
+    pairs : pandas.DataFrame
+        (jobseeker_id, ad_id) pairs; pairs naming an unknown seeker or ad are dropped.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Indexed by jobseeker_id (sorted), one column per `OUTCOMES` entry.
+    """
     a = ads.set_index("ad_id")
     s = seekers.set_index("jobseeker_id")
     p = pairs[["jobseeker_id", "ad_id"]]
@@ -132,7 +215,20 @@ def controls(seekers) -> tuple[np.ndarray, np.ndarray]:
     """X: the search parameters and qualifications — desired occupation (family, domain, and
     code within the domain),
     desired contract, log desired wage, part-time wish, mobility, location (latitude,
-    longitude, department), experience, education. Returns (X, categorical column mask)."""
+    longitude, department), experience, education.
+
+    Parameters
+    ----------
+    seekers : pandas.DataFrame
+        The seekers (one row each).
+
+    Returns
+    -------
+    x : (n, 12) float64 array
+        The controls, categorical ones as integer codes.
+    categorical : (12,) bool array
+        Which columns are categorical.
+    """
     occ = seekers["desired_occupation"].fillna("?")
 
     def codes(values):
@@ -157,7 +253,30 @@ def controls(seekers) -> tuple[np.ndarray, np.ndarray]:
 
 def audit(seekers, outcomes, folds: int = 5, seed: int = 0) -> list[dict]:
     """θ per outcome on the seekers of `outcomes` (index jobseeker_id): women (gender F) against
-    men (M), conditional on `controls`; other or unknown genders are left out and counted."""
+    men (M), conditional on `controls`; other or unknown genders are left out and counted.
+
+    Parameters
+    ----------
+    seekers : pandas.DataFrame
+        Seekers with `jobseeker_id`, `gender` and the `controls` columns.
+    outcomes : pandas.DataFrame
+        `seeker_outcomes`, indexed by jobseeker_id.
+    folds : int, default 5
+        K of the cross-fitting.
+    seed : int, default 0
+        Seed of the folds and the learners.
+
+    Returns
+    -------
+    list of dict
+        One row per outcome: the Gap's fields and `left_out` (seekers of other or unknown
+        gender, or with a non-finite outcome).
+
+    Raises
+    ------
+    ValueError
+        When too few seekers remain (see `plr_gaps`).
+    """
     s = seekers.set_index("jobseeker_id").loc[outcomes.index].reset_index()
     gender = s["gender"].to_numpy()
     binary = np.isin(gender, ["F", "M"])
@@ -180,7 +299,20 @@ def audit(seekers, outcomes, folds: int = 5, seed: int = 0) -> list[dict]:
 
 
 def raw_application_outcomes(raw_dir) -> tuple[object, object]:
-    """(seekers, per-seeker application outcomes) of a raw market folder (Parquet files)."""
+    """(seekers, per-seeker application outcomes) of a raw market folder (Parquet files).
+
+    Parameters
+    ----------
+    raw_dir : path
+        A folder with jobseekers.parquet, job_ads.parquet and applications.parquet.
+
+    Returns
+    -------
+    seekers : pandas.DataFrame
+        Every seeker of the folder.
+    outcomes : pandas.DataFrame
+        `seeker_outcomes` of all its applications.
+    """
     con = duckdb.connect()
     try:
         seekers = con.execute(f"SELECT * FROM '{raw_dir}/jobseekers.parquet'").df()
@@ -196,7 +328,18 @@ def raw_application_outcomes(raw_dir) -> tuple[object, object]:
 def realised_gap(with_effect_dir, without_effect_dir) -> dict[str, float]:
     """The planted term's realised effect on women's applications: the mean over women with
     applications of each outcome in the market generated with the gender effect, minus the same
-    in the market regenerated without it (same seed: the same random draws otherwise)."""
+    in the market regenerated without it (same seed: the same random draws otherwise).
+
+    Parameters
+    ----------
+    with_effect_dir, without_effect_dir : path
+        The two raw market folders.
+
+    Returns
+    -------
+    dict of float
+        Outcome name -> the difference of the two means.
+    """
     out = {}
     means = []
     for folder in (with_effect_dir, without_effect_dir):
@@ -217,7 +360,27 @@ RECOMMENDERS = ("muse2", "ot", "send")
 
 
 def nightly_audit(con, run_date, log=None):
-    """metrics.fairness rows of partition D: θ per source and outcome."""
+    """metrics.fairness rows of partition D: θ per source and outcome.
+
+    Sources: tonight's muse2 and ot lists (top `AUDIT_K`), the send list, and the
+    applications and hires of the `AUDIT_DAYS` days before D (sql/fairness_pairs.sql). A
+    source with too few seekers of either gender is logged and skipped.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (clean tables and recs.* of D).
+    run_date : date
+        The partition D.
+    log : callable, optional
+        A line per source.
+
+    Returns
+    -------
+    pandas.DataFrame
+        run_date, source, outcome, the Gap's fields, left_out, k (list sources) and days
+        (event sources).
+    """
     seekers = con.execute(
         "SELECT * EXCLUDE (skills) FROM clean.jobseekers WHERE run_date = ?", [run_date]
     ).df()
@@ -257,7 +420,18 @@ def nightly_audit(con, run_date, log=None):
 def amplification(rows) -> list[str]:
     """Recommender sources whose gap exceeds the applications' in size beyond noise:
     |θ_rec| > |θ_applications| + 2·SE, SE that of the difference (the two standard errors
-    combined as independent)."""
+    combined as independent).
+
+    Parameters
+    ----------
+    rows : pandas.DataFrame
+        The rows of `nightly_audit`.
+
+    Returns
+    -------
+    list of str
+        One line per (recommender source, outcome) that amplifies the gap.
+    """
     found = []
     apps = rows[rows["source"] == "applications"].set_index("outcome")
     for r in rows[rows["source"].isin(RECOMMENDERS)].itertuples():

@@ -87,7 +87,7 @@ def _vocabulary(values: pd.Series) -> pd.Index:
 
 
 @dataclasses.dataclass
-class Side:
+class FittedSide:
     """The fitted state of one side (seekers or ads)."""
 
     columns: dict
@@ -136,11 +136,11 @@ class FeatureSpace:
         return self
 
     @staticmethod
-    def _fit_side(frame: pd.DataFrame, columns: dict) -> Side:
+    def _fit_side(frame: pd.DataFrame, columns: dict) -> FittedSide:
         num = _numeric(frame, columns["numeric"])
         medians = np.nan_to_num(np.nanmedian(num, axis=0))
         num = np.where(np.isnan(num), medians, num)
-        return Side(columns, StandardScaler().fit(num), medians)
+        return FittedSide(columns, StandardScaler().fit(num), medians)
 
     # -- transforming ---------------------------------------------------------------------
     def transform(self, frame: pd.DataFrame, side: str) -> np.ndarray:

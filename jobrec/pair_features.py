@@ -47,7 +47,7 @@ MUSE0_COLUMNS = (CROSS_COLUMNS.index("muse0_cosine"), CROSS_COLUMNS.index("muse0
 
 
 @dataclasses.dataclass
-class Side:
+class EntitySide:
     """Per-entity arrays of one side, row-aligned with the market's frame."""
 
     xyz: np.ndarray  # (N, 3) unit position vectors
@@ -68,8 +68,8 @@ class Side:
 
 @dataclasses.dataclass
 class Entities:
-    seekers: Side
-    ads: Side
+    seekers: EntitySide
+    ads: EntitySide
     day: int  # the list date, days since the epoch
 
 
@@ -118,7 +118,7 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
         bits, n_skills = _bitsets(frame["skills"], skills)
         occ = frame[occupation].fillna("").astype(str)
         zeros = np.zeros(len(frame), np.float32)
-        return Side(
+        return EntitySide(
             xyz=_xyz(frame),
             code=_ids(occ, codes),
             domain=_ids(occ.str[:3], domains),
@@ -216,7 +216,7 @@ def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
     out[:, 16] = np.log1p(a.popularity[j])
 
 
-def entity_numerics(side: Side, is_ads: bool) -> np.ndarray:
+def entity_numerics(side: EntitySide, is_ads: bool) -> np.ndarray:
     """(N, 5) float32 per-entity numbers for the reranker's entity towers."""
     last = side.hours / 35 if is_ads else np.log1p(side.mobility_km) / 5
     return np.column_stack(

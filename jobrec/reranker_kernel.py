@@ -1,10 +1,10 @@
-"""The fused CPU kernel for the rerankers' pair part (see `rerank.score_lists`).
+"""The fused CPU kernel for the rerankers' pair part (see `reranker_model.score_lists`).
 
 With eager PyTorch every step of a pair's score (gather the ad's row, two small batched matrix
 products, the hire term) is its own pass over memory, and the gathered rows are written out and
 read back. Here one loop per seeker does it all: gather, both dot products, written once.
-Measured in BENCHMARKS.md ("Rerank inference"): 2.2x faster than the eager path at `small`
-shapes on 2 cores, same scores to float32 rounding.
+Same scores as the eager path to float32 rounding; faster (measured: BENCHMARKS.md, "Rerank
+inference").
 """
 
 from __future__ import annotations
@@ -54,9 +54,9 @@ def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, s
     ad_rows (N_r, R), ad_slot (N_a,) integers, seeker_mats_t (G, 2, R), cross_w_t (G, 2, C),
     ads (G, K) integers, cross (G, K, C), first and second (G, K); all float32 but the
     integers. `ad_slot` lets the rows be a compact, reordered subset of the ads (see
-    `rerank.scoring_tables`). Both outputs share one pass over a pair's inputs (a loop over the
-    outputs made the call 1.2x slower), four candidates are scored side by side, eight
-    independent sums in flight (1.4x faster than one at a time)."""
+    `reranker_model.scoring_tables`). Both outputs share one pass over a pair's inputs, four
+    candidates are scored side by side, eight independent sums in flight (each measured faster
+    than its alternative: BENCHMARKS.md, "Rerank inference", "Where the time went")."""
     n_lists, n_candidates = ads.shape
     quads = n_candidates - n_candidates % 4
     missing = 0

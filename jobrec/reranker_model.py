@@ -176,7 +176,26 @@ def scoring_tables(
     the order their rows are to be stored; None: every ad in row order), computed on the CPU (a
     model on a GPU is copied there: the caller's stays where it is). Tonight's candidates are
     the active ads only, a quarter of the market's at `small`: rows for them alone, grouped by
-    occupation, keep the gathered table in cache (BENCHMARKS.md, "Rerank inference")."""
+    occupation, keep the gathered table in cache (measured: BENCHMARKS.md, "Rerank
+    inference").
+
+    Parameters
+    ----------
+    model : Reranker
+        Muse.1 or Muse.2, on any device.
+    seeker_x : (N_s, S) float32 tensor
+        Entity inputs of the seekers to build tables for (table row i = row i here).
+    ad_x : (N_a, A) float32 tensor
+        Entity inputs of every ad row.
+    ads : (N_r,) int array, optional
+        Rows of `ad_x` to build ad rows for, in table order; None: all N_a, in row order.
+
+    Returns
+    -------
+    ScoringTables
+        `ad_rows` (N_r, R), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_s, 2, R),
+        `cross_weights` (N_s, 2, C), all float32, and `hire_term` (True for Muse.2).
+    """
     if any(t.device.type != "cpu" for t in model.parameters()):
         model = copy.deepcopy(model).cpu()
     model.eval()
@@ -210,8 +229,32 @@ def score_tables(
     """(G, K) final scores (-inf on padding) of lists whose seekers are rows of the tables: the
     fused kernel's logits, then the top head's log-sigmoid in PyTorch (vectorised there, scalar
     calls in the kernel), in blocks of seekers so that the second logit's buffer is reused and
-    stays in cache (with 4,096-seeker blocks a 10M-pair call took 97 ms against 90 ms). A
-    candidate whose ad has no row in the tables is an error."""
+    stays in cache (larger blocks measured slower). A
+    candidate whose ad has no row in the tables is an error.
+
+    Parameters
+    ----------
+    tables : ScoringTables
+        From `scoring_tables`.
+    lists_seeker : (G,) int array
+        Each list's seeker, as a row of the tables.
+    lists_ads : (G, K) int array
+        Candidates as ad rows of the market (-1: padding); each must have a row in the tables.
+    cross : (G, K, C) float array
+        Pair features.
+    block : int, default 512
+        Lists scored together.
+
+    Returns
+    -------
+    (G, K) float32 array
+        The final scores, -inf on padding.
+
+    Raises
+    ------
+    ValueError
+        When a candidate names an ad without a row in the tables.
+    """
     if not len(tables.ad_rows):  # tables of no ads (a night without active ads): padding only
         if (lists_ads >= 0).any():
             raise ValueError("the scoring tables hold no ads, the lists name some")
@@ -255,12 +298,42 @@ def score_lists(
     block: int | None = None,
     fused: bool | None = None,
 ) -> np.ndarray:
-    """(G, K) final scores (-inf on padding). Entity parts are computed once for the seekers and
-    ads involved; per pair only a gather of the ad's row and two dot products remain (see
-    `inference_tables`). On the CPU one fused loop does the pair part (`rerank_kernel`; `fused`
-    None = whenever the device is the CPU), 512 seekers a block; otherwise eager PyTorch, 128
-    seekers a block on the CPU (their gathered rows stay in cache: 2x faster than 512 on 2
-    cores), 4,096 on a GPU (fewer host-device round trips)."""
+    """(G, K) final scores (-inf on padding) of a model on candidate lists, from the entity
+    inputs.
+
+    Entity parts are computed once for the seekers and ads involved; per pair only a gather of
+    the ad's row and two dot products remain (see `inference_tables`). On the CPU one fused
+    loop does the pair part (`reranker_kernel`; `fused` None = whenever the device is the CPU),
+    512 seekers a block; otherwise eager PyTorch, 128 seekers a block on the CPU (their
+    gathered rows stay in cache), 4,096 on a GPU (fewer host-device round trips); measured:
+    BENCHMARKS.md, "Rerank inference".
+
+    Parameters
+    ----------
+    model : Reranker
+        Muse.1 or Muse.2 (put in eval mode).
+    seeker_x : (N_s, S) float32 tensor
+        Entity inputs of every seeker row.
+    ad_x : (N_a, A) float32 tensor
+        Entity inputs of every ad row.
+    lists_seeker : (G,) int array
+        Each list's seeker row.
+    lists_ads : (G, K) int array
+        Candidates as ad rows (-1: padding).
+    cross : (G, K, C) float array
+        Pair features.
+    device : torch.device
+        Where the eager path runs; the fused path always runs on the CPU.
+    block : int, optional
+        Seekers a block (default: 512 fused, 128 eager on the CPU, 4,096 on a GPU).
+    fused : bool, optional
+        Use the fused CPU kernel; default: when `device` is the CPU.
+
+    Returns
+    -------
+    (G, K) float32 array
+        The final scores, -inf on padding.
+    """
     model.eval()
     fused = device.type == "cpu" if fused is None else fused
     if fused:
@@ -291,6 +364,17 @@ def score_lists(
 
 
 def save_reranker(model: Reranker, report, path) -> None:
+    """Save a reranker with its configuration, input sizes and training report.
+
+    Parameters
+    ----------
+    model : Reranker
+        The model (its weights are saved from the CPU).
+    report : dataclass
+        The training report (`RerankReport`), saved as a dict.
+    path : path
+        The file to write (torch.save).
+    """
     torch.save(
         {
             "state": {k: v.cpu() for k, v in model.state_dict().items()},
@@ -303,6 +387,22 @@ def save_reranker(model: Reranker, report, path) -> None:
 
 
 def load_reranker(path, device: torch.device | None = None) -> tuple[Reranker, dict]:
+    """Load a reranker saved by `save_reranker`.
+
+    Parameters
+    ----------
+    path : path
+        The saved file (our own: loaded with weights_only=False).
+    device : torch.device, optional
+        Default `pick_device()`.
+
+    Returns
+    -------
+    model : Reranker
+        In eval mode, on `device`.
+    report : dict
+        The training report as saved.
+    """
     saved = torch.load(path, map_location="cpu", weights_only=False)
     model = Reranker(*saved["dims"], RerankConfig(**saved["config"]))
     model.load_state_dict(saved["state"])

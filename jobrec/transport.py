@@ -40,6 +40,9 @@ _UNDERFLOW = 1e-280
 
 @dataclasses.dataclass(frozen=True)
 class OTConfig:
+    """The solver's settings: ε (`epsilon`), τ (`tau`, math.inf: balanced on the ads), the
+    seeker-marginal tolerance and the iteration cap."""
+
     epsilon: float = 0.5
     tau: float = 1.0  # math.inf: balanced on the ads
     tol: float = 1e-6
@@ -76,6 +79,8 @@ class EdgeGraph:
 
 @dataclasses.dataclass
 class Solution:
+    """What `solve` returns: the potentials, the plan on the edges and the convergence report."""
+
     seeker_potential: np.ndarray  # f = ε φ, (U,)
     ad_potential: np.ndarray  # g = ε ψ, (n_ads,); 0 for ads without edges
     plan: np.ndarray  # (U, K) transported mass, 0 on padding; rows sum to a
@@ -98,7 +103,33 @@ class Solution:
 def solve(
     graph: EdgeGraph, cfg: OTConfig, init_ad_potential: np.ndarray | None = None, log=None
 ) -> Solution:
-    """Semi-relaxed (or, with τ = inf, balanced) entropic OT on the edge graph."""
+    """Semi-relaxed (or, with τ = inf, balanced) entropic OT on the edge graph.
+
+    Log-domain Sinkhorn over the (U, K) edge arrays (see the module docstring): alternate
+    seeker updates (row-wise log-sum-exp) and ad updates (a bincount of the row-normalised
+    plan, damped by τ/(τ+ε)) until the seeker marginal error falls below `cfg.tol` or
+    `cfg.max_iter` iterations have run.
+
+    Parameters
+    ----------
+    graph : EdgeGraph
+        The edges: `ads` (U, K) ad columns 0..n_ads-1 (-1: no edge), `cost` (U, K) finite on
+        the edges, `seeker_mass` a (U,) and `ad_mass` b (n_ads,).
+    cfg : OTConfig
+        ε, τ (math.inf: balanced OT), the tolerance and the iteration cap.
+    init_ad_potential : (n_ads,) float array, optional
+        A warm start for the ad potentials g (unscaled, as `Solution.ad_potential`; NaN
+        counts as 0, ads without edges are ignored). Default: zeros.
+    log : callable, optional
+        Called with a progress line every 100 iterations.
+
+    Returns
+    -------
+    Solution
+        The potentials f = εφ (U,) and g = εψ (n_ads,), 0 for ads without edges; the plan
+        (U, K) float64, 0 on padding, rows summing to a; the iterations run, whether the
+        tolerance was reached, the seeker and ad marginal errors and the wall-clock seconds.
+    """
     start = time.perf_counter()
     eps = float(cfg.epsilon)
     fi = 1.0 if math.isinf(cfg.tau) else cfg.tau / (cfg.tau + eps)
@@ -181,7 +212,20 @@ def _column_lse(log_k, phi, flat_cols, ads):
 
 def fit_temperature(scores: np.ndarray, relevant: np.ndarray) -> float:
     """The temperature T of p = softmax(score / T) over each list that maximises the likelihood
-    of the relevant ads (lists with at least one), i.e. the listwise calibration of the scores."""
+    of the relevant ads (lists with at least one), i.e. the listwise calibration of the scores.
+
+    Parameters
+    ----------
+    scores : (U, K) float array
+        Each seeker's list of scores (non-finite entries are left out of the softmax).
+    relevant : (U, K) bool array
+        The relevant entries (e.g. the edges the seeker applied to).
+
+    Returns
+    -------
+    float
+        T, searched (bounded) in log T ∈ [-4, 4]; 1.0 when no list holds a relevant entry.
+    """
     has = relevant.any(axis=1)
     s, r = scores[has], relevant[has]
     if not len(s):
@@ -190,22 +234,53 @@ def fit_temperature(scores: np.ndarray, relevant: np.ndarray) -> float:
     def nll(log_t):
         z = s / math.exp(log_t)
         lse = logsumexp(np.where(np.isfinite(z), z, -np.inf), axis=1, keepdims=True)
-        return -float(((z - lse) * r).sum() / r.sum())
+        # padding (-inf) times a False label would be NaN: count only the relevant entries
+        return -float(np.where(r, z - lse, 0.0).sum() / r.sum())
 
     res = minimize_scalar(nll, bounds=(-4.0, 4.0), method="bounded")
     return float(math.exp(res.x))
 
 
 def log_probabilities(scores: np.ndarray, temperature: float) -> np.ndarray:
-    """log softmax(score / T) over each row (-inf on padding)."""
+    """log softmax(score / T) over each row (-inf on padding).
+
+    Parameters
+    ----------
+    scores : (U, K) float array
+        Scores, -inf on padding.
+    temperature : float
+        T, e.g. from `fit_temperature`.
+
+    Returns
+    -------
+    (U, K) float64 array
+        log p of each entry, -inf on padding.
+    """
     z = scores.astype(np.float64) / temperature
     return z - logsumexp(z, axis=1, keepdims=True)
 
 
 def edge_costs(scores: np.ndarray, kind: str, temperature: float = 1.0) -> np.ndarray:
-    """Costs of each seeker's edges (rows: scores best first, -inf padding):
-    neglogp: -log p, p the calibrated listwise probability; linear: the score's gap to the
-    row's best, scaled to [0, 1] per seeker; rank: log2(1 + rank)."""
+    """Costs of each seeker's edges from its scores.
+
+    `neglogp`: -log p, p the calibrated listwise probability (`log_probabilities`); `linear`:
+    the score's gap to the row's best, scaled to [0, 1] per seeker; `rank`: log2(1 + rank),
+    rank 1 the row's best score.
+
+    Parameters
+    ----------
+    scores : (U, K) float array
+        Each seeker's edge scores, best first, -inf (any non-finite value) on padding.
+    kind : str
+        One of `COSTS`: "neglogp", "linear" or "rank".
+    temperature : float, default 1.0
+        T of the listwise softmax (used by "neglogp" only).
+
+    Returns
+    -------
+    (U, K) float64 array
+        The edge costs, +inf on padding.
+    """
     valid = np.isfinite(scores)
     if kind == "neglogp":
         cost = -log_probabilities(scores, temperature)
@@ -221,7 +296,20 @@ def edge_costs(scores: np.ndarray, kind: str, temperature: float = 1.0) -> np.nd
 
 
 def capacities(positions: np.ndarray, total_mass: float) -> np.ndarray:
-    """Ad marginal: positions rescaled to the seekers' total mass."""
+    """Ad marginal: positions rescaled to the seekers' total mass.
+
+    Parameters
+    ----------
+    positions : (n_ads,) array
+        Open positions of each ad (non-negative, not all zero).
+    total_mass : float
+        The seekers' total mass Σ a_u.
+
+    Returns
+    -------
+    (n_ads,) float64 array
+        b, proportional to `positions`, summing to `total_mass`.
+    """
     positions = np.asarray(positions, dtype=np.float64)
     return positions * (total_mass / positions.sum())
 
@@ -231,8 +319,29 @@ def capacities(positions: np.ndarray, total_mass: float) -> np.ndarray:
 
 def final_lists(plan: np.ndarray, log_p: np.ndarray, ads: np.ndarray, k: int, alpha: float = 0.0):
     """Each seeker's top-k edges by (1 - α) log(plan mass) + α log p (α = 0: the plan alone,
-    α = 1: Muse.2's order), ties by log p. Returns (columns of `ads` in rank order (U, k),
-    the ranking key (U, k))."""
+    α = 1: Muse.2's order), ties by log p.
+
+    Parameters
+    ----------
+    plan : (U, K) float array
+        The transported mass of each edge (`Solution.plan`).
+    log_p : (U, K) float array
+        log p of each edge (`log_probabilities`), -inf on padding.
+    ads : (U, K) int array
+        The graph's ad columns (-1: no edge); padding gets key -inf.
+    k : int
+        List length; at most K is kept.
+    alpha : float, default 0.0
+        The blend α ∈ [0, 1].
+
+    Returns
+    -------
+    order : (U, min(k, K)) int array
+        Positions along the K axis of `ads` (edge slots) in rank order.
+    key : (U, min(k, K)) float64 array
+        The ranking key of each ranked edge; -inf for padding and, when α < 1, for edges
+        without plan mass (the callers treat those as no recommendation).
+    """
     with np.errstate(divide="ignore"):
         key = (1.0 - alpha) * np.log(plan) + alpha * log_p if alpha < 1 else log_p.copy()
     key = np.where(ads >= 0, key, -np.inf)

@@ -99,7 +99,7 @@ def _events(frame: pd.DataFrame, seekers: pd.Index, ads: pd.Index) -> Events:
 
 
 @counted_build("market")
-def load_market(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> Market:
+def read_market(con: duckdb.DuckDBPyConnection, run_date: dt.date) -> Market:
     params = {"run_date": run_date}
     seekers = con.execute(warehouse.sql("market_jobseekers"), params).df()
     ads = con.execute(warehouse.sql("market_job_ads"), params).df()

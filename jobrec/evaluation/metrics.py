@@ -40,7 +40,22 @@ class MarketScores:
 def hits_matrix(
     lists: np.ndarray, rel_seeker: np.ndarray, rel_ad: np.ndarray, n_ads: int
 ) -> np.ndarray:
-    """(U, K) booleans: is the ad at each rank relevant to that row's seeker?"""
+    """(U, K) booleans: is the ad at each rank relevant to that row's seeker?
+
+    Parameters
+    ----------
+    lists : (U, K) int array
+        Ad indices in rank order, -1 padded.
+    rel_seeker, rel_ad : (E,) int arrays
+        The relevant (list row, ad index) pairs.
+    n_ads : int
+        Ad indices are below n_ads.
+
+    Returns
+    -------
+    (U, K) bool array
+        True where the entry is a relevant ad (never on padding).
+    """
     lists = np.asarray(lists, dtype=np.int64)
     rows = np.arange(lists.shape[0], dtype=np.int64)[:, None]
     keys = np.where(lists >= 0, rows * n_ads + lists, -1)
@@ -55,7 +70,25 @@ def ranking_metrics(
     n_ads: int,
     ks: tuple[int, ...] = (10, 100),
 ) -> list[RankingScores]:
-    """Recall, NDCG and hit rate at each k, over the seekers (rows) with relevant ads."""
+    """Recall, NDCG and hit rate at each k, over the seekers (rows) with relevant ads.
+
+    Parameters
+    ----------
+    lists : (U, K) int array
+        Ad indices in rank order, -1 padded.
+    rel_seeker, rel_ad : (E,) int arrays
+        The relevant (list row, ad index) pairs (duplicates count once).
+    n_ads : int
+        Ad indices are below n_ads.
+    ks : tuple of int, default (10, 100)
+        The cut-offs.
+
+    Returns
+    -------
+    list of RankingScores
+        One per k: recall, NDCG and hit rate averaged over the rows with relevant ads (NaN
+        when there are none), and their count.
+    """
     lists = np.asarray(lists)
     n_rows = lists.shape[0]
     hits = hits_matrix(lists, rel_seeker, rel_ad, n_ads)
@@ -81,13 +114,39 @@ def ranking_metrics(
 
 
 def exposure(lists: np.ndarray, n_ads: int, k: int) -> np.ndarray:
-    """How many top-k lists hold each ad."""
+    """How many top-k lists hold each ad.
+
+    Parameters
+    ----------
+    lists : (U, K) int array
+        Ad indices in rank order, -1 padded.
+    n_ads : int
+        Ad indices are below n_ads.
+    k : int
+        The cut-off.
+
+    Returns
+    -------
+    (n_ads,) int array
+        The exposure count of each ad.
+    """
     top = np.asarray(lists)[:, :k]
     return np.bincount(top[top >= 0], minlength=n_ads)
 
 
 def gini(counts: np.ndarray) -> float:
-    """Gini coefficient of non-negative counts (0: equal, → 1: concentrated)."""
+    """Gini coefficient of non-negative counts (0: equal, → 1: concentrated).
+
+    Parameters
+    ----------
+    counts : (n,) array
+        Non-negative counts, zeros included.
+
+    Returns
+    -------
+    float
+        The coefficient; 0.0 for no counts or an all-zero total.
+    """
     x = np.sort(np.asarray(counts, dtype=np.float64))
     n, total = len(x), x.sum()
     if n == 0 or total == 0:
@@ -99,7 +158,22 @@ def market_metrics(
     lists: np.ndarray, n_active_ads: int, ks: tuple[int, ...] = (1, 10, 100)
 ) -> list[MarketScores]:
     """Congestion, coverage and Gini at each k over the `n_active_ads` active ads (indices
-    0..n_active_ads-1)."""
+    0..n_active_ads-1).
+
+    Parameters
+    ----------
+    lists : (U, K) int array
+        Ad indices in rank order, -1 padded.
+    n_active_ads : int
+        J, the ads the shares are taken over.
+    ks : tuple of int, default (1, 10, 100)
+        The cut-offs.
+
+    Returns
+    -------
+    list of MarketScores
+        One per k (Congestion 0.0 when J ≤ 1).
+    """
     lists = np.asarray(lists)
     out = []
     for k in ks:

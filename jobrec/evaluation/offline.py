@@ -70,7 +70,18 @@ def _split(name, start, end, universe, apps: Events, hires: Events, seen: Events
 
 
 def splits(market: Market) -> list[Split]:
-    """The validation split, and the forward split when the raw data holds its whole window."""
+    """The validation split, and the forward split when the raw data holds its whole window.
+
+    Parameters
+    ----------
+    market : Market
+        The market as known at D.
+
+    Returns
+    -------
+    list of Split
+        [validation] or [validation, forward].
+    """
     d, t, n_ads = market.run_date, market.train_end, len(market.ads)
     out = [
         _split(
@@ -101,7 +112,20 @@ def splits(market: Market) -> list[Split]:
 
 
 def positions(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
-    """Position of each of `rows` in `sorted_rows`, -1 when absent."""
+    """Position of each of `rows` in `sorted_rows`, -1 when absent.
+
+    Parameters
+    ----------
+    sorted_rows : (n,) int array
+        Sorted, distinct rows (e.g. a split's universe).
+    rows : (m,) int array
+        Rows to look up.
+
+    Returns
+    -------
+    (m,) int array
+        Positions in `sorted_rows`, -1 for rows not in it.
+    """
     rows = np.asarray(rows)
     if not len(sorted_rows):
         return np.full(len(rows), -1, dtype=np.int64)
@@ -112,7 +136,26 @@ def positions(sorted_rows: np.ndarray, rows: np.ndarray) -> np.ndarray:
 def pairs_in(seekers: np.ndarray, universe: np.ndarray, events: Events, keep_outside: bool):
     """Events of `seekers` as (list row, universe position). An ad outside the universe gets
     position len(universe) when `keep_outside` (relevance: a miss for every model), else the
-    pair is dropped (exclusions)."""
+    pair is dropped (exclusions).
+
+    Parameters
+    ----------
+    seekers : (U,) int array
+        Sorted market seeker rows: the lists' rows.
+    universe : (J,) int array
+        Sorted market ad rows.
+    events : Events
+        Events with market `seeker` and `ad` rows; those of other seekers are dropped.
+    keep_outside : bool
+        Keep events on ads outside the universe, at position J.
+
+    Returns
+    -------
+    rows : (E,) int array
+        Positions in `seekers`.
+    pos : (E,) int array
+        Positions in `universe` (J: outside).
+    """
     s_pos = positions(seekers, events.seeker)
     a_pos = positions(universe, events.ad)
     if keep_outside:
@@ -122,14 +165,48 @@ def pairs_in(seekers: np.ndarray, universe: np.ndarray, events: Events, keep_out
 
 
 def drop_excluded(lists: np.ndarray, ex_rows, ex_pos, n: int, k: int) -> np.ndarray:
-    """Remove excluded (row, position) pairs from each list, keep the order, cut to k."""
+    """Remove excluded (row, position) pairs from each list, keep the order, cut to k.
+
+    Parameters
+    ----------
+    lists : (U, K) int array
+        Lists of positions 0..n-1, -1 padded.
+    ex_rows, ex_pos : (E,) int arrays
+        The excluded (list row, position) pairs.
+    n : int
+        Positions are below n.
+    k : int
+        List length kept.
+
+    Returns
+    -------
+    (U, min(k, K)) int array
+        The lists without the excluded entries, -1 padded at the end.
+    """
     lists = np.where(hits_matrix(lists, ex_rows, ex_pos, n), -1, lists)
     order = np.argsort(lists < 0, axis=1, kind="stable")
     return np.take_along_axis(lists, order, axis=1)[:, :k]
 
 
 def popularity_lists(market: Market, split: Split, seekers: np.ndarray, k: int) -> np.ndarray:
-    """(len(seekers), k) universe positions: department × family popularity, seen ads removed."""
+    """(len(seekers), k) universe positions: department × family popularity, seen ads removed.
+
+    Parameters
+    ----------
+    market : Market
+        The market as known at D.
+    split : Split
+        The split (its universe, seen pairs and popularity before the window).
+    seekers : (U,) int array
+        Sorted market seeker rows.
+    k : int
+        List length.
+
+    Returns
+    -------
+    (U, k) int array
+        Universe positions, most popular first, -1 padded.
+    """
     s, a = market.seekers.iloc[seekers], market.ads.iloc[split.universe]
     s_family = s["desired_occupation"].str[:1].to_numpy()
     a_family = a["occupation"].str[:1].to_numpy()
@@ -161,7 +238,28 @@ def oracle_lists(
     oracle, market: Market, split: Split, seekers: np.ndarray, k: int, kind: str
 ) -> np.ndarray:
     """The true expected count (apply) or probability mass (hire) of each pair over the
-    window's days, ranked; seen ads removed."""
+    window's days, ranked; seen ads removed.
+
+    Parameters
+    ----------
+    oracle : object
+        The synthetic market's oracle (its `score_matrix(seeker_ids, ad_ids, day, kind)`).
+    market : Market
+        The market as known at D.
+    split : Split
+        The split (its universe, days and seen pairs).
+    seekers : (U,) int array
+        Sorted market seeker rows.
+    k : int
+        List length (at most the universe's size).
+    kind : str
+        "apply" or "hire".
+
+    Returns
+    -------
+    (U, min(k, J)) int array
+        Universe positions, best first (seen ads score -inf: they come last, when at all).
+    """
     s_ids = market.seekers["jobseeker_id"].to_numpy()[seekers]
     a_ids = market.ads["ad_id"].to_numpy()[split.universe]
     score = sum(oracle.score_matrix(s_ids, a_ids, day, kind) for day in split.days())
@@ -174,7 +272,27 @@ def oracle_lists(
 
 
 def metric_rows(lists: np.ndarray, split: Split, seekers: np.ndarray, ks, **labels) -> list[dict]:
-    """metrics.ranking rows of one model's lists on one split, for both relevance kinds."""
+    """metrics.ranking rows of one model's lists on one split, for both relevance kinds.
+
+    Parameters
+    ----------
+    lists : (U, K) int array
+        Universe positions in rank order, -1 padded, row-aligned with `seekers`.
+    split : Split
+        The split (universe and relevant events).
+    seekers : (U,) int array
+        Sorted market seeker rows.
+    ks : iterable of int
+        The cut-offs.
+    **labels
+        Constant columns (stage, model, population...).
+
+    Returns
+    -------
+    list of dict
+        One row per relevance and k: the labels, relevance, split, k, recall, ndcg,
+        hit_rate and seekers (those with relevant events).
+    """
     out = []
     for relevance in RELEVANCE:
         rows, pos = pairs_in(seekers, split.universe, split.relevant[relevance], keep_outside=True)
@@ -197,7 +315,26 @@ def metric_rows(lists: np.ndarray, split: Split, seekers: np.ndarray, ks, **labe
 def per_seeker_recall(
     lists: np.ndarray, split: Split, seekers: np.ndarray, k: int, relevance: str = "applications"
 ) -> np.ndarray:
-    """Recall@k of each seeker with relevant events (for paired comparisons)."""
+    """Recall@k of each seeker with relevant events (for paired comparisons).
+
+    Parameters
+    ----------
+    lists : (U, K) int array
+        Universe positions in rank order, -1 padded, row-aligned with `seekers`.
+    split : Split
+        The split.
+    seekers : (U,) int array
+        Sorted market seeker rows.
+    k : int
+        The cut-off.
+    relevance : str, default "applications"
+        "applications" or "hires".
+
+    Returns
+    -------
+    (U',) float array
+        Recall@k of each of the U' seekers with relevant events, in seeker order.
+    """
     rows, pos = pairs_in(seekers, split.universe, split.relevant[relevance], keep_outside=True)
     hits = hits_matrix(lists[:, :k], rows, pos, len(split.universe) + 1).sum(axis=1)
     n_rel = np.bincount(
@@ -211,20 +348,57 @@ def per_seeker_recall(
 
 def evaluated_seekers(split: Split, limit: int = EVALUATION_SEEKERS) -> np.ndarray:
     """The seekers every stage's evaluation scores on a split (market rows, sorted): those with
-    relevant events, a seeded sample of at most `limit`."""
+    relevant events, a seeded sample of at most `limit`.
+
+    Parameters
+    ----------
+    split : Split
+        The split.
+    limit : int, default EVALUATION_SEEKERS
+        The sample's size at most.
+
+    Returns
+    -------
+    (U,) int array
+        Sorted market seeker rows.
+    """
     return split.seekers(limit, SAMPLE_SEED)
 
 
 def oracle_sample(n_seekers: int, size: int = ORACLE_SEEKERS) -> np.ndarray:
     """Positions (sorted) of the fixed oracle sample among a split's evaluated seekers: every
-    stage scores the same seekers, so their rows compare with the oracle's."""
+    stage scores the same seekers, so their rows compare with the oracle's.
+
+    Parameters
+    ----------
+    n_seekers : int
+        The evaluated seekers.
+    size : int, default ORACLE_SEEKERS
+        The sample's size at most.
+
+    Returns
+    -------
+    (min(size, n_seekers),) int array
+        Sorted positions 0..n_seekers-1.
+    """
     n = min(size, n_seekers)
     return np.sort(np.random.default_rng(SAMPLE_SEED + 1).choice(n_seekers, n, replace=False))
 
 
 def comparison_k(universe: int) -> int:
     """The k at which models are compared: 1000 unless the universe is too small for Recall@k
-    to tell models apart (at least 10 ads per list slot)."""
+    to tell models apart (at least 10 ads per list slot).
+
+    Parameters
+    ----------
+    universe : int
+        Ads in the split's universe.
+
+    Returns
+    -------
+    int
+        1000, 100 or 10; 0 when the universe holds fewer than 100 ads.
+    """
     for k in (1000, 100, 10):
         if universe >= 10 * k:
             return k
@@ -232,14 +406,40 @@ def comparison_k(universe: int) -> int:
 
 
 def paired_difference(a: np.ndarray, b: np.ndarray) -> tuple[float, float]:
-    """Mean of a - b over paired per-seeker values, and its standard error."""
+    """Mean of a - b over paired per-seeker values, and its standard error.
+
+    Parameters
+    ----------
+    a, b : (n,) float arrays
+        Paired values (e.g. two models' per-seeker recalls).
+
+    Returns
+    -------
+    mean : float
+        0.0 when n = 0.
+    se : float
+        The standard error of the mean; 0.0 when n < 2.
+    """
     diff = np.asarray(a, float) - np.asarray(b, float)
     se = float(diff.std(ddof=1) / np.sqrt(len(diff))) if len(diff) > 1 else 0.0
     return (float(diff.mean()) if len(diff) else 0.0), se
 
 
 def frame_of(rows: list[dict], run_date: dt.date) -> pd.DataFrame:
-    """Metric rows as a frame with the partition as its first column."""
+    """Metric rows as a frame with the partition as its first column.
+
+    Parameters
+    ----------
+    rows : list of dict
+        Metric rows.
+    run_date : date
+        The partition D.
+
+    Returns
+    -------
+    pandas.DataFrame
+        The rows, `run_date` first (an empty frame, without it, for no rows).
+    """
     frame = pd.DataFrame(rows)
     if len(frame):
         frame.insert(0, "run_date", run_date)

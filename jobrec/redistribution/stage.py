@@ -136,7 +136,33 @@ def redistribute(
     inst: Instance, policy: Policy, k: int = LIST_K, solution=None, init_ad_potential=None, log=None
 ) -> Redistributed:
     """Solve (unless `solution` for the same instance and ε is given) and rank each seeker's
-    edges by (1 - α) log(plan mass) + α log p."""
+    edges by (1 - α) log(plan mass) + α log p.
+
+    A policy that did not qualify ranks with α = 1 (Muse.2's own order); the plan is still
+    solved.
+
+    Parameters
+    ----------
+    inst : Instance
+        U seekers with K edges each (Muse.2 order) and the ads' positions.
+    policy : Policy
+        ε, α, τ, the edge cost and the calibration temperature.
+    k : int, default LIST_K
+        Recommendations a seeker (at most K).
+    solution : transport.Solution, optional
+        A solution of the same graph (same instance, cost, temperature, ε and τ), to rank
+        again with another α without solving.
+    init_ad_potential : (n_graph_ads,) float array, optional
+        Warm start of the ad potentials over `inst.graph_ads()` (NaN: none for that ad).
+    log : callable, optional
+        The solver's progress lines.
+
+    Returns
+    -------
+    Redistributed
+        `lists` (U, min(k, K)) market ad rows (-1 padded), their ranking key, plan mass,
+        Muse.2 rank (1-based) and score, the solution and the graph's ad rows.
+    """
     graph, used, log_p = _graph(inst, policy)
     if solution is None:
         cfg = transport.OTConfig(policy.epsilon, policy.tau, TOL, MAX_ITER)
@@ -163,6 +189,26 @@ class ValidationInstance:
 
 
 def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstance:
+    """The validation window's instance: every validation seeker's candidate list (the
+    rerankers' training seekers, then the held-out ones) rescored by Muse.2, its top
+    `EDGES_K` kept as edges; capacities from every ad's positions.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        Unused (everything comes from the model store); kept so every step has one signature.
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the night's inputs and Muse.2).
+
+    Returns
+    -------
+    ValidationInstance
+        The instance (U seekers, (U, K') edges, K' = min(EDGES_K, candidates), and the
+        positions of every market ad row), the validation split, the (U, K') edges applied
+        to in the window, Muse.0's own (U, LIST_K) lists and the (U,) held-out mask.
+    """
     night = load_night_inputs(models_dir, run_date)
     validation = splits(night.market)[0]
     train, held = night.train_lists, night.holdout_lists
@@ -213,7 +259,34 @@ def tradeoff(
     v: ValidationInstance, cost: str = COST, taus=TAUS, epsilons=EPSILONS, alphas=ALPHAS, log=None
 ) -> tuple[pd.DataFrame, Policy]:
     """The trade-off curve on the validation instance (one row per (τ, ε, α), Muse.2's row
-    first) and the policy the rule picks."""
+    first) and the policy the rule picks.
+
+    The temperature is fitted on the held-out seekers' edges (`transport.fit_temperature`).
+    Per τ, ε is swept in descending order, each solve warm-started from the previous one's ad
+    potentials; the α values reuse one solve.
+
+    Parameters
+    ----------
+    v : ValidationInstance
+        From `validation_instance`.
+    cost : str, default COST
+        The edge cost (one of `transport.COSTS`).
+    taus, epsilons, alphas : sequences of float
+        The grid (default the stage's settings).
+    log : callable, optional
+        A line per solve (iterations and seconds).
+
+    Returns
+    -------
+    curve : pandas.DataFrame
+        Row 0 Muse.2 (model "muse2"), then one row per grid point (model "ot"): held-out
+        Recall@ and NDCG@10/100 (applications), Congestion, Coverage and Gini @10/100 over
+        all the instance's seekers, the solver's report, `cost`, `temperature`, and the
+        `qualifies` / `chosen` marks of `pick_point`.
+    policy : Policy
+        The chosen point; when none qualifies, (epsilons[0], α = 1, taus[0]) with
+        `qualified` False.
+    """
     temperature = transport.fit_temperature(v.instance.scores[v.held], v.applied[v.held])
     rows = [
         _curve_row(v.instance.ads[:, :LIST_K], v, model="muse2", epsilon=None, alpha=1.0, tau=None)
@@ -259,7 +332,18 @@ def tradeoff(
 def pick_point(curve: pd.DataFrame) -> int | None:
     """The rule, on a curve whose row 0 is Muse.2's: among the converged OT points with
     Recall@100 ≥ RECALL_KEEP × Muse.2's, the lowest Congestion@100 (ties: higher recall).
-    Marks `qualifies` and `chosen` in place; None when no point qualifies."""
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        The trade-off curve (`tradeoff`); its `qualifies` and `chosen` columns are set in
+        place.
+
+    Returns
+    -------
+    int or None
+        The chosen row's index label; None when no point qualifies.
+    """
     floor = RECALL_KEEP * curve.loc[0, "recall_at_100"]
     ok = (curve["model"] == "ot") & (curve["recall_at_100"] >= floor)
     ok &= curve["converged"].fillna(False).astype(bool)
@@ -334,6 +418,24 @@ def choose_policy(con, run_date: dt.date, models_dir, cost: str | None = None, l
 
 
 def tonight_instance(con, run_date: dt.date, market: Market) -> Instance:
+    """Tonight's instance: every seeker's recs.reranked muse2 list of D, its top `EDGES_K`.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (recs.reranked of D).
+    run_date : date
+        The partition D.
+    market : Market
+        The market as known at D.
+
+    Returns
+    -------
+    Instance
+        `seekers` (U,) market rows (sorted by id), `ads` (U, EDGES_K) market ad rows in
+        Muse.2 order (-1 padded), `scores` (U, EDGES_K) (-inf padded), `positions` of every
+        market ad row.
+    """
     seekers = market.seeker_index(
         con.execute(
             "SELECT DISTINCT jobseeker_id FROM recs.reranked "
@@ -360,7 +462,29 @@ def _previous_potentials(models_dir, run_date: dt.date, market: Market, used: np
 
 
 def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
-    """Redistribute tonight's Muse.2 lists and replace the partition of recs.recommendations."""
+    """Redistribute tonight's Muse.2 lists and replace the partition of recs.recommendations.
+
+    Solved with the night's policy, warm-started from the previous night's ad potentials when
+    they exist; tonight's potentials are saved beside the policy for tomorrow.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse: recs.reranked of D is read, the partition of recs.recommendations
+        replaced.
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the market, the policy of D; ad_potentials.parquet is written).
+    log : callable, optional
+        The solver's progress lines.
+
+    Returns
+    -------
+    dict
+        `rows` written, `seekers`, `edges`, `ads_in_graph`, `warm_start`, the parameters
+        used (`epsilon`, `alpha`, `tau`, `tolerance`) and the solver's report.
+    """
     market = load_market(models_dir, run_date)
     policy = Policy.load(models_dir, run_date)
     inst = tonight_instance(con, run_date, market)
@@ -407,6 +531,22 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
 
 
 def market_rows(lists_by_model: dict[str, np.ndarray], n_ads: int, **labels) -> list[dict]:
+    """metrics.market rows (Congestion, Coverage, Gini at `MARKET_KS`) of each model's lists.
+
+    Parameters
+    ----------
+    lists_by_model : dict of (U, k) int arrays
+        "muse0", "muse2" and/or "ot" -> lists as positions 0..n_ads-1 (-1 padded).
+    n_ads : int
+        The ads the shares are taken over.
+    **labels
+        Constant columns (e.g. population).
+
+    Returns
+    -------
+    list of dict
+        One row per model and k.
+    """
     stage = {"muse0": "retrieval", "muse2": "rerank", "ot": "redistribution"}
     return [
         {
@@ -432,7 +572,24 @@ class StageMetrics:
 def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False) -> StageMetrics:
     """metrics.market for muse0, muse2 and ot at k 1, 10, 100: tonight's lists of every seeker
     (population all) and the validation instance (population validation); metrics.ranking
-    rows of model ot: validation on the held-out seekers, forward when the raw data holds it."""
+    rows of model ot: validation on the held-out seekers, forward when the raw data holds it.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (recs.candidates, recs.reranked and recs.recommendations of D).
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the market, the policy folder's validation lists).
+    has_oracle : bool, default False
+        Whether the partition has oracle rankings (forward oracle-sample rows are added).
+
+    Returns
+    -------
+    StageMetrics
+        `market` (metrics.market rows) and `ranking` (metrics.ranking rows).
+    """
     market = load_market(models_dir, run_date)
     active = market.active_ads()
     tonight = market.seeker_index(
@@ -487,6 +644,23 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False) -> St
 
 
 def write_evaluation(con, run_date: dt.date, m: StageMetrics) -> int:
+    """Replace this stage's rows of D in metrics.market (models muse0, muse2, ot) and
+    metrics.ranking (stage redistribution).
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse.
+    run_date : date
+        The partition D.
+    m : StageMetrics
+        The output of `evaluate`.
+
+    Returns
+    -------
+    int
+        The rows written to both tables.
+    """
     con.execute(warehouse.sql("create_metrics_market"))
     con.execute(warehouse.sql("create_metrics_ranking"))
     n = warehouse.replace_rows(
@@ -498,6 +672,18 @@ def write_evaluation(con, run_date: dt.date, m: StageMetrics) -> int:
 
 
 def recall_floor_ok(curve: pd.DataFrame) -> bool:
+    """Whether the chosen point keeps the rule's recall floor (a check on the saved curve).
+
+    Parameters
+    ----------
+    curve : pandas.DataFrame
+        A trade-off curve marked by `pick_point` (row 0 Muse.2's).
+
+    Returns
+    -------
+    bool
+        True when no point was chosen, or the chosen Recall@100 is ≥ RECALL_KEEP × Muse.2's.
+    """
     chosen = curve[curve["chosen"]]
     if chosen.empty:
         return True

@@ -63,7 +63,23 @@ MODELS = tuple(RERANK_KEEP)
 
 
 def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
-    """Every application before `before`, labelled hired or not (the hiring head's data)."""
+    """Every application before `before`, labelled hired or not (the hiring head's data).
+
+    Parameters
+    ----------
+    market : Market
+        The market as known at D.
+    ent : Entities
+        Pair-feature entities (the night's `train_entities`, as of the training cut).
+    before : date
+        Applications and hires before this day count (the training cut D - 7).
+
+    Returns
+    -------
+    HirePairs
+        P applications: `seeker` and `ad` (P,) market rows, `cross` (P, C) float32 pair
+        features with the Muse.0 columns zero (the hiring head masks them), `hired` (P,) bool.
+    """
     apps = market.applications.between(dt.date.min, before)
     hires = market.hires.between(dt.date.min, before)
     n_ads = len(market.ads)
@@ -80,7 +96,31 @@ def tonight_lists(
     con, run_date: dt.date, market: Market, ent: Entities, temperature: float, seekers: np.ndarray
 ) -> Lists:
     """recs.candidates of D for `seekers` (market rows) with pair features; labels from the
-    forward window when the raw data holds it."""
+    forward window when the raw data holds it.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (recs.candidates of D).
+    run_date : date
+        The partition D.
+    market : Market
+        The market as known at D.
+    ent : Entities
+        Pair-feature entities as of D (the night's `tonight_entities`).
+    temperature : float
+        Muse.0's temperature: the candidates' scores (cosines) times it are the pair
+        features' Muse.0 score, as in the night's training lists.
+    seekers : (G,) int array
+        Market seeker rows.
+
+    Returns
+    -------
+    Lists
+        `seeker` (G,), `ads` (G, CANDIDATES_K) market ad rows in Muse.0 order (-1 padded),
+        `cross` (G, CANDIDATES_K, C) float32 pair features, `applied` and `hired`
+        (G, CANDIDATES_K) bool from the forward window (all False without one).
+    """
     ads, scores = read_lists(con, "recs.candidates", run_date, market, seekers, CANDIDATES_K)
     cosine = np.nan_to_num(scores) * temperature
     keys = seekers.astype(np.int64)[:, None] * len(market.ads) + ads
@@ -95,7 +135,24 @@ def tonight_lists(
 
 
 def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.ndarray]:
-    """Each list's k best (ad rows, scores), best first (-1 / -inf padding)."""
+    """Each list's k best (ad rows, scores), best first (-1 / -inf padding).
+
+    Parameters
+    ----------
+    scores : (G, K) float array
+        A model's scores of `lists`, -inf on padding.
+    lists : Lists
+        The scored lists (their `ads` (G, K) market ad rows).
+    k : int
+        Entries kept a list (at most K).
+
+    Returns
+    -------
+    top_ads : (G, min(k, K)) int array
+        Market ad rows, best first, -1 where the score is not finite.
+    top_scores : (G, min(k, K)) float array
+        Their scores.
+    """
     k = min(k, scores.shape[1])
     order = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     top_scores = np.take_along_axis(scores, order, axis=1)
@@ -170,7 +227,23 @@ def _muse0_order(lists: Lists) -> np.ndarray:
 def muse_tables(model, inputs: EntityInputs, ads: np.ndarray | None = None) -> ScoringTables:
     """A Muse model's folded tables over every seeker of the market and the ads `ads` (None:
     all), on the CPU wherever it trained: with the pair features on the host, the fused CPU
-    kernel beat a GPU's eager path on the same machine (BENCHMARKS.md, "Rerank inference")."""
+    kernel beat a GPU's eager path on the same machine (measured: BENCHMARKS.md, "Rerank
+    inference").
+
+    Parameters
+    ----------
+    model : Reranker
+        Muse.1 or Muse.2, on any device (a GPU model is copied to the CPU).
+    inputs : EntityInputs
+        The night's entity inputs (`seekers` (N_s, S), `ads` (N_a, A)).
+    ads : (N_r,) int array, optional
+        Market ad rows to build rows for, in table order; None: every ad in row order.
+
+    Returns
+    -------
+    ScoringTables
+        Ready for `score_tables`.
+    """
     return scoring_tables(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads), ads)
 
 
@@ -183,7 +256,24 @@ def load_scorers(
 ) -> dict:
     """The three trained rerankers of D, ready to score lists whose candidates are among `ads`
     (None: any ad of the market): Muse's tables are built once here (entity towers over every
-    seeker and those ads), XGBoost as loaded."""
+    seeker and those ads), XGBoost as loaded.
+
+    Parameters
+    ----------
+    models_dir : path
+        The model store (the `muse2`, `muse1` and `xgboost` folders of D).
+    run_date : date
+        The partition D.
+    inputs : EntityInputs
+        The night's entity inputs.
+    ads : (N_r,) int array, optional
+        Market ad rows the lists' candidates are drawn from (e.g. `tonight_ads`); None: all.
+
+    Returns
+    -------
+    dict
+        "muse2" and "muse1": ScoringTables; "xgboost": the xgboost.Booster.
+    """
     folder = lambda kind: model_store.model_dir(models_dir, run_date, kind)  # noqa: E731
     scorers = {
         kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads)
@@ -194,6 +284,22 @@ def load_scorers(
 
 
 def score_all(scorers: dict, inputs: EntityInputs, lists: Lists) -> dict[str, np.ndarray]:
+    """Score the same lists with every scorer of `load_scorers`.
+
+    Parameters
+    ----------
+    scorers : dict
+        Model name -> ScoringTables (Muse) or xgboost.Booster ("xgboost").
+    inputs : EntityInputs
+        The night's entity inputs (XGBoost's flat rows are built from them).
+    lists : Lists
+        G lists of K candidates (their ads must have rows in the Muse tables).
+
+    Returns
+    -------
+    dict of (G, K) float32 arrays
+        Each model's scores, -inf on padding.
+    """
     return {
         kind: predict_lists(scorer, inputs.seekers, inputs.ads, lists)
         if kind == "xgboost"
@@ -205,15 +311,39 @@ def score_all(scorers: dict, inputs: EntityInputs, lists: Lists) -> dict[str, np
 def locality_order(market: Market, seekers: np.ndarray) -> np.ndarray:
     """`seekers` (market rows) grouped by desired occupation: seekers of one occupation share
     most of their candidates, so scored one after another their ads' rows stay in the core's
-    cache (with `tonight_ads`, a `medium` night's pair part took 13.7 against 18.0 ns a pair;
-    BENCHMARKS.md, "Rerank inference")."""
+    cache (with `tonight_ads`, it makes a night's pair part faster; measured: BENCHMARKS.md,
+    "Rerank inference", "Locality").
+
+    Parameters
+    ----------
+    market : Market
+        The market as known at D.
+    seekers : (n,) int array
+        Market seeker rows.
+
+    Returns
+    -------
+    (n,) int array
+        The same rows, ordered by desired occupation (sorted), ascending within one.
+    """
     return _grouped_by(seekers, market.seekers["desired_occupation"])
 
 
 def tonight_ads(market: Market) -> np.ndarray:
     """The ads tonight's candidates come from (the active ones), grouped by occupation: the row
     order of Muse's compact ad table, so that seekers scored together (`locality_order`) gather
-    from a narrow band of it."""
+    from a narrow band of it.
+
+    Parameters
+    ----------
+    market : Market
+        The market as known at D.
+
+    Returns
+    -------
+    (n_active,) int array
+        The active ads' market rows, ordered by occupation (sorted), ascending within one.
+    """
     return _grouped_by(market.active_ads(), market.ads["occupation"])
 
 
@@ -225,7 +355,22 @@ def _grouped_by(rows: np.ndarray, labels: pd.Series) -> np.ndarray:
 
 def tonight_seekers(con, run_date: dt.date, market: Market) -> np.ndarray:
     """The seekers with candidates tonight (market rows), in the order they are scored
-    (`locality_order`)."""
+    (`locality_order`).
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (recs.candidates of D).
+    run_date : date
+        The partition D.
+    market : Market
+        The market as known at D.
+
+    Returns
+    -------
+    (n,) int array
+        Market seeker rows grouped by desired occupation.
+    """
     ids = con.execute(
         "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ? ORDER BY 1",
         [run_date],
@@ -238,7 +383,27 @@ def write_reranked(
 ):
     """Rerank tonight's candidates of every active seeker with the three models, seeker block
     by seeker block (seekers of one occupation together, see `locality_order`), and replace the
-    partition of recs.reranked."""
+    partition of recs.reranked.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse: recs.candidates of D is read, the partition of recs.reranked replaced.
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the night's inputs, the three rerankers).
+    block_seekers : int, default SETTINGS.block_seekers
+        Seekers whose lists are read, scored and written together.
+    log : callable, optional
+        A progress line a block.
+
+    Returns
+    -------
+    dict
+        `seekers` reranked and `rows_<model>` written per model (each keeps its
+        `RERANK_KEEP` top entries a seeker).
+    """
     night = load_night_inputs(models_dir, run_date)
     scorers = load_scorers(models_dir, run_date, night.inputs, tonight_ads(night.market))
     temperature = night.temperature
@@ -359,12 +524,48 @@ def evaluate(
 
 
 def reranked_lists(con, run_date, market: Market, who: np.ndarray, kind: str, k: int):
-    """recs.reranked of `who` for one model as (len(who), k) ad rows (-1 padded)."""
+    """recs.reranked of `who` for one model as (len(who), k) ad rows (-1 padded).
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse.
+    run_date : date
+        The partition D.
+    market : Market
+        The market as known at D (ids to rows).
+    who : (n,) int array
+        Market seeker rows.
+    kind : str
+        The model: "muse2", "muse1" or "xgboost".
+    k : int
+        List length read.
+
+    Returns
+    -------
+    (n, k) int64 array
+        Market ad rows, rank 1 first, -1 padded.
+    """
     return read_lists(con, "recs.reranked", run_date, market, who, k, model=kind)[0]
 
 
 def write_evaluation(con, run_date: dt.date, evaluation: RerankEvaluation) -> int:
-    """Replace this stage's rows of D in metrics.ranking (stage rerank: it writes no other)."""
+    """Replace this stage's rows of D in metrics.ranking (stage rerank: it writes no other).
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse.
+    run_date : date
+        The partition D.
+    evaluation : RerankEvaluation
+        The output of `evaluate`.
+
+    Returns
+    -------
+    int
+        The rows written.
+    """
     con.execute(warehouse.sql("create_metrics_ranking"))
     return warehouse.replace_rows(
         con, "metrics.ranking", run_date, evaluation.rows, {"stage": ["rerank"]}

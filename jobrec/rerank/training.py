@@ -71,7 +71,22 @@ def _list_loss(cfg, scores, target, valid, generator) -> torch.Tensor:
 
 def per_list_recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndarray:
     """Recall@k of each list with at least one relevant candidate (relevant ads outside the
-    candidate list are not counted here: the stage metrics in metrics.ranking count them)."""
+    candidate list are not counted here: the stage metrics in metrics.ranking count them).
+
+    Parameters
+    ----------
+    scores : (G, K) float array
+        A model's scores of the candidates, -inf on padding.
+    relevant : (G, K) bool array
+        The relevant candidates (e.g. `Lists.applied`).
+    k : int
+        The cut-off.
+
+    Returns
+    -------
+    (G',) float array
+        Recall@k of each of the G' lists holding a relevant candidate, in list order.
+    """
     top = np.argsort(-scores, axis=1, kind="stable")[:, :k]
     found = np.take_along_axis(relevant, top, axis=1).sum(1)
     n = relevant.sum(1)
@@ -80,7 +95,22 @@ def per_list_recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> np.ndar
 
 
 def candidate_recall(scores: np.ndarray, relevant: np.ndarray, k: int) -> float:
-    """Mean Recall@k over the lists with a relevant candidate (see per_list_recall)."""
+    """Mean Recall@k over the lists with a relevant candidate (see per_list_recall).
+
+    Parameters
+    ----------
+    scores : (G, K) float array
+        A model's scores of the candidates, -inf on padding.
+    relevant : (G, K) bool array
+        The relevant candidates.
+    k : int
+        The cut-off.
+
+    Returns
+    -------
+    float
+        The mean, NaN when no list holds a relevant candidate.
+    """
     each = per_list_recall(scores, relevant, k)
     return float(each.mean()) if len(each) else float("nan")
 
@@ -96,7 +126,42 @@ def train_reranker(
     log=None,
 ) -> tuple[Reranker, RerankReport]:
     """Train on `train` lists (and, for Muse.2, the hiring head on `hires`); keep the epoch with
-    the best Recall@100 on the `valid` lists."""
+    the best Recall@100 on the `valid` lists.
+
+    Each batch holds `cfg.seekers_per_batch` training lists with at least one application or
+    hire; the loss (`cfg.loss`: listwise softmax or sampled binary cross-entropy) is taken on
+    the final score against applications + `cfg.hire_weight` × hires, plus, for Muse.2, on the
+    application head against applications and a binary cross-entropy of the hiring head on a
+    batch of `hires`. Early stopping: after `cfg.patience` epochs without a gain of more than
+    1e-4 in candidate Recall@100 on `valid`, or at `cfg.max_epochs`.
+
+    Parameters
+    ----------
+    seeker_x : (N_s, S) float32 array
+        Entity inputs of every seeker row.
+    ad_x : (N_a, A) float32 array
+        Entity inputs of every ad row.
+    train : Lists
+        Training lists (seeker rows, (G, K) candidates, pair features, labels).
+    valid : Lists
+        Held-out lists for early stopping.
+    hires : HirePairs or None
+        The hiring head's applications and outcomes (used by Muse.2 only; None for Muse.1).
+    cfg : RerankConfig
+        Model and training settings (`kind` selects Muse.1 or Muse.2).
+    device : torch.device, optional
+        Default `pick_device()`.
+    log : callable, optional
+        A progress line an epoch.
+
+    Returns
+    -------
+    model : Reranker
+        The best epoch's model, in eval mode, on `device`.
+    report : RerankReport
+        Epochs, best epoch and its validation recall, the history, seconds, the training
+        lists with a positive, and the device.
+    """
     device = device or pick_device()
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)

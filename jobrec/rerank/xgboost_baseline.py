@@ -38,7 +38,24 @@ class XGBConfig:
 
 
 def pair_rows(seeker_x, ad_x, seekers, ads, cross) -> np.ndarray:
-    """(P, S + A + C) float32 flat rows for pairs given their rows and pair features."""
+    """(P, S + A + C) float32 flat rows for pairs given their rows and pair features.
+
+    Parameters
+    ----------
+    seeker_x : (N_s, S) float array
+        Entity inputs of every seeker row.
+    ad_x : (N_a, A) float array
+        Entity inputs of every ad row.
+    seekers, ads : (P,) int arrays
+        Each pair's seeker and ad row.
+    cross : (P, C) float array
+        Each pair's pair features.
+
+    Returns
+    -------
+    (P, S + A + C) float32 array
+        [seeker inputs, ad inputs, pair features] a pair.
+    """
     return np.hstack([seeker_x[seekers], ad_x[ads], cross]).astype(np.float32, copy=False)
 
 
@@ -72,8 +89,39 @@ class XGBReport:
 
 
 def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None = None):
-    """(booster, report). `rank:*` objectives learn from the groups; `binary:logistic` from the
-    rows (label: applied or hired)."""
+    """Train the XGBoost baseline on sampled rows of `train`, early-stopped on `valid`.
+
+    Each list with a positive contributes its positives and up to `cfg.negatives_per_seeker`
+    other candidates (seeded), for both sets. `rank:*` objectives learn from the groups (label:
+    applied + `cfg.hire_weight` × hired); `binary:logistic` from the rows (label: applied or
+    hired).
+
+    Parameters
+    ----------
+    seeker_x : (N_s, S) float array
+        Entity inputs of every seeker row.
+    ad_x : (N_a, A) float array
+        Entity inputs of every ad row.
+    train : Lists
+        Training lists.
+    valid : Lists
+        Held-out lists (the early-stopping set).
+    cfg : XGBConfig, optional
+        Default `XGBConfig()`.
+
+    Returns
+    -------
+    booster : xgboost.Booster
+        The trained booster, its `best_iteration` attribute set (saved with the model;
+        `predict_lists` reads it).
+    report : XGBReport
+        The tree cap, best iteration and score, training seconds, training rows, threads.
+
+    Raises
+    ------
+    ValueError
+        When no list of `train` or `valid` holds an application or a hire.
+    """
     cfg = cfg or XGBConfig()
     rng = np.random.default_rng(cfg.seed)
     x_tr, y_tr, g_tr = _sampled(train, seeker_x, ad_x, cfg, rng)
@@ -120,6 +168,18 @@ def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None 
 
 
 def load_booster(path) -> xgb.Booster:
+    """A booster saved by the rerank stage, set to predict on all the machine's cores.
+
+    Parameters
+    ----------
+    path : path
+        The saved model (xgboost.json).
+
+    Returns
+    -------
+    xgboost.Booster
+        Ready for `predict_lists` (it carries `best_iteration`).
+    """
     booster = xgb.Booster()
     booster.load_model(path)
     booster.set_param({"nthread": os.cpu_count() or 1})
@@ -134,8 +194,30 @@ def predict_lists(
     block: int = 128,
     timings: dict | None = None,
 ) -> np.ndarray:
-    """(G, K) scores (-inf on padding), rows built and scored block by block. `timings`, when
-    given, accumulates seconds spent building rows ("rows") and predicting ("predict")."""
+    """(G, K) scores (-inf on padding), rows built and scored block by block.
+
+    Parameters
+    ----------
+    booster : xgboost.Booster
+        A booster with a `best_iteration` attribute (`train_xgb`, `load_booster`); the
+        trees up to it are used.
+    seeker_x : (N_s, S) float array
+        Entity inputs of every seeker row.
+    ad_x : (N_a, A) float array
+        Entity inputs of every ad row.
+    lists : Lists
+        G lists of K candidates (-1: padding).
+    block : int, default 128
+        Lists whose rows are built and predicted together.
+    timings : dict, optional
+        When given, accumulates seconds spent building rows ("rows") and predicting
+        ("predict").
+
+    Returns
+    -------
+    (G, K) float32 array
+        The margins (raw scores, before the objective's link), -inf on padding.
+    """
     limit = (0, int(booster.attr("best_iteration")) + 1)
     out = np.full(lists.ads.shape, -np.inf, dtype=np.float32)
     for lo in range(0, len(lists.seeker), block):

@@ -67,13 +67,21 @@ class NightInputs:
 
     market: Market
     temperature: float  # Muse.0's score scale: cosine x temperature
-    seeker_vectors: np.ndarray  # Muse.0 unit vectors of every seeker row
-    ad_vectors: np.ndarray
-    inputs: EntityInputs
+    inputs: EntityInputs  # [Muse.0 vector, numbers] of every seeker / ad row
+    vector_dims: int  # Muse.0's output width: the first columns of the entity inputs
     train_entities: Entities  # pair features as of the training cut (D - 7)
     tonight_entities: Entities  # as of D
     train_lists: Lists
     holdout_lists: Lists
+
+    @property
+    def seeker_vectors(self) -> np.ndarray:
+        """Muse.0 unit vectors of every seeker row (a view of the entity inputs)."""
+        return self.inputs.seekers[:, : self.vector_dims]
+
+    @property
+    def ad_vectors(self) -> np.ndarray:
+        return self.inputs.ads[:, : self.vector_dims]
 
 
 # --- part one: the market and the tower inputs (with the feature space) -----------------------
@@ -227,9 +235,8 @@ def build_night_inputs(
     return NightInputs(
         market,
         float(model.cfg.temperature),
-        seeker_vectors,
-        ad_vectors,
         inputs,
+        seeker_vectors.shape[1],
         train_entities,
         build_entities(market, market.run_date, market.run_date),
         train,

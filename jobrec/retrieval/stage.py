@@ -16,8 +16,7 @@ import pandas as pd
 import pyarrow as pa
 
 from jobrec.data import model_store, warehouse
-from jobrec.data.market import Market, read_lists
-from jobrec.data.market import load_market as read_market
+from jobrec.data.market import Market, read_lists, read_market
 from jobrec.evaluation.offline import (
     Split,
     comparison_k,
@@ -53,7 +52,23 @@ CANDIDATES_K = SETTINGS.candidates_k
 def fit_features(con, run_date: dt.date, models_dir) -> dict:
     """Read the market as known at D from the clean tables, fit the feature space on the
     entities known before the training cut, and save both with Muse.0's tower inputs of every
-    seeker and ad (the night's shared inputs, part one: `night_inputs`)."""
+    seeker and ad (the night's shared inputs, part one: `night_inputs`).
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (the clean tables of D are read).
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store; the features folder of D is written to it.
+
+    Returns
+    -------
+    dict
+        `dims` (the dense feature vector's length), `fitted_seekers` and `fitted_ads` (the
+        entities the space was fitted on) and `vocabularies` (embedding table sizes by name).
+    """
     market = read_market(con, run_date)
     seekers, ads = market.known_before(market.train_end)
     space = FeatureSpace(SETTINGS.seed).fit(seekers, ads)
@@ -69,7 +84,30 @@ def fit_features(con, run_date: dt.date, models_dir) -> dict:
 
 
 def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None = None, log=None):
-    """Train Muse.0 on the events before D - 7, early-stopped on [D - 7, D); save it."""
+    """Train Muse.0 on the events before D - 7, early-stopped on [D - 7, D); save it.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        Unused (the market comes from the features folder); kept so every step has one
+        signature.
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store: the features folder is read, `muse0` (the model and its
+        training.json) is written.
+    cfg : two_tower.Muse0Config, optional
+        Training settings (default `Muse0Config()`); `validation_k` is replaced by
+        `comparison_k` of the validation universe (10 when that is 0).
+    log : callable, optional
+        Progress lines (one an epoch).
+
+    Returns
+    -------
+    two_tower.TrainingReport
+        Epochs, best epoch, the best validation Recall@k, the history, seconds, training
+        pairs and device.
+    """
     cfg = cfg or two_tower.Muse0Config()
     market = night_inputs.load_market(models_dir, run_date)
     space = night_inputs.load_space(models_dir, run_date)
@@ -102,7 +140,25 @@ def load_muse0(models_dir, run_date: dt.date):
 
 
 def write_night_inputs(models_dir, run_date: dt.date) -> dict:
-    """Build the night's shared inputs (part two) once and save them; their sizes."""
+    """Build the night's shared inputs (part two) once and save them; their sizes.
+
+    Part two: Muse.0's unit vectors of every seeker and ad, the entity inputs and pair-feature
+    entities of the rerankers, and the validation seekers' labelled candidate lists (train and
+    held out), built once after Muse.0 so that every later stage starts from them.
+
+    Parameters
+    ----------
+    models_dir : path
+        The model store (the features folder and Muse.0 are read, the night's inputs written).
+    run_date : date
+        The partition D.
+
+    Returns
+    -------
+    dict
+        `bytes` and `features_folder_bytes` (the two folders' sizes on disk),
+        `train_seekers`, `holdout_seekers` and `list_k` (candidates a list).
+    """
     model, _ = load_muse0(models_dir, run_date)
     seekers_in, ads_in = night_inputs.load_tower_inputs(models_dir, run_date)
     market = night_inputs.load_market(models_dir, run_date)
@@ -118,7 +174,24 @@ EMBEDDING_SIDES = {
 
 
 def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
-    """Embed every active seeker (or ad) of D and replace the partition of embed.*."""
+    """Embed every active seeker (or ad) of D and replace the partition of embed.*.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (embed.jobseekers or embed.job_ads is written).
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the features folder and Muse.0).
+    side : str
+        "seekers" or "ads" (a key of `EMBEDDING_SIDES`).
+
+    Returns
+    -------
+    dict
+        `rows` (entities embedded) and `dims` (the vectors' length).
+    """
     table, id_column = EMBEDDING_SIDES[side]
     market = night_inputs.load_market(models_dir, run_date)
     space = night_inputs.load_space(models_dir, run_date)
@@ -151,7 +224,24 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
 
 
 def read_embeddings(con, run_date: dt.date, side: str) -> tuple[np.ndarray, np.ndarray]:
-    """(ids sorted, vectors) of one side's embeddings of D."""
+    """One side's embeddings of D, as written by `write_embeddings`.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse.
+    run_date : date
+        The partition D.
+    side : str
+        "seekers" or "ads".
+
+    Returns
+    -------
+    ids : (N,) array
+        The entity ids, sorted.
+    vectors : (N, dims) float32 array
+        Their unit vectors, row-aligned with `ids` ((0, 0) when the partition is empty).
+    """
     table, id_column = EMBEDDING_SIDES[side]
     result = con.sql(
         f"SELECT {id_column}, embedding FROM {table} WHERE run_date = ? ORDER BY {id_column}",
@@ -172,7 +262,28 @@ def write_candidates(
     block_seekers: int = 1024,
 ) -> dict:
     """Exact top-k active ads per active seeker by Muse.0 score, ads already applied to left
-    out; written block by block, so memory is bounded whatever the number of seekers."""
+    out; written block by block, so memory is bounded whatever the number of seekers.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse: embed.* and clean.applications of D are read, the partition of
+        recs.candidates is replaced.
+    run_date : date
+        The partition D.
+    k : int, default SETTINGS.candidates_k
+        Candidates a seeker (fewer when fewer unseen ads remain: the lists are not padded).
+    budget_bytes : int, default 256 MiB
+        Memory budget of one score block in `exact_topk`.
+    block_seekers : int, default 1024
+        Seekers ranked and written a block.
+
+    Returns
+    -------
+    dict
+        `rows` written, `seekers` and `ads` embedded, `k`, and `excluded_pairs` (the
+        (seeker, ad) applications left out of the lists).
+    """
     seeker_ids, u = read_embeddings(con, run_date, "seekers")
     ad_ids, v = read_embeddings(con, run_date, "ads")
     seen = con.execute(
@@ -348,6 +459,22 @@ def _oracle_rows(oracle, market, split, sample, muse0_sample, k):
 
 
 def write_evaluation(con, run_date: dt.date, evaluation: RetrievalEvaluation) -> int:
+    """Replace this stage's rows of D in metrics.ranking (stages retrieval and baseline).
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse.
+    run_date : date
+        The partition D.
+    evaluation : RetrievalEvaluation
+        The output of `evaluate`.
+
+    Returns
+    -------
+    int
+        The rows written.
+    """
     con.execute(warehouse.sql("create_metrics_ranking"))
     owned = {"stage": ["retrieval", "baseline"]}
     return warehouse.replace_rows(con, "metrics.ranking", run_date, evaluation.rows, owned)

@@ -31,9 +31,33 @@ def exact_topk(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Top-k items by dot product for every query row, in decreasing score order.
 
-    `exclude_rows`/`exclude_items` list (query row, item) pairs that must not be returned (ads
-    a seeker already applied to). Returns (scores float32 (Q, k'), indices int64 (Q, k')) with
-    k' = min(k, number of items).
+    Queries are taken in blocks whose (block, N) float32 score matrix fits `budget_bytes`;
+    each block is multiplied by the item matrix, its excluded pairs set to -inf, and reduced
+    to its top k.
+
+    Parameters
+    ----------
+    queries : (Q, d) array or tensor
+        Query vectors (seekers).
+    items : (N, d) array or tensor
+        Item vectors (ads).
+    k : int
+        Items a query.
+    exclude_rows, exclude_items : (E,) int arrays, optional
+        (query row, item) pairs that must not be returned (ads a seeker already applied to).
+        Their score is -inf: they can appear, last, only when fewer than k other items
+        remain, and callers drop the non-finite entries.
+    budget_bytes : int, default 256 MiB
+        Memory budget of a score block (`block_rows`).
+    device : torch.device, optional
+        Default `pick_device()`.
+
+    Returns
+    -------
+    scores : (Q, k') float32 array
+        The top scores, k' = min(k, N), best first.
+    indices : (Q, k') int64 array
+        Their item rows.
     """
     device = device or pick_device()
     q = torch.as_tensor(queries, dtype=torch.float32).to(device)

@@ -115,7 +115,26 @@ def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
 
 @torch.no_grad()
 def embed(model: Muse0, side: str, x: TowerInputs, rows=None, block: int = 8192) -> np.ndarray:
-    """Unit vectors (len(rows), out_dims) float32, computed in blocks."""
+    """Unit vectors (len(rows), out_dims) float32, computed in blocks.
+
+    Parameters
+    ----------
+    model : Muse0
+        The model (put in eval mode; it runs on its own device).
+    side : str
+        "seekers" or "ads": the tower.
+    x : TowerInputs
+        That side's inputs of every entity row.
+    rows : (n,) int array, optional
+        Rows of `x` to embed; default all.
+    block : int, default 8192
+        Rows encoded together.
+
+    Returns
+    -------
+    (n, out_dims) float32 array
+        The unit vectors, row-aligned with `rows`.
+    """
     model.eval()
     device = next(model.parameters()).device
     rows = np.arange(len(x.dense)) if rows is None else np.asarray(rows)
@@ -198,7 +217,40 @@ def train_muse0(
     log=None,
 ) -> tuple[Muse0, TrainingReport]:
     """Train on `pairs`; keep the epoch with the best validation Recall@k (the last one when
-    there is no validation set)."""
+    there is no validation set).
+
+    In-batch sampled softmax with log-Q correction (and, when `cfg.uniform_negatives` > 0,
+    uniformly drawn extra negatives), the pairs weighted by `pairs.weight`; full batches
+    only. Early stopping on `val`'s Recall@`cfg.validation_k`.
+
+    Parameters
+    ----------
+    seekers : TowerInputs
+        Inputs of every seeker row.
+    ads : TowerInputs
+        Inputs of every ad row.
+    pairs : Pairs
+        Training pairs (seeker row, ad row, weight).
+    val : Validation or None
+        Early stopping's held-out applications; None (or no seekers): train for
+        `cfg.max_epochs` and keep the last epoch.
+    vocab_sizes : dict
+        Embedding table sizes ("department", "occupation", "skill").
+    cfg : Muse0Config, optional
+        Default `Muse0Config()`.
+    device : torch.device, optional
+        Default `pick_device()`.
+    log : callable, optional
+        A line an epoch.
+
+    Returns
+    -------
+    model : Muse0
+        The kept epoch's model, in eval mode, on `device`.
+    report : TrainingReport
+        Epochs, best epoch, validation k and best recall (NaN without validation), the
+        history, seconds, training pairs and device.
+    """
     cfg = cfg or Muse0Config()
     device = device or pick_device()
     torch.manual_seed(cfg.seed)

@@ -72,7 +72,26 @@ def muse0_rank(
 
 
 def pair_features(sc: Scorer, seekers: np.ndarray, ads: np.ndarray, days: np.ndarray):
-    """(n, len(FEATURES)) float32 features of pairs sent on `days` (datetime64[D])."""
+    """(n, len(FEATURES)) float32 features of pairs sent on `days` (datetime64[D]).
+
+    Built day by day: the cross features with the entities as of that day (Muse.0 cosine and
+    rank among the ads open that day), Muse.2's score of the pair and the seeker's recent
+    applications (see the module docstring).
+
+    Parameters
+    ----------
+    sc : Scorer
+        The market, Muse.0 vectors, Muse.2 and its entity inputs.
+    seekers, ads : (n,) int arrays
+        Market rows of each pair.
+    days : (n,) datetime64[D] array
+        Each pair's send day (D for tonight's recommendations).
+
+    Returns
+    -------
+    (n, len(FEATURES)) float32 array
+        The CROSS_COLUMNS, then `muse2_score`, then `seeker_recent_applications`.
+    """
     out = np.empty((len(seekers), len(FEATURES)), dtype=np.float32)
     for day in np.unique(days):
         at = np.flatnonzero(days == day)
@@ -122,6 +141,28 @@ def _stage_rows(outcomes: pd.DataFrame, model: str) -> tuple[np.ndarray, np.ndar
 
 
 def train_funnel(x: np.ndarray, outcomes: pd.DataFrame, seed: int = 0) -> Funnel:
+    """Fit the three funnel models, each on the sends of its stage: response on every send,
+    apply on the responded, positive on the applied (standardised logistic regressions).
+
+    Parameters
+    ----------
+    x : (n, len(FEATURES)) float array
+        `pair_features` of the sends.
+    outcomes : pandas.DataFrame
+        n rows of the OUTCOMES booleans.
+    seed : int, default 0
+        The regressions' random state.
+
+    Returns
+    -------
+    Funnel
+        The fitted pipelines by model name (`MODELS`).
+
+    Raises
+    ------
+    ValueError
+        When a model's training rows hold one class only.
+    """
     models = {}
     for model in MODELS:
         rows, label = _stage_rows(outcomes, model)
@@ -135,7 +176,27 @@ def train_funnel(x: np.ndarray, outcomes: pd.DataFrame, seed: int = 0) -> Funnel
 def calibration(funnel: Funnel, x: np.ndarray, outcomes: pd.DataFrame, bins: int = 10) -> dict:
     """Per model on held-out sends: Brier score, the base rate's Brier (predicting the mean) and
     the standard error of their paired difference, AUC, and the reliability table (mean predicted
-    against observed by predicted-decile)."""
+    against observed by predicted-decile).
+
+    Parameters
+    ----------
+    funnel : Funnel
+        The fitted models.
+    x : (n, len(FEATURES)) float array
+        `pair_features` of the held-out sends.
+    outcomes : pandas.DataFrame
+        n rows of the OUTCOMES booleans.
+    bins : int, default 10
+        Quantile bins of the predictions in the reliability table.
+
+    Returns
+    -------
+    dict
+        Model name -> {`rows`, `base_rate`, `brier_difference_se`, `brier`,
+        `brier_base_rate`, `auc`, `reliability` (a (mean predicted, observed rate, sends)
+        triple per non-empty bin)}; only `rows` and a NaN `brier` when the model's rows are
+        empty or hold one class.
+    """
     probs = funnel.probabilities(x)
     report = {}
     for m, model in enumerate(MODELS):

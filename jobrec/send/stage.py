@@ -61,6 +61,25 @@ class Sends:
 
 
 def load_sends(con, run_date: dt.date, market: Market, start: dt.date, end: dt.date) -> Sends:
+    """The past sends of partition D sent in [start, end) (UTC days), with their outcomes.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (clean.recommendation_feedback of D).
+    run_date : date
+        The partition D.
+    market : Market
+        The market as known at D; sends whose seeker or ad it lacks are dropped.
+    start, end : date
+        The window [start, end).
+
+    Returns
+    -------
+    Sends
+        n sends in send order: `seekers` and `ads` (n,) market rows, `days` (n,)
+        datetime64[D], `outcomes` (n rows of the funnel's OUTCOMES booleans).
+    """
     frame = con.execute(
         warehouse.sql("send_window"), {"run_date": run_date, "start": start, "end": end}
     ).df()
@@ -76,6 +95,20 @@ def load_sends(con, run_date: dt.date, market: Market, start: dt.date, end: dt.d
 
 
 def segments_of(market: Market, ads: np.ndarray) -> np.ndarray:
+    """Each ad's segment: the occupation family (its code's first letter, "?" when unknown).
+
+    Parameters
+    ----------
+    market : Market
+        The market as known at D.
+    ads : (n,) int array
+        Market ad rows.
+
+    Returns
+    -------
+    (n,) str array
+        The segments.
+    """
     return market.ads["occupation"].fillna("?").str[0].to_numpy()[ads]
 
 
@@ -86,6 +119,18 @@ def _scorer(con, run_date, models_dir) -> funnel.Scorer:
 
 
 def windows(run_date: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
+    """The send windows of partition D (see the module docstring).
+
+    Parameters
+    ----------
+    run_date : date
+        The partition D.
+
+    Returns
+    -------
+    dict
+        "train", "tuning" and "holdout" -> (start, end), each the days [start, end).
+    """
     cut = run_date - dt.timedelta(days=VALIDATION_DAYS)
     return {
         "train": (cut - dt.timedelta(days=TRAIN_DAYS), cut),
@@ -95,7 +140,23 @@ def windows(run_date: dt.date) -> dict[str, tuple[dt.date, dt.date]]:
 
 
 def train(con, run_date: dt.date, models_dir) -> dict:
-    """Fit the funnel on the training window, report its calibration on the held-out week."""
+    """Fit the funnel on the training window, report its calibration on the held-out week.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (the past sends of D).
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the night's inputs and Muse.2 are read; the `funnel` folder of D,
+        funnel.pkl and calibration.json, is written).
+
+    Returns
+    -------
+    dict
+        `train_sends`, `holdout_sends` and `calibration` (per model, `funnel.calibration`).
+    """
     sc = _scorer(con, run_date, models_dir)
     w = windows(run_date)
     train_sends = load_sends(con, run_date, sc.market, *w["train"])
@@ -186,6 +247,38 @@ def _finite(x) -> float:
 
 
 def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
+    """Choose each segment's threshold triple on the tuning window, checked on the held-out
+    week.
+
+    The funnel scores the tuning window's sends; `thresholds.tuning_tables` picks the unified
+    defaults and builds each segment's tables on the finer grid around them. Per segment both
+    searches run (greedy and the exhaustive grid); the greedy's triple is kept only when the
+    held-out week confirms it (objective > 0 there), else the segment keeps the defaults.
+    The grid and the defaults are saved in the `thresholds` folder of D.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (the past sends of D).
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the night's inputs, Muse.2 and the funnel of D are read).
+    log : callable, optional
+        A line per segment.
+
+    Returns
+    -------
+    Tuned
+        The recs.segment_thresholds rows (one a segment and method), the (3, G) grid, the
+        defaults' indices, the tuning and held-out tables, the segment names, and the
+        greedy's chosen indices per segment.
+
+    Raises
+    ------
+    ValueError
+        When the tuning window holds no sends.
+    """
     sc = _scorer(con, run_date, models_dir)
     models = load_funnel(models_dir, run_date)
     w = windows(run_date)
@@ -254,7 +347,18 @@ def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
 def threshold_problems(tuned: Tuned) -> list[str]:
     """What the night's thresholds must not show: a segment of the tuning window without both
     rows; thresholds moved without the SLOs, with a Δ_i ≤ 0 or against the held-out week; a greedy
-    objective above the grid's optimum."""
+    objective above the grid's optimum.
+
+    Parameters
+    ----------
+    tuned : Tuned
+        The output of `choose_thresholds`.
+
+    Returns
+    -------
+    list of str
+        One line per problem found (empty: none).
+    """
     rows, problems = tuned.rows, []
     per_segment = rows.groupby("segment")["method"].apply(set)
     missing = [s for s in tuned.segment_names if per_segment.get(s) != set(METHODS)]
@@ -277,6 +381,22 @@ def threshold_problems(tuned: Tuned) -> list[str]:
 
 
 def write_thresholds(con, run_date: dt.date, tuned: Tuned) -> int:
+    """Replace the partition of recs.segment_thresholds with the tuned rows.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse.
+    run_date : date
+        The partition D.
+    tuned : Tuned
+        The output of `choose_thresholds`.
+
+    Returns
+    -------
+    int
+        The rows written.
+    """
     con.execute(warehouse.sql("create_recs_segment_thresholds"))
     warehouse.replace_rows(con, "recs.segment_thresholds", run_date, tuned.rows, {})
     return len(tuned.rows)
@@ -284,7 +404,31 @@ def write_thresholds(con, run_date: dt.date, tuned: Tuned) -> int:
 
 def write_to_send(con, run_date: dt.date, models_dir, per_seeker: int = SENDS_PER_SEEKER) -> dict:
     """Tonight's recommendations that pass their segment's thresholds (the greedy's), after the
-    exclusions, at most `per_seeker` a seeker (best recommendation ranks first)."""
+    exclusions, at most `per_seeker` a seeker (best recommendation ranks first).
+
+    Exclusions (sql/to_send_candidates.sql): seekers who unsubscribed, ads the seeker applied
+    to, was hired on or was sent since `RECENT_SEND_DAYS` days, ads whose positions are
+    filled. A pair passes when its three funnel probabilities are all at or above its
+    segment's thresholds; segments unseen in the tuning window get the defaults.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse: recs.recommendations and recs.segment_thresholds of D are read, the
+        partition of recs.to_send replaced.
+    run_date : date
+        The partition D.
+    models_dir : path
+        The model store (the night's inputs, Muse.2, the funnel and the thresholds folder).
+    per_seeker : int, default SENDS_PER_SEEKER
+        Sends a seeker at most.
+
+    Returns
+    -------
+    dict
+        `rows` written, `seekers` with a send, `eligible_pairs` (after the exclusions) and
+        `passing_pairs` (passing the thresholds, before the per-seeker cap).
+    """
     candidates = con.execute(
         warehouse.sql("to_send_candidates"),
         {"run_date": run_date, "recent": run_date - dt.timedelta(days=RECENT_SEND_DAYS)},

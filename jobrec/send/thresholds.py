@@ -126,7 +126,28 @@ def build_tables(
     n_segments: int,
     grid: np.ndarray,
 ) -> Tables:
-    """`outcomes` (n, 5) booleans: responded, applied, positive, unsubscribed, negative."""
+    """The counts passing every grid triple, per segment (the evaluator: one pass over the
+    sends, then 3-D suffix sums).
+
+    Parameters
+    ----------
+    segment : (n,) int array
+        Each send's segment, 0..n_segments-1.
+    bin_index : (n, 3) int array
+        Each send's bins on `grid` (`bins`); a send with a -1 passes no triple and is left out.
+    outcomes : (n, 5) bool array
+        Responded, applied, positive, unsubscribed, negative.
+    n_segments : int
+        The segments.
+    grid : (3, G) float array
+        Each model's thresholds.
+
+    Returns
+    -------
+    Tables
+        `counts` (n_segments, 6, G, G, G): count c (`COUNTS`) of segment s's sends passing
+        triple (i, j, k), and the grid.
+    """
     g = grid.shape[1]
     keep = (bin_index >= 0).all(axis=1)
     b, seg = bin_index[keep], segment[keep]
@@ -149,7 +170,30 @@ def tuning_tables(
     half_range: float = HALF_RANGE,
 ) -> tuple[Tables, tuple]:
     """The unified defaults on the coarse grid of all sends, then every segment's table on the
-    finer grid around them. Returns (the segments' tables, the defaults' indices in them)."""
+    finer grid around them.
+
+    Parameters
+    ----------
+    segment : (n,) int array
+        Each send's segment, 0..n_segments-1.
+    probabilities : (n, 3) float array
+        The funnel's probabilities of each send (response, apply, positive).
+    outcomes : (n, 5) bool array
+        Responded, applied, positive, unsubscribed, negative.
+    n_segments : int
+        The segments.
+    steps : int, default GRID_STEPS
+        Thresholds a model, on both grids.
+    half_range : float, default HALF_RANGE
+        Half-width, in quantile levels, of the segments' grid around the defaults.
+
+    Returns
+    -------
+    tables : Tables
+        The segments' counts on the finer (3, steps) grid.
+    default : tuple of 3 int
+        The defaults' indices in that grid.
+    """
     coarse = quantile_grid(probabilities, steps)
     pooled = build_tables(
         np.zeros(len(segment), np.int64), bins(probabilities, coarse), outcomes, 1, coarse
@@ -208,7 +252,24 @@ class SearchResult:
 
 def grid_search(counts: np.ndarray, default: tuple[int, int, int], slo: SLO = SLO()):
     """The exhaustive reference: every triple of one segment's table (counts (6, G, G, G)),
-    the admissible one with the largest objective."""
+    the admissible one with the largest objective.
+
+    Parameters
+    ----------
+    counts : (6, G, G, G) array
+        One segment's counts (`Tables.counts[s]`).
+    default : tuple of 3 int
+        The defaults' indices: the reference point of the Δ_i.
+    slo : SLO, default SLO()
+        The limits and their margin.
+
+    Returns
+    -------
+    SearchResult
+        `triple` (grid indices of the best admissible triple; None: no admissible triple),
+        its `objective` (0.0 when None), the number of distinct triples evaluated and, for
+        this search, an empty `visited`.
+    """
     m = metrics_of(counts)
     base = {k: float(m[k][default]) for k in METRICS}
     d = deltas(m, base)
@@ -231,7 +292,24 @@ def greedy_search(counts: np.ndarray, default: tuple[int, int, int], slo: SLO = 
     found so far (at first the defaults): an inner sweep (its threshold falling: volume grows,
     the apply rate falls) stops as soon as the apply rate falls below the best's; an outer sweep
     (its threshold rising: volume can only fall) stops as soon as the largest volume its inner
-    sweep reached is below the best's. An evaluation = the metrics of one distinct triple."""
+    sweep reached is below the best's. An evaluation = the metrics of one distinct triple.
+
+    Parameters
+    ----------
+    counts : (6, G, G, G) array
+        One segment's counts (`Tables.counts[s]`).
+    default : tuple of 3 int
+        The defaults' indices: the reference point of the Δ_i and the first best.
+    slo : SLO, default SLO()
+        The limits and their margin.
+
+    Returns
+    -------
+    SearchResult
+        `triple` (grid indices of the best admissible triple; None: none found),
+        its `objective` (0.0 when None), the number of distinct triples evaluated and, for
+        this search, the triples `visited` in evaluation order.
+    """
     m_all = metrics_of(counts)
     base = {k: float(m_all[k][default]) for k in METRICS}
     cache: dict[tuple[int, int, int], tuple[float, float, float, bool]] = {}
@@ -287,7 +365,20 @@ def default_triple(pooled_counts: np.ndarray, slo: SLO = SLO()) -> tuple[int, in
     """The unified setting's one triple for all segments: on all segments' sends together, the
     best `unified_score` whose SLOs hold; when none holds, the triple closest to holding them.
     (The largest apply volume instead would pick "send everything" whenever the SLOs allow it,
-    and no segment could then raise its volume above the defaults'.)"""
+    and no segment could then raise its volume above the defaults'.)
+
+    Parameters
+    ----------
+    pooled_counts : (6, G, G, G) array
+        The counts of all segments' sends together on the coarse grid.
+    slo : SLO, default SLO()
+        The limits and their margin.
+
+    Returns
+    -------
+    tuple of 3 int
+        The triple's grid indices.
+    """
     m = metrics_of(pooled_counts)
     ok = slo_met(m, slo)
     if ok.any():

@@ -41,12 +41,9 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from jobrec.contract import RAW_SCHEMAS
-from jobrec.synth import behaviour as bh
-from jobrec.synth import simulate as sim
-from jobrec.synth import text
+from jobrec.data.contract import RAW_SCHEMAS
+from jobrec.synth import behaviour, simulate, text
 from jobrec.synth.oracle import AD_PREFIX, ID_WIDTH, SEEKER_PREFIX, Oracle, load_oracle, save_oracle
-from jobrec.synth.oracle_rankings import write_oracle_rankings
 from jobrec.synth.world import (
     CONTRACTS,
     FAMILIES,
@@ -74,18 +71,18 @@ def parameters(gender_effect: float = 1.0) -> dict:
         "rate": "r_uj(t) = c * activity_u * attractiveness_j * F(level) * geo"
         " * exp(S_uj + G_uj) / N_u(t)^alpha; p_apply = 1 - exp(-r_uj(t))",
         "level_factor": {
-            "code": bh.LEVEL_FACTOR[0],
-            "domain": bh.LEVEL_FACTOR[1],
-            "family": bh.LEVEL_FACTOR[2],
-            "other_family": bh.CROSS_FAMILY,
+            "code": behaviour.LEVEL_FACTOR[0],
+            "domain": behaviour.LEVEL_FACTOR[1],
+            "family": behaviour.LEVEL_FACTOR[2],
+            "other_family": behaviour.CROSS_FAMILY,
         },
         "utility_weights": {
-            "skill_share": bh.W_SKILL,
-            "log_wage_ratio": bh.W_WAGE,
-            "wage_clip": list(bh.WAGE_CLIP),
-            "contract_match": bh.W_CONTRACT,
-            "hours_mismatch": -bh.W_HOURS,
-            "taste": bh.W_TASTE,
+            "skill_share": behaviour.W_SKILL,
+            "log_wage_ratio": behaviour.W_WAGE,
+            "wage_clip": list(behaviour.WAGE_CLIP),
+            "contract_match": behaviour.W_CONTRACT,
+            "hours_mismatch": -behaviour.W_HOURS,
+            "taste": behaviour.W_TASTE,
             "taste_dims": 4,
             "geo": "exp(-0.5 * (d_km / mobility_km)^2)",
         },
@@ -93,9 +90,9 @@ def parameters(gender_effect: float = 1.0) -> dict:
         "attractiveness": "lognormal(0, 1.0)",
         "gender": {
             "effect": gender_effect,
-            "gamma_wage": bh.GAMMA_WAGE,
-            "gamma_hours": bh.GAMMA_HOURS,
-            "clip": bh.GENDER_CLIP,
+            "gamma_wage": behaviour.GAMMA_WAGE,
+            "gamma_hours": behaviour.GAMMA_HOURS,
+            "clip": behaviour.GENDER_CLIP,
             "term": "women: effect * (-clip(gamma_wage*z_log_wage + gamma_hours*z_hours)"
             " - kappa_family), z within the ad's family",
             "search_parameters": {
@@ -107,20 +104,20 @@ def parameters(gender_effect: float = 1.0) -> dict:
             "skill_share": 1.5,
             "experience_gap": 0.4,
             "education_ok": 0.4,
-            "noise_gumbel_scale": bh.EMPLOYER_NOISE,
+            "noise_gumbel_scale": behaviour.EMPLOYER_NOISE,
         },
-        "opportunity_exponent_alpha": bh.ALPHA,
+        "opportunity_exponent_alpha": behaviour.ALPHA,
         "targets": {
-            "applications_per_seeker": bh.TARGET_APPLICATIONS_PER_SEEKER,
-            "hires_per_seeker": bh.TARGET_HIRES_PER_SEEKER,
+            "applications_per_seeker": behaviour.TARGET_APPLICATIONS_PER_SEEKER,
+            "hires_per_seeker": behaviour.TARGET_HIRES_PER_SEEKER,
         },
         "sends": {
-            "weekdays": list(sim.SEND_WEEKDAYS),
-            "share": sim.SEND_SHARE,
-            "per_seeker": sim.SENDS_PER_SEEKER,
-            "pool": sim.SEND_POOL,
+            "weekdays": list(simulate.SEND_WEEKDAYS),
+            "share": simulate.SEND_SHARE,
+            "per_seeker": simulate.SENDS_PER_SEEKER,
+            "pool": simulate.SEND_POOL,
         },
-        "funnel_intercepts": {k: v.round(3).tolist() for k, v in sim.family_funnel().items()},
+        "funnel_intercepts": {k: v.round(3).tolist() for k, v in simulate.family_funnel().items()},
     }
 
 
@@ -206,18 +203,18 @@ def generate(
     occ = make_occupations(streams["occupations"], size.occupations)
     seekers = make_seekers(streams["seekers"], size.seekers, geo, occ, end_date.year)
     ads = make_ads(streams["ads"], size.ads, geo, occ)
-    ads.gender_shift = bh.gender_shift(ads)
-    tl = sim.make_timeline(streams["timeline"], seekers.n, ads.n, days, start.weekday())
+    ads.gender_shift = behaviour.gender_shift(ads)
+    tl = simulate.make_timeline(streams["timeline"], seekers.n, ads.n, days, start.weekday())
     entropy = int(streams["applications"].integers(2**62))
-    market = sim.Market(
+    market = simulate.SimulatedMarket(
         seekers,
         ads,
         occ,
         tl,
-        bh.code_ranges(occ),
-        bh.geo_bound_matrix(seekers.lat, seekers.lon, seekers.mobility_km, geo),
+        behaviour.code_ranges(occ),
+        behaviour.geo_bound_matrix(seekers.lat, seekers.lon, seekers.mobility_km, geo),
         gender_effect,
-        bh.gender_bound(ads.gender_shift, gender_effect),
+        behaviour.gender_bound(ads.gender_shift, gender_effect),
     )
 
     bars = [None, None]
@@ -228,7 +225,7 @@ def generate(
             tqdm(total=days, desc=f"synth {scale}: calibration", unit="day", leave=False),
             tqdm(total=days, desc=f"synth {scale}: days", unit="day"),
         ]
-    ev, c = sim.simulate(market, entropy, progress=bars[1], calibration_progress=bars[0])
+    ev, c = simulate.simulate(market, entropy, progress=bars[1], calibration_progress=bars[0])
     for bar in bars:
         if bar is not None:
             bar.close()
@@ -251,6 +248,8 @@ def generate(
     )
     summary = summarise(seekers, ads, occ, tl, ev, scale, seed, start, end_date, gender_effect)
     days_ranked = [end_date + dt.timedelta(days=1)] if oracle_days is None else list(oracle_days)
+    from jobrec.synth.oracle_rankings import write_oracle_rankings  # `python -m` runs it too
+
     write_oracle_rankings(out, days_ranked, log=None)
     summary["oracle_ranking_days"] = [d.isoformat() for d in days_ranked]
     summary["rate_constant_c"] = c
@@ -384,7 +383,7 @@ def _fe_gap(y: np.ndarray, female: np.ndarray, groups, controls=()) -> float:
 
 def summarise(s, a, occ, tl, ev, scale, seed, start, end_date, gender_effect) -> dict:
     u, j = ev.app_seeker, ev.app_ad
-    d = bh.distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
+    d = behaviour.distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
     level = np.where(
         s.code[u] == a.code[j],
         "code",

@@ -16,7 +16,7 @@ from types import SimpleNamespace
 
 import numpy as np
 
-from jobrec.synth import behaviour as bh
+from jobrec.synth import behaviour
 
 SEEKER_FIELDS = (
     "code",
@@ -146,11 +146,13 @@ class Oracle:
             if len(self._markets) > 8:
                 self._markets.clear()
             active = (self.ad_days[0] <= t) & (self.ad_scheduled_end > t)
-            self._markets[t] = bh.day_market(self.ads, self.occ, len(self.geo.lat), active)
+            self._markets[t] = behaviour.day_market(self.ads, self.occ, len(self.geo.lat), active)
         uniq, inverse = np.unique(u, return_inverse=True)
         s = self.seekers
-        g = bh.geo_bound_matrix(s.lat[uniq], s.lon[uniq], s.mobility_km[uniq], self.geo)
-        return bh.opportunity(self._markets[t], s.code[uniq], g)[inverse.reshape(np.shape(u))]
+        g = behaviour.geo_bound_matrix(s.lat[uniq], s.lon[uniq], s.mobility_km[uniq], self.geo)
+        return behaviour.opportunity(self._markets[t], s.code[uniq], g)[
+            inverse.reshape(np.shape(u))
+        ]
 
     def rate(self, u, j, day: dt.date) -> np.ndarray:
         """r_uj(t) for index arrays (broadcast): 0 when either is inactive that day."""
@@ -160,7 +162,7 @@ class Oracle:
         if active.any():
             ua, ja = u[active], j[active]
             opportunity = self.opportunity(ua, day)
-            log_r = bh.log_rate(
+            log_r = behaviour.log_rate(
                 self.seekers, self.ads, self.occ, ua, ja, self.c, self.gender_effect, opportunity
             )
             out[active] = np.exp(log_r)
@@ -171,9 +173,9 @@ class Oracle:
 
     def _hire_p(self, u, j, day) -> np.ndarray:
         u, j = np.broadcast_arrays(u, j)
-        e = bh.employer_utility_mean(self.seekers, self.ads, u, j)
+        e = behaviour.employer_utility_mean(self.seekers, self.ads, u, j)
         # P(e + 0.7 Gumbel ≥ τ), times the competition for the ad's positions
-        above = -np.expm1(-np.exp(-(self.tau - e) / bh.EMPLOYER_NOISE))
+        above = -np.expm1(-np.exp(-(self.tau - e) / behaviour.EMPLOYER_NOISE))
         competition = np.minimum(1.0, self.ads.positions[j] / np.maximum(self.applicants[j], 1))
         return self._apply_p(u, j, day) * above * competition
 

@@ -21,9 +21,9 @@ import numpy as np
 import pandas as pd
 
 from jobrec.data.clean import CLEAN_TABLES, write_clean_partition
-from jobrec.data.market import load_market
-from jobrec.evaluation import oracle as oracle_files
+from jobrec.data.market import read_market
 from jobrec.evaluation.offline import evaluated_seekers, oracle_lists, oracle_sample, splits
+from jobrec.evaluation.oracle import COLUMNS, LIST_K, write_rankings
 from jobrec.synth.oracle import Oracle
 
 KINDS = ("apply", "hire")
@@ -35,7 +35,7 @@ def rankings_frame(oracle: Oracle, raw_dir: Path, run_date: dt.date) -> pd.DataF
         con.execute("SET TimeZone = 'UTC'")
         for table in CLEAN_TABLES:
             write_clean_partition(con, table, raw_dir, run_date)
-        market = load_market(con, run_date)
+        market = read_market(con, run_date)
     seeker_ids = market.seekers["jobseeker_id"].to_numpy()
     ad_ids = market.ads["ad_id"].to_numpy()
     frames = []
@@ -44,7 +44,7 @@ def rankings_frame(oracle: Oracle, raw_dir: Path, run_date: dt.date) -> pd.DataF
         if not len(who):
             continue
         sample = who[oracle_sample(len(who))]
-        k = min(oracle_files.LIST_K, len(split.universe))
+        k = min(LIST_K, len(split.universe))
         for kind in KINDS:
             lists = oracle_lists(oracle, market, split, sample, k, kind)
             frames.append(
@@ -58,7 +58,7 @@ def rankings_frame(oracle: Oracle, raw_dir: Path, run_date: dt.date) -> pd.DataF
                     }
                 )
             )
-    columns = list(oracle_files.COLUMNS)
+    columns = list(COLUMNS)
     return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame(columns=columns)
 
 
@@ -69,7 +69,7 @@ def write_oracle_rankings(raw_dir: str | Path, days: Iterable[dt.date], log=prin
     written = []
     for day in days:
         frame = rankings_frame(oracle, raw_dir, day)
-        written.append(oracle_files.write_rankings(frame, raw_dir, day))
+        written.append(write_rankings(frame, raw_dir, day))
         if log:
             log(f"oracle rankings of {day}: {len(frame):,} rows")
     return written

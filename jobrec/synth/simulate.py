@@ -30,7 +30,7 @@ import dataclasses
 import numpy as np
 from scipy.special import digamma
 
-from jobrec.synth import behaviour as bh
+from jobrec.synth import behaviour
 from jobrec.synth.world import FAMILIES
 
 SEND_WEEKDAYS = (0, 3)  # Monday and Thursday
@@ -71,7 +71,7 @@ def child(entropy: int, *keys: int) -> np.random.Generator:
 
 
 @dataclasses.dataclass
-class Market:
+class SimulatedMarket:
     s: object
     a: object
     occ: object
@@ -94,19 +94,25 @@ class Draws:
     accepted0: np.ndarray  # with gender_effect 0
 
 
-def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=False, progress=None):
+def draw_days(
+    m: SimulatedMarket, c: float, entropy: int, key: int, sample=None, sends=False, progress=None
+):
     """Applications at rate c (and the past recommender's sends) over the timeline."""
     s, a, tl = m.s, m.a, m.tl
     parts, sent = [], []
-    lam_scale = c * s.activity * np.exp(bh.PAIR_MAX + np.where(s.female, m.log_bound_female, 0))
-    n_blocks = -(-s.n // bh.CHUNK)
+    lam_scale = (
+        c * s.activity * np.exp(behaviour.PAIR_MAX + np.where(s.female, m.log_bound_female, 0))
+    )
+    n_blocks = -(-s.n // behaviour.CHUNK)
     for t in range(tl.days):
-        day = bh.day_market(a, m.occ, m.geo_bound.shape[1], (tl.ad_start <= t) & (tl.ad_end > t))
+        day = behaviour.day_market(
+            a, m.occ, m.geo_bound.shape[1], (tl.ad_start <= t) & (tl.ad_end > t)
+        )
         active = (tl.seeker_start <= t) & (tl.seeker_end > t)
         if sample is not None:
             active &= sample
         act = np.flatnonzero(active)
-        edges = np.searchsorted(act, np.arange(n_blocks + 1) * bh.CHUNK)
+        edges = np.searchsorted(act, np.arange(n_blocks + 1) * behaviour.CHUNK)
         send_day = sends and (tl.weekday0 + t) % 7 in SEND_WEEKDAYS
         for b in range(n_blocks):  # fixed blocks of seeker indices, not a loop over seekers
             u = act[edges[b] : edges[b + 1]]
@@ -115,10 +121,14 @@ def draw_days(m: Market, c: float, entropy: int, key: int, sample=None, sends=Fa
             rng = child(entropy, key, t, b)
             code_u, g_u = s.code[u], m.geo_bound[u]
             weights = day.total[code_u] * g_u
-            counts = rng.poisson(lam_scale[u] * bh.effort(weights.sum(axis=1, dtype=np.float32)))
-            rows, jj, is_cross, g_b = bh.propose(m.ranges, day, code_u, g_u, weights, counts, rng)
+            counts = rng.poisson(
+                lam_scale[u] * behaviour.effort(weights.sum(axis=1, dtype=np.float32))
+            )
+            rows, jj, is_cross, g_b = behaviour.propose(
+                m.ranges, day, code_u, g_u, weights, counts, rng
+            )
             uu = u[rows]
-            acc, acc0 = bh.acceptance(
+            acc, acc0 = behaviour.acceptance(
                 s, a, uu, jj, is_cross, g_b, m.gender_effect, m.log_bound_female
             )
             # one uniform per proposal for acceptance, time of day and thinning, whatever the
@@ -151,7 +161,7 @@ def _concat(parts, k, dtypes):
     return [np.concatenate([p[i] for p in parts]).astype(d) for i, d in enumerate(dtypes)]
 
 
-def _past_recommender(m: Market, day, u, t, rng):
+def _past_recommender(m: SimulatedMarket, day, u, t, rng):
     """Sends: a share of the active seekers get the 5 best of 12 ads drawn from the bound of
     their own family (occupation and home), ranked by a noisy version of the utility."""
     s, a = m.s, m.a
@@ -161,12 +171,12 @@ def _past_recommender(m: Market, day, u, t, rng):
     reach = weights.sum(axis=1) > 0
     chosen, g_c, weights = chosen[reach], g_c[reach], weights[reach]
     counts = np.full(len(chosen), SEND_POOL)
-    rows, jj, _, _ = bh.propose(
+    rows, jj, _, _ = behaviour.propose(
         m.ranges, day, s.code[chosen], g_c, weights, counts, rng, cross=False
     )
     uu = chosen[rows]
-    d = bh.distance_km(s.lat[uu], s.lon[uu], a.lat[jj], a.lon[jj])
-    noisy = bh.pair_score(s, a, uu, jj) - 0.5 * (d / s.mobility_km[uu]) ** 2
+    d = behaviour.distance_km(s.lat[uu], s.lon[uu], a.lat[jj], a.lon[jj])
+    noisy = behaviour.pair_score(s, a, uu, jj) - 0.5 * (d / s.mobility_km[uu]) ** 2
     noisy = noisy + rng.gumbel(0, 0.7, len(uu))
     # the same ad twice in a pool: keep its best copy
     order = np.lexsort((-noisy, jj, rows))
@@ -206,7 +216,7 @@ def _extrapolate(c: float, curve: np.ndarray, target: float) -> float:
     return float(c * 1.3 * (target / n) ** (1 / elasticity))
 
 
-def calibrate(m: Market, entropy: int, per_seeker: float, progress=None) -> float:
+def calibrate(m: SimulatedMarket, entropy: int, per_seeker: float, progress=None) -> float:
     """Pilot runs on a sample of PILOT_SEEKERS seekers find the c at which seekers draw
     `per_seeker` distinct organic pairs (gender effect 0)."""
     rng = child(entropy, 90)
@@ -225,13 +235,15 @@ def calibrate(m: Market, entropy: int, per_seeker: float, progress=None) -> floa
     return float(c_p)
 
 
-def _first_guess(m: Market, sample: np.ndarray, per_seeker: float) -> float:
+def _first_guess(m: SimulatedMarket, sample: np.ndarray, per_seeker: float) -> float:
     """c from the day-0 proposal mass, assuming 1 accepted proposal in 12 and no repeats."""
     s, tl = m.s, m.tl
-    day = bh.day_market(m.a, m.occ, m.geo_bound.shape[1], (tl.ad_start <= 0) & (tl.ad_end > 0))
+    day = behaviour.day_market(
+        m.a, m.occ, m.geo_bound.shape[1], (tl.ad_start <= 0) & (tl.ad_end > 0)
+    )
     u = np.flatnonzero(sample)
-    mass = bh.opportunity(day, s.code[u], m.geo_bound[u])
-    per_day = (s.activity[u] * np.exp(bh.PAIR_MAX) * bh.effort(mass)).mean() / 12
+    mass = behaviour.opportunity(day, s.code[u], m.geo_bound[u])
+    per_day = (s.activity[u] * np.exp(behaviour.PAIR_MAX) * behaviour.effort(mass)).mean() / 12
     active_days = np.minimum(tl.seeker_end[u], tl.days) - np.maximum(tl.seeker_start[u], 0)
     return float(per_seeker / max(per_day * active_days.clip(0).mean(), 1e-12))
 
@@ -274,12 +286,12 @@ def funnel_outcomes(s, a, u, j, rng) -> dict[str, np.ndarray]:
     match, fit = np.empty(n), np.empty(n)
     for lo in range(0, n, OUTCOME_CHUNK):
         uu, jj = u[lo : lo + OUTCOME_CHUNK], j[lo : lo + OUTCOME_CHUNK]
-        d = bh.distance_km(s.lat[uu], s.lon[uu], a.lat[jj], a.lon[jj])
+        d = behaviour.distance_km(s.lat[uu], s.lon[uu], a.lat[jj], a.lon[jj])
         # match quality on a logit scale, bounded so that far-fetched sends saturate
         match[lo : lo + OUTCOME_CHUNK] = np.clip(
-            bh.pair_score(s, a, uu, jj) - 0.5 * (d / s.mobility_km[uu]) ** 2 - 0.5, -4, 3
+            behaviour.pair_score(s, a, uu, jj) - 0.5 * (d / s.mobility_km[uu]) ** 2 - 0.5, -4, 3
         )
-        fit[lo : lo + OUTCOME_CHUNK] = bh.employer_utility_mean(s, a, uu, jj) - 1.0
+        fit[lo : lo + OUTCOME_CHUNK] = behaviour.employer_utility_mean(s, a, uu, jj) - 1.0
     # engaged seekers (high hidden activity) open more mails, whatever the match
     engagement = np.log(s.activity) - LOG_ACTIVITY_MEAN  # per seeker
 
@@ -312,7 +324,7 @@ def funnel_outcomes(s, a, u, j, rng) -> dict[str, np.ndarray]:
 
 
 @dataclasses.dataclass
-class Events:
+class SimulatedEvents:
     app_seeker: np.ndarray
     app_ad: np.ndarray
     app_time: np.ndarray  # seconds since day 0, 00:00 UTC
@@ -340,17 +352,19 @@ def _first_per_pair(key: np.ndarray, t: np.ndarray) -> np.ndarray:
     return order[first]
 
 
-def hire_candidates(m: Market, key: int, u, j, t):
+def hire_candidates(m: SimulatedMarket, key: int, u, j, t):
     """Employer utility, hire time and candidacy (among the ad's top `positions`, hired while
     the seeker is still registered and within the timeline) of each application."""
     s, a, tl = m.s, m.a, m.tl
-    noise = -np.log(-np.log(np.clip(bh.pair_hash_uniform(key, u, j, 1), 1e-12, 1 - 1e-12)))
-    e = bh.employer_utility_mean(s, a, u, j) + bh.EMPLOYER_NOISE * noise
+    noise = -np.log(-np.log(np.clip(behaviour.pair_hash_uniform(key, u, j, 1), 1e-12, 1 - 1e-12)))
+    e = behaviour.employer_utility_mean(s, a, u, j) + behaviour.EMPLOYER_NOISE * noise
     # delay: 2 days + geometric(1/6), at most 21 (3-23 days), at a time of day of its own
-    geo_days = np.floor(np.log1p(-bh.pair_hash_uniform(key, u, j, 2)) / np.log(1 - 1 / 6)) + 1
+    geo_days = (
+        np.floor(np.log1p(-behaviour.pair_hash_uniform(key, u, j, 2)) / np.log(1 - 1 / 6)) + 1
+    )
     delay = 2 + np.minimum(geo_days, 21)
     hire_t = t + (delay * 86400).astype(np.int64)
-    hire_t += ((bh.pair_hash_uniform(key, u, j, 3) - 0.5) * 8 * 3600).astype(np.int64)
+    hire_t += ((behaviour.pair_hash_uniform(key, u, j, 3) - 0.5) * 8 * 3600).astype(np.int64)
     order = np.lexsort((-e, j))
     ads_sorted = j[order]
     rank = np.arange(len(order)) - np.searchsorted(ads_sorted, ads_sorted, side="left")
@@ -360,22 +374,22 @@ def hire_candidates(m: Market, key: int, u, j, t):
     return e, hire_t, valid
 
 
-def hire_threshold(m: Market, e, u, valid) -> float:
+def hire_threshold(m: SimulatedMarket, e, u, valid) -> float:
     """τ such that TARGET_HIRES_PER_SEEKER x seekers are hired: a seeker is hired iff one of
     their candidacies has e ≥ τ (the first hire wins), so τ is a quantile of the per-seeker
     best candidate utility."""
     best = np.full(m.s.n, -np.inf)
     np.maximum.at(best, u[valid], e[valid])
     best = np.sort(best[np.isfinite(best)])[::-1]
-    target = int(round(bh.TARGET_HIRES_PER_SEEKER * m.s.n))
+    target = int(round(behaviour.TARGET_HIRES_PER_SEEKER * m.s.n))
     if len(best) == 0:
         return float("inf")
     return float(best[min(target, len(best)) - 1])
 
 
 def assemble(
-    m: Market, key: int, org, sends, outcomes, rec_t, tau=None, with_sends: bool = True
-) -> Events:
+    m: SimulatedMarket, key: int, org, sends, outcomes, rec_t, tau=None, with_sends: bool = True
+) -> SimulatedEvents:
     """First applications, hires (threshold τ, calibrated here when None), exits, closings,
     and the sends and applications that remain consistent with them. `with_sends=False` leaves
     the sends out of the result (the rate solver's markets: two alive at once, and the sends
@@ -425,7 +439,7 @@ def assemble(
     np.maximum.at(last_hire, hire_j, hire_time // 86400)
     filled = np.bincount(hire_j, minlength=a.n) >= a.positions
     ad_last = np.maximum(tl.ad_end - 1, last_hire)
-    lag = np.floor(bh.pair_hash_uniform(key, np.arange(a.n), 0, 4) * 4).astype(np.int64)
+    lag = np.floor(behaviour.pair_hash_uniform(key, np.arange(a.n), 0, 4) * 4).astype(np.int64)
     ad_last = np.where(filled, np.minimum(ad_last, last_hire + lag), ad_last)
     # what remains: applications before the seeker's hire and while the ad is open
     keep = (t < hired_at[u]) & (t // 86400 <= ad_last[j])
@@ -441,7 +455,7 @@ def assemble(
         hide = ~sent_ok[c] | (send_t[c] >= gone) | (send_t[c] // 86400 > ad_last[send_j[c]])
         show[c] = ~(hide | (applied[c] & (rec_t[c] >= gone)))
     drawn = len(org_u)
-    return Events(
+    return SimulatedEvents(
         u,
         j,
         t,
@@ -462,7 +476,7 @@ def assemble(
     )
 
 
-def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
+def simulate(m: SimulatedMarket, entropy: int, progress=None, calibration_progress=None):
     """The whole dynamic market. Returns (events, c).
 
     c is set in the market without the planted gap (so that it is the same whatever the
@@ -470,8 +484,8 @@ def simulate(m: Market, entropy: int, progress=None, calibration_progress=None):
     the whole market is drawn at 1.15 x that; exact thinning then picks the c at which the
     final applications (after exits and closings) meet TARGET_APPLICATIONS_PER_SEEKER."""
     s, a = m.s, m.a
-    target = bh.TARGET_APPLICATIONS_PER_SEEKER * s.n
-    distinct = DISTINCT_PER_FINAL * bh.TARGET_APPLICATIONS_PER_SEEKER
+    target = behaviour.TARGET_APPLICATIONS_PER_SEEKER * s.n
+    distinct = DISTINCT_PER_FINAL * behaviour.TARGET_APPLICATIONS_PER_SEEKER
     if s.n <= PILOT_SEEKERS:  # a pilot would be the whole market: draw it directly
         c_hi = 5 * _first_guess(m, np.ones(s.n, bool), distinct)
     else:

@@ -18,7 +18,7 @@ def test_overlapping_runs_share_the_warehouse(tmp_path):
     raw = minimarket.write(tmp_path / "raw")
     home = tmp_path / "dagster_home"
     home.mkdir()
-    shutil.copy(Path(__file__).parents[1] / "orchestration" / "dagster.yaml", home)
+    shutil.copy(Path(__file__).parents[2] / "orchestration" / "dagster.yaml", home)
     env = {
         **os.environ,
         "DAGSTER_HOME": str(home),

@@ -182,6 +182,21 @@ def test_fit_temperature_recovers_the_sampling_temperature():
     assert transport.fit_temperature(scores, relevant) == pytest.approx(2.0, rel=0.1)
 
 
+def test_fit_temperature_ignores_padding():
+    """Lists shorter than K (-inf padded, as when a seeker has fewer candidates than edges) give
+    the temperature of the same lists unpadded: padding neither enters the softmax nor the
+    likelihood (it once turned the whole objective into NaN)."""
+    rng = np.random.default_rng(5)
+    scores = rng.normal(size=(500, 20)) * 3
+    relevant = np.zeros_like(scores, bool)
+    relevant[np.arange(500), rng.integers(0, 10, 500)] = True
+    padded = scores.copy()
+    padded[:, 10:] = -np.inf  # the relevant entries sit in the first 10
+    unpadded = transport.fit_temperature(scores[:, :10], relevant[:, :10])
+    assert np.isfinite(unpadded)
+    assert transport.fit_temperature(padded, relevant) == pytest.approx(unpadded, rel=1e-6)
+
+
 def test_final_lists_order_and_ties():
     plan = np.array([[0.2, 0.5, 0.2, 0.1]])
     log_p = np.log(np.array([[0.4, 0.1, 0.3, 0.2]]))

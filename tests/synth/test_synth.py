@@ -22,8 +22,7 @@ from jobrec.data.contract import (
     RAW_SCHEMAS,
     RawInputs,
 )
-from jobrec.synth import SCALES, generate, load_oracle
-from jobrec.synth import behaviour as bh
+from jobrec.synth import SCALES, behaviour, generate, load_oracle
 from tests.conftest import TINY_END
 
 
@@ -224,8 +223,8 @@ def test_applications_stay_within_mobility_far_more_than_random_pairs(con, oracl
     s, a = oracle.seekers, oracle.ads
     for seekers, ads, others, _ in _applied_and_random(con, oracle):
         u, j, o = oracle.seeker_index(seekers), oracle.ad_index(ads), oracle.ad_index(others)
-        d = bh.distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
-        d_rand = bh.distance_km(s.lat[u, None], s.lon[u, None], a.lat[o], a.lon[o])
+        d = behaviour.distance_km(s.lat[u], s.lon[u], a.lat[j], a.lon[j])
+        d_rand = behaviour.distance_km(s.lat[u, None], s.lon[u, None], a.lat[o], a.lon[o])
         within.append(d <= s.mobility_km[u])
         within_random.append((d_rand <= s.mobility_km[u, None]).ravel())
     share, share_random = np.concatenate(within).mean(), np.concatenate(within_random).mean()
@@ -238,20 +237,24 @@ def test_oracle_is_the_probability_the_generator_samples(tiny_market, oracle):
     s, a, occ = oracle.seekers, oracle.ads, oracle.occ
     t = 30
     active = (oracle.ad_days[0] <= t) & (oracle.ad_scheduled_end > t)
-    day = bh.day_market(a, occ, len(oracle.geo.lat), active)
+    day = behaviour.day_market(a, occ, len(oracle.geo.lat), active)
     rng = np.random.default_rng(7)
     live = np.flatnonzero((oracle.seeker_days[0] <= t) & (oracle.seeker_days[1] >= t))
     seekers = np.sort(rng.choice(live, 10, replace=False))
     reps = 20_000
     u = np.repeat(seekers, reps)
-    g = bh.geo_bound_matrix(s.lat[seekers], s.lon[seekers], s.mobility_km[seekers], oracle.geo)
+    g = behaviour.geo_bound_matrix(
+        s.lat[seekers], s.lon[seekers], s.mobility_km[seekers], oracle.geo
+    )
     g = np.repeat(g, reps, axis=0)
     weights = day.total[s.code[u]] * g
-    bound = bh.gender_bound(a.gender_shift, oracle.gender_effect)
-    lam = oracle.c * s.activity[u] * np.exp(bh.PAIR_MAX + np.where(s.female[u], bound, 0))
-    counts = rng.poisson(lam * bh.effort(weights.sum(axis=1)))
-    rows, jj, cross, g_b = bh.propose(bh.code_ranges(occ), day, s.code[u], g, weights, counts, rng)
-    acc, _ = bh.acceptance(s, a, u[rows], jj, cross, g_b, oracle.gender_effect, bound)
+    bound = behaviour.gender_bound(a.gender_shift, oracle.gender_effect)
+    lam = oracle.c * s.activity[u] * np.exp(behaviour.PAIR_MAX + np.where(s.female[u], bound, 0))
+    counts = rng.poisson(lam * behaviour.effort(weights.sum(axis=1)))
+    rows, jj, cross, g_b = behaviour.propose(
+        behaviour.code_ranges(occ), day, s.code[u], g, weights, counts, rng
+    )
+    acc, _ = behaviour.acceptance(s, a, u[rows], jj, cross, g_b, oracle.gender_effect, bound)
     ok = rng.random(len(acc)) < acc
     empirical = np.zeros((len(seekers), len(a.code)))
     np.add.at(empirical, (np.searchsorted(seekers, u[rows][ok]), jj[ok]), 1 / reps)
