@@ -168,3 +168,16 @@ def read_lists(
     ads[at] = market.ad_index(frame["ad_id"])
     scores[at] = frame["score"].to_numpy(np.float32)
     return ads, scores
+
+
+def listed_seekers(
+    con, table: str, run_date: dt.date, market: Market, model: str | None = None
+) -> np.ndarray:
+    """The seekers (market rows, in id order) with a list of D in a ranked-list table
+    (recs.candidates, recs.reranked for one `model`, recs.recommendations)."""
+    ids = con.execute(
+        f"SELECT DISTINCT jobseeker_id FROM {warehouse.checked_name(table)} "
+        "WHERE run_date = $day" + (" AND model = $model" if model else "") + " ORDER BY 1",
+        {"day": run_date, **({"model": model} if model else {})},
+    ).df()["jobseeker_id"]
+    return market.seeker_index(ids)

@@ -28,7 +28,7 @@ import pandas as pd
 
 from jobrec import transport
 from jobrec.data import model_store, warehouse
-from jobrec.data.market import Market, read_lists
+from jobrec.data.market import Market, listed_seekers, read_lists
 from jobrec.evaluation.metrics import market_metrics
 from jobrec.evaluation.offline import (
     Split,
@@ -436,13 +436,7 @@ def tonight_instance(con, run_date: dt.date, market: Market) -> Instance:
         Muse.2 order (-1 padded), `scores` (U, EDGES_K) (-inf padded), `positions` of every
         market ad row.
     """
-    seekers = market.seeker_index(
-        con.execute(
-            "SELECT DISTINCT jobseeker_id FROM recs.reranked "
-            "WHERE run_date = ? AND model = 'muse2' ORDER BY 1",
-            [run_date],
-        ).df()["jobseeker_id"]
-    )
+    seekers = listed_seekers(con, "recs.reranked", run_date, market, model="muse2")
     ads, scores = read_lists(
         con, "recs.reranked", run_date, market, seekers, EDGES_K, model="muse2"
     )
@@ -592,12 +586,7 @@ def evaluate(con, run_date: dt.date, models_dir, has_oracle: bool = False) -> St
     """
     market = load_market(models_dir, run_date)
     active = market.active_ads()
-    tonight = market.seeker_index(
-        con.execute(
-            "SELECT DISTINCT jobseeker_id FROM recs.recommendations WHERE run_date = ? ORDER BY 1",
-            [run_date],
-        ).df()["jobseeker_id"]
-    )
+    tonight = listed_seekers(con, "recs.recommendations", run_date, market)
     lists = {
         "muse0": read_lists(con, "recs.candidates", run_date, market, tonight, LIST_K)[0],
         "muse2": reranked_lists(con, run_date, market, tonight, "muse2", LIST_K),

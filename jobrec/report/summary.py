@@ -46,6 +46,11 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
     )
 
 
+def _number(value: float | None, width: int) -> str:
+    """A metric to 4 decimals, or `n/a` where it is undefined (NULL)."""
+    return f"{'n/a':>{width}}" if value is None else f"{value:>{width}.4f}"
+
+
 def market_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
     """Congestion, coverage and Gini at each k, before (muse0, muse2) and after OT."""
     if not _has_table(con, "metrics", "market"):
@@ -64,7 +69,8 @@ def market_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
     ]
     for population, k, model, congestion, coverage, gini in rows:
         lines.append(
-            f"  {population:<16}{k:>4}  {model:<7}{congestion:>12.4f}{coverage:>10.4f}{gini:>8.4f}"
+            f"  {population:<16}{k:>4}  {model:<7}"
+            f"{_number(congestion, 12)}{_number(coverage, 10)}{_number(gini, 8)}"
         )
     return lines
 
@@ -86,7 +92,8 @@ def ranking_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
         "oracle is scored on, [rerank_holdout]: the seekers held out of the rerankers' training)",
     ]
     for split, stage, model, population, relevance, recalls, ks, seekers in rows:
-        values = "  ".join(f"@{k} {r:.4f}" for k, r in zip(ks, recalls, strict=True))
+        # recall is NULL where no seeker of the population had a relevant item (tiny markets' hires)
+        values = "  ".join(f"@{k} {_number(r, 6)}" for k, r in zip(ks, recalls, strict=True))
         seekers_of = "" if population == "all" else f" [{population}]"
         label = f"{split} {relevance} {stage}/{model}{seekers_of}"
         lines.append(f"  {label:<60}{values}  n={seekers:,}")
@@ -120,7 +127,7 @@ def threshold_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
         lines.append(
             f"  {seg:<8}{tr:>8.4f}{ta:>8.4f}{tp:>8.4f}{og:>9.4f}{orr:>9.4f}{eg:>7}"
             f"{er:>7}{n:>8}{'met' if slo else 'no':>6}{'yes' if moved else 'no':>7}"
-            f"{hold if hold is not None else float('nan'):>10.4f}"
+            f"{_number(hold, 10)}"
         )
     return lines
 

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from jobrec.data import model_store, warehouse
-from jobrec.data.market import Market, read_lists
+from jobrec.data.market import Market, listed_seekers, read_lists
 from jobrec.devices import CPU
 from jobrec.evaluation.offline import (
     evaluated_seekers,
@@ -160,17 +160,15 @@ def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.nda
     return top_ads, top_scores
 
 
-def train_model(con, run_date: dt.date, models_dir, kind: str, log=None) -> dict:
+def train_model(models_dir, run_date: dt.date, kind: str, log=None) -> dict:
     """Train one reranker and save it under the models folder.
 
     Parameters
     ----------
-    con : DuckDB connection
-        Unused (the stage reads the night's inputs); kept so every step has one signature.
-    run_date : date
-        The partition D.
     models_dir : path
         The model store: the night's inputs are read from it, the model is written to it.
+    run_date : date
+        The partition D.
     kind : str
         `muse1`, `muse2` or `xgboost`.
     log : callable, optional
@@ -371,11 +369,7 @@ def tonight_seekers(con, run_date: dt.date, market: Market) -> np.ndarray:
     (n,) int array
         Market seeker rows grouped by desired occupation.
     """
-    ids = con.execute(
-        "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ? ORDER BY 1",
-        [run_date],
-    ).df()["jobseeker_id"]
-    return locality_order(market, market.seeker_index(ids))
+    return locality_order(market, listed_seekers(con, "recs.candidates", run_date, market))
 
 
 def write_reranked(

@@ -73,11 +73,11 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
 def _check_ranking_rows(db, day, forward: bool):
     with duckdb.connect(str(db), read_only=True) as con:
         rows = con.execute(
-            "SELECT split, model, population, relevance, k, recall FROM metrics.ranking "
+            "SELECT split, model, population, relevance, k, recall, seekers FROM metrics.ranking "
             "WHERE run_date = ?",
             [day],
         ).fetchall()
-    keys = {(s, m, p, r, k) for s, m, p, r, k, _ in rows}
+    keys = {(s, m, p, r, k) for s, m, p, r, k, *_ in rows}
     splits = ["validation", "forward"] if forward else ["validation"]
     for split in splits:
         for relevance in ("applications", "hires"):
@@ -101,7 +101,9 @@ def _check_ranking_rows(db, day, forward: bool):
                 assert ("forward", "ot", "all", relevance, k) in keys
                 assert ("forward", "ot", "oracle_sample", relevance, k) in keys
     assert forward or not any(s == "forward" for s, *_ in keys)
-    assert all(0 <= recall <= 1 for *_, recall in rows)
+    # recall is undefined (NULL) exactly where no seeker of the population had a relevant item
+    assert all((recall is None) == (seekers == 0) for *_, recall, seekers in rows)
+    assert all(0 <= recall <= 1 for *_, recall, _ in rows if recall is not None)
 
 
 def _check_candidates_check_can_fail(db, tmp_path):
