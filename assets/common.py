@@ -7,8 +7,10 @@ partition of the run (several in a single-run backfill):
   1. opens a transaction on the warehouse,
   2. runs `compute` (which replaces its partition),
   3. runs the checks on what was written, still inside the transaction,
-  4. commits if every check passed, else rolls back (the table keeps its previous content) and
-     stops, reporting the failed blocking check so that nothing downstream runs,
+  4. commits if every check passed, with the night marked 'running' in metrics.nights (it is
+     not whole again until publishing), else rolls back (the table keeps its previous content),
+     marks the night 'failed' and stops, reporting the failed blocking check so that nothing
+     downstream runs,
   5. appends the step's seconds, own peak memory and rows to metrics.runs.
 """
 
@@ -35,7 +37,7 @@ from assets.partitions import daily_partitions
 from assets.resources import Warehouse
 from jobrec.data.run_stats import StepTracker
 from jobrec.data.settings import Settings
-from jobrec.data.warehouse import record_run, transaction
+from jobrec.data.warehouse import mark_night, record_run, transaction
 
 # Every step that opens the warehouse for writing runs in this pool (limit 1: see dagster.yaml).
 WAREHOUSE_POOL = "jobrec_warehouse"
@@ -92,10 +94,12 @@ def daily_asset(
     description: str | None = None,
     transactional: bool = True,
     warnings: Mapping[str, Check] | None = None,
+    completes_night: bool = False,
 ) -> Callable[[Compute], Any]:
     """`transactional=False` is for steps that manage their own atomicity (publishing).
     `warnings`: checks that report (severity WARN) but never block nor roll back: findings such
-    as an audit's must not stop the night's recommendations."""
+    as an audit's must not stop the night's recommendations. `completes_night`: the step that
+    marks the night whole itself (publishing) rather than 'running'."""
     warnings = dict(warnings or {})
     asset_key = AssetKey(list(key))
 
@@ -134,8 +138,15 @@ def daily_asset(
                             if not all(v.passed for v in verdicts.values()):
                                 raise _Refused  # rolls back: the partition stays as it was
                             verdicts.update({n: fn(step, written) for n, fn in warnings.items()})
+                            if not completes_night:
+                                mark_night(
+                                    con, run_date, "running", context.run.run_id, asset_name(key)
+                                )
                     except _Refused:
                         refused = run_date
+                        failed = [n for n, v in verdicts.items() if not v.passed]
+                        detail = f"{asset_name(key)}: check {', '.join(failed)} failed"
+                        mark_night(con, run_date, "failed", context.run.run_id, detail)
                         break
                     record_run(
                         con,

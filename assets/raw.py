@@ -11,6 +11,7 @@ import datetime as dt
 import duckdb
 from dagster import (
     AssetCheckResult,
+    AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
@@ -27,7 +28,7 @@ from assets.resources import Warehouse
 from jobrec.data.contract import RAW_FILES, RawInputs
 from jobrec.data.run_stats import StepTracker
 from jobrec.data.settings import Settings
-from jobrec.data.warehouse import record_run
+from jobrec.data.warehouse import mark_night, record_run
 
 RAW_KEYS = {name: AssetKey(["raw", name]) for name in RAW_FILES}
 
@@ -51,6 +52,18 @@ RAW_KEYS = {name: AssetKey(["raw", name]) for name in RAW_FILES}
             description="Columns, types, keys, references and ranges of the input contract.",
         )
         for key in RAW_KEYS.values()
+    ]
+    + [
+        AssetCheckSpec(
+            "plausibility",
+            asset=key,
+            blocking=False,
+            description=(
+                "Implausible but usable rows, counted (never refused): events after the "
+                "seeker's exit, events of seekers not yet registered, dates over a year ahead."
+            ),
+        )
+        for key in RAW_KEYS.values()
     ],
     partitions_def=daily_partitions,
     backfill_policy=BackfillPolicy.single_run(),
@@ -59,7 +72,7 @@ RAW_KEYS = {name: AssetKey(["raw", name]) for name in RAW_FILES}
 def raw_inputs(
     context: AssetExecutionContext, warehouse: Warehouse, settings: ResourceParam[Settings]
 ):
-    reports, files, rows, refused = {}, {}, {}, None
+    reports, findings, files, rows, refused = {}, {}, {}, {}, None
     accounting = []
     for run_date in sorted(dt.date.fromisoformat(k) for k in context.partition_keys):
         # Validation reads the files with an in-memory DuckDB: it never holds the warehouse lock.
@@ -67,11 +80,20 @@ def raw_inputs(
             inputs = RawInputs(con, settings.raw_dir, run_date)
             reports = inputs.validate()
             files, rows = inputs.files, inputs.rows
+            if not any(reports.values()):
+                found = inputs.findings()
+                for name, items in found.items():
+                    findings.setdefault(name, []).extend((run_date, v) for v in items)
         accounting.append((run_date, tracker))
         if any(reports.values()):
             refused = run_date
             break
     with warehouse.get_connection() as con:
+        if refused is not None:
+            detail = "raw inputs refused by the contract: " + ", ".join(
+                name for name, violations in reports.items() if violations
+            )
+            mark_night(con, refused, "failed", context.run.run_id, detail)
         for run_date, tracker in accounting[: len(accounting) - (refused is not None)]:
             for name in RAW_FILES:
                 record_run(
@@ -86,7 +108,8 @@ def raw_inputs(
                 )
     for name, key in RAW_KEYS.items():
         violations = reports[name]
-        if not violations:
+        # one refused file refuses the partition: no input of it is recorded as materialised
+        if refused is None:
             raw = files[name]
             yield MaterializeResult(
                 asset_key=key,
@@ -109,6 +132,22 @@ def raw_inputs(
             )[:4000],
             metadata={"violations": len(violations)},
         )
+        if refused is None:
+            found = findings.get(name, [])
+            yield AssetCheckResult(
+                asset_key=key,
+                check_name="plausibility",
+                passed=not found,
+                severity=AssetCheckSeverity.WARN,
+                description=(
+                    "\n".join(f"partition {day}: {v.message()}" for day, v in found)
+                    if found
+                    else "no implausible rows"
+                )[:4000],
+                metadata={"implausible_rows": sum(v.rows for _, v in found)},
+            )
+            for day, v in found:
+                context.log.warning(f"partition {day}: {v.message()}")
     if refused is None:
         context.log.info(
             "raw inputs valid: " + ", ".join(f"{n} {r:,} rows" for n, r in rows.items())

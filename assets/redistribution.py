@@ -105,15 +105,26 @@ def _recommendations_check(step: Step, written: Written) -> Verdict:
     return Verdict(solver_ok and not problems, text, {p: n for p, n, _ in problems})
 
 
+def _redistribution_helped(step: Step, written: Written) -> Verdict:
+    """Tonight's OT lists are no more congested and cover no fewer ads than Muse.2's at k = 100;
+    when they would not, the night sends Muse.2's lists instead (and this warns)."""
+    m = written.metadata
+    if m["fallback_to_muse2"]:
+        return Verdict(False, f"OT did not spread tonight ({m['spread']}): Muse.2's lists sent")
+    return Verdict(True, m["spread"])
+
+
 @daily_asset(
     key=["recs", "recommendations"],
     group="redistribution",
     deps=[ot_policy, reranked],
     checks={"converged_complete_lists": _recommendations_check},
+    warnings={"redistribution_helped": _redistribution_helped},
 )
 def recommendations(step: Step) -> Written:
     """`recs.recommendations`: every seeker's Muse.2 top-300 redistributed by entropic OT under
-    the ads' capacities (the night's policy), top 100 by plan mass."""
+    the ads' capacities (the night's policy), top 100 by plan mass; Muse.2's own top 100 on a
+    night when the redistribution would crowd the market more (check redistribution_helped)."""
     stats = redistribution.write_recommendations(
         step.con, step.run_date, step.settings.models_dir, log=step.context.log.info
     )

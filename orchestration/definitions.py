@@ -15,6 +15,7 @@ from assets.resources import build_resources
 from assets.retrieval import RETRIEVAL_ASSETS
 from assets.send import SEND_ASSETS
 from orchestration.jobs import nightly_job, nightly_schedule
+from orchestration.recovery import dead_run_sensor
 
 CHAIN = [
     raw_inputs,
@@ -37,6 +38,7 @@ defs = Definitions(
     assets=ALL_ASSETS,
     jobs=[nightly_job],
     schedules=[nightly_schedule],
+    sensors=[dead_run_sensor],
     resources=build_resources(),
     # One process per run: steps share the warehouse file one after the other, no per-step
     # process start (torch and GX imports), and a run never contends with itself for the lock.

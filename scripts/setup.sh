@@ -33,8 +33,11 @@ export PATH="$ROOT/.venv/bin:$PATH"
 export DAGSTER_HOME="${DAGSTER_HOME:-$ROOT/data/dagster_home}"
 mkdir -p "$DAGSTER_HOME"
 export GX_ANALYTICS_ENABLED=False
-if [ ! -f "$DAGSTER_HOME/dagster.yaml" ]; then
+# The project's own instance follows the project's settings (pools, run monitoring) when they
+# change; an instance of your own (DAGSTER_HOME set) only gets them when it has none.
+if [ ! -f "$DAGSTER_HOME/dagster.yaml" ] || { [ "$DAGSTER_HOME" = "$ROOT/data/dagster_home" ] \
+        && ! cmp -s orchestration/dagster.yaml "$DAGSTER_HOME/dagster.yaml"; }; then
     cp orchestration/dagster.yaml "$DAGSTER_HOME/dagster.yaml"
-    # create the instance's storage once, so that runs started together never race to create it
+    # create (or upgrade) the instance's storage once, so that runs started together never race
     dagster instance migrate >/dev/null
 fi

@@ -155,3 +155,17 @@ def write(raw_dir: Path, overrides: dict[str, pa.Table] | None = None) -> Path:
             table = pa.Table.from_pylist(rows, schema=RAW_SCHEMAS[name])
         pq.write_table(table, raw_dir / f"{name}.parquet")
     return raw_dir
+
+
+def raw_table(name: str) -> pa.Table:
+    """One file of the market as an Arrow table with its contract schema."""
+    return pa.Table.from_pylist(tables()[name], schema=RAW_SCHEMAS[name])
+
+
+def with_value(name: str, column: str, row: int, value, type_=None) -> pa.Table:
+    """The file with one value replaced (the column retyped to `type_` when given)."""
+    t = raw_table(name)
+    values = t[column].to_pylist()
+    values[row] = value
+    arr = pa.array(values, type=type_ or t.schema.field(column).type)
+    return t.set_column(t.schema.get_field_index(column), pa.field(column, arr.type), arr)

@@ -12,6 +12,7 @@ from pathlib import Path
 
 import duckdb
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pyarrow.types as pat
 
@@ -208,6 +209,17 @@ TIME_COLUMN = {
     "recommendation_feedback": "sent_at",
 }
 SAMPLE_ROWS = 5
+EVENT_TIME = {
+    name: TIME_COLUMN[name] for name in ("applications", "hires", "recommendation_feedback")
+}
+
+# Plausibility bounds: beyond them a value is a unit or export error, not a fact (and some would
+# overflow the clean tables' narrow types: positions is a SMALLINT, wages FLOAT).
+EARLIEST_DATE = dt.date(1990, 1, 1)  # before any digital record of the service
+MAX_MONTHLY_WAGE = 1_000_000  # EUR a month
+MAX_YEARS = 70  # of experience
+MAX_MOBILITY_KM = 20_000  # half the Earth's circumference
+MAX_POSITIONS = 10_000  # openings of one ad
 
 # (file, column, problem, SQL predicate over the typed view that is true on offending rows)
 VALUE_RULES: list[tuple[str, str, str, str]] = [
@@ -219,7 +231,18 @@ VALUE_RULES: list[tuple[str, str, str, str]] = [
         "birth_year NOT BETWEEN 1900 AND 2100",
     ),
     ("jobseekers", "education_level", "must be within 0-8", "education_level NOT BETWEEN 0 AND 8"),
-    ("jobseekers", "experience_years", "must be >= 0", "experience_years < 0"),
+    (
+        "jobseekers",
+        "registered_on",
+        f"is implausibly early (before {EARLIEST_DATE})",
+        f"registered_on < DATE '{EARLIEST_DATE}'",
+    ),
+    (
+        "jobseekers",
+        "experience_years",
+        f"must be within [0, {MAX_YEARS}]",
+        f"experience_years NOT BETWEEN 0 AND {MAX_YEARS}",
+    ),
     (
         "jobseekers",
         "desired_occupation",
@@ -232,8 +255,18 @@ VALUE_RULES: list[tuple[str, str, str, str]] = [
         f"must be one of {', '.join(CONTRACTS)} or null",
         f"desired_contract NOT IN {CONTRACTS}",
     ),
-    ("jobseekers", "desired_wage", "must be >= 0", "desired_wage < 0"),
-    ("jobseekers", "mobility_km", "must be >= 0", "mobility_km < 0"),
+    (
+        "jobseekers",
+        "desired_wage",
+        f"must be within [0, {MAX_MONTHLY_WAGE:,}] (monthly EUR)",
+        f"desired_wage NOT BETWEEN 0 AND {MAX_MONTHLY_WAGE}",
+    ),
+    (
+        "jobseekers",
+        "mobility_km",
+        f"must be within [0, {MAX_MOBILITY_KM:,}]",
+        f"mobility_km NOT BETWEEN 0 AND {MAX_MOBILITY_KM}",
+    ),
     ("jobseekers", "latitude", "must be within [-90, 90]", "latitude NOT BETWEEN -90 AND 90"),
     ("jobseekers", "longitude", "must be within [-180, 180]", "longitude NOT BETWEEN -180 AND 180"),
     ("jobseekers", "exited_on", "is before registered_on", "exited_on < registered_on"),
@@ -249,21 +282,42 @@ VALUE_RULES: list[tuple[str, str, str, str]] = [
         f"must be one of {', '.join(CONTRACTS)} or null",
         f"contract NOT IN {CONTRACTS}",
     ),
-    ("job_ads", "wage", "must be >= 0", "wage < 0"),
+    (
+        "job_ads",
+        "posted_on",
+        f"is implausibly early (before {EARLIEST_DATE})",
+        f"posted_on < DATE '{EARLIEST_DATE}'",
+    ),
+    (
+        "job_ads",
+        "wage",
+        f"must be within [0, {MAX_MONTHLY_WAGE:,}] (monthly EUR)",
+        f"wage NOT BETWEEN 0 AND {MAX_MONTHLY_WAGE}",
+    ),
     (
         "job_ads",
         "hours_per_week",
         "must be within [0, 168]",
         "hours_per_week NOT BETWEEN 0 AND 168",
     ),
-    ("job_ads", "required_experience_years", "must be >= 0", "required_experience_years < 0"),
+    (
+        "job_ads",
+        "required_experience_years",
+        f"must be within [0, {MAX_YEARS}]",
+        f"required_experience_years NOT BETWEEN 0 AND {MAX_YEARS}",
+    ),
     (
         "job_ads",
         "required_education",
         "must be within 0-8",
         "required_education NOT BETWEEN 0 AND 8",
     ),
-    ("job_ads", "positions", "must be >= 1", "positions < 1"),
+    (
+        "job_ads",
+        "positions",
+        f"must be within [1, {MAX_POSITIONS:,}]",
+        f"positions NOT BETWEEN 1 AND {MAX_POSITIONS}",
+    ),
     ("job_ads", "latitude", "must be within [-90, 90]", "latitude NOT BETWEEN -90 AND 90"),
     ("job_ads", "longitude", "must be within [-180, 180]", "longitude NOT BETWEEN -180 AND 180"),
     ("job_ads", "closed_on", "is before posted_on", "closed_on < posted_on"),
@@ -272,6 +326,19 @@ VALUE_RULES: list[tuple[str, str, str, str]] = [
         "channel",
         f"must be one of {', '.join(CHANNELS)} or null",
         f"channel NOT IN {CHANNELS}",
+    ),
+    *(
+        (
+            name,
+            column,
+            f"is implausibly early (before {EARLIEST_DATE})",
+            f"{column} < TIMESTAMPTZ '{EARLIEST_DATE} 00:00:00+00'",
+        )
+        for name, column in (
+            ("applications", "applied_at"),
+            ("hires", "hired_at"),
+            ("recommendation_feedback", "sent_at"),
+        )
     ),
 ]
 
@@ -430,6 +497,32 @@ def _typed_expr(kind: str, column: str, fmt: str, arrow_type=None) -> str:
     return f"CAST({c} AS VARCHAR[])"
 
 
+def _parts(path: Path) -> list[Path]:
+    return sorted(path.glob("*.parquet")) if path.is_dir() else [path]
+
+
+def _in_scope(dates: pa.Array, horizon: dt.date) -> pa.Array:
+    """True where a row's date (a date or a timestamp, naive ones read as UTC) is before the
+    horizon or unknown: the rows a partition validates."""
+    if pat.is_timestamp(dates.type):
+        midnight = dt.datetime.combine(horizon, dt.time(), tzinfo=dt.UTC)
+        epoch_us = pc.cast(pc.cast(dates, pa.timestamp("us", tz=dates.type.tz)), pa.int64())
+        before = pc.less(epoch_us, int(midnight.timestamp()) * 1_000_000)
+    else:
+        before = pc.less(pc.cast(dates, pa.date32()), pa.scalar(horizon, pa.date32()))
+    return pc.fill_null(before, True)
+
+
+def _reason(exc: BaseException) -> str:
+    """An exception's message for a refusal: its first line, whole up to a readable length."""
+    # The message's first paragraph without the offending line itself: DuckDB's CSV errors quote
+    # the line, which may hold a personal field (a profile text).
+    paragraph = str(exc).strip().split("\n\n")[0].splitlines()
+    text = "; ".join(line for line in paragraph if not line.startswith("Original Line"))
+    text = text or type(exc).__name__
+    return text if len(text) <= 300 else text[:297] + "..."
+
+
 def _fmt(value) -> str:
     text = str(value)
     return text if len(text) <= 40 else text[:37] + "..."
@@ -481,7 +574,7 @@ class RawInputs:
         try:
             problems, n_rows = self._inspect_located(name, raw)
         except Exception as exc:  # truncated / corrupt / not the format its name says
-            return [Violation(raw.label, None, f"unreadable {raw.format} file ({_fmt(exc)})")]
+            return [Violation(raw.label, None, f"unreadable {raw.format} file ({_reason(exc)})")]
         if not problems:
             self.files[name] = raw
             self.rows[name] = int(n_rows)
@@ -491,7 +584,7 @@ class RawInputs:
         columns = COLUMNS[name]
         p = {"horizon": self.horizon}
         if raw.format == "parquet":
-            paths = sorted(raw.path.glob("*.parquet")) if raw.path.is_dir() else [raw.path]
+            paths = _parts(raw.path)
             schemas = {path.name: pq.read_schema(path) for path in paths}
             n_rows = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
             types = {}  # every part must have every column, with a valid type
@@ -626,16 +719,14 @@ class RawInputs:
                     checks.append(("is null" if kind != ID else "null id", f'v."{c}" IS NULL'))
                 if kind == WHOLE:
                     checks.append(("must hold whole numbers", f'v."{c}" <> round(v."{c}")'))
-                if kind in (NUMBER, WHOLE):
-                    checks.append(
-                        (
-                            "is NaN or infinite (use null for unknown)",
-                            f'isnan(v."{c}") OR isinf(v."{c}")',
-                        )
-                    )
                 for problem, pred in checks:
                     n, s = _samples(self.con, self._offending(name, c, pred), p)
                     if n:
+                        report[name].append(Violation(raw.label, c, problem, n, s))
+                if kind in (NUMBER, WHOLE):
+                    n, s = self._non_finite(name, raw, c)
+                    if n:
+                        problem = "is NaN or infinite (use null for unknown)"
                         report[name].append(Violation(raw.label, c, problem, n, s))
             if name in ("jobseekers", "job_ads"):
                 key = ROW_KEYS[name][0]
@@ -688,7 +779,108 @@ class RawInputs:
                 )
                 if n:
                     report[name].append(Violation(self.files[name].label, column, problem, n, s))
+        report = self._open_on_the_day(report)
         return report
+
+    def _open_on_the_day(self, report: dict[str, list[Violation]]) -> dict[str, list[Violation]]:
+        """A night needs someone to recommend to and something to recommend: a day without one
+        open ad or one registered seeker is an incomplete export, not a quiet day."""
+        for name, start, end, what in (
+            ("job_ads", "posted_on", "closed_on", "ad is open"),
+            ("jobseekers", "registered_on", "exited_on", "seeker is registered"),
+        ):
+            if name not in self.files or report[name]:
+                continue
+            (n,) = self.con.execute(
+                f"SELECT count(*) FROM raw_{name} WHERE {start} < $horizon "
+                f"AND coalesce({end} >= $horizon, true)",
+                {"horizon": self.horizon},
+            ).fetchone()
+            if not n:
+                problem = f"no {what} on {self.run_date}: there is no night to compute"
+                report[name].append(Violation(self.files[name].label, None, problem))
+        return report
+
+    def findings(self) -> dict[str, list[Violation]]:
+        """Implausible but usable rows (call after validate): counted and reported, never
+        refused. Events after the seeker's exit are kept; events of a seeker who is not yet
+        registered at D are left out of the clean tables (the partition does not know them)."""
+        found: dict[str, list[Violation]] = {name: [] for name in RAW_FILES}
+        p = {"horizon": self.horizon}
+        if "jobseekers" not in self.files:
+            return found
+        for name, column in EVENT_TIME.items():
+            if name not in self.files:
+                continue
+            for problem, predicate in (
+                (
+                    "dated after the seeker's exit (kept)",
+                    f'CAST(v."{column}" AS DATE) > s.exited_on',
+                ),
+                (
+                    "by a seeker not registered before the partition's day "
+                    "(left out of the clean tables)",
+                    "s.registered_on >= $horizon",
+                ),
+            ):
+                n, sample = _samples(
+                    self.con,
+                    self._offending(
+                        name, column, predicate, "JOIN raw_jobseekers s USING (jobseeker_id)"
+                    ),
+                    p,
+                )
+                if n:
+                    found[name].append(
+                        Violation(self.files[name].label, column, problem, n, sample)
+                    )
+        for name in ("jobseekers", "job_ads"):
+            t = TIME_COLUMN[name]
+            if name in self.files:
+                n, sample = _samples(
+                    self.con,
+                    f'SELECT v._row AS "row", v."{ROW_KEYS[name][0]}", v."{t}" FROM raw_{name} v '
+                    f'WHERE v."{t}" > CAST($horizon AS DATE) + INTERVAL 1 YEAR',
+                    p,
+                )
+                if n:
+                    problem = "dated more than a year after the partition's day (not read yet)"
+                    found[name].append(Violation(self.files[name].label, t, problem, n, sample))
+        return found
+
+    def _non_finite(self, name: str, raw: RawFile, column: str) -> tuple[int, tuple[str, ...]]:
+        """Rows in scope whose number is NaN or ±inf. Parquet floats are read with pyarrow:
+        DuckDB prunes `isnan` with the row groups' min/max statistics, which pyarrow writes
+        without the NaNs (DuckDB 2.0.0 counted 0 NaN rows in a file that holds one)."""
+        if raw.format == "csv":  # text has no statistics: the typed view sees every value
+            return _samples(
+                self.con,
+                self._offending(name, column, f'NOT isfinite(v."{column}")'),
+                {"horizon": self.horizon},
+            )
+        keys = [k for k in ROW_KEYS[name] if k != column]
+        time = TIME_COLUMN[name]
+        total, samples = 0, []
+        for part in _parts(raw.path):
+            parquet = pq.ParquetFile(part)
+            if not pat.is_floating(parquet.schema_arrow.field(column).type):
+                continue  # integers and decimals hold no NaN
+            wanted = list(dict.fromkeys([column, time, *keys]))
+            offset = 0
+            for batch in parquet.iter_batches(columns=wanted, batch_size=1 << 16):
+                values = batch.column(column)
+                bad = pc.and_(
+                    pc.fill_null(pc.invert(pc.is_finite(values)), False),
+                    _in_scope(batch.column(time), self.horizon),
+                )
+                hits = pc.indices_nonzero(bad).to_pylist()
+                total += len(hits)
+                for i in hits[: SAMPLE_ROWS - len(samples)]:
+                    row = {"row": offset + i + 1, **{k: batch.column(k)[i].as_py() for k in keys}}
+                    row[column] = values[i].as_py()
+                    samples.append(" ".join(f"{k}={_fmt(v)}" for k, v in row.items()))
+                offset += batch.num_rows
+        return total, tuple(samples)
 
     def require_valid(self) -> None:
         """Raise ContractError unless every file is valid (used by the cleaning steps)."""

@@ -167,20 +167,80 @@ def record_run(
     )
 
 
+NIGHT_STATUSES = ("running", "failed", "complete")
+# Tables about the runs themselves: published whole, failed nights included (they say why).
+RUN_LOG_TABLES = ("metrics.runs", "metrics.nights")
+
+
+def mark_night(
+    con: duckdb.DuckDBPyConnection, run_date: dt.date, status: str, run_id: str, detail: str
+) -> None:
+    """Set the status of a partition's night (inside the caller's transaction, where there is
+    one, so that a partition's rows and its night's status commit together)."""
+    if status not in NIGHT_STATUSES:
+        raise ValueError(f"night status {status!r} is not one of {NIGHT_STATUSES}")
+    con.execute(sql("create_metrics_nights"))
+    if status == "running":
+        # steps that do not depend on a failed one go on in the same run: the night stays failed
+        failed_here = con.execute(
+            "SELECT count(*) FROM metrics.nights WHERE run_date = ? AND status = 'failed' "
+            "AND run_id = ?",
+            [run_date, run_id],
+        ).fetchone()[0]
+        if failed_here:
+            return
+    con.execute("DELETE FROM metrics.nights WHERE run_date = ?", [run_date])
+    con.execute(
+        "INSERT INTO metrics.nights VALUES (?, ?, ?, ?, now())", [run_date, status, run_id, detail]
+    )
+
+
+def unfinished_nights(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
+    """Nights being written or failed: their partitions are kept out of the published copy.
+    (Nights without a status row were written before statuses existed and were published.)"""
+    if not table_exists(con, "metrics.nights"):
+        return []
+    rows = con.execute(
+        "SELECT run_date FROM metrics.nights WHERE status <> 'complete' ORDER BY 1"
+    ).fetchall()
+    return [d for (d,) in rows]
+
+
 def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str, int]:
-    """Copy the whole warehouse to `destination` and swap it in atomically.
+    """Copy the warehouse's complete nights to `destination` and swap the copy in atomically.
 
     The copy is written next to the destination and renamed over it: an analyst who has the old
     copy open keeps reading it, one who opens it afterwards sees the new one, nobody sees half.
-    Returns the row count of every published table.
+    Partitions of unfinished nights (`unfinished_nights`) are left out of every table but the run
+    log, so analysts see a night whole or not at all. Temporaries left by a publish that was
+    killed are removed first (publishing runs one at a time, in the warehouse pool). Returns the
+    row count of every published table.
     """
     destination = Path(destination)
     destination.parent.mkdir(parents=True, exist_ok=True)
+    for stale in destination.parent.glob(f".{destination.name}.*.tmp*"):
+        stale.unlink(missing_ok=True)
     tmp = destination.with_name(f".{destination.name}.{uuid.uuid4().hex}.tmp")
     source = con.execute("SELECT current_database()").fetchone()[0]
+    hidden = unfinished_nights(con)
     con.execute(f"ATTACH '{tmp}' AS publish_target")
     try:
         con.execute(f'COPY FROM DATABASE "{source}" TO publish_target')
+        partitioned = con.execute(
+            "SELECT table_schema || '.' || table_name FROM information_schema.columns "
+            "WHERE table_catalog = 'publish_target' AND column_name = 'run_date'"
+        ).fetchall()
+        hidden_rows = {}
+        for (table,) in partitioned:
+            if hidden and table not in RUN_LOG_TABLES:
+                (hidden_rows[table],) = con.execute(
+                    f"SELECT count(*) FROM publish_target.{table} WHERE list_contains(?, run_date)",
+                    [hidden],
+                ).fetchone()
+                con.execute(
+                    f"DELETE FROM publish_target.{table} WHERE list_contains(?, run_date)",
+                    [hidden],
+                )
         counts = {}
         for schema, name in con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
@@ -190,6 +250,7 @@ def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str
                 f'SELECT count(*) FROM publish_target."{schema}"."{name}"'
             ).fetchone()
             (m,) = con.execute(f'SELECT count(*) FROM "{source}"."{schema}"."{name}"').fetchone()
+            m -= hidden_rows.get(f"{schema}.{name}", 0)
             if n != m:  # never swap in an incomplete copy
                 raise RuntimeError(f"published copy of {schema}.{name} has {n} rows, not {m}")
             counts[f"{schema}.{name}"] = int(n)

@@ -483,7 +483,7 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
     policy = Policy.load(models_dir, run_date)
     inst = tonight_instance(con, run_date, market)
     init = _previous_potentials(models_dir, run_date, market, inst.graph_ads())
-    out = redistribute(inst, policy, init_ad_potential=init, log=log)
+    out, spread = lists_for_tonight(inst, policy, market.active_ads(), init, log=log)
     ad_ids = market.ads["ad_id"].to_numpy()
     folder = model_store.model_dir(models_dir, run_date, POLICY)
     pd.DataFrame({"ad_id": ad_ids[out.ad_rows], "potential": out.solution.ad_potential}).to_parquet(
@@ -517,8 +517,60 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
         "alpha": policy.alpha if policy.qualified else 1.0,
         "tau": policy.tau,
         "tolerance": TOL,
+        "fallback_to_muse2": not spread.helps,
+        "spread": spread.text,
         **out.solution.report(),
     }
+
+
+@dataclasses.dataclass(frozen=True)
+class Spread:
+    helps: bool  # no more congested and covering no fewer ads than Muse.2's lists, at k
+    text: str
+
+
+def spread_against_muse2(
+    ot_lists: np.ndarray, muse2_lists: np.ndarray, active: np.ndarray
+) -> Spread:
+    """OT lists against Muse.2's (same seekers, market ad rows) over the `active` ads at the
+    lists' length k: the redistribution helps when Congestion@k is no higher and Coverage@k no
+    lower (the point of the stage)."""
+    k = ot_lists.shape[1]
+    at = {
+        name: market_metrics(_universe_lists(lists[:, :k], active), len(active), (k,))[0]
+        for name, lists in (("muse2", muse2_lists), ("ot", ot_lists))
+    }
+    m2, ot = at["muse2"], at["ot"]
+    helps = ot.congestion <= m2.congestion + 1e-9 and ot.coverage >= m2.coverage - 1e-9
+    text = (
+        f"@{k} congestion {m2.congestion:.4f} → {ot.congestion:.4f}, "
+        f"coverage {m2.coverage:.4f} → {ot.coverage:.4f}"
+    )
+    return Spread(bool(helps), text)
+
+
+def lists_for_tonight(
+    inst: Instance,
+    policy: Policy,
+    active: np.ndarray,
+    init_ad_potential=None,
+    k: int = LIST_K,
+    log=None,
+) -> tuple[Redistributed, Spread]:
+    """The redistributed lists, or Muse.2's own when they would crowd the `active` ads more.
+
+    A policy is chosen on the validation window; tonight's market can differ (a tiny market's
+    plan made congestion slightly worse, −0.9911 → −0.9902). Then the night sends Muse.2's
+    order (α = 1 on the same plan, kept for tomorrow's warm start) instead of stopping.
+    """
+    out = redistribute(inst, policy, k=k, init_ad_potential=init_ad_potential, log=log)
+    spread = spread_against_muse2(out.lists, inst.ads, active)
+    if not spread.helps:
+        muse2_order = dataclasses.replace(policy, qualified=False)
+        out = redistribute(inst, muse2_order, k=k, solution=out.solution)
+        if log:
+            log(f"redistribution falls back to Muse.2's lists: {spread.text}")
+    return out, spread
 
 
 # --- the stage's metrics --------------------------------------------------------------------

@@ -18,7 +18,7 @@ def night_summary(con: duckdb.DuckDBPyConnection, day: dt.date | None) -> str:
     ).fetchall()
     if day is None:
         day = con.execute("SELECT max(run_date) FROM metrics.runs").fetchall()[0][0]
-    lines = [f"partition {day}", f"{'table':<34}{'rows':>12}"]
+    lines = [f"partition {day}{night_status(con, day)}", f"{'table':<34}{'rows':>12}"]
     for (table,) in tables:
         (n,) = con.execute(f"SELECT count(*) FROM {table} WHERE run_date = ?", [day]).fetchall()[0]
         lines.append(f"{table:<34}{n:>12,}")
@@ -44,6 +44,19 @@ def _has_table(con: duckdb.DuckDBPyConnection, schema: str, table: str) -> bool:
             [schema, table],
         ).fetchall()[0][0]
     )
+
+
+def night_status(con: duckdb.DuckDBPyConnection, day: dt.date) -> str:
+    """The night's status from metrics.nights (complete, running, failed and why)."""
+    if not _has_table(con, "metrics", "nights"):
+        return ""
+    row = con.execute(
+        "SELECT status, detail FROM metrics.nights WHERE run_date = ?", [day]
+    ).fetchone()
+    if row is None:
+        return ""
+    status, detail = row
+    return f": night {status}" + (f" ({detail})" if status == "failed" else "")
 
 
 def _number(value: float | None, width: int) -> str:

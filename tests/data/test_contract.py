@@ -146,7 +146,8 @@ def test_rows_after_the_partition_day_are_not_validated_for_it(tmp_path):
     assert not any(RawInputs(duckdb.connect(), raw, RUN_DATE).validate().values())
     later = RawInputs(duckdb.connect(), raw, dt.date(2026, 3, 13)).validate()
     assert [v.message() for v in later["job_ads"]] == [
-        "job_ads.parquet: column 'wage': must be >= 0 (1 row); sample: row=4 ad_id=A4 wage=-5.0"
+        "job_ads.parquet: column 'wage': must be within [0, 1,000,000] (monthly EUR) (1 row); "
+        "sample: row=4 ad_id=A4 wage=-5.0"
     ]
 
 

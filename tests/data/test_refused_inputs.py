@@ -12,7 +12,6 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pytest
 
-from jobrec.data.contract import RAW_SCHEMAS
 from tests import minimarket
 from tests.conftest import make_settings, run_foundation
 
@@ -28,17 +27,7 @@ TABLES = [
 ]
 
 
-def table(name: str) -> pa.Table:
-    return pa.Table.from_pylist(minimarket.tables()[name], schema=RAW_SCHEMAS[name])
-
-
-def with_value(name: str, column: str, row: int, value, type_=None) -> pa.Table:
-    t = table(name)
-    values = t[column].to_pylist()
-    values[row] = value
-    field = t.schema.field(column)
-    arr = pa.array(values, type=type_ or field.type)
-    return t.set_column(t.schema.get_field_index(column), pa.field(column, arr.type), arr)
+table, with_value = minimarket.raw_table, minimarket.with_value
 
 
 def _drop(name, column):
@@ -199,6 +188,9 @@ def test_messages_show_sample_rows_without_personal_fields(tmp_path):
     result = run_foundation(settings, minimarket.RUN_DATE, raise_on_error=False)
     (failed,) = [c for c in result.get_asset_check_evaluations() if not c.passed]
     message = failed.description
-    assert "job_ads.parquet: column 'wage': must be >= 0 (3 rows)" in message
+    assert (
+        "job_ads.parquet: column 'wage': must be within [0, 1,000,000] (monthly EUR) (3 rows)"
+        in (message)
+    )
     assert "ad_id=A1 wage=-2200.0" in message
     assert "title" not in message and "description" not in message

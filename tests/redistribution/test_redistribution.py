@@ -68,3 +68,39 @@ def test_unqualified_policy_falls_back_to_muse2_order():
     inst = hand_instance()
     out = stage.redistribute(inst, stage.Policy(0.1, 0.0, 1000.0, "neglogp", 1.0, False), k=3)
     assert out.lists.tolist() == inst.ads.tolist()
+
+
+def crowding_instance():
+    # Muse.2's top-1 already spreads (ads 0, 1, 2), and every seeker's second choice scores
+    # nearly as high on ad 0, which holds almost all the positions: the plan pours everyone
+    # onto ad 0, and ranking by plan mass would crowd it
+    ads = np.array([[0, 1, 2], [1, 0, 2], [2, 0, 1]])
+    scores = np.array([[3.0, 2.9, 0.0], [3.0, 2.9, 0.0], [3.0, 2.9, 0.0]])
+    return stage.Instance(np.arange(3), ads, scores, np.array([100.0, 1.0, 1.0]))
+
+
+def test_spread_against_muse2_by_hand():
+    active = np.arange(3)
+    muse2 = np.array([[0], [1], [2]])
+    crowded = np.array([[0], [0], [0]])
+    worse = stage.spread_against_muse2(crowded, muse2, active)
+    assert not worse.helps
+    assert "coverage 1.0000 → 0.3333" in worse.text
+    assert stage.spread_against_muse2(muse2, crowded, active).helps
+    assert stage.spread_against_muse2(muse2, muse2, active).helps  # a tie keeps OT
+
+
+def test_a_redistribution_that_crowds_falls_back_to_muse2_lists():
+    inst = crowding_instance()
+    policy = stage.Policy(0.25, 0.0, 30.0, "neglogp", 1.0, True)
+    plain = stage.redistribute(inst, policy, k=1)
+    assert plain.lists[:, 0].tolist() == [0, 0, 0]  # what the plan alone would send
+    out, spread = stage.lists_for_tonight(inst, policy, np.arange(3), k=1)
+    assert not spread.helps
+    assert out.lists[:, 0].tolist() == [0, 1, 2]  # Muse.2's own top-1
+    assert out.rerank_rank[:, 0].tolist() == [1, 1, 1]
+    # on a market where it spreads, the redistributed lists stay
+    inst = hand_instance()
+    helped = stage.Policy(0.25, 0.0, 10.0, "neglogp", 1.0, True)
+    out, spread = stage.lists_for_tonight(inst, helped, np.arange(3), k=1)
+    assert spread.helps and out.lists[:, 0].tolist() == [1, 2, 0]

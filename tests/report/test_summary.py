@@ -23,6 +23,15 @@ def _warehouse() -> duckdb.DuckDBPyConnection:
         "(?, 'recs/to_send', 2.5, 310, 14, now() + INTERVAL 1 MINUTE)",
         [DAY, DAY],
     )
+    con.execute(
+        "CREATE TABLE metrics.nights (run_date DATE, status VARCHAR, run_id VARCHAR, "
+        "detail VARCHAR, updated_at TIMESTAMP)"
+    )
+    con.execute(
+        "INSERT INTO metrics.nights VALUES (?, 'failed', 'r1', 'metrics/market: check x failed', "
+        "now())",
+        [DAY],
+    )
     con.execute("CREATE TABLE recs.to_send (run_date DATE, ad_id BIGINT)")
     con.execute("INSERT INTO recs.to_send SELECT ?, range FROM range(14)", [DAY])
     con.execute(
@@ -46,7 +55,7 @@ def test_summary_prints_rows_latest_runs_and_undefined_recall_as_na():
     with _warehouse() as con:
         text = night_summary(con, None)  # the latest partition
     lines = text.splitlines()
-    assert lines[0] == f"partition {DAY}"
+    assert lines[0] == f"partition {DAY}: night failed (metrics/market: check x failed)"
     assert any(line.split() == ["recs.to_send", "14"] for line in lines)
     # the latest run of an asset only
     runs = [line.split() for line in lines if line.startswith("recs/to_send")]
