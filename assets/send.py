@@ -5,6 +5,7 @@ grid) and tonight's send list (logic in jobrec.send_pipeline, jobrec.thresholds,
 import datetime as dt
 from pathlib import Path
 
+import pyarrow.parquet as pq
 from dagster import MetadataValue
 
 from assets.clean import clean_recommendation_feedback
@@ -162,4 +163,45 @@ def to_send(step: Step) -> Written:
     return Written(stats["rows"], {**stats, "pruned_rows": pruned, "recent_send_cutoff": cutoff})
 
 
-SEND_ASSETS = [funnel, segment_thresholds, to_send]
+def _outbox_check(step: Step, written: Written) -> Verdict:
+    """The version the mailer will take is complete: its marker is there, and its Parquet file
+    holds the night's send list row for row (count and checksum as the marker says)."""
+    folder = send.newest_complete(step.settings.outbox_dir, step.run_date)
+    if folder is None:
+        return Verdict(False, f"no complete outbox version for {step.run_date}")
+    marker = written.result
+    (rows,) = step.con.execute(
+        "SELECT count(*) FROM recs.to_send WHERE run_date = ?", [step.run_date]
+    ).fetchone()
+    on_disk = pq.ParquetFile(folder / "to_send.parquet").metadata.num_rows
+    ok = folder == marker.folder and marker.rows == rows == on_disk
+    return Verdict(
+        ok,
+        f"{folder.name}: {on_disk} rows ({rows} in recs.to_send), "
+        + ("written tonight" if marker.written else "unchanged: the same list was there"),
+    )
+
+
+@daily_asset(
+    key=["outbox", "to_send"],
+    group="send",
+    deps=[to_send],
+    checks={"complete_for_the_mailer": _outbox_check},
+)
+def outbox(step: Step) -> Written:
+    """The night's send list as files for the mailing system, complete or absent:
+    `JOBREC_OUTBOX_DIR/<day>/v<n>/to_send.parquet` and `.csv`, then the `_READY` marker. A
+    re-run never replaces a version: a different list becomes the next version."""
+    version = send.write_outbox(
+        send.mailer_list(step.con, step.run_date), step.settings.outbox_dir, step.run_date
+    )
+    meta = {
+        "path": str(version.folder),
+        "version": version.version,
+        "written": version.written,
+        "parquet_sha256": version.sha256["to_send.parquet"],
+    }
+    return Written(version.rows, meta, result=version)
+
+
+SEND_ASSETS = [funnel, segment_thresholds, to_send, outbox]

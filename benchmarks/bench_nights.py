@@ -42,6 +42,7 @@ def run_night(project: Path, raw: Path, day: str, folder: Path) -> float:
         "JOBREC_PUBLISHED": str(folder / "published" / "jobrec.duckdb"),
         "JOBREC_MODELS_DIR": str(folder / "models"),
         "JOBREC_REPORTS_DIR": str(folder / "reports"),
+        "JOBREC_OUTBOX_DIR": str(folder / "outbox"),
         "GX_ANALYTICS_ENABLED": "False",
     }
     dagster = str(Path(sys.executable).parent / "dagster")

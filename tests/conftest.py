@@ -24,6 +24,7 @@ def make_settings(root: Path, raw_dir: Path, **overrides) -> Settings:
         models_dir=root / "models",
         published=root / "published" / "jobrec.duckdb",
         reports_dir=root / "reports",
+        outbox_dir=root / "outbox",
         start_date=dt.date(2025, 1, 1),
         retention_days=0,
     )

@@ -25,6 +25,7 @@ class Settings:
     models_dir: Path
     published: Path
     reports_dir: Path
+    outbox_dir: Path  # the send lists handed to the mailing system (jobrec.send.outbox)
     start_date: dt.date
     retention_days: int
     # the redistribution's edge cost (neglogp, linear or rank); None: the stage's default
@@ -38,6 +39,7 @@ class Settings:
             models_dir=_path("JOBREC_MODELS_DIR", DATA_DIR / "models"),
             published=_path("JOBREC_PUBLISHED", DATA_DIR / "published" / "jobrec.duckdb"),
             reports_dir=_path("JOBREC_REPORTS_DIR", DATA_DIR / "reports"),
+            outbox_dir=_path("JOBREC_OUTBOX_DIR", DATA_DIR / "outbox"),
             # Early enough for any generated timeline; partitions before the data are just empty.
             start_date=dt.date.fromisoformat(os.environ.get("JOBREC_START_DATE", "2025-01-01")),
             # Large per-partition snapshots (clean tables, candidates) keep this many days; 0 = all.

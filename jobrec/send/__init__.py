@@ -4,6 +4,7 @@ beside the exhaustive grid) and tonight's send list (recs.to_send).
 Public surface: what the assets call, and the threshold searches the benchmarks time.
 """
 
+from jobrec.send.outbox import OutboxVersion, newest_complete, write_outbox
 from jobrec.send.plots import segment_objective_plot
 from jobrec.send.stage import (
     RECENT_SEND_DAYS,
@@ -12,6 +13,7 @@ from jobrec.send.stage import (
     SendSettings,
     Tuned,
     choose_thresholds,
+    mailer_list,
     threshold_problems,
     train,
     write_thresholds,
@@ -20,6 +22,7 @@ from jobrec.send.stage import (
 from jobrec.send.thresholds import greedy_search, grid_search, tuning_tables
 
 __all__ = [
+    "OutboxVersion",
     "RECENT_SEND_DAYS",
     "SENDS_PER_SEEKER",
     "SETTINGS",
@@ -28,10 +31,13 @@ __all__ = [
     "choose_thresholds",
     "greedy_search",
     "grid_search",
+    "mailer_list",
+    "newest_complete",
     "segment_objective_plot",
     "threshold_problems",
     "train",
     "tuning_tables",
     "write_thresholds",
+    "write_outbox",
     "write_to_send",
 ]

@@ -22,6 +22,7 @@ import pickle
 
 import numpy as np
 import pandas as pd
+import pyarrow as pa
 
 from jobrec.data import model_store, warehouse
 from jobrec.data.market import VALIDATION_DAYS, Market
@@ -480,3 +481,13 @@ def write_to_send(con, run_date: dt.date, models_dir, per_seeker: int = SENDS_PE
         "eligible_pairs": len(candidates),
         "passing_pairs": int(passing.sum()),
     }
+
+
+def mailer_list(con, run_date: dt.date) -> pa.Table:
+    """Night `run_date`'s send list as the mailing system takes it: one row per mail (seeker,
+    ad, the ad's place in the seeker's mail), in a stable order."""
+    return con.sql(
+        "SELECT run_date, jobseeker_id, ad_id, rank FROM recs.to_send WHERE run_date = ? "
+        "ORDER BY jobseeker_id, rank",
+        params=[run_date],
+    ).to_arrow_table()

@@ -61,6 +61,13 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     first = _dump(tiny_settings.warehouse, TINY_DAY, outputs)
     assert run_day(tiny_settings, TINY_DAY).success  # a re-run retrains: seeded, same tables
     assert _dump(tiny_settings.warehouse, TINY_DAY, outputs) == first
+    # the send list was handed over once: the re-run's identical list is no new version
+    outbox = tiny_settings.outbox_dir / TINY_DAY.isoformat()
+    assert sorted(p.name for p in outbox.iterdir()) == ["v1"]
+    assert send.newest_complete(tiny_settings.outbox_dir, TINY_DAY) == outbox / "v1"
+    with duckdb.connect(str(tiny_settings.published), read_only=True) as con:
+        nights = con.execute("SELECT run_date, status FROM metrics.nights").fetchall()
+    assert nights == [(TINY_DAY, "complete")]
     _check_ranking_rows(tiny_settings.warehouse, TINY_DAY, forward=True)
     _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)

@@ -29,6 +29,7 @@ def instance_env(root: Path, raw: Path) -> dict[str, str]:
         "JOBREC_PUBLISHED": str(root / "pub" / "jobrec.duckdb"),
         "JOBREC_MODELS_DIR": str(root / "models"),
         "JOBREC_REPORTS_DIR": str(root / "reports"),
+        "JOBREC_OUTBOX_DIR": str(root / "outbox"),
         "JOBREC_RETENTION_DAYS": "0",
     }
     # the instance's storage exists before any run (as it does once scripts/setup.sh has run)
