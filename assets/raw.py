@@ -132,22 +132,26 @@ def raw_inputs(
             )[:4000],
             metadata={"violations": len(violations)},
         )
-        if refused is None:
-            found = findings.get(name, [])
-            yield AssetCheckResult(
-                asset_key=key,
-                check_name="plausibility",
-                passed=not found,
-                severity=AssetCheckSeverity.WARN,
-                description=(
-                    "\n".join(f"partition {day}: {v.message()}" for day, v in found)
-                    if found
-                    else "no implausible rows"
-                )[:4000],
-                metadata={"implausible_rows": sum(v.rows for _, v in found)},
-            )
-            for day, v in found:
-                context.log.warning(f"partition {day}: {v.message()}")
+        found = findings.get(name, [])
+        if refused is not None:  # findings need every file valid: not looked for
+            text = f"not evaluated: partition {refused}'s inputs were refused by the contract"
+        elif found:
+            text = "\n".join(f"partition {day}: {v.message()}" for day, v in found)
+        else:
+            text = "no implausible rows"
+        yield AssetCheckResult(
+            asset_key=key,
+            check_name="plausibility",
+            passed=refused is None and not found,
+            severity=AssetCheckSeverity.WARN,
+            description=text[:4000],
+            metadata={
+                "evaluated": refused is None,
+                "implausible_rows": sum(v.rows for _, v in found),
+            },
+        )
+        for day, v in found:
+            context.log.warning(f"partition {day}: {v.message()}")
     if refused is None:
         context.log.info(
             "raw inputs valid: " + ", ".join(f"{n} {r:,} rows" for n, r in rows.items())

@@ -14,6 +14,7 @@ from assets.rerank import RERANK_ASSETS
 from assets.resources import build_resources
 from assets.retrieval import RETRIEVAL_ASSETS
 from assets.send import SEND_ASSETS
+from orchestration.alerts import late_send_list_alert, run_failure_alert
 from orchestration.jobs import nightly_job, nightly_schedule
 from orchestration.recovery import dead_run_sensor
 
@@ -38,7 +39,7 @@ defs = Definitions(
     assets=ALL_ASSETS,
     jobs=[nightly_job],
     schedules=[nightly_schedule],
-    sensors=[dead_run_sensor],
+    sensors=[dead_run_sensor, run_failure_alert, late_send_list_alert],
     resources=build_resources(),
     # One process per run: steps share the warehouse file one after the other, no per-step
     # process start (torch and GX imports), and a run never contends with itself for the lock.

@@ -25,6 +25,7 @@ def make_settings(root: Path, raw_dir: Path, **overrides) -> Settings:
         published=root / "published" / "jobrec.duckdb",
         reports_dir=root / "reports",
         outbox_dir=root / "outbox",
+        alerts_dir=root / "alerts",
         start_date=dt.date(2025, 1, 1),
         retention_days=0,
     )

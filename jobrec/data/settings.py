@@ -26,10 +26,13 @@ class Settings:
     published: Path
     reports_dir: Path
     outbox_dir: Path  # the send lists handed to the mailing system (jobrec.send.outbox)
+    alerts_dir: Path  # the operational alerts' log (jobrec.alerts), outside the warehouse
     start_date: dt.date
     retention_days: int
     # the redistribution's edge cost (neglogp, linear or rank); None: the stage's default
     ot_cost: str | None = None
+    # where alerts are also POSTed as JSON (JOBREC_ALERT_WEBHOOK); None: the log only
+    alert_webhook: str | None = None
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -40,6 +43,8 @@ class Settings:
             published=_path("JOBREC_PUBLISHED", DATA_DIR / "published" / "jobrec.duckdb"),
             reports_dir=_path("JOBREC_REPORTS_DIR", DATA_DIR / "reports"),
             outbox_dir=_path("JOBREC_OUTBOX_DIR", DATA_DIR / "outbox"),
+            alerts_dir=_path("JOBREC_ALERTS_DIR", DATA_DIR / "alerts"),
+            alert_webhook=os.environ.get("JOBREC_ALERT_WEBHOOK") or None,
             # Early enough for any generated timeline; partitions before the data are just empty.
             start_date=dt.date.fromisoformat(os.environ.get("JOBREC_START_DATE", "2025-01-01")),
             # Large per-partition snapshots (clean tables, candidates) keep this many days; 0 = all.
