@@ -14,6 +14,16 @@ import pyarrow.parquet as pq
 from jobrec.data.contract import RAW_SCHEMAS
 
 RUN_DATE = dt.date(2026, 3, 10)
+# the data layer's tables: what a night of the raw, clean and publish assets writes
+DATA_LAYER_TABLES = [
+    "clean.jobseekers",
+    "clean.job_ads",
+    "clean.applications",
+    "clean.hires",
+    "clean.recommendation_feedback",
+    "eval.forward_applications",
+    "eval.forward_hires",
+]
 UTC = dt.UTC
 
 

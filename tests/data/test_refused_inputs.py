@@ -16,15 +16,7 @@ from tests import minimarket
 from tests.conftest import make_settings, run_foundation
 
 PREVIOUS = minimarket.RUN_DATE - dt.timedelta(days=1)
-TABLES = [
-    "clean.jobseekers",
-    "clean.job_ads",
-    "clean.applications",
-    "clean.hires",
-    "clean.recommendation_feedback",
-    "eval.forward_applications",
-    "eval.forward_hires",
-]
+TABLES = minimarket.DATA_LAYER_TABLES
 
 
 table, with_value = minimarket.raw_table, minimarket.with_value

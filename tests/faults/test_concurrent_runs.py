@@ -16,15 +16,7 @@ from tests.faults.cli import instance_env, start_run
 
 pytestmark = pytest.mark.slow
 
-TABLES = [
-    "clean.jobseekers",
-    "clean.job_ads",
-    "clean.applications",
-    "clean.hires",
-    "clean.recommendation_feedback",
-    "eval.forward_applications",
-    "eval.forward_hires",
-]
+TABLES = minimarket.DATA_LAYER_TABLES
 
 
 class AnalystReader(threading.Thread):

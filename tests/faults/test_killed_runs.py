@@ -24,15 +24,7 @@ pytestmark = pytest.mark.slow
 
 DAY = minimarket.RUN_DATE
 PREVIOUS = DAY - dt.timedelta(days=1)
-TABLES = [
-    "clean.jobseekers",
-    "clean.job_ads",
-    "clean.applications",
-    "clean.hires",
-    "clean.recommendation_feedback",
-    "eval.forward_applications",
-    "eval.forward_hires",
-]
+TABLES = minimarket.DATA_LAYER_TABLES
 
 
 @pytest.fixture(scope="module")

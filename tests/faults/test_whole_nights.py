@@ -19,15 +19,7 @@ pytestmark = pytest.mark.slow
 DAY = minimarket.RUN_DATE
 FAILING, LATER = DAY - dt.timedelta(days=1), DAY
 EARLIER = DAY - dt.timedelta(days=2)
-TABLES = [
-    "clean.jobseekers",
-    "clean.job_ads",
-    "clean.applications",
-    "clean.hires",
-    "clean.recommendation_feedback",
-    "eval.forward_applications",
-    "eval.forward_hires",
-]
+TABLES = minimarket.DATA_LAYER_TABLES
 
 
 def _published_days(settings) -> dict[str, set[dt.date]]:
