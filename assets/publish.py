@@ -19,22 +19,14 @@ def published_copy_matches(step: Step, written: Written) -> Verdict:
     expected = written.metadata["table_rows"]
     hidden = warehouse.unfinished_nights(step.con)
     with duckdb.connect(step.settings.published, read_only=True) as pub:
-        tables = pub.execute(
-            "SELECT table_schema || '.' || table_name, "
-            "bool_or(column_name = 'run_date') FROM information_schema.columns GROUP BY 1"
-        ).fetchall()
-        found = {t: pub.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t, _ in tables}
-        leaked = {
-            t: n
-            for t, partitioned in tables
-            if partitioned and hidden and t not in warehouse.RUN_LOG_TABLES
-            for (n,) in [
-                pub.execute(
-                    f"SELECT count(*) FROM {t} WHERE list_contains(?, run_date)", [hidden]
-                ).fetchone()
-            ]
-            if n
+        found = {
+            f"{s}.{t}": pub.execute(f'SELECT count(*) FROM "{s}"."{t}"').fetchone()[0]
+            for s, t in pub.execute(
+                "SELECT table_schema, table_name FROM information_schema.tables "
+                "WHERE table_type = 'BASE TABLE'"
+            ).fetchall()
         }
+        leaked = warehouse.nights_rows(pub, hidden)
     wrong = {t: (n, found.get(t)) for t, n in expected.items() if found.get(t) != n}
     problems = []
     if wrong:

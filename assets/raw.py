@@ -124,7 +124,7 @@ def raw_inputs(
                     "path": str(raw.path),
                     "format": raw.format,
                     "rows": rows[name],
-                    "bytes": sum(p.stat().st_size for p in _parts(raw.path)),
+                    "bytes": sum(p.stat().st_size for p in raw.parts),
                 },
             )
         problems = "\n".join(v.message() for v in violations)
@@ -166,7 +166,3 @@ def raw_inputs(
             refused,
             "\n".join(v.message() for vs in reports.values() for v in vs),
         )
-
-
-def _parts(path):
-    return sorted(path.glob("*.parquet")) if path.is_dir() else [path]

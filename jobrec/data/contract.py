@@ -394,6 +394,11 @@ class RawFile:
     def label(self) -> str:
         return self.path.name
 
+    @property
+    def parts(self) -> list[Path]:
+        """The files read: the Parquet parts of a folder, or the file itself."""
+        return _parts(self.path)
+
 
 def locate(raw_dir: Path, name: str) -> RawFile | None:
     """The input file: <name>.parquet, a folder <name>/ of Parquet parts, or <name>.csv."""
@@ -584,7 +589,7 @@ class RawInputs:
         columns = COLUMNS[name]
         p = {"horizon": self.horizon}
         if raw.format == "parquet":
-            paths = _parts(raw.path)
+            paths = raw.parts
             schemas = {path.name: pq.read_schema(path) for path in paths}
             n_rows = sum(pq.ParquetFile(path).metadata.num_rows for path in paths)
             types = {}  # every part must have every column, with a valid type
@@ -861,7 +866,7 @@ class RawInputs:
         keys = [k for k in ROW_KEYS[name] if k != column]
         time = TIME_COLUMN[name]
         total, samples = 0, []
-        for part in _parts(raw.path):
+        for part in raw.parts:
             parquet = pq.ParquetFile(part)
             if not pat.is_floating(parquet.schema_arrow.field(column).type):
                 continue  # integers and decimals hold no NaN

@@ -206,6 +206,31 @@ def unfinished_nights(con: duckdb.DuckDBPyConnection) -> list[dt.date]:
     return [d for (d,) in rows]
 
 
+def nights_rows(
+    con: duckdb.DuckDBPyConnection, nights: list[dt.date], catalog: str | None = None
+) -> dict[str, int]:
+    """Rows of `nights` in every partitioned table of `catalog` (default: the connection's
+    database) but the run log, by table; only tables that hold some."""
+    if not nights:
+        return {}
+    catalog = catalog or con.execute("SELECT current_database()").fetchone()[0]
+    tables = con.execute(
+        "SELECT table_schema || '.' || table_name FROM information_schema.columns "
+        "WHERE table_catalog = ? AND column_name = 'run_date'",
+        [catalog],
+    ).fetchall()
+    counts = {}
+    for (table,) in tables:
+        if table in RUN_LOG_TABLES:
+            continue
+        (n,) = con.execute(
+            f'SELECT count(*) FROM "{catalog}".{table} WHERE list_contains(?, run_date)', [nights]
+        ).fetchone()
+        if n:
+            counts[table] = int(n)
+    return counts
+
+
 def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str, int]:
     """Copy the warehouse's complete nights to `destination` and swap the copy in atomically.
 
@@ -226,21 +251,11 @@ def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str
     con.execute(f"ATTACH '{tmp}' AS publish_target")
     try:
         con.execute(f'COPY FROM DATABASE "{source}" TO publish_target')
-        partitioned = con.execute(
-            "SELECT table_schema || '.' || table_name FROM information_schema.columns "
-            "WHERE table_catalog = 'publish_target' AND column_name = 'run_date'"
-        ).fetchall()
-        hidden_rows = {}
-        for (table,) in partitioned:
-            if hidden and table not in RUN_LOG_TABLES:
-                (hidden_rows[table],) = con.execute(
-                    f"SELECT count(*) FROM publish_target.{table} WHERE list_contains(?, run_date)",
-                    [hidden],
-                ).fetchone()
-                con.execute(
-                    f"DELETE FROM publish_target.{table} WHERE list_contains(?, run_date)",
-                    [hidden],
-                )
+        hidden_rows = nights_rows(con, hidden, catalog="publish_target")
+        for table in hidden_rows:
+            con.execute(
+                f"DELETE FROM publish_target.{table} WHERE list_contains(?, run_date)", [hidden]
+            )
         counts = {}
         for schema, name in con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
