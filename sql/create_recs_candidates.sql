@@ -4,5 +4,5 @@ CREATE TABLE IF NOT EXISTS recs.candidates (
     jobseeker_id VARCHAR NOT NULL,
     ad_id VARCHAR NOT NULL,
     "rank" SMALLINT NOT NULL,  -- 1..1000 by decreasing Muse.0 score
-    score FLOAT NOT NULL  -- Muse.0 score: cosine of the two embeddings / temperature
+    score FLOAT NOT NULL  -- Muse.0 score: cosine of the two unit embeddings, in [-1, 1]
 );

@@ -18,6 +18,7 @@ import pandas as pd
 import pyarrow as pa
 
 from jobrec.data.settings import PROJECT_ROOT
+from jobrec.data.table_docs import apply_comments
 
 SQL_DIR = PROJECT_ROOT / "sql"
 _IDENT = re.compile(r"^[a-z_][a-z0-9_]*(\.[a-z_][a-z0-9_]*)?$")
@@ -237,7 +238,8 @@ def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str
     The copy is written next to the destination and renamed over it: an analyst who has the old
     copy open keeps reading it, one who opens it afterwards sees the new one, nobody sees half.
     Partitions of unfinished nights (`unfinished_nights`) are left out of every table but the run
-    log, so analysts see a night whole or not at all. Temporaries left by a publish that was
+    log, so analysts see a night whole or not at all. The copy's tables and columns carry their
+    descriptions as DuckDB comments (`table_docs`). Temporaries left by a publish that was
     killed are removed first (publishing runs one at a time, in the warehouse pool). Returns the
     row count of every published table.
     """
@@ -256,6 +258,7 @@ def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str
             con.execute(
                 f"DELETE FROM publish_target.{table} WHERE list_contains(?, run_date)", [hidden]
             )
+        apply_comments(con, catalog="publish_target")
         counts = {}
         for schema, name in con.execute(
             "SELECT table_schema, table_name FROM information_schema.tables "
