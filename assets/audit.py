@@ -2,7 +2,7 @@
 
 from dagster import MetadataValue
 
-from assets.common import Step, Verdict, Written, daily_asset
+from assets.common import GROUPS, Step, Verdict, Written, daily_asset
 from assets.send import to_send
 from jobrec import audit
 from jobrec.data import warehouse
@@ -33,7 +33,9 @@ def _no_amplification(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["metrics", "fairness"],
-    group="audit",
+    group=GROUPS["audit"],
+    table="metrics.fairness",
+    kinds={"scikitlearn"},
     deps=[to_send],
     checks={"gaps_estimated": _estimated},
     warnings={"no_amplification": _no_amplification},

@@ -7,11 +7,12 @@ before run_date; eval.forward_* holds the 7 days from run_date on, for evaluatio
 
 from __future__ import annotations
 
-from assets.common import Step, Verdict, Written, daily_asset
-from assets.raw import RAW_KEYS
+from assets.common import GROUPS, Step, Verdict, Written, daily_asset
+from assets.raw import VALIDATED_INPUTS
 from jobrec.data import warehouse
 from jobrec.data.clean import CLEAN_TABLES, write_clean_partition
 from jobrec.data.quality import run_suite
+from jobrec.data.table_docs import table_description
 
 
 def write_table(step: Step, table: str) -> Written:
@@ -51,10 +52,12 @@ def _clean_asset(table: str, deps: list):
 
     @daily_asset(
         key=[schema, name],
-        group="clean",
+        group=GROUPS[schema],
+        table=table,
         deps=deps,
         checks={"great_expectations": great_expectations_check(table)},
-        description=f"`{table}`: {__doc__.splitlines()[0]}",
+        description=f"`{table}`: {table_description(table)}",
+        kinds={"great_expectations"},
     )
     def _compute(step: Step) -> Written:
         return write_table(step, table)
@@ -62,16 +65,14 @@ def _clean_asset(table: str, deps: list):
     return _compute
 
 
-clean_jobseekers = _clean_asset("clean.jobseekers", [RAW_KEYS["jobseekers"]])
-clean_job_ads = _clean_asset("clean.job_ads", [RAW_KEYS["job_ads"]])
+clean_jobseekers = _clean_asset("clean.jobseekers", [VALIDATED_INPUTS])
+clean_job_ads = _clean_asset("clean.job_ads", [VALIDATED_INPUTS])
 _entities = [clean_jobseekers, clean_job_ads]
-clean_applications = _clean_asset("clean.applications", [RAW_KEYS["applications"], *_entities])
-clean_hires = _clean_asset("clean.hires", [RAW_KEYS["hires"], *_entities])
-clean_recommendation_feedback = _clean_asset(
-    "clean.recommendation_feedback", [RAW_KEYS["recommendation_feedback"], *_entities]
-)
-eval_forward_applications = _clean_asset("eval.forward_applications", [RAW_KEYS["applications"]])
-eval_forward_hires = _clean_asset("eval.forward_hires", [RAW_KEYS["hires"]])
+clean_applications = _clean_asset("clean.applications", _entities)
+clean_hires = _clean_asset("clean.hires", _entities)
+clean_recommendation_feedback = _clean_asset("clean.recommendation_feedback", _entities)
+eval_forward_applications = _clean_asset("eval.forward_applications", [VALIDATED_INPUTS])
+eval_forward_hires = _clean_asset("eval.forward_hires", [VALIDATED_INPUTS])
 
 CLEAN_ASSETS = [
     clean_jobseekers,

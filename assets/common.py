@@ -22,25 +22,63 @@ from typing import Any
 
 import duckdb
 from dagster import (
+    AssetCheckKey,
     AssetCheckResult,
     AssetCheckSeverity,
     AssetCheckSpec,
     AssetExecutionContext,
     AssetKey,
+    AssetSpec,
     BackfillPolicy,
+    FreshnessPolicy,
     MaterializeResult,
     ResourceParam,
-    asset,
+    RetryRequested,
+    TableColumn,
+    TableSchema,
+    multi_asset,
 )
 
 from assets.partitions import daily_partitions
 from assets.resources import Warehouse
+from jobrec.data import model_store
 from jobrec.data.run_stats import StepTracker
 from jobrec.data.settings import Settings
-from jobrec.data.warehouse import mark_night, record_run, transaction
+from jobrec.data.table_docs import column_descriptions
+from jobrec.data.warehouse import is_lock_error, mark_night, record_run, transaction
 
 # Every step that opens the warehouse for writing runs in this pool (limit 1: see dagster.yaml).
 WAREHOUSE_POOL = "jobrec_warehouse"
+OWNERS = ["team:jobrec"]
+# The chain's groups, numbered so that the UI lists them in the order the night runs them (a
+# name must not start with a digit: selection strings such as `group:step02_clean` need that).
+GROUPS = {
+    name: f"step{i:02d}_{name}"
+    for i, name in enumerate(
+        [
+            "raw",
+            "clean",
+            "eval",
+            "retrieval",
+            "rerank",
+            "redistribution",
+            "send",
+            "audit",
+            "report",
+            "publish",
+        ],
+        start=1,
+    )
+}
+# A step that waited JOBREC_LOCK_WAIT_S for the warehouse's write lock (another process writing)
+# is retried this many times, a few minutes apart: partition writes are idempotent. Nothing else
+# is retried: a failed check or a bug fails the same way twice.
+LOCK_RETRIES = 2
+LOCK_RETRY_WAIT_S = 300
+# The send list and the report are due by 06:00 UTC (the mailing system's pick-up).
+DUE_BY_0600 = FreshnessPolicy.cron(
+    deadline_cron="0 6 * * *", lower_bound_delta=dt.timedelta(hours=6)
+)
 
 
 @dataclasses.dataclass
@@ -95,11 +133,19 @@ def daily_asset(
     transactional: bool = True,
     warnings: Mapping[str, Check] | None = None,
     completes_night: bool = False,
+    table: str | None = None,
+    model: str | None = None,
+    kinds: set[str] | None = None,
+    code_version: str | None = None,
+    freshness_policy: FreshnessPolicy | None = None,
 ) -> Callable[[Compute], Any]:
     """`transactional=False` is for steps that manage their own atomicity (publishing).
     `warnings`: checks that report (severity WARN) but never block nor roll back: findings such
     as an audit's must not stop the night's recommendations. `completes_night`: the step that
-    marks the night whole itself (publishing) rather than 'running'."""
+    marks the night whole itself (publishing) rather than 'running'. `table`: the warehouse
+    table the asset writes (its row count, name and column schema go into the metadata);
+    `model`: the models_dir folder it saves (its size goes into the metadata instead of rows).
+    `code_version`: bump it when the asset's logic changes what it writes."""
     warnings = dict(warnings or {})
     asset_key = AssetKey(list(key))
 
@@ -112,16 +158,30 @@ def daily_asset(
             for name, fn in warnings.items()
         ]
 
-        @asset(
-            key=asset_key,
-            deps=list(deps),
-            group_name=group,
-            description=description or compute.__doc__,
+        @multi_asset(
+            name=asset_key.to_python_identifier(),
+            specs=[
+                AssetSpec(
+                    asset_key,
+                    deps=list(deps),
+                    group_name=group,
+                    description=description or compute.__doc__,
+                    kinds=set(kinds or ()) | ({"duckdb"} if table else set()),
+                    owners=OWNERS,
+                    code_version=code_version,
+                    freshness_policy=freshness_policy,
+                    tags={"jobrec/output": "table" if table else "model" if model else "files"},
+                    metadata={"dagster/table_name": table} if table else None,
+                    skippable=True,  # a refused partition materialises nothing
+                )
+            ],
             partitions_def=daily_partitions,
             backfill_policy=BackfillPolicy.single_run(),
             pool=WAREHOUSE_POOL,
             check_specs=specs,
-            output_required=False,  # a refused partition materialises nothing
+            # check results are optional: a refused partition has no WARN findings to report
+            # (they are computed on what passed the blocking checks)
+            can_subset=True,
         )
         def _asset(
             context: AssetExecutionContext, warehouse: Warehouse, settings: ResourceParam[Settings]
@@ -129,7 +189,7 @@ def daily_asset(
             total_rows, days, refused = 0, [], None
             verdicts: dict[str, Verdict] = {}
             for run_date in sorted(dt.date.fromisoformat(k) for k in context.partition_keys):
-                with warehouse.get_connection() as con:
+                with _connection(warehouse) as con:
                     step = Step(context, con, settings, run_date)
                     try:
                         with StepTracker() as tracker, _maybe_transaction(con, transactional):
@@ -144,8 +204,12 @@ def daily_asset(
                                 )
                     except _Refused:
                         refused = run_date
-                        failed = [n for n, v in verdicts.items() if not v.passed]
-                        detail = f"{asset_name(key)}: check {', '.join(failed)} failed"
+                        failed = [
+                            f"{n} ({v.description.splitlines()[0][:200]})"
+                            for n, v in verdicts.items()
+                            if not v.passed
+                        ]
+                        detail = f"{asset_name(key)}: check {'; '.join(failed)} failed"
                         mark_night(con, run_date, "failed", context.run.run_id, detail)
                         break
                     record_run(
@@ -164,17 +228,26 @@ def daily_asset(
                     f"{asset_name(key)} {run_date}: {written.rows} rows in {tracker.seconds:.1f}s"
                 )
             if refused is None:
-                yield MaterializeResult(metadata=_metadata(days, total_rows))
+                meta = _metadata(days, total_rows, table is not None)
+                if table:
+                    with _connection(warehouse) as con:
+                        meta["dagster/column_schema"] = table_schema(con, table)
+                if model:
+                    meta.update(_saved(settings.models_dir, days[-1][0], model))
+                yield MaterializeResult(metadata=meta)
+            # the partition the results speak of: the refused one, else the last of the run
+            checked = refused or (days[-1][0] if days else None)
             for name, verdict in verdicts.items():
-                prefix = f"partition {refused}: " if refused and not verdict.passed else ""
+                if AssetCheckKey(asset_key, name) not in context.selected_asset_check_keys:
+                    continue
                 yield AssetCheckResult(
                     check_name=name,
                     passed=verdict.passed,
                     severity=AssetCheckSeverity.WARN
                     if name in warnings
                     else AssetCheckSeverity.ERROR,
-                    description=(prefix + verdict.description)[:4000],
-                    metadata=verdict.metadata,
+                    description=(f"partition {checked}: " + verdict.description)[:4000],
+                    metadata={"partition": str(checked), **verdict.metadata},
                 )
 
         return _asset
@@ -190,10 +263,52 @@ class _Refused(Exception):
     """Raised inside the transaction to roll it back when a blocking check fails."""
 
 
-def _metadata(days: list, total_rows: int) -> dict[str, Any]:
+@contextlib.contextmanager
+def _connection(warehouse: Warehouse):
+    """The warehouse connection; a lock held past the wait (another process writing) asks
+    Dagster to retry the step later instead of failing the night."""
+    try:
+        with warehouse.get_connection() as con:
+            yield con
+    except duckdb.IOException as exc:
+        if not is_lock_error(exc):
+            raise
+        raise RetryRequested(max_retries=LOCK_RETRIES, seconds_to_wait=LOCK_RETRY_WAIT_S) from exc
+
+
+def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> TableSchema:
+    """The table's columns as the warehouse has them, with the analysts' descriptions."""
+    schema, name = table.split(".")
+    described = column_descriptions(table)
+    return TableSchema(
+        columns=[
+            TableColumn(name=c, type=t, description=described.get(c))
+            for c, t in con.execute(
+                "SELECT column_name, data_type FROM duckdb_columns() "
+                "WHERE database_name = current_database() AND schema_name = ? "
+                "AND table_name = ? ORDER BY column_index",
+                [schema, name],
+            ).fetchall()
+        ]
+    )
+
+
+def _saved(models_dir, run_date: dt.date, model: str) -> dict[str, Any]:
+    folder = model_store.model_dir(models_dir, run_date, model)
+    files = [p for p in folder.rglob("*") if p.is_file()] if folder.exists() else []
+    return {
+        "saved_to": str(folder),
+        "saved_files": len(files),
+        "saved_mb": round(sum(p.stat().st_size for p in files) / 2**20, 2),
+    }
+
+
+def _metadata(days: list, total_rows: int, is_table: bool) -> dict[str, Any]:
     run_date, written, tracker = days[-1]
     meta = {
-        "rows": total_rows,
+        # a single-run backfill records this metadata on each of its partitions
+        **({"dagster/row_count": written.rows} if is_table else {}),
+        **({"rows_by_partition": {str(d): w.rows for d, w, _ in days}} if len(days) > 1 else {}),
         "partitions": len(days),
         "seconds": round(sum(t.seconds for _, _, t in days), 3),
         "peak_rss_mb": round(max(t.peak_rss_mb for _, _, t in days), 1),

@@ -8,8 +8,9 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 import duckdb
+from dagster import DagsterEventType, Failure
 
-from assets.common import Step, Verdict, Written, daily_asset
+from assets.common import GROUPS, Step, Verdict, Written, daily_asset
 from jobrec.data import warehouse
 
 
@@ -40,20 +41,60 @@ def published_copy_matches(step: Step, written: Written) -> Verdict:
     )
 
 
+def columns_described(step: Step, written: Written) -> Verdict:
+    """Every column of the published copy carries its description for analysts
+    (jobrec.data.table_docs): a new column without one is reported, not refused."""
+    with duckdb.connect(step.settings.published, read_only=True) as pub:
+        bare = pub.execute(
+            "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
+            "WHERE database_name = current_database() AND NOT internal "
+            "AND coalesce(comment, '') = '' ORDER BY 1"
+        ).fetchall()
+    bare = [c for (c,) in bare]
+    return Verdict(
+        not bare,
+        f"{len(bare)} column(s) without a description: {', '.join(bare[:20])}"
+        if bare
+        else "every published column is described",
+        {"undescribed_columns": len(bare)},
+    )
+
+
+def not_yet_written(step: Step) -> list[str]:
+    """The other assets this run selected that have not been materialised in it yet. Publishing
+    depends on the chain's last assets only (a readable graph), so in a selection that leaves
+    them out nothing orders it after the rest: it must not publish a night half-written."""
+    run = step.context.run
+    selected = {k for k in (run.asset_selection or ()) if k != step.context.asset_key}
+    records = step.context.instance.get_records_for_run(
+        run.run_id, of_type=DagsterEventType.ASSET_MATERIALIZATION
+    ).records
+    written = {r.event_log_entry.dagster_event.asset_key for r in records}
+    return sorted(k.to_user_string() for k in selected - written)
+
+
 def build_publish_asset(upstream: Sequence):
-    """The publishing asset, downstream of every other asset so it runs last."""
+    """The publishing asset, downstream of the chain's last assets so it runs last."""
 
     @daily_asset(
         key=["publish", "warehouse"],
-        group="publish",
+        group=GROUPS["publish"],
+        kinds={"duckdb"},
         deps=list(upstream),
         checks={"published_copy_matches": published_copy_matches},
+        warnings={"columns_described": columns_described},
         transactional=False,  # the copy is swapped in atomically by a rename
         completes_night=True,
     )
     def publish_warehouse(step: Step) -> Written:
         """Read-only copy of the warehouse's complete nights for analysts, replaced atomically
         after each run."""
+        pending = not_yet_written(step)
+        if pending:
+            raise Failure(
+                f"not publishing {step.run_date}: this run has not written {', '.join(pending)} "
+                "(or failed on it); publish after them, e.g. in a run of its own"
+            )
         # every asset upstream succeeded for this partition, with its blocking checks: whole
         warehouse.mark_night(
             step.con, step.run_date, "complete", step.context.run.run_id, "published"

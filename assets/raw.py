@@ -1,168 +1,170 @@
-"""Raw input files: one observable asset per contract file, each with its blocking contract check.
+"""The raw input files as observable sources, and partition D's validated view of them.
 
-The files are read where they are (no copy); the check validates columns, types, keys,
-references and ranges of every row the partition can read (known before D + 7 days) and names
-the file, the column and sample rows of any violation. One failed file stops the whole night:
-nothing downstream runs on it, and every table keeps its last good partition.
+`raw/<name>_file` are the five contract files where they are (no copy): observable sources whose
+data version changes with the files' content (their parts' names, sizes and modification times),
+observed by the arrival sensor every few minutes or by "Observe sources" in the UI.
+
+`raw/validated_inputs` is the chain's first materialised asset: for partition D it reads every
+file through typed views and runs two blocking checks, so that nothing downstream runs on a bad
+or late input and every table keeps its last good partition:
+- `contract`: columns, types, keys, references and ranges of every row dated before D, naming
+  the file, the column and sample rows of any violation;
+- `arrival`: each file reaches D − 1 within its cadence (jobrec.data.arrival), naming the input
+  that is missing or stale; the schedule's deadline run stops here when the sensor never fired.
+The checks sit on this asset, not on the sources: they are properties of a partition (rows before
+D, a file reaching D − 1), while a source is one unpartitioned file.
 """
-
-import datetime as dt
 
 import duckdb
 from dagster import (
-    AssetCheckKey,
-    AssetCheckResult,
-    AssetCheckSeverity,
-    AssetCheckSpec,
-    AssetExecutionContext,
     AssetKey,
+    AssetObservation,
     AssetSpec,
-    BackfillPolicy,
-    MaterializeResult,
-    ResourceParam,
-    multi_asset,
+    DataVersion,
+    ObserveResult,
+    multi_observable_source_asset,
 )
 
-from assets.common import WAREHOUSE_POOL
-from assets.partitions import daily_partitions
-from assets.resources import Warehouse
-from jobrec.data.contract import RAW_FILES, RawInputs
-from jobrec.data.run_stats import StepTracker
-from jobrec.data.settings import Settings
-from jobrec.data.warehouse import mark_night, record_run
+from assets.common import GROUPS, Step, Verdict, Written, daily_asset
+from jobrec.data.arrival import arrivals, file_version, last_day
+from jobrec.data.contract import RAW_FILES, RawInputs, Violation, locate
 
-RAW_KEYS = {name: AssetKey(["raw", name]) for name in RAW_FILES}
+SOURCE_KEYS = {name: AssetKey(["raw", f"{name}_file"]) for name in RAW_FILES}
+VALIDATED_INPUTS = AssetKey(["raw", "validated_inputs"])
 
 
-@multi_asset(
-    name="raw_inputs",
+# how an observation carries its data version (Dagster's tag, as ObserveResult sets it)
+DATA_VERSION_TAG = "dagster/data_version"
+
+
+def file_facts(raw_dir, name: str) -> tuple[str, dict]:
+    """The file's data version, and what an operator checks first: where, how big, how recent."""
+    raw = locate(raw_dir, name)
+    if raw is None:
+        return "missing", {"missing": f"no {name}.parquet, {name}/ or {name}.csv in {raw_dir}"}
+    with duckdb.connect() as con:
+        latest = last_day(con, raw_dir, name)
+    return file_version(raw_dir, name), {
+        "path": str(raw.path),
+        "format": raw.format,
+        "parts": len(raw.parts),
+        "bytes": sum(p.stat().st_size for p in raw.parts),
+        "latest_day": str(latest) if latest else "none",
+    }
+
+
+def observe_file(raw_dir, name: str) -> ObserveResult:
+    version, metadata = file_facts(raw_dir, name)
+    return ObserveResult(
+        asset_key=SOURCE_KEYS[name], data_version=DataVersion(version), metadata=metadata
+    )
+
+
+def file_observation(raw_dir, name: str) -> AssetObservation:
+    """The same, as an event a sensor or a run records (the night records the files it read)."""
+    version, metadata = file_facts(raw_dir, name)
+    return AssetObservation(SOURCE_KEYS[name], metadata=metadata, tags={DATA_VERSION_TAG: version})
+
+
+@multi_observable_source_asset(
+    name="raw_files",
     specs=[
         AssetSpec(
             key,
-            group_name="raw",
-            description=f"The raw `{name}` input file (Parquet or CSV) in JOBREC_RAW_DIR.",
-            skippable=True,
+            group_name=GROUPS["raw"],
+            description=f"The `{name}` input file as delivered (Parquet, a folder of Parquet "
+            "parts, or CSV) in JOBREC_RAW_DIR; observed, never copied.",
+            kinds={"parquet"},
+            owners=["team:jobrec"],
         )
-        for name, key in RAW_KEYS.items()
+        for name, key in SOURCE_KEYS.items()
     ],
-    check_specs=[
-        AssetCheckSpec(
-            "contract",
-            asset=key,
-            blocking=True,
-            description="Columns, types, keys, references and ranges of the input contract.",
-        )
-        for key in RAW_KEYS.values()
-    ]
-    + [
-        AssetCheckSpec(
-            "plausibility",
-            asset=key,
-            blocking=False,
-            description=(
-                "Implausible but usable rows, counted (never refused): events after the "
-                "seeker's exit, events of seekers not yet registered, dates over a year ahead."
-            ),
-        )
-        for key in RAW_KEYS.values()
-    ],
-    partitions_def=daily_partitions,
-    backfill_policy=BackfillPolicy.single_run(),
-    pool=WAREHOUSE_POOL,
-    # a subset of the inputs can be selected; and a refused partition has no plausibility
-    # results (findings need every file valid), so check outputs must be optional
     can_subset=True,
+    required_resource_keys={"settings"},
 )
-def raw_inputs(
-    context: AssetExecutionContext, warehouse: Warehouse, settings: ResourceParam[Settings]
-):
-    reports, findings, files, rows, refused = {}, {}, {}, {}, None
-    accounting = []
-    for run_date in sorted(dt.date.fromisoformat(k) for k in context.partition_keys):
-        # Validation reads the files with an in-memory DuckDB: it never holds the warehouse lock.
-        with StepTracker() as tracker, duckdb.connect() as con:
-            inputs = RawInputs(con, settings.raw_dir, run_date)
-            reports = inputs.validate()
-            files, rows = inputs.files, inputs.rows
-            if not any(reports.values()):
-                found = inputs.findings()
-                for name, items in found.items():
-                    findings.setdefault(name, []).extend((run_date, v) for v in items)
-        accounting.append((run_date, tracker))
-        if any(reports.values()):
-            refused = run_date
-            break
-    with warehouse.get_connection() as con:
-        if refused is not None:
-            detail = "raw inputs refused by the contract: " + ", ".join(
-                name for name, violations in reports.items() if violations
-            )
-            mark_night(con, refused, "failed", context.run.run_id, detail)
-        for run_date, tracker in accounting[: len(accounting) - (refused is not None)]:
-            for name in RAW_FILES:
-                record_run(
-                    con,
-                    run_id=context.run.run_id,
-                    run_date=run_date,
-                    asset=f"raw/{name}",
-                    seconds=tracker.seconds,
-                    peak_rss_mb=tracker.peak_rss_mb,
-                    start_rss_mb=tracker.start_rss_mb,
-                    rows=rows.get(name, 0),
-                )
-    selected_checks = context.selected_asset_check_keys
-    for name, key in RAW_KEYS.items():
-        if key not in context.selected_asset_keys:
-            continue  # every file is validated (references span files), the selected reported
-        violations = reports[name]
-        # one refused file refuses the partition: no input of it is recorded as materialised
-        if refused is None:
-            raw = files[name]
-            yield MaterializeResult(
-                asset_key=key,
-                metadata={
-                    "path": str(raw.path),
-                    "format": raw.format,
-                    "rows": rows[name],
-                    "bytes": sum(p.stat().st_size for p in raw.parts),
-                },
-            )
-        problems = "\n".join(v.message() for v in violations)
-        if AssetCheckKey(key, "contract") not in selected_checks:
-            continue
-        yield AssetCheckResult(
-            asset_key=key,
-            check_name="contract",
-            passed=not violations,
-            description=(
-                f"partition {refused}: {len(violations)} contract violation(s)\n{problems}"
-                if violations
-                else "input contract holds"
-            )[:4000],
-            metadata={"violations": len(violations)},
-        )
-        found = findings.get(name, [])
-        if refused is None and AssetCheckKey(key, "plausibility") in selected_checks:
-            yield AssetCheckResult(
-                asset_key=key,
-                check_name="plausibility",
-                passed=not found,
-                severity=AssetCheckSeverity.WARN,
-                description=(
-                    "\n".join(f"partition {day}: {v.message()}" for day, v in found)
-                    or "no implausible rows"
-                )[:4000],
-                metadata={"implausible_rows": sum(v.rows for _, v in found)},
-            )
-        for day, v in found:
-            context.log.warning(f"partition {day}: {v.message()}")
-    if refused is None:
-        context.log.info(
-            "raw inputs valid: " + ", ".join(f"{n} {r:,} rows" for n, r in rows.items())
-        )
-    else:
-        context.log.error(
-            "raw input refused for partition %s:\n%s",
-            refused,
-            "\n".join(v.message() for vs in reports.values() for v in vs),
-        )
+def raw_files(context):
+    for name, key in SOURCE_KEYS.items():
+        if key in context.selected_asset_keys:
+            yield observe_file(context.resources.settings.raw_dir, name)
+
+
+def contract(step: Step, written: Written) -> Verdict:
+    """Columns, types, keys, references and ranges of the input contract, for every row dated
+    before the partition's day, in all five files."""
+    reports: dict[str, list[Violation]] = written.result["contract"]
+    violations = [v for vs in reports.values() for v in vs]
+    if not violations:
+        return Verdict(True, "input contract holds in all five files")
+    refused = [name for name, vs in reports.items() if vs]
+    return Verdict(
+        False,
+        f"{len(violations)} contract violation(s) in {', '.join(refused)}\n"
+        + "\n".join(v.message() for v in violations),
+        {"violations": len(violations), "refused_files": ", ".join(refused)},
+    )
+
+
+def arrival(step: Step, written: Written) -> Verdict:
+    """Every input reaches the day before the partition, within its usual gap between dated
+    days (or JOBREC_INPUT_TOLERANCE_DAYS): the night does not run on a missing or stale file."""
+    found = written.result["arrival"]
+    late = [a for a in found.values() if not a.arrived]
+    text = "\n".join(a.message() for a in late + [a for a in found.values() if a.arrived])
+    head = (
+        f"input(s) missing or stale: {', '.join(a.name for a in late)}\n"
+        if late
+        else "every input has arrived\n"
+    )
+    return Verdict(
+        not late,
+        head + text,
+        {a.name: a.lag_days if a.lag_days is not None else -1 for a in found.values()},
+    )
+
+
+def plausibility(step: Step, written: Written) -> Verdict:
+    """Implausible but usable rows, counted (never refused): events after the seeker's exit,
+    events of seekers not yet registered, dates over a year ahead."""
+    found = written.result["inputs"].findings()
+    items = [v for vs in found.values() for v in vs]
+    for v in items:
+        step.context.log.warning(f"partition {step.run_date}: {v.message()}")
+    return Verdict(
+        not items,
+        "\n".join(v.message() for v in items) or "no implausible rows",
+        {"implausible_rows": sum(v.rows for v in items)},
+    )
+
+
+@daily_asset(
+    key=VALIDATED_INPUTS.path,
+    group=GROUPS["raw"],
+    deps=list(SOURCE_KEYS.values()),
+    checks={"contract": contract, "arrival": arrival},
+    warnings={"plausibility": plausibility},
+    kinds={"duckdb"},
+    code_version="2",
+)
+def validated_inputs(step: Step) -> Written:
+    """Partition D's raw inputs, validated by the input contract and checked for arrival:
+    nothing downstream runs on a file that breaks the contract or has not reached D − 1."""
+    # Validation reads the files with its own in-memory DuckDB: nothing is copied.
+    con = duckdb.connect()
+    inputs = RawInputs(con, step.settings.raw_dir, step.run_date)
+    reports = inputs.validate()
+    arrived = arrivals(con, step.settings.raw_dir, step.run_date, step.settings.input_tolerances)
+    rows = dict(inputs.rows)
+    for name in RAW_FILES:  # the versions of the files this partition read, in the lineage
+        step.context.log_event(file_observation(step.settings.raw_dir, name))
+    step.context.log.info("raw inputs: " + ", ".join(f"{n} {r:,} rows" for n, r in rows.items()))
+    return Written(
+        sum(rows.values()),
+        {
+            **{f"rows_{name}": rows.get(name, 0) for name in RAW_FILES},
+            "files": {n: str(f.path) for n, f in inputs.files.items()},
+        },
+        result={"contract": reports, "arrival": arrived, "inputs": inputs},
+    )
+
+
+RAW_ASSETS = [raw_files, validated_inputs]

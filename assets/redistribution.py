@@ -6,13 +6,12 @@ from pathlib import Path
 
 from dagster import MetadataValue
 
-from assets.common import Step, Verdict, Written, daily_asset, problems_text
+from assets.common import GROUPS, Step, Verdict, Written, daily_asset, problems_text
 from assets.rerank import muse2, reranked
 from assets.retrieval import candidates
 from jobrec import redistribution
 from jobrec.data import warehouse
 from jobrec.evaluation.oracle import has_rankings
-from jobrec.plotting import markdown_image
 
 CURVE_COLUMNS = [
     "model",
@@ -52,7 +51,9 @@ def _policy_check(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["models", "ot_policy"],
-    group="redistribution",
+    group=GROUPS["redistribution"],
+    model="ot",  # its folder under models_dir/<day>/
+    kinds={"pot"},
     deps=[muse2],
     checks={"converged_and_recall_kept": _policy_check},
 )
@@ -80,7 +81,8 @@ def ot_policy(step: Step) -> Written:
         "temperature": round(policy.temperature, 4),
         "qualified": policy.qualified,
         "plot_path": str(png),
-        "tradeoff": MetadataValue.md(table + "\n\n" + markdown_image(png, "trade-off")),
+        "tradeoff": MetadataValue.md(table),  # the plot: in reports/nightly
+        "tradeoff_plot": MetadataValue.path(str(png)),
     }
     return Written(len(curve), meta, result=out)
 
@@ -116,7 +118,9 @@ def _redistribution_helped(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["recs", "recommendations"],
-    group="redistribution",
+    group=GROUPS["redistribution"],
+    table="recs.recommendations",
+    kinds={"pot"},
     deps=[ot_policy, reranked],
     checks={"converged_complete_lists": _recommendations_check},
     warnings={"redistribution_helped": _redistribution_helped},
@@ -151,7 +155,8 @@ def _spread(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["metrics", "market"],
-    group="redistribution",
+    group=GROUPS["redistribution"],
+    table="metrics.market",
     deps=[recommendations, candidates],
     checks={"ot_spreads_exposure": _spread},
 )

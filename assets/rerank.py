@@ -1,7 +1,7 @@
 """Rerank: Muse.1, Muse.2 and the XGBoost baseline on the Muse.0 candidates, `recs.reranked`, and
 their evaluation (logic in jobrec.rerank)."""
 
-from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
+from assets.common import GROUPS, Step, Verdict, Written, daily_asset, problems_verdict
 from assets.retrieval import candidates, night_inputs
 from jobrec import rerank
 from jobrec.data import warehouse
@@ -27,7 +27,9 @@ def _learned(step: Step, written: Written) -> Verdict:
 def _model_asset(kind: str, description: str):
     @daily_asset(
         key=["models", kind],
-        group="rerank",
+        group=GROUPS["rerank"],
+        model=kind,
+        kinds={"xgboost"} if kind == "xgboost" else {"torch"},
         deps=[night_inputs],
         checks={"beats_its_input": _learned},
         description=description,
@@ -67,7 +69,9 @@ def _reranked_check(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["recs", "reranked"],
-    group="rerank",
+    group=GROUPS["rerank"],
+    table="recs.reranked",
+    kinds={"torch", "xgboost"},
     deps=[muse1, muse2, xgboost, candidates],
     checks={"complete_sorted_lists": _reranked_check},
 )
@@ -101,7 +105,8 @@ def _muse2_not_below_muse0(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["metrics", "ranking_rerank"],
-    group="rerank",
+    group=GROUPS["rerank"],
+    table="metrics.ranking",
     deps=[reranked],
     checks={"muse2_not_below_muse0": _muse2_not_below_muse0},
 )

@@ -15,7 +15,7 @@ from assets.clean import (
     eval_forward_applications,
     eval_forward_hires,
 )
-from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
+from assets.common import GROUPS, Step, Verdict, Written, daily_asset, problems_verdict
 from jobrec import retrieval
 from jobrec.data import model_store, warehouse
 from jobrec.evaluation.offline import paired_difference
@@ -43,7 +43,9 @@ def _features_finite(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["models", "features"],
-    group="retrieval",
+    group=GROUPS["retrieval"],
+    model="features",
+    kinds={"scikitlearn"},
     # the market every model stage loads includes the forward window (eval.*), when complete
     deps=[clean_jobseekers, clean_job_ads, eval_forward_applications, eval_forward_hires],
     checks={"finite_and_gender_free": _features_finite},
@@ -76,7 +78,9 @@ def _training_improved(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["models", "muse0"],
-    group="retrieval",
+    group=GROUPS["retrieval"],
+    model="muse0",
+    kinds={"torch"},
     deps=[features, clean_applications, clean_hires],
     checks={"training_improved": _training_improved},
 )
@@ -120,7 +124,9 @@ def _night_inputs_complete(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["models", "night_inputs"],
-    group="retrieval",
+    group=GROUPS["retrieval"],
+    model="night_inputs",
+    kinds={"pandas"},
     deps=[muse0],
     checks={"lists_to_train_on": _night_inputs_complete},
 )
@@ -178,8 +184,10 @@ def _embedding_check(side: str):
 
 def _embeddings_asset(side: str, name: str):
     @daily_asset(
-        key=["embed", name],
-        group="retrieval",
+        key=["embed", f"{name}_embeddings"],  # not "jobseekers": the graph shows the last part
+        group=GROUPS["retrieval"],
+        table=f"embed.{name}",
+        kinds={"torch"},
         deps=[muse0],
         checks={"finite_unit_vectors": _embedding_check(side)},
         description=f"`embed.{name}`: Muse.0 {side[:-1]}-tower vectors of the active {side} of D.",
@@ -209,7 +217,9 @@ def _candidates_check(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["recs", "candidates"],
-    group="retrieval",
+    group=GROUPS["retrieval"],
+    table="recs.candidates",
+    kinds={"torch"},
     deps=[seeker_embeddings, ad_embeddings, clean_applications],
     checks={"complete_sorted_lists": _candidates_check},
 )
@@ -268,7 +278,8 @@ def _below_oracle(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["metrics", "ranking_retrieval"],
-    group="retrieval",
+    group=GROUPS["retrieval"],
+    table="metrics.ranking",
     deps=[candidates, night_inputs, eval_forward_applications, eval_forward_hires],
     checks={"beats_popularity": _beats_popularity, "not_above_oracle": _below_oracle},
 )

@@ -9,12 +9,11 @@ import pyarrow.parquet as pq
 from dagster import MetadataValue
 
 from assets.clean import clean_recommendation_feedback
-from assets.common import Step, Verdict, Written, daily_asset, problems_verdict
+from assets.common import DUE_BY_0600, GROUPS, Step, Verdict, Written, daily_asset, problems_verdict
 from assets.redistribution import recommendations
 from assets.rerank import muse2
 from jobrec import send
 from jobrec.data import warehouse
-from jobrec.plotting import markdown_image
 
 THRESHOLD_COLUMNS = [
     "segment",
@@ -57,7 +56,9 @@ def _calibrated(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["models", "funnel"],
-    group="send",
+    group=GROUPS["send"],
+    model="funnel",
+    kinds={"scikitlearn"},
     deps=[muse2, clean_recommendation_feedback],
     checks={"better_than_base_rate": _calibrated},
 )
@@ -88,7 +89,8 @@ def _thresholds_check(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["recs", "segment_thresholds"],
-    group="send",
+    group=GROUPS["send"],
+    table="recs.segment_thresholds",
     deps=[funnel],
     checks={"slos_and_deltas": _thresholds_check},
 )
@@ -124,7 +126,8 @@ def segment_thresholds(step: Step) -> Written:
                 )
             )
         ),
-        "thresholds": MetadataValue.md(table + "\n\n" + markdown_image(png, "objective")),
+        "thresholds": MetadataValue.md(table),  # the plot: in reports/nightly
+        "objective_plot": MetadataValue.path(str(png)),
     }
     return Written(rows, meta, result=tuned)
 
@@ -148,7 +151,9 @@ def _send_check(step: Step, written: Written) -> Verdict:
 
 @daily_asset(
     key=["recs", "to_send"],
-    group="send",
+    group=GROUPS["send"],
+    table="recs.to_send",
+    freshness_policy=DUE_BY_0600,
     deps=[segment_thresholds, recommendations],
     checks={"passes_thresholds_and_exclusions": _send_check},
 )
@@ -183,8 +188,10 @@ def _outbox_check(step: Step, written: Written) -> Verdict:
 
 
 @daily_asset(
-    key=["outbox", "to_send"],
-    group="send",
+    key=["outbox", "send_list_files"],  # not "to_send": the graph shows the last part
+    group=GROUPS["send"],
+    kinds={"parquet", "csv"},
+    freshness_policy=DUE_BY_0600,
     deps=[to_send],
     checks={"complete_for_the_mailer": _outbox_check},
 )

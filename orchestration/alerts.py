@@ -1,4 +1,4 @@
-"""Alerts while the daemon runs: a failed run, and a night whose send list is late.
+"""Alerts while the daemon runs: a failed run, and a night whose send list or report is late.
 
 Both write one line to the alerts log (JOBREC_ALERTS_DIR, `alerts-<day>.jsonl`) and POST it to
 JOBREC_ALERT_WEBHOOK when set (jobrec.alerts). Neither opens the warehouse.
@@ -23,9 +23,12 @@ from dagster import (
 from jobrec.alerts import Alert, first_lines, send_alert
 from jobrec.data.settings import Settings
 
-# the send list of day D is due by 06:00 UTC on D (the mailing system sends in the morning)
+# the send list and the report of day D are due by 06:00 UTC on D (the mailing system sends in
+# the morning); the assets' freshness policies (assets.common.DUE_BY_0600) show the same in the UI
 SEND_LIST_DEADLINE = dt.time(6, 0)
-SEND_LIST = AssetKey(["outbox", "to_send"])
+SEND_LIST = AssetKey(["outbox", "send_list_files"])
+REPORT = AssetKey(["reports", "nightly"])
+DUE_BY_DEADLINE = (SEND_LIST, REPORT)
 
 
 def failure_alert(context: RunFailureSensorContext) -> Alert:
@@ -72,18 +75,23 @@ def run_failure_alert(context: RunFailureSensorContext) -> None:
 
 
 def late_send_list(instance, day: dt.date, now: dt.datetime) -> Alert | None:
-    """An alert when the send list of `day` is not handed over by the deadline, else None."""
+    """An alert when the send list (or the report) of `day` is not there by the deadline, else
+    None."""
     if now < dt.datetime.combine(day, SEND_LIST_DEADLINE, tzinfo=dt.UTC):
         return None
-    handed_over = instance.fetch_materializations(
-        AssetRecordsFilter(asset_key=SEND_LIST, asset_partitions=[day.isoformat()]), limit=1
-    ).records
-    if handed_over:
+    missing = [
+        key.to_user_string()
+        for key in DUE_BY_DEADLINE
+        if not instance.fetch_materializations(
+            AssetRecordsFilter(asset_key=key, asset_partitions=[day.isoformat()]), limit=1
+        ).records
+    ]
+    if not missing:
         return None
     return Alert(
         kind="late",
         summary=(
-            f"the send list of {day} is not handed over at {now:%H:%M} UTC "
+            f"{' and '.join(missing)} of {day} not written at {now:%H:%M} UTC "
             f"(due {SEND_LIST_DEADLINE:%H:%M})"
         ),
         partition=day.isoformat(),
@@ -93,7 +101,10 @@ def late_send_list(instance, day: dt.date, now: dt.datetime) -> Alert | None:
 @sensor(
     minimum_interval_seconds=300,
     default_status=DefaultSensorStatus.RUNNING,
-    description="After 06:00 UTC: alerts once a day when that day's send list is not handed over.",
+    description=(
+        "After 06:00 UTC: alerts once a day when that day's send list (outbox) or report is "
+        "not written."
+    ),
 )
 def late_send_list_alert(context: SensorEvaluationContext) -> SkipReason:
     now = dt.datetime.now(dt.UTC)

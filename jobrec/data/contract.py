@@ -413,7 +413,7 @@ def locate(raw_dir: Path, name: str) -> RawFile | None:
     return None
 
 
-def _source_sql(raw: RawFile, row_numbers: bool = False) -> str:
+def source_sql(raw: RawFile, row_numbers: bool = False) -> str:
     path = str(raw.path).replace("'", "''")
     if raw.format == "csv":
         return f"read_csv('{path}', all_varchar = true, header = true)"
@@ -436,7 +436,7 @@ def _row_expr(raw: RawFile) -> str:
 
 def _numbered_source(raw: RawFile) -> str:
     """The untyped source with the 1-based row number of each row as "row"."""
-    return f'(SELECT *, {_row_expr(raw)} AS "row" FROM {_source_sql(raw, row_numbers=True)})'
+    return f'(SELECT *, {_row_expr(raw)} AS "row" FROM {source_sql(raw, row_numbers=True)})'
 
 
 def _keys(name: str, present, column: str) -> str:
@@ -597,10 +597,10 @@ class RawInputs:
                 for f in schema:
                     types.setdefault(f.name, f.type)
         else:
-            cur = self.con.execute(f"SELECT * FROM {_source_sql(raw)} LIMIT 0")
+            cur = self.con.execute(f"SELECT * FROM {source_sql(raw)} LIMIT 0")
             types = {d[0]: None for d in cur.description}
             cur.fetchall()
-            n_rows = self.con.execute(f"SELECT count(*) FROM {_source_sql(raw)}").fetchall()[0][0]
+            n_rows = self.con.execute(f"SELECT count(*) FROM {source_sql(raw)}").fetchall()[0][0]
         problems = [Violation(raw.label, c, "missing column") for c in columns if c not in types]
         source = _numbered_source(raw)
         scope = self._source_scope(name, raw, types)
@@ -664,7 +664,7 @@ class RawInputs:
         self.con.execute(
             f"CREATE OR REPLACE TEMP VIEW raw_{name} AS "
             f"SELECT {exprs}, {_row_expr(raw)} AS _row "
-            f"FROM {_source_sql(raw, row_numbers=True)}"
+            f"FROM {source_sql(raw, row_numbers=True)}"
         )
         if raw.format == "csv":
             problems += self._csv_type_problems(name, raw, scope)

@@ -4,13 +4,21 @@ Each stage's own tunables are a frozen dataclass in its package (`SETTINGS`)."""
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import os
 from dataclasses import dataclass
 from pathlib import Path
 
+from jobrec.data.arrival import parse_tolerances
+
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
 DATA_DIR = PROJECT_ROOT / "data"
+
+
+def _date(var: str) -> dt.date | None:
+    value = os.environ.get(var)
+    return dt.date.fromisoformat(value) if value else None
 
 
 def _path(var: str, default: Path) -> Path:
@@ -27,12 +35,14 @@ class Settings:
     reports_dir: Path
     outbox_dir: Path  # the send lists handed to the mailing system (jobrec.send.outbox)
     alerts_dir: Path  # the operational alerts' log (jobrec.alerts), outside the warehouse
-    start_date: dt.date
+    start_date: dt.date | None  # the first daily partition; None: the raw files' first day
     retention_days: int
     # the redistribution's edge cost (neglogp, linear or rank); None: the stage's default
     ot_cost: str | None = None
     # where alerts are also POSTed as JSON (JOBREC_ALERT_WEBHOOK); None: the log only
     alert_webhook: str | None = None
+    # days each raw input may lag D - 1 (jobrec.data.arrival); unset inputs: their history's
+    input_tolerances: dict[str, int] = dataclasses.field(default_factory=dict)
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -45,10 +55,10 @@ class Settings:
             outbox_dir=_path("JOBREC_OUTBOX_DIR", DATA_DIR / "outbox"),
             alerts_dir=_path("JOBREC_ALERTS_DIR", DATA_DIR / "alerts"),
             alert_webhook=os.environ.get("JOBREC_ALERT_WEBHOOK") or None,
-            # Early enough for any generated timeline; partitions before the data are just empty.
-            start_date=dt.date.fromisoformat(os.environ.get("JOBREC_START_DATE", "2025-01-01")),
+            start_date=_date("JOBREC_START_DATE"),
             # Large per-partition snapshots (clean tables, candidates) keep this many days; 0 = all.
             retention_days=int(os.environ.get("JOBREC_RETENTION_DAYS", "7")),
             # The redistribution's edge cost from the Muse.2 score: neglogp, linear or rank.
             ot_cost=os.environ.get("JOBREC_OT_COST") or None,
+            input_tolerances=parse_tolerances(os.environ.get("JOBREC_INPUT_TOLERANCE_DAYS")),
         )

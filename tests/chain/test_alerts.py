@@ -14,7 +14,7 @@ from dagster import AssetMaterialization, DagsterInstance, build_run_status_sens
 
 from jobrec.alerts import Alert, first_lines, send_alert
 from jobrec.data.contract import RAW_SCHEMAS
-from orchestration.alerts import SEND_LIST, late_send_list, run_failure_alert
+from orchestration.alerts import REPORT, SEND_LIST, late_send_list, run_failure_alert
 from tests import minimarket
 from tests.conftest import make_settings
 
@@ -87,7 +87,7 @@ def test_a_failed_run_writes_one_alert_line_and_one_webhook_call(tmp_path, webho
     (line,) = log.read_text().splitlines()
     alert = json.loads(line)
     assert alert["kind"] == "run_failure" and alert["run_id"] == result.run_id
-    assert alert["partition"] == "2026-03-10" and alert["steps"] == ["raw_inputs"]
+    assert alert["partition"] == "2026-03-10" and alert["steps"] == ["raw__validated_inputs"]
     assert "job_ads.parquet" in alert["error"] and "wage" in alert["error"]
     assert received == [alert]  # one webhook call, the same alert
 
@@ -100,6 +100,10 @@ def test_a_late_send_list_alerts_and_one_handed_over_does_not():
     assert late_send_list(instance, day, early) is None  # not yet due
     alert = late_send_list(instance, day, late)
     assert alert is not None and alert.kind == "late" and alert.partition == "2026-03-10"
+    assert "outbox/send_list_files and reports/nightly" in alert.summary
     instance.report_runless_asset_event(AssetMaterialization(SEND_LIST, partition="2026-03-10"))
+    alert = late_send_list(instance, day, late)  # the report is still missing
+    assert alert.summary.startswith("reports/nightly of 2026-03-10 not written at 06:01")
+    instance.report_runless_asset_event(AssetMaterialization(REPORT, partition="2026-03-10"))
     assert late_send_list(instance, day, late) is None
     assert late_send_list(instance, day + dt.timedelta(days=1), late + dt.timedelta(days=1))

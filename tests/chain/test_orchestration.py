@@ -7,11 +7,11 @@ import os
 import subprocess
 import sys
 
-from dagster import DefaultScheduleStatus, RunRequest, build_schedule_context
+from dagster import AssetKey, DagsterInstance, DefaultScheduleStatus, RunRequest
 
 from assets.partitions import daily_partitions
 from orchestration.definitions import ALL_ASSETS, defs
-from orchestration.jobs import nightly_schedule
+from orchestration.jobs import deadline_request, nightly_schedule
 
 
 def test_dagster_definitions_validate():
@@ -38,7 +38,7 @@ def test_dagster_definitions_validate():
 
 def test_every_asset_is_daily_partitioned_with_a_blocking_check():
     graph = defs.resolve_asset_graph()
-    for key in graph.get_all_asset_keys():
+    for key in graph.materializable_asset_keys:  # the raw files are observed sources
         node = graph.get(key)
         assert node.partitions_def == daily_partitions, key
         checks = [graph.get(c) for c in node.check_keys]
@@ -51,14 +51,30 @@ def test_todays_partition_exists():
     assert daily_partitions.get_last_partition_key() == today
 
 
+def test_assets_say_who_owns_them_what_they_are_and_read_in_order():
+    graph = defs.resolve_asset_graph()
+    names = set()
+    for key in graph.get_all_asset_keys():
+        node = graph.get(key)
+        assert node.owners == ["team:jobrec"], key
+        assert node.kinds, key
+        names.add(key.path[-1])
+    # the graph shows the last part of a key: no two nodes look alike
+    assert len(names) == len(graph.get_all_asset_keys())
+    groups = sorted({graph.get(k).group_name for k in graph.get_all_asset_keys()})
+    assert groups[0] == "step01_raw" and groups[-1] == "step10_publish" and len(groups) == 10
+    to_send = graph.get(AssetKey(["recs", "to_send"]))
+    assert to_send.metadata["dagster/table_name"] == "recs.to_send"
+    publish = graph.get(AssetKey(["publish", "warehouse"]))
+    assert len(publish.parent_keys) < 10  # not every asset of the chain
+
+
 def test_schedule_runs_partition_d_at_two_on_day_d():
-    context = build_schedule_context(
-        scheduled_execution_time=dt.datetime(2026, 11, 22, 2, 0, tzinfo=dt.UTC)
-    )
-    request = nightly_schedule(context)
+    request = deadline_request(DagsterInstance.ephemeral(), dt.date(2026, 11, 22))
     assert isinstance(request, RunRequest)
     assert request.partition_key == "2026-11-22"
     assert nightly_schedule.cron_schedule == "0 2 * * *"
+    assert nightly_schedule.execution_timezone == "UTC"
     assert nightly_schedule.default_status == DefaultScheduleStatus.STOPPED
 
 

@@ -8,7 +8,7 @@ import shutil
 import duckdb
 
 from jobrec import redistribution, rerank, retrieval, send
-from jobrec.data import warehouse
+from jobrec.data import table_docs, warehouse
 from jobrec.data.run_stats import build_counts
 from tests.chain.rewrite_future import rewrite_future
 from tests.conftest import TINY_DAY, TINY_END, make_settings, partition_rows, run_day
@@ -68,6 +68,8 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     with duckdb.connect(str(tiny_settings.published), read_only=True) as con:
         nights = con.execute("SELECT run_date, status FROM metrics.nights").fetchall()
     assert nights == [(TINY_DAY, "complete")]
+    _check_published_comments(tiny_settings.published)
+    _check_ui_metadata(result, tiny_settings.warehouse)
     _check_ranking_rows(tiny_settings.warehouse, TINY_DAY, forward=True)
     _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
@@ -75,6 +77,67 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     _check_recommendations_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_send_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_fairness_and_report(tiny_settings)
+
+
+def _check_ui_metadata(result, db):
+    """What the UI shows: tables with their row count, name and described columns; models with
+    what they saved, not a row count; the report's plots inlined as previews; the raw files'
+    versions observed by the night."""
+    materialised = {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+    to_send = materialised["recs/to_send"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        (rows,) = con.execute(
+            "SELECT count(*) FROM recs.to_send WHERE run_date = ?", [TINY_DAY]
+        ).fetchone()
+    assert to_send["dagster/row_count"].value == rows > 0
+    columns = to_send["dagster/column_schema"].value.columns
+    assert [c.name for c in columns][:3] == ["run_date", "jobseeker_id", "ad_id"]
+    assert all(c.description for c in columns)
+    muse0 = materialised["models/muse0"]
+    assert "dagster/row_count" not in muse0 and "rows" not in muse0
+    assert muse0["saved_files"].value > 0 and muse0["saved_mb"].value > 0
+    assert muse0["epochs"].value > 0
+    report = materialised["reports/nightly"]["report"].value
+    assert report.count("](data:image/png;base64,") == 3 and ".png)" not in report
+    observed = {
+        e.asset_key.to_user_string()
+        for e in result.all_events
+        if e.event_type_value == "ASSET_OBSERVATION"
+    }
+    assert observed == {
+        f"raw/{n}_file"
+        for n in ("jobseekers", "job_ads", "applications", "hires", "recommendation_feedback")
+    }
+
+
+def _check_published_comments(db):
+    """Every table and column of the published copy carries its description (table_docs), and
+    every documented table and column is there."""
+    schemas = ["recs", "metrics", "clean", "eval", "embed"]
+    with duckdb.connect(str(db), read_only=True) as con:
+        bare = con.execute(
+            "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
+            "WHERE list_contains(?, schema_name) AND (comment IS NULL OR comment = '')",
+            [schemas],
+        ).fetchall()
+        bare += con.execute(
+            "SELECT schema_name, table_name, NULL FROM duckdb_tables() "
+            "WHERE list_contains($s, schema_name) AND (comment IS NULL OR comment = '') "
+            "UNION ALL SELECT schema_name, view_name, NULL FROM duckdb_views() "
+            "WHERE list_contains($s, schema_name) AND (comment IS NULL OR comment = '')",
+            {"s": schemas},
+        ).fetchall()
+        published = con.execute(
+            "SELECT schema_name || '.' || table_name, column_name FROM duckdb_columns() "
+            "WHERE list_contains(?, schema_name)",
+            [schemas],
+        ).fetchall()
+    assert bare == [], f"published without a description (jobrec/data/table_docs.py): {bare}"
+    documented = {(t, c) for t, doc in table_docs.TABLES.items() for c in doc.columns}
+    assert documented == set(published)
 
 
 def _check_ranking_rows(db, day, forward: bool):

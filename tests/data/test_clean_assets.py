@@ -47,7 +47,7 @@ def test_clean_tables_by_hand(mini_settings):
     runs = {r[1]: r for r in table_rows(db, "metrics.runs", RUN_DATE)}
     assert runs["clean/jobseekers"][4] == 3
     assert runs["clean/applications"][4] == 3
-    assert {"raw/jobseekers", "publish/warehouse", "eval/forward_hires"} <= set(runs)
+    assert {"raw/validated_inputs", "publish/warehouse", "eval/forward_hires"} <= set(runs)
     assert all(r[2] > 0 and r[3] > 0 for r in runs.values())
 
 

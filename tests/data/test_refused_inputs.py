@@ -157,18 +157,22 @@ def test_broken_input_is_refused(case, good_previous_night, tmp_path):
 
     assert not result.success
     failed = [c for c in result.get_asset_check_evaluations() if not c.passed]
-    failed = {tuple(c.asset_key.path): c for c in failed if c.check_name == "contract"}
-    # the broken file is refused (a broken id also orphans the events that refer to it)
-    assert ("raw", name) in failed and all(key[0] == "raw" for key in failed)
-    message = failed[("raw", name)].description
+    failed = {(tuple(c.asset_key.path), c.check_name): c for c in failed}
+    # the contract refuses the broken file (a broken id also orphans the events that refer to
+    # it); a file that cannot be read or dated is also reported by the arrival check
+    assert set(failed) - {(("raw", "validated_inputs"), "arrival")} == {
+        (("raw", "validated_inputs"), "contract")
+    }
+    message = failed[("raw", "validated_inputs"), "contract"].description
+    assert message.startswith(f"partition {minimarket.RUN_DATE}: ")
     assert f"{name}.parquet" in message
     if column:
         assert f"column '{column}'" in message
     if value:
         assert value in message
     assert "seeker S" not in message  # no free-text personal field (profile_text) leaks
-    materialised = {e.asset_key.path[0] for e in result.get_asset_materialization_events()}
-    assert materialised <= {"raw"}  # nothing downstream ran
+    # nothing ran downstream, and the refused partition records no materialisation
+    assert not result.get_asset_materialization_events()
     assert _snapshot(settings) == before  # the last good partition and its copy are untouched
 
 

@@ -12,7 +12,12 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
-FOUNDATION = "group:raw or group:clean or group:publish"  # the hand market trains no model
+from tests.conftest import SPARSE_MARKET_TOLERANCES
+
+# the data layer only (the hand market trains no model); the raw files are observed, not run
+FOUNDATION = (
+    "key:raw/validated_inputs or group:step02_clean or group:step03_eval or group:step10_publish"
+)
 POOL = "jobrec_warehouse"
 
 
@@ -31,6 +36,9 @@ def instance_env(root: Path, raw: Path) -> dict[str, str]:
         "JOBREC_REPORTS_DIR": str(root / "reports"),
         "JOBREC_OUTBOX_DIR": str(root / "outbox"),
         "JOBREC_RETENTION_DAYS": "0",
+        "JOBREC_INPUT_TOLERANCE_DAYS": ",".join(
+            f"{n}={d}" for n, d in SPARSE_MARKET_TOLERANCES.items()
+        ),
     }
     # the instance's storage exists before any run (as it does once scripts/setup.sh has run)
     dagster(env, "instance", "migrate")

@@ -97,7 +97,7 @@ def test_a_refused_input_fails_the_night_and_records_no_input(tmp_path):
     (failure,) = [e for e in result.all_events if e.is_step_failure]
     assert "blocking asset check failed" in failure.step_failure_data.error.message
     # findings need every file valid: a refused partition has no plausibility results
-    assert {c.check_name for c in result.get_asset_check_evaluations()} == {"contract"}
+    assert {c.check_name for c in result.get_asset_check_evaluations()} == {"contract", "arrival"}
     status, detail = _nights(settings.warehouse)[DAY]
     assert status == "failed" and "job_ads" in detail
     assert all(d == {EARLIER} for d in _published_days(settings).values())
