@@ -17,6 +17,9 @@ partition of the run (several in a single-run backfill):
 import contextlib
 import dataclasses
 import datetime as dt
+import hashlib
+import importlib.metadata
+import inspect
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
@@ -168,7 +171,7 @@ def daily_asset(
                     description=description or compute.__doc__,
                     kinds=set(kinds or ()) | ({"duckdb"} if table else set()),
                     owners=OWNERS,
-                    code_version=code_version,
+                    code_version=code_version or default_code_version(compute),
                     freshness_policy=freshness_policy,
                     tags={"jobrec/output": "table" if table else "model" if model else "files"},
                     metadata={"dagster/table_name": table} if table else None,
@@ -301,6 +304,14 @@ def _saved(models_dir, run_date: dt.date, model: str) -> dict[str, Any]:
         "saved_files": len(files),
         "saved_mb": round(sum(p.stat().st_size for p in files) / 2**20, 2),
     }
+
+
+def default_code_version(compute: Compute) -> str:
+    """The package's version and a hash of the asset's own function: the UI marks a partition
+    stale when the code that wrote it changed (bump the package version for changes deeper in
+    jobrec/, or pass `code_version`)."""
+    source = inspect.getsource(compute).encode()
+    return f"{importlib.metadata.version('jobrec')}+{hashlib.sha256(source).hexdigest()[:8]}"
 
 
 def _metadata(days: list, total_rows: int, is_table: bool) -> dict[str, Any]:

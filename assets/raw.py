@@ -143,7 +143,6 @@ def plausibility(step: Step, written: Written) -> Verdict:
     checks={"contract": contract, "arrival": arrival},
     warnings={"plausibility": plausibility},
     kinds={"duckdb"},
-    code_version="2",
 )
 def validated_inputs(step: Step) -> Written:
     """Partition D's raw inputs, validated by the input contract and checked for arrival:

@@ -58,6 +58,8 @@ def test_assets_say_who_owns_them_what_they_are_and_read_in_order():
         node = graph.get(key)
         assert node.owners == ["team:jobrec"], key
         assert node.kinds, key
+        if node.is_materializable:
+            assert node.code_version, key
         names.add(key.path[-1])
     # the graph shows the last part of a key: no two nodes look alike
     assert len(names) == len(graph.get_all_asset_keys())
