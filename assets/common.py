@@ -192,7 +192,7 @@ def daily_asset(
             total_rows, days, refused = 0, [], None
             verdicts: dict[str, Verdict] = {}
             for run_date in sorted(dt.date.fromisoformat(k) for k in context.partition_keys):
-                with _connection(warehouse) as con:
+                with warehouse_connection(warehouse) as con:
                     step = Step(context, con, settings, run_date)
                     try:
                         with StepTracker() as tracker, _maybe_transaction(con, transactional):
@@ -233,7 +233,7 @@ def daily_asset(
             if refused is None:
                 meta = _metadata(days, total_rows, table is not None)
                 if table:
-                    with _connection(warehouse) as con:
+                    with warehouse_connection(warehouse) as con:
                         meta["dagster/column_schema"] = table_schema(con, table)
                 if model:
                     meta.update(_saved(settings.models_dir, days[-1][0], model))
@@ -267,7 +267,7 @@ class _Refused(Exception):
 
 
 @contextlib.contextmanager
-def _connection(warehouse: Warehouse):
+def warehouse_connection(warehouse: Warehouse):
     """The warehouse connection; a lock held past the wait (another process writing) asks
     Dagster to retry the step later instead of failing the night."""
     try:

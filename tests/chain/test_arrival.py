@@ -157,3 +157,14 @@ def test_partitions_start_on_the_raw_files_first_day(tmp_path):
             f"SELECT min(applied_at)::DATE FROM '{raw}/applications.parquet'"
         ).fetchone()
     assert out.stdout.strip().startswith(first.isoformat())
+
+
+def test_deadline_run_on_a_missing_input_fails_naming_it(tmp_path):
+    raw = minimarket.write(tmp_path / "raw")
+    (raw / "hires.parquet").unlink()
+    result = run_foundation(_settings(tmp_path, raw, recommendation_feedback=40), DAY, False)
+    assert not result.success
+    checks = {c.check_name: c for c in result.get_asset_check_evaluations()}
+    assert not checks["arrival"].passed and not checks["contract"].passed
+    assert "hires: missing (no hires.parquet, hires/ or hires.csv)" in checks["arrival"].description
+    assert result.get_asset_materialization_events() == []

@@ -131,3 +131,26 @@ def test_connect_waits_for_the_write_lock(tmp_path):
             warehouse.connect(path, wait_s=0)
     finally:
         holder.kill()
+
+
+def test_a_step_that_cannot_get_the_lock_asks_to_be_retried(tmp_path):
+    """Past its wait, a step's lock error becomes Dagster's RetryRequested (a transient fault:
+    the write is idempotent); any other error of opening the warehouse stays an error."""
+    from dagster import RetryRequested
+
+    from assets.common import LOCK_RETRIES, warehouse_connection
+    from assets.resources import Warehouse
+
+    path = tmp_path / "w.duckdb"
+    holder = _hold_lock(path, 10)
+    try:
+        busy = Warehouse(database=str(path), lock_wait_s=0)
+        with pytest.raises(RetryRequested) as retry, warehouse_connection(busy):
+            pass
+        assert retry.value.max_retries == LOCK_RETRIES
+    finally:
+        holder.kill()
+    (tmp_path / "dir.duckdb").mkdir()
+    broken = Warehouse(database=str(tmp_path / "dir.duckdb"), lock_wait_s=0)
+    with pytest.raises(duckdb.IOException), warehouse_connection(broken):  # not a lock: no retry
+        pass
