@@ -10,7 +10,8 @@ from dagster import BetaWarning
 # asset flooded every command's console.
 warnings.filterwarnings(
     "ignore",
-    message=r".*(`backfill_policy` of function `asset`|`multi_observable_source_asset`)",
+    message=r".*(`backfill_policy` of function `asset`|`multi_observable_source_asset`"
+    r"|`include_sources` of function `AssetSelection.all`)",
     category=BetaWarning,
 )
 

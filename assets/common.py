@@ -233,8 +233,7 @@ def daily_asset(
             if refused is None:
                 meta = _metadata(days, total_rows, table is not None)
                 if table:
-                    with warehouse_connection(warehouse) as con:
-                        meta["dagster/column_schema"] = table_schema(con, table)
+                    meta["dagster/column_schema"] = _column_schema(warehouse, table)
                 if model:
                     meta.update(_saved(settings.models_dir, days[-1][0], model))
                 yield MaterializeResult(metadata=meta)
@@ -282,18 +281,27 @@ def warehouse_connection(warehouse: Warehouse):
 def table_schema(con: duckdb.DuckDBPyConnection, table: str) -> TableSchema:
     """The table's columns as the warehouse has them, with the analysts' descriptions."""
     schema, name = table.split(".")
-    described = column_descriptions(table)
+    columns = con.execute(
+        "SELECT column_name, data_type FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND schema_name = ? "
+        "AND table_name = ? ORDER BY column_index",
+        [schema, name],
+    ).fetchall()
+    return _described_schema(columns, column_descriptions(table))
+
+
+def _described_schema(columns: list[tuple[str, str]], described: dict[str, str]) -> TableSchema:
+    # Built in a frame without a connection: Dagster compiles a record's constructor on first use
+    # and keeps that caller frame's locals, which kept a DuckDB connection alive until exit.
     return TableSchema(
-        columns=[
-            TableColumn(name=c, type=t, description=described.get(c))
-            for c, t in con.execute(
-                "SELECT column_name, data_type FROM duckdb_columns() "
-                "WHERE database_name = current_database() AND schema_name = ? "
-                "AND table_name = ? ORDER BY column_index",
-                [schema, name],
-            ).fetchall()
-        ]
+        columns=[TableColumn(name=c, type=t, description=described.get(c)) for c, t in columns]
     )
+
+
+def _column_schema(warehouse: Warehouse, table: str) -> TableSchema:
+    # its own frame: no connection object outlives the call in the asset's generator
+    with warehouse_connection(warehouse) as con:
+        return table_schema(con, table)
 
 
 def _saved(models_dir, run_date: dt.date, model: str) -> dict[str, Any]:

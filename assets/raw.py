@@ -125,7 +125,7 @@ def arrival(step: Step, written: Written) -> Verdict:
 def plausibility(step: Step, written: Written) -> Verdict:
     """Implausible but usable rows, counted (never refused): events after the seeker's exit,
     events of seekers not yet registered, dates over a year ahead."""
-    found = written.result["inputs"].findings()
+    found = written.result["findings"]
     items = [v for vs in found.values() for v in vs]
     for v in items:
         step.context.log.warning(f"partition {step.run_date}: {v.message()}")
@@ -148,11 +148,15 @@ def validated_inputs(step: Step) -> Written:
     """Partition D's raw inputs, validated by the input contract and checked for arrival:
     nothing downstream runs on a file that breaks the contract or has not reached D − 1."""
     # Validation reads the files with its own in-memory DuckDB: nothing is copied.
-    con = duckdb.connect()
-    inputs = RawInputs(con, step.settings.raw_dir, step.run_date)
-    reports = inputs.validate()
-    arrived = arrivals(con, step.settings.raw_dir, step.run_date, step.settings.input_tolerances)
-    rows = dict(inputs.rows)
+    with duckdb.connect() as con:
+        inputs = RawInputs(con, step.settings.raw_dir, step.run_date)
+        reports = inputs.validate()
+        settings = step.settings
+        arrived = arrivals(con, settings.raw_dir, step.run_date, settings.input_tolerances)
+        # findings need every file valid (typed views); computed here, reported by the check
+        valid = not any(reports.values())
+        found = inputs.findings() if valid else {}
+        rows, files = dict(inputs.rows), dict(inputs.files)
     for name in RAW_FILES:  # the versions of the files this partition read, in the lineage
         step.context.log_event(file_observation(step.settings.raw_dir, name))
     step.context.log.info("raw inputs: " + ", ".join(f"{n} {r:,} rows" for n, r in rows.items()))
@@ -160,9 +164,9 @@ def validated_inputs(step: Step) -> Written:
         sum(rows.values()),
         {
             **{f"rows_{name}": rows.get(name, 0) for name in RAW_FILES},
-            "files": {n: str(f.path) for n, f in inputs.files.items()},
+            "files": {n: str(f.path) for n, f in files.items()},
         },
-        result={"contract": reports, "arrival": arrived, "inputs": inputs},
+        result={"contract": reports, "arrival": arrived, "findings": found},
     )
 
 

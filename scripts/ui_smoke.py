@@ -144,7 +144,8 @@ def dagster_dev(env: dict[str, str], port: int, log: Path) -> Iterator[subproces
     process group stopped on the way out: SIGTERM, then SIGKILL for whatever outlives 30 s."""
     with log.open("w") as out:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "dagster", "dev", "-m", MODULE]
+            # the workspace file, as a user starts it (the code location is named "jobrec")
+            [sys.executable, "-m", "dagster", "dev", "-w", str(ROOT / "workspace.yaml")]
             + ["-h", "127.0.0.1", "-p", str(port)],
             cwd=ROOT,
             env=env,
@@ -604,7 +605,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
         "--keep",
         action="store_true",
         help="keep the work folder data/ui/run/ (removed after a passing run otherwise); "
-        "reopen its UI with: source data/ui/run/env.sh && dagster dev -m " + MODULE,
+        "reopen its UI with: source data/ui/run/env.sh && dagster dev",
     )
     parser.add_argument(
         "--reuse",
