@@ -227,9 +227,8 @@ def daily_asset(
                     )
                 total_rows += written.rows
                 days.append((run_date, written, tracker))
-                context.log.info(
-                    f"{asset_name(key)} {run_date}: {written.rows} rows in {tracker.seconds:.1f}s"
-                )
+                what = f"{written.rows} rows" if table else "written"  # models: no row count
+                context.log.info(f"{asset_name(key)} {run_date}: {what} in {tracker.seconds:.1f}s")
             if refused is None:
                 meta = _metadata(days, total_rows, table is not None)
                 if table:
