@@ -7,6 +7,17 @@ predict on fold k; with the residuals Ỹ = Y - l̂(X) and D̃ = female - m̂(X)
     ψ = (Ỹ - θ D̃) D̃,  J = mean(D̃²),  SE = sqrt(mean(ψ²) / J² / n)
 θ is the gap between women and men with the same X (search parameters and qualifications),
 with its 95% interval θ ± 1.96 SE. Checked against DoubleML's `DoubleMLPLR` in a test.
+
+The PLR θ is a variance-weighted average of the conditional gaps: where the gap differs across X,
+it is not the mean effect on women. The headline estimand is therefore the average effect on the
+treated (ATTE) of the interactive model Y = g(D, X) + ε, by the same cross-fitting: per fold, fit
+g0(X) = E[Y | X, man] on the men and m(X) = P(woman | X) (clipped to [0.01, 0.99], counted as
+trimmed) on every row of the other folds; with p = mean(D),
+    ψ_b = D (Y - g0)/p - m (1 - D)(Y - g0) / (p (1 - m)),   θ = mean(ψ_b),
+    ψ = ψ_b - θ D / p,   SE = sqrt(mean(ψ²) / n)
+(DoubleML's `DoubleMLIRM(score="ATTE")`, checked in a test). Every estimate keeps its influence
+values φ (θ̂ - θ ≈ mean φ), so that two estimates on overlapping seekers can be compared with the
+standard error of their difference (`joint_difference`).
 """
 
 from __future__ import annotations
@@ -17,8 +28,9 @@ from collections.abc import Callable
 import duckdb
 import numpy as np
 import pandas as pd
+from scipy.stats import norm
 from sklearn.base import RegressorMixin, clone
-from sklearn.ensemble import HistGradientBoostingRegressor
+from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
 from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
@@ -34,6 +46,19 @@ class Gap:
     ci_low: float
     ci_high: float
     n: int
+    trimmed: int = 0  # rows whose propensity was clipped (ATTE only)
+    # θ̂ - θ ≈ mean(influence) over the n rows (not a column of metrics.fairness)
+    influence: np.ndarray | None = dataclasses.field(default=None, repr=False, compare=False)
+
+    def row(self) -> dict:
+        return {
+            f.name: getattr(self, f.name) for f in dataclasses.fields(self) if f.name != "influence"
+        }
+
+
+def _gap(theta: float, influence: np.ndarray, trimmed: int = 0) -> Gap:
+    se = float(np.sqrt(np.mean(influence**2) / len(influence)))
+    return Gap(theta, se, theta - Z95 * se, theta + Z95 * se, len(influence), trimmed, influence)
 
 
 def default_learner(seed: int = 0) -> RegressorMixin:
@@ -134,9 +159,118 @@ def plr_gaps(
         y_res = _residuals(np.asarray(y, np.float64), x, splits, learner, seed)
         theta = float(d_res @ y_res / (d_res @ d_res))
         psi = (y_res - theta * d_res) * d_res
-        se = float(np.sqrt(np.mean(psi**2) / j**2 / n))
-        out[name] = Gap(theta, se, theta - Z95 * se, theta + Z95 * se, n)
+        out[name] = _gap(theta, psi / j)  # SE = sqrt(mean(ψ²) / J² / n)
     return out
+
+
+PROPENSITY_CLIP = 0.01  # DoubleML's default clipping of m(X)
+
+
+def default_classifier(seed: int = 0):
+    """Gradient-boosted trees for the propensity m(X) = P(woman | X)."""
+    return HistGradientBoostingClassifier(
+        max_iter=200, learning_rate=0.1, max_leaf_nodes=31, min_samples_leaf=40, random_state=seed
+    )
+
+
+def atte_gaps(
+    outcomes: dict[str, np.ndarray],
+    female: np.ndarray,
+    x: np.ndarray,
+    folds: int = 5,
+    seed: int = 0,
+    learner: Callable[[int], RegressorMixin] = default_learner,
+    classifier: Callable[[int], object] = default_classifier,
+    splits: list | None = None,
+    clip: float = PROPENSITY_CLIP,
+) -> dict[str, Gap]:
+    """The average gap women face (ATTE of the interactive model) for each outcome, with
+    cross-fitted nuisances: m(X) once for all outcomes, g0(X) per outcome on the men of the
+    training folds (see the module's docstring).
+
+    Parameters
+    ----------
+    outcomes, female, x, folds, seed, learner, splits
+        As in `plr_gaps`.
+    classifier : callable, default default_classifier
+        seed -> an unfitted scikit-learn classifier with `predict_proba`, for m(X).
+    clip : float, default 0.01
+        m(X) is clipped to [clip, 1 - clip]; the clipped rows are counted in `trimmed`.
+
+    Returns
+    -------
+    dict of Gap
+        Outcome name -> θ (ATTE), its standard error, the 95% interval, n and trimmed.
+
+    Raises
+    ------
+    ValueError
+        With fewer than 2 × folds rows, or when `female` is constant.
+    """
+    d = np.asarray(female, np.float64)
+    x = np.asarray(x, np.float64)
+    n = len(d)
+    if n < 2 * folds or d.min() == d.max():
+        raise ValueError(f"{n} rows with {int(d.sum())} women: too few to estimate a gap")
+    splits = splits or fold_splits(n, folds, seed)
+    m = np.empty(n)
+    for train, test in splits:
+        model = clone(classifier(seed)).fit(x[train], d[train])
+        m[test] = model.predict_proba(x[test])[:, 1]
+    trimmed = int(((m < clip) | (m > 1 - clip)).sum())
+    m = np.clip(m, clip, 1 - clip)
+    p = d.mean()
+    men = d == 0
+    out = {}
+    for name, y in outcomes.items():
+        y = np.asarray(y, np.float64)
+        g0 = np.empty(n)
+        for train, test in splits:
+            fit = train[men[train]]
+            g0[test] = clone(learner(seed)).fit(x[fit], y[fit]).predict(x[test])
+        u0 = y - g0
+        psi_b = d * u0 / p - m * (1 - d) * u0 / (p * (1 - m))
+        theta = float(psi_b.mean())
+        out[name] = _gap(theta, psi_b - theta * d / p, trimmed)  # J = -mean(D / p) = -1
+    return out
+
+
+def joint_difference(a: Gap, a_ids, b: Gap, b_ids) -> tuple[float, float]:
+    """θ_a - θ_b and its standard error when the two estimates share seekers: from each
+    seeker's contribution to both (its influence values, 0 where it is not in a sample),
+    Var = Σ_i (φ_a,i / n_a - φ_b,i / n_b)².
+
+    Parameters
+    ----------
+    a, b : Gap
+        Estimates with their influence values.
+    a_ids, b_ids : sequences of str
+        The seekers of their rows, in order.
+
+    Returns
+    -------
+    (float, float)
+        The difference and its standard error.
+    """
+    contribution = pd.concat(
+        [
+            pd.Series(a.influence / a.n, index=pd.Index(a_ids)),
+            pd.Series(-b.influence / b.n, index=pd.Index(b_ids)),
+        ]
+    )
+    per_seeker = contribution.groupby(level=0).sum().to_numpy()
+    return a.gap - b.gap, float(np.sqrt(np.sum(per_seeker**2)))
+
+
+def holm(p_values: list[float]) -> list[float]:
+    """Holm's step-down adjusted p-values (same order as given)."""
+    order = np.argsort(p_values)
+    adjusted = np.empty(len(p_values))
+    running = 0.0
+    for rank, i in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
+        adjusted[i] = running
+    return adjusted.tolist()
 
 
 def plr_gap(
@@ -252,26 +386,20 @@ def controls(seekers) -> tuple[np.ndarray, np.ndarray]:
     return np.column_stack([c for c, _ in columns]), np.array([cat for _, cat in columns])
 
 
-def audit(seekers, outcomes, folds: int = 5, seed: int = 0) -> list[dict]:
-    """θ per outcome on the seekers of `outcomes` (index jobseeker_id): women (gender F) against
-    men (M), conditional on `controls`; other or unknown genders are left out and counted.
+ESTIMANDS = ("atte", "plr")  # the headline first
 
-    Parameters
-    ----------
-    seekers : pandas.DataFrame
-        Seekers with `jobseeker_id`, `gender` and the `controls` columns.
-    outcomes : pandas.DataFrame
-        `seeker_outcomes`, indexed by jobseeker_id.
-    folds : int, default 5
-        K of the cross-fitting.
-    seed : int, default 0
-        Seed of the folds and the learners.
 
-    Returns
-    -------
-    list of dict
-        One row per outcome: the Gap's fields and `left_out` (seekers of other or unknown
-        gender, or with a non-finite outcome).
+@dataclasses.dataclass(frozen=True)
+class Estimates:
+    ids: np.ndarray  # the seekers of the estimates' rows, in order
+    gaps: dict[str, dict[str, Gap]]  # estimand -> outcome -> Gap
+    left_out: int  # seekers of other or unknown gender, or with a non-finite outcome
+
+
+def estimate(seekers, outcomes, folds: int = 5, seed: int = 0, estimands=ESTIMANDS) -> Estimates:
+    """ATTE and PLR per outcome on the seekers of `outcomes` (index jobseeker_id): women
+    (gender F) against men (M), conditional on `controls`; other or unknown genders are left out
+    and counted. Both estimands share the folds and the learners' settings.
 
     Raises
     ------
@@ -283,20 +411,52 @@ def audit(seekers, outcomes, folds: int = 5, seed: int = 0) -> list[dict]:
     binary = np.isin(gender, ["F", "M"])
     x, categorical = controls(s[binary])
     female = (gender[binary] == "F").astype(np.float64)
-    learner = lambda sd: HistGradientBoostingRegressor(  # noqa: E731
+    settings = dict(
         max_iter=100,
         learning_rate=0.15,
         max_leaf_nodes=15,
         min_samples_leaf=40,
-        random_state=sd,
         categorical_features=categorical,
     )
+    learner = lambda sd: HistGradientBoostingRegressor(random_state=sd, **settings)  # noqa: E731
+    classifier = lambda sd: HistGradientBoostingClassifier(random_state=sd, **settings)  # noqa: E731
     y = {o: outcomes[o].to_numpy(np.float64)[binary] for o in OUTCOMES}
     ok = np.logical_and.reduce([np.isfinite(v) for v in y.values()])
-    gaps = plr_gaps({o: v[ok] for o, v in y.items()}, female[ok], x[ok], folds, seed, learner)
-    left_out = int((~binary).sum() + (~ok).sum())
-    rows = [{"outcome": o, **dataclasses.asdict(g), "left_out": left_out} for o, g in gaps.items()]
-    return rows
+    y, female, x = {o: v[ok] for o, v in y.items()}, female[ok], x[ok]
+    splits = fold_splits(len(female), folds, seed) if len(female) >= 2 * folds else None
+    fits = {
+        "atte": lambda: atte_gaps(y, female, x, folds, seed, learner, classifier, splits),
+        "plr": lambda: plr_gaps(y, female, x, folds, seed, learner, splits),
+    }
+    gaps = {e: fits[e]() for e in estimands}
+    ids = s["jobseeker_id"].to_numpy()[binary][ok]
+    return Estimates(ids, gaps, int((~binary).sum() + (~ok).sum()))
+
+
+def audit(seekers, outcomes, folds: int = 5, seed: int = 0) -> list[dict]:
+    """The rows of `estimate`: one per estimand and outcome, with the Gap's fields and
+    `left_out`.
+
+    Parameters
+    ----------
+    seekers : pandas.DataFrame
+        Seekers with `jobseeker_id`, `gender` and the `controls` columns.
+    outcomes : pandas.DataFrame
+        `seeker_outcomes`, indexed by jobseeker_id.
+    folds, seed
+        K of the cross-fitting; seed of the folds and the learners.
+
+    Returns
+    -------
+    list of dict
+        estimand, outcome, gap, std_error, ci_low, ci_high, n, trimmed, left_out.
+    """
+    found = estimate(seekers, outcomes, folds, seed)
+    return [
+        {"estimand": e, "outcome": o, **g.row(), "left_out": found.left_out}
+        for e in ESTIMANDS
+        for o, g in found.gaps[e].items()
+    ]
 
 
 def raw_application_outcomes(raw_dir) -> tuple[object, object]:
@@ -361,11 +521,16 @@ RECOMMENDERS = ("muse2", "ot", "send")
 
 
 def nightly_audit(con, run_date, log=None):
-    """metrics.fairness rows of partition D: θ per source and outcome.
+    """metrics.fairness rows of partition D: θ per source, estimand and outcome, and for each
+    recommender source its difference to the applications' gap, tested jointly.
 
     Sources: tonight's muse2 and ot lists (top `AUDIT_K`), the send list, and the
     applications and hires of the `AUDIT_DAYS` days before D (sql/fairness_pairs.sql). A
-    source with too few seekers of either gender is logged and skipped.
+    source with too few seekers of either gender is logged and skipped. A recommender row also
+    holds `diff_applications` (its θ minus the applications' θ), `diff_std_error` (from both
+    estimates' influence values: the two samples share seekers) and `p_holm`: the one-sided
+    p-value that the recommender's gap lies further from 0 than the applications' (in their
+    direction), Holm-corrected over the recommender sources and outcomes of the estimand.
 
     Parameters
     ----------
@@ -379,8 +544,7 @@ def nightly_audit(con, run_date, log=None):
     Returns
     -------
     pandas.DataFrame
-        run_date, source, outcome, the Gap's fields, left_out, k (list sources) and days
-        (event sources).
+        The metrics.fairness columns.
     """
     seekers = con.execute(
         "SELECT * EXCLUDE (skills) FROM clean.jobseekers WHERE run_date = ?", [run_date]
@@ -393,7 +557,7 @@ def nightly_audit(con, run_date, log=None):
     pairs = con.execute(
         warehouse.sql("fairness_pairs"), {"run_date": run_date, "k": AUDIT_K, "days": AUDIT_DAYS}
     ).df()
-    rows = []
+    found: dict[str, Estimates] = {}
     for source in SOURCES:
         outcomes = seeker_outcomes(seekers, ads, pairs[pairs["source"] == source])
         try:
@@ -401,52 +565,84 @@ def nightly_audit(con, run_date, log=None):
             # and torch's OpenMP runtimes both loaded) two threads ran this 4.4x slower than one
             # (66.6 s against 14.6 s on `small`; BENCHMARKS.md).
             with threadpool_limits(limits=1, user_api="openmp"):
-                found = audit(seekers, outcomes)
+                found[source] = estimate(seekers, outcomes)
         except ValueError as exc:  # too few seekers of either gender: said, not estimated
             if log:
                 log(f"fairness {source}: {exc}")
             continue
-        for r in found:
-            rows.append(
-                {
-                    "source": source,
-                    **r,
-                    "k": AUDIT_K if source in ("muse2", "ot") else None,
-                    "days": AUDIT_DAYS if source in ("applications", "hires") else None,
-                }
-            )
         if log:
             log(f"fairness {source}: {len(outcomes)} seekers")
+    rows = []
+    for source, est in found.items():
+        for estimand in ESTIMANDS:
+            for outcome, g in est.gaps[estimand].items():
+                rows.append(
+                    {
+                        "source": source,
+                        "estimand": estimand,
+                        "outcome": outcome,
+                        **g.row(),
+                        "left_out": est.left_out,
+                        "k": AUDIT_K if source in ("muse2", "ot") else None,
+                        "days": AUDIT_DAYS if source in ("applications", "hires") else None,
+                        **_against_applications(found, source, estimand, outcome),
+                    }
+                )
     frame = pd.DataFrame(rows)
+    if frame.empty:
+        frame = pd.DataFrame(columns=["source", "estimand", "outcome"])
+    _holm_per_estimand(frame)
     frame.insert(0, "run_date", run_date)
     return frame
 
 
+def _against_applications(found: dict, source: str, estimand: str, outcome: str) -> dict:
+    if source not in RECOMMENDERS or "applications" not in found:
+        return {"diff_applications": None, "diff_std_error": None, "p_value": None}
+    mine, apps = found[source], found["applications"]
+    a, b = mine.gaps[estimand][outcome], apps.gaps[estimand][outcome]
+    diff, se = joint_difference(a, mine.ids, b, apps.ids)
+    direction = np.sign(b.gap) or np.sign(a.gap) or 1.0  # away from 0, as the applications go
+    p = float(norm.sf(direction * diff / se)) if se > 0 else 1.0
+    return {"diff_applications": diff, "diff_std_error": se, "p_value": p}
+
+
+def _holm_per_estimand(frame: pd.DataFrame) -> None:
+    frame["p_holm"] = None
+    if "p_value" not in frame:
+        return
+    for _, group in frame[frame["p_value"].notna()].groupby("estimand"):
+        frame.loc[group.index, "p_holm"] = holm(group["p_value"].astype(float).tolist())
+    frame.drop(columns="p_value", inplace=True)
+
+
+AMPLIFICATION_ALPHA = 0.05
+
+
 def amplification(rows) -> list[str]:
-    """Recommender sources whose gap exceeds the applications' in size beyond noise:
-    |θ_rec| > |θ_applications| + 2·SE, SE that of the difference (the two standard errors
-    combined as independent).
+    """The recommender sources whose gap lies further from 0 than the applications' beyond
+    noise: the joint one-sided test of their difference (shared seekers accounted for),
+    Holm-corrected over sources and outcomes, at 5%, on the headline estimand (ATTE).
 
     Parameters
     ----------
     rows : pandas.DataFrame
-        The rows of `nightly_audit`.
+        The rows of `nightly_audit` (or metrics.fairness of one night).
 
     Returns
     -------
     list of str
         One line per (recommender source, outcome) that amplifies the gap.
     """
-    found = []
-    apps = rows[rows["source"] == "applications"].set_index("outcome")
-    for r in rows[rows["source"].isin(RECOMMENDERS)].itertuples():
-        if r.outcome not in apps.index:
-            continue
-        a = apps.loc[r.outcome]
-        se = float(np.hypot(r.std_error, a["std_error"]))
-        if abs(r.gap) > abs(a["gap"]) + 2 * se:
-            found.append(
-                f"{r.source} {r.outcome}: {r.gap:+.4f} against applications' "
-                f"{a['gap']:+.4f} (± {2 * se:.4f})"
-            )
-    return found
+    if "p_holm" not in rows:
+        return []
+    hits = rows[
+        (rows["estimand"] == ESTIMANDS[0])
+        & rows["p_holm"].notna()
+        & (rows["p_holm"].astype(float) < AMPLIFICATION_ALPHA)
+    ]
+    return [
+        f"{r.source} {r.outcome}: {r.gap:+.4f}, {r.diff_applications:+.4f} "
+        f"(± {Z95 * r.diff_std_error:.4f}) from the applications' gap, Holm p = {r.p_holm:.3g}"
+        for r in hits.itertuples()
+    ]

@@ -1,6 +1,7 @@
 CREATE SCHEMA IF NOT EXISTS metrics;
 -- Gender gap (women - men) in the ads of each source, conditional on the seekers' search
--- parameters and qualifications (double ML, partially linear model).
+-- parameters and qualifications (double ML): the average gap women face (ATTE of the
+-- interactive model, the headline) and the partially linear model's θ beside it.
 CREATE TABLE IF NOT EXISTS metrics.fairness (
     run_date DATE NOT NULL,
     source VARCHAR NOT NULL,  -- muse2 / ot (top k) / send / applications / hires (last days)
@@ -14,3 +15,11 @@ CREATE TABLE IF NOT EXISTS metrics.fairness (
     k INTEGER,  -- list depth for muse2 and ot
     days INTEGER  -- window for applications and hires
 );
+-- Warehouses written before the ATTE: their rows are PLR estimates.
+ALTER TABLE metrics.fairness ADD COLUMN IF NOT EXISTS estimand VARCHAR DEFAULT 'plr';
+ALTER TABLE metrics.fairness ADD COLUMN IF NOT EXISTS trimmed BIGINT DEFAULT 0;
+-- recommender sources: the difference to the applications' gap, its joint standard error and
+-- the Holm-corrected one-sided p-value of amplification
+ALTER TABLE metrics.fairness ADD COLUMN IF NOT EXISTS diff_applications DOUBLE;
+ALTER TABLE metrics.fairness ADD COLUMN IF NOT EXISTS diff_std_error DOUBLE;
+ALTER TABLE metrics.fairness ADD COLUMN IF NOT EXISTS p_holm DOUBLE;

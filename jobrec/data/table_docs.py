@@ -351,8 +351,9 @@ TABLES: dict[str, TableDoc] = {
     ),
     "metrics.fairness": TableDoc(
         "Gender gap (women - men) in what each source gives seekers, given their search "
-        "parameters and qualifications: double machine learning (partially linear model, 5-fold "
-        "cross-fitting).",
+        "parameters and qualifications, by double machine learning (5-fold cross-fitting): the "
+        "average gap women face (`estimand` atte, the headline) and the partially linear "
+        "model's θ (plr) beside it.",
         {
             "run_date": RUN_DATE,
             "source": "`muse2`, `ot` (tonight's top `k` of Muse.2 and of the redistributed "
@@ -361,7 +362,9 @@ TABLES: dict[str, TableDoc] = {
             "`permanent` (share of permanent contracts), `hours` (weekly hours), `distance_km` "
             "(great-circle distance from home).",
             "gap": "θ: women's minus men's outcome at equal controls (desired occupation, "
-            "contract, wage, mobility, location, experience, education), in the outcome's unit.",
+            "contract, wage, mobility, location, experience, education), in the outcome's unit; "
+            "for atte the mean over women, for plr a variance-weighted average of the "
+            "conditional gaps.",
             "std_error": "Standard error of `gap`.",
             "ci_low": "Lower bound of the 95% interval: gap - 1.96·std_error.",
             "ci_high": "Upper bound of the 95% interval: gap + 1.96·std_error.",
@@ -369,6 +372,18 @@ TABLES: dict[str, TableDoc] = {
             "left_out": "Seekers of other or unknown gender, left out.",
             "k": "List depth for muse2 and ot; NULL for the other sources.",
             "days": "Window in days for applications and hires; NULL for the other sources.",
+            "estimand": "`atte`: the average effect on the treated of the interactive model "
+            "(the mean gap women face; DoubleML's IRM ATTE score), the headline; `plr`: the "
+            "partially linear model's θ (rows of nights before the ATTE are plr).",
+            "trimmed": "Seekers whose propensity P(woman | controls) was clipped to [0.01, "
+            "0.99] (atte; 0 for plr).",
+            "diff_applications": "Recommender sources (muse2, ot, send): gap minus the "
+            "applications' gap of the same estimand and outcome; NULL for the others.",
+            "diff_std_error": "Standard error of diff_applications, from both estimates' "
+            "influence values per seeker (the two samples share seekers).",
+            "p_holm": "One-sided p-value that the source's gap lies further from 0 than the "
+            "applications' (in their direction), Holm-corrected over the recommender sources and "
+            "outcomes of the estimand; below 0.05 on atte: the WARN check no_amplification.",
         },
     ),
     "metrics.runs": TableDoc(

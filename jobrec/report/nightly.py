@@ -39,10 +39,14 @@ SECTIONS = {
         "FROM recs.segment_thresholds WHERE run_date = ? ORDER BY segment, method",
     ),
     "fairness": (
-        "Gender gap by double ML (women − men, given search parameters and qualifications)",
-        "SELECT source, outcome, round(gap, 4) AS gap, round(std_error, 4) AS std_error, "
-        "round(ci_low, 4) AS ci_low, round(ci_high, 4) AS ci_high, n, left_out "
-        "FROM metrics.fairness WHERE run_date = ? ORDER BY outcome, source",
+        "Gender gap by double ML (women − men, given search parameters and qualifications): "
+        "the average gap women face (atte) first, the partially linear θ (plr) beside it",
+        "SELECT estimand, source, outcome, round(gap, 4) AS gap, "
+        "round(std_error, 4) AS std_error, round(ci_low, 4) AS ci_low, "
+        "round(ci_high, 4) AS ci_high, n, left_out, trimmed, "
+        "round(diff_applications, 4) AS vs_applications, round(p_holm, 4) AS p_holm "
+        "FROM metrics.fairness WHERE run_date = ? "
+        "ORDER BY estimand <> 'atte', estimand, outcome, source",
     ),
     "runs": (
         "Run time and memory per asset (the latest run of each)",
@@ -83,12 +87,13 @@ def write_report(con, run_date: dt.date, reports_dir, amplification: list[str]) 
         if key == "thresholds" and (folder / "segment_objective.png").exists():
             lines += ["![objective per segment](segment_objective.png)", ""]
         if key == "fairness" and frame is not None and len(frame):
-            fairness_plot(frame, folder / "fairness.png")
-            lines += ["![gender gaps](fairness.png)", ""]
+            headline = frame[frame["estimand"] == "atte"]
+            fairness_plot(headline if len(headline) else frame, folder / "fairness.png")
+            lines += ["![gender gaps (atte)](fairness.png)", ""]
             lines += [
-                "Amplification (a recommender's gap larger than the applications' beyond "
-                "2 standard errors): "
-                + ("; ".join(amplification) if amplification else "none found."),
+                "Amplification (a recommender's average gap further from 0 than the "
+                "applications', by the joint one-sided test of the difference, Holm-corrected "
+                "at 5%): " + ("; ".join(amplification) if amplification else "none found."),
                 "",
             ]
     path = folder / "report.md"

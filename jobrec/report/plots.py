@@ -30,6 +30,9 @@ def fairness_plot(rows: pd.DataFrame, path: Path) -> Path:
         ax.set_yticks(list(y), part["source"], fontsize=8)
         ax.set_title(outcome, fontsize=9)
         ax.tick_params(axis="x", labelsize=7)
-    fig.suptitle("Gender gap (women − men) given search parameters, 95% intervals", fontsize=10)
+    fig.suptitle(
+        "Average gender gap women face (women − men) given search parameters, 95% intervals",
+        fontsize=10,
+    )
     fig.tight_layout()
     return save_figure(fig, path)

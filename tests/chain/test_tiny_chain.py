@@ -388,8 +388,21 @@ def _check_fairness_and_report(settings):
     sources = {s for s, *_ in rows}
     assert {"applications", "muse2", "ot", "send"} <= sources
     assert all(lo <= g <= hi and n > 0 for _, _, g, lo, hi, n in rows)
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        estimands = con.execute(
+            "SELECT source, list(DISTINCT estimand ORDER BY estimand), "
+            "bool_and(p_holm BETWEEN 0 AND 1 AND diff_std_error > 0) "
+            "FROM metrics.fairness WHERE run_date = ? GROUP BY source",
+            [TINY_DAY],
+        ).fetchall()
+    for source, found, tested in estimands:
+        assert found == ["atte", "plr"], source
+        # a recommender is compared with the applications, jointly; the others are not
+        assert tested is (True if source in ("muse2", "ot", "send") else None), source
     report = settings.reports_dir / TINY_DAY.isoformat() / "report.md"
     text = report.read_text()
     assert "Gender gap" in text and "Market before and after" in text
+    fairness = text.split("## Gender gap")[1]
+    assert fairness.split("\n|")[3].lstrip().startswith("atte")  # the report leads with it
     assert (report.parent / "fairness.png").exists()
     assert {"metrics/fairness", "reports/nightly", "recs/to_send"} <= assets  # every asset timed
