@@ -29,6 +29,7 @@ import pandas as pd
 
 from jobrec import audit
 from jobrec.synth import generate
+from jobrec.synth.oracle import reveal_part_time
 
 END = dt.date(2026, 11, 27)
 
@@ -100,15 +101,8 @@ def one_seed(scale: str, seed: int, root: Path) -> list[dict]:
 
 
 def _with_true_part_time(folder: Path) -> dict:
-    import numpy as np
-
-    from jobrec.synth.oracle import load_oracle
-
     seekers, outcomes = audit.raw_application_outcomes(folder)
-    oracle = load_oracle(folder / "oracle")
-    wants = oracle.seekers.wants_part_time[oracle.seeker_index(seekers["jobseeker_id"])]
-    text = seekers["profile_text"].fillna("").str.replace("Part-time", "", regex=False)
-    seekers["profile_text"] = text + np.where(wants, " Part-time", "")
+    seekers = reveal_part_time(seekers, folder)
     return audit.estimate(seekers, outcomes, estimands=("atte",)).gaps["atte"]
 
 

@@ -209,3 +209,17 @@ def oracle_dir(raw_dir: str | Path) -> Path | None:
 
 def load_oracle(oracle_dir: str | Path) -> Oracle:
     return Oracle(oracle_dir)
+
+
+def reveal_part_time(seekers, raw_dir: str | Path):
+    """The seekers with their true part-time wish written into the profile text (the generator
+    writes "Part-time wanted." for 9 in 10 of those who have it): for benchmarks and tests that
+    measure what the audit's controls miss. Returns a copy."""
+    import numpy as np
+
+    oracle = load_oracle(Path(raw_dir) / "oracle")
+    wants = oracle.seekers.wants_part_time[oracle.seeker_index(seekers["jobseeker_id"])]
+    out = seekers.copy()
+    text = out["profile_text"].fillna("").str.replace("Part-time", "", regex=False)
+    out["profile_text"] = text + np.where(wants, " Part-time", "")
+    return out
