@@ -107,6 +107,17 @@ def _residuals(target: np.ndarray, x: np.ndarray, splits, learner, seed) -> np.n
     return out
 
 
+def _prepared(female, x, folds: int, seed: int, splits):
+    """The treatment and controls as floats, and the folds; ValueError when too few rows or one
+    gender only."""
+    d = np.asarray(female, np.float64)
+    x = np.asarray(x, np.float64)
+    n = len(d)
+    if n < 2 * folds or d.min() == d.max():
+        raise ValueError(f"{n} rows with {int(d.sum())} women: too few to estimate a gap")
+    return d, x, splits or fold_splits(n, folds, seed)
+
+
 def plr_gaps(
     outcomes: dict[str, np.ndarray],
     female: np.ndarray,
@@ -146,12 +157,7 @@ def plr_gaps(
     ValueError
         With fewer than 2 × folds rows, or when `female` is constant.
     """
-    d = np.asarray(female, np.float64)
-    x = np.asarray(x, np.float64)
-    n = len(d)
-    if n < 2 * folds or d.min() == d.max():
-        raise ValueError(f"{n} rows with {int(d.sum())} women: too few to estimate a gap")
-    splits = splits or fold_splits(n, folds, seed)
+    d, x, splits = _prepared(female, x, folds, seed, splits)
     d_res = _residuals(d, x, splits, learner, seed)
     j = np.mean(d_res**2)
     out = {}
@@ -207,12 +213,8 @@ def atte_gaps(
     ValueError
         With fewer than 2 × folds rows, or when `female` is constant.
     """
-    d = np.asarray(female, np.float64)
-    x = np.asarray(x, np.float64)
+    d, x, splits = _prepared(female, x, folds, seed, splits)
     n = len(d)
-    if n < 2 * folds or d.min() == d.max():
-        raise ValueError(f"{n} rows with {int(d.sum())} women: too few to estimate a gap")
-    splits = splits or fold_splits(n, folds, seed)
     m = np.empty(n)
     for train, test in splits:
         model = clone(classifier(seed)).fit(x[train], d[train])
