@@ -11,7 +11,7 @@ import duckdb
 from dagster import DagsterEventType, Failure
 
 from assets.common import GROUPS, Step, Verdict, Written, daily_asset
-from jobrec.data import warehouse
+from jobrec.data import table_docs, warehouse
 
 
 def published_copy_matches(step: Step, written: Written) -> Verdict:
@@ -45,12 +45,7 @@ def columns_described(step: Step, written: Written) -> Verdict:
     """Every column of the published copy carries its description for analysts
     (jobrec.data.table_docs): a new column without one is reported, not refused."""
     with duckdb.connect(step.settings.published, read_only=True) as pub:
-        bare = pub.execute(
-            "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
-            "WHERE database_name = current_database() AND NOT internal "
-            "AND coalesce(comment, '') = '' ORDER BY 1"
-        ).fetchall()
-    bare = [c for (c,) in bare]
+        bare = table_docs.undescribed_columns(pub)
     return Verdict(
         not bare,
         f"{len(bare)} column(s) without a description: {', '.join(bare[:20])}"

@@ -474,6 +474,17 @@ def apply_comments(con: duckdb.DuckDBPyConnection, catalog: str | None = None) -
     return sorted(undocumented)
 
 
+def undescribed_columns(con: duckdb.DuckDBPyConnection) -> list[str]:
+    """The "schema.table.column" names of the connection's database whose comment is empty
+    (what an analyst would find without a description), sorted."""
+    rows = con.execute(
+        "SELECT schema_name || '.' || table_name || '.' || column_name FROM duckdb_columns() "
+        "WHERE database_name = current_database() AND NOT internal "
+        "AND coalesce(comment, '') = '' ORDER BY 1"
+    ).fetchall()
+    return [c for (c,) in rows]
+
+
 def _qualified(catalog: str, table: str) -> str:
     schema, name = table.split(".", 1)
     return f"{_ident(catalog)}.{_ident(schema)}.{_ident(name)}"

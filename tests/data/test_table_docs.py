@@ -92,3 +92,10 @@ def test_the_readme_holds_the_generated_reference():
     assert table_docs.replace_readme_reference(readme) == readme
     for table in table_docs.TABLES:
         assert f"**`{table}`**" in readme
+
+
+def test_undescribed_columns_lists_the_columns_without_a_comment():
+    con = duckdb.connect()
+    con.execute("CREATE SCHEMA recs; CREATE TABLE recs.t (a INTEGER, b INTEGER)")
+    con.execute("COMMENT ON COLUMN recs.t.a IS 'described'")
+    assert table_docs.undescribed_columns(con) == ["recs.t.b"]
