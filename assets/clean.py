@@ -10,27 +10,30 @@ from __future__ import annotations
 from assets.common import GROUPS, Step, Verdict, Written, daily_asset
 from assets.raw import VALIDATED_INPUTS
 from jobrec.data import warehouse
-from jobrec.data.clean import CLEAN_TABLES, write_clean_partition
+from jobrec.data.clean import CLEAN_TABLES, FORWARD_TABLES, prune_partitions, write_clean_partition
 from jobrec.data.quality import run_suite
 from jobrec.data.table_docs import table_description
 
 
 def write_table(step: Step, table: str) -> Written:
-    rows = write_clean_partition(step.con, table, step.settings.raw_dir, step.run_date)
-    pruned = warehouse.prune_partitions(
-        step.con, table, step.run_date, step.settings.retention_days
-    )
+    written = write_clean_partition(step.con, table, step.settings.raw_dir, step.run_date)
+    pruned = prune_partitions(step.con, table, step.run_date, step.settings.retention_days)
     active = {}
     if table in ("clean.jobseekers", "clean.job_ads"):
         (n_active,) = step.con.execute(
             f"SELECT count(*) FROM {table} WHERE run_date = ? AND active", [step.run_date]
         ).fetchone()
         active = {"active": int(n_active)}
-    return Written(rows, {"table": table, **active, "pruned_rows": pruned})
+    stored = (
+        {}
+        if table in FORWARD_TABLES
+        else {"ingested_rows": written.ingested, "ended_versions": written.ended}
+    )
+    return Written(written.rows, {"table": table, **active, **stored, "pruned_partitions": pruned})
 
 
 def great_expectations_check(table: str):
-    _, keys = CLEAN_TABLES[table]
+    keys = CLEAN_TABLES[table]
 
     def check(step: Step, written: Written) -> Verdict:
         frame = step.con.execute(
@@ -43,7 +46,11 @@ def great_expectations_check(table: str):
             {"expectations": result.evaluated, "failed": len(result.failures)},
         )
 
-    check.__doc__ = f"Great Expectations suite on the partition of {table}."
+    check.__doc__ = (
+        f"Great Expectations suite on what partition D added to {table} (new events or versions)."
+        if table not in FORWARD_TABLES
+        else f"Great Expectations suite on the partition of {table}."
+    )
     return check
 
 

@@ -11,7 +11,7 @@ import duckdb
 from dagster import DagsterEventType, Failure
 
 from assets.common import GROUPS, Step, Verdict, Written, daily_asset
-from jobrec.data import table_docs, warehouse
+from jobrec.data import lists, table_docs, warehouse
 
 
 def published_copy_matches(step: Step, written: Written) -> Verdict:
@@ -95,8 +95,15 @@ def build_publish_asset(upstream: Sequence):
             step.con, step.run_date, "complete", step.context.run.run_id, "published"
         )
         counts = warehouse.publish(step.con, step.settings.published)
+        # list files neither the warehouse nor the new copy registers (replaced, pruned) go
+        removed = lists.remove_orphans(lists.lists_dir(step.con), lists.registered_files(step.con))
         return Written(
-            sum(counts.values()), {"table_rows": counts, "path": step.settings.published}
+            sum(counts.values()),
+            {
+                "table_rows": counts,
+                "path": step.settings.published,
+                "list_files_removed": len(removed),
+            },
         )
 
     return publish_warehouse

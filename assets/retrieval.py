@@ -17,7 +17,7 @@ from assets.clean import (
 )
 from assets.common import GROUPS, Step, Verdict, Written, daily_asset, problems_verdict
 from jobrec import retrieval
-from jobrec.data import model_store, warehouse
+from jobrec.data import lists, model_store, warehouse
 from jobrec.evaluation.offline import paired_difference
 
 NORM_TOLERANCE = 1e-3  # tower outputs are unit vectors
@@ -227,10 +227,10 @@ def candidates(step: Step) -> Written:
     """`recs.candidates`: the exact top-1,000 active ads of every active seeker by Muse.0 score
     (blocked matrix product + top-k), ads already applied to left out."""
     stats = retrieval.write_candidates(step.con, step.run_date)
-    pruned = warehouse.prune_partitions(
+    pruned = lists.prune_partitions(
         step.con, "recs.candidates", step.run_date, step.settings.retention_days
     )
-    return Written(stats["rows"], {**stats, "pruned_rows": pruned})
+    return Written(stats["rows"], {**stats, "pruned_partitions": pruned})
 
 
 def _beats_popularity(step: Step, written: Written) -> Verdict:

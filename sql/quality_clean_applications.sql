@@ -1,6 +1,8 @@
--- One partition of clean.applications as the GX suite reads it, with the event's distance to the run date.
+-- The rows night $run_date added to store.applications (not the whole history: that was validated
+-- when it was ingested), as the GX suite reads them, with the event's distance to the run date.
 SELECT
-    *,
-    epoch(CAST(run_date AS TIMESTAMPTZ)) - epoch(applied_at) AS seconds_before_run
-FROM clean.applications
-WHERE run_date = $run_date
+    CAST($run_date AS DATE) AS run_date,
+    * EXCLUDE (ingested_on),
+    epoch(CAST($run_date AS TIMESTAMPTZ)) - epoch(applied_at) AS seconds_before_run
+FROM store.applications
+WHERE ingested_on = $run_date

@@ -1,6 +1,8 @@
--- One partition of clean.recommendation_feedback as the GX suite reads it, with the event's distance to the run date.
+-- The rows night $run_date added to store.recommendation_feedback (not the whole history: that was validated
+-- when it was ingested), as the GX suite reads them, with the event's distance to the run date.
 SELECT
-    *,
-    epoch(CAST(run_date AS TIMESTAMPTZ)) - epoch(sent_at) AS seconds_before_run
-FROM clean.recommendation_feedback
-WHERE run_date = $run_date
+    CAST($run_date AS DATE) AS run_date,
+    * EXCLUDE (ingested_on),
+    epoch(CAST($run_date AS TIMESTAMPTZ)) - epoch(sent_at) AS seconds_before_run
+FROM store.recommendation_feedback
+WHERE ingested_on = $run_date

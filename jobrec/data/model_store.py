@@ -52,3 +52,32 @@ def prune(models_dir: str | Path, run_date: dt.date, keep_days: int) -> list[str
             shutil.rmtree(day_dir, ignore_errors=True)
             removed.append(day_dir.name)
     return removed
+
+
+# The night's bulky caches (the market and tower inputs, the shared night inputs): rebuilt by
+# every night that needs them, so only the latest nights' are kept (the models themselves are
+# small and kept `retention_days`).
+CACHES = ("features", "night_inputs")
+
+
+def prune_caches(
+    models_dir: str | Path, run_date: dt.date, keep_nights: int, names=CACHES
+) -> list[str]:
+    """Delete the cache folders (`names`) of nights before the last `keep_nights` up to
+    `run_date` (tonight included; 0 keeps all). Relative to `run_date`, so a backfill never
+    deletes a later night's."""
+    root = Path(models_dir)
+    if keep_nights <= 0 or not root.exists():
+        return []
+    cutoff = run_date - dt.timedelta(days=keep_nights - 1)
+    removed = []
+    for day_dir in sorted(root.iterdir()):
+        try:
+            day = dt.date.fromisoformat(day_dir.name)
+        except ValueError:
+            continue
+        for name in names:
+            if day < cutoff and (day_dir / name).exists():
+                shutil.rmtree(day_dir / name, ignore_errors=True)
+                removed.append(f"{day_dir.name}/{name}")
+    return removed

@@ -50,7 +50,7 @@ def _delta(metric: str, window: str = "the tuning window") -> str:
 TABLES: dict[str, TableDoc] = {
     "clean.jobseekers": TableDoc(
         "Every seeker registered before `run_date`, as known at the start of that day, typed and "
-        "deduplicated; `active` marks those still registered.",
+        "deduplicated; `active` marks those still registered. A view of `store.jobseekers`.",
         {
             "run_date": RUN_DATE,
             "jobseeker_id": "The seeker's id.",
@@ -75,7 +75,7 @@ TABLES: dict[str, TableDoc] = {
     ),
     "clean.job_ads": TableDoc(
         "Every ad posted before `run_date`, as known at the start of that day, typed and "
-        "deduplicated; `active` marks those still open.",
+        "deduplicated; `active` marks those still open. A view of `store.job_ads`.",
         {
             "run_date": RUN_DATE,
             "ad_id": "The ad's id.",
@@ -102,7 +102,7 @@ TABLES: dict[str, TableDoc] = {
     ),
     "clean.applications": TableDoc(
         "Applications made strictly before `run_date`, by seekers and on ads known that night, "
-        "exact duplicates removed.",
+        "exact duplicates removed. A view of `store.applications`.",
         {
             "run_date": RUN_DATE,
             "jobseeker_id": SEEKER_ID,
@@ -113,12 +113,13 @@ TABLES: dict[str, TableDoc] = {
     ),
     "clean.hires": TableDoc(
         "Hires strictly before `run_date`, of seekers and on ads known that night, exact "
-        "duplicates removed.",
+        "duplicates removed. A view of `store.hires`.",
         {"run_date": RUN_DATE, "jobseeker_id": SEEKER_ID, "ad_id": AD_ID, "hired_at": HIRED_AT},
     ),
     "clean.recommendation_feedback": TableDoc(
         "Outcomes of the recommendations sent strictly before `run_date`, one row a send, on "
-        "seekers and ads known that night; the funnel models and thresholds learn from them.",
+        "seekers and ads known that night; the funnel models and thresholds learn from them. "
+        "A view of `store.recommendation_feedback` (a send's latest outcomes).",
         {
             "run_date": RUN_DATE,
             "jobseeker_id": SEEKER_ID,
@@ -414,6 +415,73 @@ TABLES: dict[str, TableDoc] = {
         },
     ),
 }
+
+
+INGESTED_ON = (
+    "The night that stored the row: the first night whose raw files held it (or an earlier "
+    "night re-run since). `clean.*` shows a night the rows of nights up to it."
+)
+VERSION_COLUMNS = {
+    "row_hash": "Hash of the version's content: a night whose files differ starts a new version.",
+    "valid_from": "First night of this version (the night that stored it).",
+    "valid_to": "First night of the next version or of the entity's absence from the files; "
+    "NULL while current.",
+}
+
+
+def _stored_doc(view: str, what: str, versions: bool) -> TableDoc:
+    columns = {c: d for c, d in TABLES[view].columns.items() if c not in ("run_date", "active")}
+    if versions:
+        for column in ("exited_on", "closed_on"):
+            if column in columns:
+                columns[column] = (
+                    columns[column].split(";")[0] + " as the raw files give it (possibly in the "
+                    f"future; `{view}` blanks it until it has passed)."
+                )
+        columns.update(VERSION_COLUMNS)
+    else:
+        columns["ingested_on"] = INGESTED_ON
+    return TableDoc(
+        f"{what} stored once (the history `{view}` is a view of; a night adds "
+        + ("the new or changed ones" if versions else "the rows not stored yet")
+        + "). Kept whole: the clean views' retention drops nights, not history.",
+        columns,
+    )
+
+
+TABLES.update(
+    {
+        "store.jobseekers": _stored_doc("clean.jobseekers", "Seeker versions", True),
+        "store.job_ads": _stored_doc("clean.job_ads", "Ad versions", True),
+        "store.applications": _stored_doc("clean.applications", "Applications", False),
+        "store.hires": _stored_doc("clean.hires", "Hires", False),
+        "store.recommendation_feedback": _stored_doc(
+            "clean.recommendation_feedback", "Recommendation outcomes", False
+        ),
+        "store.list_files": TableDoc(
+            "The Parquet files holding the nights' big ranked lists (`recs.candidates`, "
+            "`recs.reranked` read them): one a table and night, read once its row is here.",
+            {
+                "table_name": "The view the file belongs to (`recs.candidates`, ...).",
+                "run_date": RUN_DATE,
+                "path": "The file's absolute path (beside the warehouse, under `lists/`).",
+                "rows": "Rows in the file.",
+                "bytes": "The file's size on disk.",
+                "written_at": "When the file was registered.",
+            },
+        ),
+        "store.partitions": TableDoc(
+            "The nights each clean view answers for (the retained ones) and what each night's "
+            "ingest stored.",
+            {
+                "table_name": "The clean view (`clean.jobseekers`, ...).",
+                "run_date": RUN_DATE,
+                "ingested_rows": "Rows (events) or versions (seekers, ads) the night stored.",
+                "ingested_at": "When the night's ingest committed.",
+            },
+        ),
+    }
+)
 
 
 def table_description(table: str) -> str:

@@ -215,9 +215,11 @@ def nights_rows(
     if not nights:
         return {}
     catalog = catalog or con.execute("SELECT current_database()").fetchone()[0]
-    tables = con.execute(
-        "SELECT table_schema || '.' || table_name FROM information_schema.columns "
-        "WHERE table_catalog = ? AND column_name = 'run_date'",
+    tables = con.execute(  # base tables: a view (clean.*) shows the rows of its base tables
+        "SELECT c.table_schema || '.' || c.table_name FROM information_schema.columns AS c "
+        "JOIN information_schema.tables AS t USING (table_catalog, table_schema, table_name) "
+        "WHERE c.table_catalog = ? AND c.column_name = 'run_date' "
+        "AND t.table_type = 'BASE TABLE'",
         [catalog],
     ).fetchall()
     counts = {}

@@ -15,7 +15,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
-from jobrec.data import model_store, warehouse
+from jobrec.data import lists, model_store, warehouse
 from jobrec.data.market import Market, read_lists, read_market
 from jobrec.evaluation.offline import (
     Split,
@@ -293,17 +293,18 @@ def write_candidates(
     ex_a = pd.Index(ad_ids).get_indexer(seen["ad_id"])
     ok = (ex_s >= 0) & (ex_a >= 0)
     ex_s, ex_a = ex_s[ok], ex_a[ok]
-    con.execute(warehouse.sql("create_recs_candidates"))
-    con.execute("DELETE FROM recs.candidates WHERE run_date = ?", [run_date])
-    rows = 0
-    for lo in range(0, len(seeker_ids), block_seekers):
-        hi = min(len(seeker_ids), lo + block_seekers)
-        sel = (ex_s >= lo) & (ex_s < hi)
-        scores, index = exact_topk(u[lo:hi], v, k, ex_s[sel] - lo, ex_a[sel], budget_bytes)
-        index = np.where(np.isfinite(scores), index, -1)  # fewer unseen ads than k
-        rows += warehouse.insert_ranked(
-            con, "recs.candidates", run_date, seeker_ids, ad_ids, np.arange(lo, hi), index, scores
-        )
+    writer = lists.PartitionWriter(con, "recs.candidates", run_date)
+    try:
+        for lo in range(0, len(seeker_ids), block_seekers):
+            hi = min(len(seeker_ids), lo + block_seekers)
+            sel = (ex_s >= lo) & (ex_s < hi)
+            scores, index = exact_topk(u[lo:hi], v, k, ex_s[sel] - lo, ex_a[sel], budget_bytes)
+            index = np.where(np.isfinite(scores), index, -1)  # fewer unseen ads than k
+            writer.append(seeker_ids, ad_ids, np.arange(lo, hi), index, scores)
+    except BaseException:
+        writer.abandon()
+        raise
+    rows = writer.commit()
     return {
         "rows": rows,
         "seekers": len(seeker_ids),

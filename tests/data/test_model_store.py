@@ -102,3 +102,20 @@ def test_prune_relative_to_the_day_written_and_zero_keeps_all(tmp_path):
     assert model_store.prune(tmp_path, dt.date(2026, 1, 2), keep_days=1) == []
     assert len(list(tmp_path.iterdir())) == 3
     assert model_store.prune(tmp_path / "missing", D, keep_days=1) == []
+
+
+def test_prune_caches_keeps_the_last_nights_caches_and_every_model(tmp_path):
+    days = [D - dt.timedelta(days=n) for n in (2, 1, 0)]
+    for day in days:
+        for name in ("muse0", "features", "night_inputs"):
+            write_model(tmp_path, name, name, day)
+    removed = model_store.prune_caches(tmp_path, D, keep_nights=2)
+    assert removed == [f"{days[0]}/features", f"{days[0]}/night_inputs"]
+    assert model_store.prune_caches(tmp_path, D, keep_nights=0) == []  # 0 keeps all
+    left = sorted(str(p.relative_to(tmp_path)) for p in tmp_path.glob("*/*"))
+    assert left == [
+        f"{days[0]}/muse0",
+        *[f"{day}/{name}" for day in days[1:] for name in ("features", "muse0", "night_inputs")],
+    ]
+    # a backfill of an earlier night leaves the later nights' caches
+    assert model_store.prune_caches(tmp_path, days[0], keep_nights=1) == []

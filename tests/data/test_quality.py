@@ -1,5 +1,6 @@
 """Great Expectations suites on the clean tables: they fail on bad rows with sample ids, and a
-failing suite rolls back the partition it checked (the table keeps its previous content)."""
+failing suite rolls back the partition it checked (the table keeps its previous content). A
+night's suite reads what that night adds to the store: new events, new or changed entities."""
 
 from __future__ import annotations
 
@@ -9,6 +10,7 @@ import duckdb
 import pandas as pd
 
 from jobrec.data import quality
+from tests import minimarket
 from tests.conftest import run_foundation
 from tests.minimarket import RUN_DATE
 
@@ -39,10 +41,15 @@ def test_failing_suite_rolls_back_and_stops_the_chain(mini_settings, monkeypatch
     assert run_foundation(mini_settings, previous).success
     with duckdb.connect(str(mini_settings.warehouse), read_only=True) as con:
         before = con.execute("SELECT * FROM clean.jobseekers ORDER BY ALL").fetchall()
-    # a stricter suite that tonight's partition cannot meet: nobody older than 1995
+    # a stricter suite that tonight's new rows cannot meet: nobody older than 1995; S1 changed
+    # its profile since last night, so tonight stores (and validates) a new version of S1
     older = quality.expect("ExpectColumnValuesToBeBetween", "birth_year", min_value=1995)
     strict = [*quality.SUITES["clean.jobseekers"], older]
     monkeypatch.setitem(quality.SUITES, "clean.jobseekers", strict)
+    minimarket.write(
+        mini_settings.raw_dir,
+        {"jobseekers": minimarket.with_value("jobseekers", "experience_years", 0, 4.0)},
+    )
 
     result = run_foundation(mini_settings, RUN_DATE, raise_on_error=False)
 

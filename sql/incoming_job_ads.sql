@@ -1,10 +1,10 @@
--- Every ad posted before the run date; a closing on or after the run date is not known yet.
+-- Every ad the raw files say was posted before the run date, typed, as the files hold it
+-- tonight (the closing date as given: the clean view blanks a closing not yet passed).
 SELECT
-    CAST($run_date AS DATE) AS run_date,
     ad_id,
     employer_id,
     posted_on,
-    CASE WHEN closed_on < $run_date THEN closed_on END AS closed_on,
+    closed_on,
     occupation,
     contract,
     CAST(wage AS FLOAT) AS wage,
@@ -17,7 +17,6 @@ SELECT
     list_sort(list_distinct(coalesce(skills, []::VARCHAR[]))) AS skills,
     CAST(positions AS INTEGER) AS positions,
     title,
-    description,
-    coalesce(closed_on >= $run_date, true) AS active
+    description
 FROM raw_job_ads
 WHERE posted_on < $run_date

@@ -1,10 +1,9 @@
--- Every seeker registered before the run date, as known at the start of that day: an exit on or
--- after the run date is not known yet, so it is blanked and the seeker is active.
+-- Every seeker the raw files say registered before the run date, typed, as the files hold it
+-- tonight (the exit date as given: the clean view blanks an exit not yet passed).
 SELECT
-    CAST($run_date AS DATE) AS run_date,
     jobseeker_id,
     registered_on,
-    CASE WHEN exited_on < $run_date THEN exited_on END AS exited_on,
+    exited_on,
     gender,
     CAST(birth_year AS SMALLINT) AS birth_year,
     CAST(education_level AS TINYINT) AS education_level,
@@ -17,7 +16,6 @@ SELECT
     longitude,
     department,
     list_sort(list_distinct(coalesce(skills, []::VARCHAR[]))) AS skills,
-    profile_text,
-    coalesce(exited_on >= $run_date, true) AS active
+    profile_text
 FROM raw_jobseekers
 WHERE registered_on < $run_date

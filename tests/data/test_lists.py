@@ -1,0 +1,122 @@
+"""The nights' big lists as Parquet files read through views: a night is one registered file,
+a rolled-back or replaced file is never read and is removed once no copy registers it, old
+warehouses migrate, and the analysts' copy reads the same files."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import duckdb
+import numpy as np
+import pytest
+
+from jobrec.data import lists, warehouse
+
+D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
+SEEKERS = ["S0", "S1", "S2"]
+ADS = ["A0", "A1", "A2", "A3"]
+
+
+def _write(con, day, shift=0.0, table="recs.candidates", constants=None):
+    writer = lists.PartitionWriter(con, table, day)
+    index = np.array([[2, 0, -1], [1, 3, 0]])  # S0: A2, A0 (a short list); S2: A1, A3, A0
+    scores = np.array([[0.9, 0.5, np.nan], [0.8, 0.7, 0.1]], dtype=np.float32) + shift
+    writer.append(SEEKERS, ADS, np.array([0, 2]), index, scores, constants)
+    return writer
+
+
+def _rows(con, day, table="recs.candidates"):
+    return con.execute(
+        'SELECT jobseeker_id, ad_id, "rank", round(CAST(score AS DOUBLE), 3) '
+        f'FROM {table} WHERE run_date = ? ORDER BY jobseeker_id, "rank"',
+        [day],
+    ).fetchall()
+
+
+@pytest.fixture
+def con(tmp_path):
+    with duckdb.connect(str(tmp_path / "wh" / "w.duckdb")) as c:
+        yield c
+
+
+@pytest.fixture(autouse=True)
+def _folder(tmp_path):
+    (tmp_path / "wh").mkdir()
+
+
+def test_a_night_is_its_registered_file_and_a_rerun_replaces_it(con, tmp_path):
+    assert _write(con, D1).commit() == 5
+    assert _rows(con, D1) == [
+        ("S0", "A2", 1, 0.9),
+        ("S0", "A0", 2, 0.5),
+        ("S2", "A1", 1, 0.8),
+        ("S2", "A3", 2, 0.7),
+        ("S2", "A0", 3, 0.1),
+    ]
+    first = lists.registered_files(con)
+    _write(con, D2).commit()
+    _write(con, D1, shift=1.0).commit()  # a re-run of D1
+    assert _rows(con, D1)[0] == ("S0", "A2", 1, 1.9)
+    assert len(_rows(con, D2)) == 5
+    folder = tmp_path / "wh" / "lists"
+    assert len(list(folder.glob("*/*/*.parquet"))) == 3  # D1's first file is not read any more
+    kept = lists.registered_files(con)
+    assert lists.remove_orphans(folder, kept) == []  # within the grace period
+    removed = lists.remove_orphans(folder, kept, grace_s=0)
+    assert [str(p) for p in removed] == sorted(first)
+    assert {str(p) for p in folder.glob("*/*/*.parquet")} == kept
+
+
+def test_a_rolled_back_night_keeps_the_earlier_file(con, tmp_path):
+    _write(con, D1).commit()
+    con.execute("BEGIN")
+    _write(con, D1, shift=1.0).commit()
+    assert _rows(con, D1)[0][3] == 1.9  # the step's checks see tonight's file
+    con.execute("ROLLBACK")  # a blocking check failed
+    assert _rows(con, D1)[0][3] == 0.9
+    removed = lists.remove_orphans(tmp_path / "wh" / "lists", lists.registered_files(con), 0)
+    assert len(removed) == 1 and len(_rows(con, D1)) == 5
+
+
+def test_reranked_lists_carry_their_model(con):
+    _write(con, D1, table="recs.reranked", constants={"model": "muse2"}).commit()
+    assert con.execute("SELECT DISTINCT model FROM recs.reranked").fetchall() == [("muse2",)]
+
+
+def test_prune_keeps_the_last_nights_tonight_included(con):
+    _write(con, D1).commit()
+    _write(con, D1 + dt.timedelta(days=9)).commit()
+    assert lists.prune_partitions(con, "recs.candidates", D1 + dt.timedelta(days=9), 7) == 1
+    assert lists.prune_partitions(con, "recs.candidates", D1 + dt.timedelta(days=9), 1) == 0
+    days = con.execute("SELECT DISTINCT run_date FROM recs.candidates").fetchall()
+    assert days == [(D1 + dt.timedelta(days=9),)]
+
+
+def test_an_old_warehouse_table_of_lists_migrates(con):
+    con.execute(warehouse.sql("create_recs_candidates"))
+    index = np.array([[2, 0, -1], [1, 3, 0]])
+    scores = np.array([[0.9, 0.5, np.nan], [0.8, 0.7, 0.1]], dtype=np.float32)
+    for day in (D1, D2):
+        warehouse.insert_ranked(
+            con, "recs.candidates", day, SEEKERS, ADS, np.array([0, 2]), index, scores
+        )
+    before = {day: _rows(con, day) for day in (D1, D2)}
+    lists.ensure_view(con, "recs.candidates")
+    kind = con.execute(
+        "SELECT table_type FROM information_schema.tables WHERE table_name = 'candidates'"
+    ).fetchone()
+    assert kind == ("VIEW",)
+    assert {day: _rows(con, day) for day in (D1, D2)} == before
+
+
+def test_the_published_copy_reads_the_same_files(con, tmp_path):
+    _write(con, D1).commit()
+    counts = warehouse.publish(con, tmp_path / "pub" / "p.duckdb")
+    assert counts["store.list_files"] == 1
+    with duckdb.connect(str(tmp_path / "pub" / "p.duckdb"), read_only=True) as pub:
+        assert _rows(pub, D1) == _rows(con, D1)
+
+
+def test_lists_need_a_warehouse_file():
+    with pytest.raises(ValueError, match="beside a warehouse file"):
+        lists.lists_dir(duckdb.connect())
