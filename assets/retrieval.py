@@ -58,7 +58,10 @@ def features(step: Step) -> Written:
     removed = model_store.prune(
         step.settings.models_dir, step.run_date, step.settings.retention_days
     )
-    return Written(0, {**stats, "pruned_model_days": len(removed)})
+    caches = model_store.prune_caches(
+        step.settings.models_dir, step.run_date, step.settings.intermediate_nights
+    )
+    return Written(0, {**stats, "pruned_model_days": len(removed), "pruned_caches": len(caches)})
 
 
 def _training_improved(step: Step, written: Written) -> Verdict:
@@ -68,11 +71,16 @@ def _training_improved(step: Step, written: Written) -> Verdict:
     recall = report.best_validation_recall
     if report.pairs == 0:
         return Verdict(False, "no training pairs: no applications before D - 7")
-    ok = len(losses) >= 2 and losses[-1] < losses[0] and (math.isnan(recall) or recall > 0)
+    recall_ok = math.isnan(recall) or recall > 0
+    # a warm start scores its starting weights first: keeping them (epoch 0) is a valid outcome
+    ok = recall_ok and (
+        report.warm_from is not None or (len(losses) >= 2 and losses[-1] < losses[0])
+    )
     return Verdict(
         ok,
-        f"loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} epochs; "
-        f"kept epoch {report.best_epoch}, validation Recall@{report.validation_k} {recall:.4f}",
+        f"{report.start}; loss {losses[0]:.3f} -> {losses[-1]:.3f} over {len(losses)} "
+        f"epochs; kept epoch {report.best_epoch}, validation Recall@{report.validation_k} "
+        f"{recall:.4f}",
     )
 
 
@@ -94,6 +102,7 @@ def muse0(step: Step) -> Written:
     return Written(
         0,
         {
+            "start": report.start,
             "pairs": report.pairs,
             "epochs": report.epochs,
             "best_epoch": report.best_epoch,
@@ -228,7 +237,7 @@ def candidates(step: Step) -> Written:
     (blocked matrix product + top-k), ads already applied to left out."""
     stats = retrieval.write_candidates(step.con, step.run_date)
     pruned = lists.prune_partitions(
-        step.con, "recs.candidates", step.run_date, step.settings.retention_days
+        step.con, "recs.candidates", step.run_date, step.settings.intermediate_nights
     )
     return Written(stats["rows"], {**stats, "pruned_partitions": pruned})
 

@@ -194,6 +194,24 @@ class FeatureSpace:
             "skills": skills,
         }
 
+    def unknown_share(self, frame: pd.DataFrame, side: str) -> float:
+        """Share of `frame`'s rows the space knows only in part: an occupation domain, an
+        occupation, a department or a skill it was not fitted on (the drift a reused space
+        is refitted on)."""
+        if not len(frame):
+            return 0.0
+        ids = self.indices(frame, side)
+        occupation = frame[self.sides[side].columns["occupation"]].fillna("")
+        lists = frame["skills"].apply(lambda v: [] if v is None else list(v)).map(len)
+        known_skills = (ids["skills"] > 0).sum(axis=1)
+        unknown = (
+            ~occupation.str[:3].isin(self.domains).to_numpy()
+            | (ids["occupation"] == 0)
+            | (ids["department"] == 0)
+            | (known_skills < lists.to_numpy())
+        )
+        return float(unknown.mean())
+
     def vocab_sizes(self) -> dict[str, int]:
         """Table sizes, the unknown/padding id 0 included."""
         return {name: len(v) + 1 for name, v in self.vocab.items()}

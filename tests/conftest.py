@@ -33,6 +33,7 @@ def make_settings(root: Path, raw_dir: Path, **overrides) -> Settings:
         alerts_dir=root / "alerts",
         start_date=None,
         retention_days=0,
+        intermediate_nights=0,
         # the hand-written markets are a few sparse rows: arrival is tested on its own
         input_tolerances=SPARSE_MARKET_TOLERANCES,
     )

@@ -54,6 +54,25 @@ def prune(models_dir: str | Path, run_date: dt.date, keep_days: int) -> list[str
     return removed
 
 
+def latest_before(
+    models_dir: str | Path, run_date: dt.date, name: str, within_days: int
+) -> dt.date | None:
+    """The latest night before `run_date`, at most `within_days` before it, that holds model
+    `name`; None when there is none."""
+    root = Path(models_dir)
+    if not root.exists():
+        return None
+    nights = []
+    for day_dir in root.iterdir():
+        try:
+            day = dt.date.fromisoformat(day_dir.name)
+        except ValueError:
+            continue
+        if 0 < (run_date - day).days <= within_days and (day_dir / name).is_dir():
+            nights.append(day)
+    return max(nights, default=None)
+
+
 # The night's bulky caches (the market and tower inputs, the shared night inputs): rebuilt by
 # every night that needs them, so only the latest nights' are kept (the models themselves are
 # small and kept `retention_days`).

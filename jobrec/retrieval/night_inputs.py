@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import json
 import pickle
 
 import numpy as np
@@ -35,7 +36,8 @@ from jobrec.reranker_model import Lists
 from jobrec.retrieval import two_tower
 from jobrec.retrieval.topk import exact_topk
 
-FEATURES = "features"  # model-store folder of the feature space, the market and tower inputs
+FEATURES = "features"  # model-store folder of the night's market and tower inputs (a cache)
+FEATURE_SPACE = "feature_space"  # the fitted feature space, reused between full retrains
 NIGHT_INPUTS = "night_inputs"
 
 
@@ -112,7 +114,14 @@ def save_market_inputs(folder, market: Market, space: FeatureSpace) -> None:
 
 
 def load_space(models_dir, run_date: dt.date) -> FeatureSpace:
-    return FeatureSpace.load(model_store.model_dir(models_dir, run_date, FEATURES))
+    return FeatureSpace.load(model_store.model_dir(models_dir, run_date, FEATURE_SPACE))
+
+
+def space_facts(models_dir, run_date: dt.date) -> dict:
+    """The night's feature space's `fitted_on` night, `hash` (of its saved file: the same when
+    a night reuses it) and why it was fitted or reused."""
+    folder = model_store.model_dir(models_dir, run_date, FEATURE_SPACE)
+    return json.loads((folder / "space.json").read_text())
 
 
 def load_market(models_dir, run_date: dt.date) -> Market:

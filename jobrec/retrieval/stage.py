@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import dataclasses
 import datetime as dt
+import hashlib
 import json
+import shutil
 
 import numpy as np
 import pandas as pd
@@ -43,16 +45,24 @@ class RetrievalSettings:
     candidates_k: int = 1000  # candidates per seeker in recs.candidates
     metric_ks: tuple[int, ...] = (10, 100, 1000)
     seed: int = 0  # the feature space's
+    # Full retrain (feature space refitted, models from scratch) at least this often; the nights
+    # between reuse the space and warm-start the models from the previous night's.
+    full_retrain_days: int = 7
+    # ... or sooner, when this share of tonight's active seekers or ads meets an occupation,
+    # department or skill the space was not fitted on (FeatureSpace.unknown_share)
+    max_unknown_share: float = 0.02
+    warm_epochs: int = 3  # at most, on a warm night (early stopping as on a full one)
+    warm_window_days: int = 28  # a warm night trains on the pairs of these days before D - 7
 
 
 SETTINGS = RetrievalSettings()
 CANDIDATES_K = SETTINGS.candidates_k
 
 
-def fit_features(con, run_date: dt.date, models_dir) -> dict:
-    """Read the market as known at D from the clean tables, fit the feature space on the
-    entities known before the training cut, and save both with Muse.0's tower inputs of every
-    seeker and ad (the night's shared inputs, part one: `night_inputs`).
+def fit_features(con, run_date: dt.date, models_dir, full_retrain: bool = False) -> dict:
+    """Read the market as known at D from the clean tables; fit the feature space on the
+    entities known before the training cut, or reuse the previous night's (`reuse_space`); save
+    both with Muse.0's tower inputs of every seeker and ad (the night's shared inputs, part one).
 
     Parameters
     ----------
@@ -61,25 +71,87 @@ def fit_features(con, run_date: dt.date, models_dir) -> dict:
     run_date : date
         The partition D.
     models_dir : path
-        The model store; the features folder of D is written to it.
+        The model store; the feature_space and features folders of D are written to it.
+    full_retrain : bool, default False
+        Refit whatever the previous night left.
 
     Returns
     -------
     dict
-        `dims` (the dense feature vector's length), `fitted_seekers` and `fitted_ads` (the
-        entities the space was fitted on) and `vocabularies` (embedding table sizes by name).
+        `dims` (the dense feature vector's length), `fitted_on` (the night the space was
+        fitted), `space` (`fitted` or `reused`) and `space_reason`, `unknown_share` (the drift
+        measure on tonight's active entities), `fitted_seekers` and `fitted_ads`, and
+        `vocabularies` (embedding table sizes by name).
     """
     market = read_market(con, run_date)
     seekers, ads = market.known_before(market.train_end)
-    space = FeatureSpace(SETTINGS.seed).fit(seekers, ads)
+    space, facts = reuse_space(models_dir, run_date, market, full_retrain)
+    with model_store.writing(models_dir, run_date, night_inputs.FEATURE_SPACE) as folder:
+        if space is None:
+            space = FeatureSpace(SETTINGS.seed).fit(seekers, ads)
+            space.save(folder)
+            digest = hashlib.sha256((folder / "features.joblib").read_bytes()).hexdigest()[:16]
+            facts = {**facts, "fitted_on": run_date.isoformat(), "hash": digest}
+        else:  # the previous night's files as they are: the same hash, so warm starts match
+            for path in facts.pop("folder").iterdir():
+                if path.name != "space.json":
+                    shutil.copy2(path, folder / path.name)
+        (folder / "space.json").write_text(json.dumps(facts, indent=2))
     with model_store.writing(models_dir, run_date, night_inputs.FEATURES) as folder:
-        space.save(folder)
         night_inputs.save_market_inputs(folder, market, space)
     return {
         "dims": space.dims,
+        "fitted_on": facts["fitted_on"],
+        "space": facts["space"],
+        "space_reason": facts["reason"],
+        **({"unknown_share": facts["unknown_share"]} if "unknown_share" in facts else {}),
         "fitted_seekers": len(seekers),
         "fitted_ads": len(ads),
         "vocabularies": space.vocab_sizes(),
+    }
+
+
+def reuse_space(
+    models_dir, run_date: dt.date, market: Market, full_retrain: bool = False
+) -> tuple[FeatureSpace | None, dict]:
+    """The previous night's feature space when tonight is not a full-retrain night, else None;
+    with what was decided and why.
+
+    A full retrain is due when asked, when no night before D within `full_retrain_days` has a
+    space, when the space was fitted `full_retrain_days` or more before D, or when more than
+    `max_unknown_share` of tonight's active seekers or ads meet vocabulary it was not fitted on.
+    """
+    if full_retrain:
+        return None, {"space": "fitted", "reason": "full retrain asked"}
+    previous = model_store.latest_before(
+        models_dir, run_date, night_inputs.FEATURE_SPACE, SETTINGS.full_retrain_days
+    )
+    if previous is None:
+        return None, {"space": "fitted", "reason": "no feature space from the last nights"}
+    facts = night_inputs.space_facts(models_dir, previous)
+    fitted_on = dt.date.fromisoformat(facts["fitted_on"])
+    age = (run_date - fitted_on).days
+    if age >= SETTINGS.full_retrain_days:
+        return None, {"space": "fitted", "reason": f"weekly full retrain (space {age} days old)"}
+    space = night_inputs.load_space(models_dir, previous)
+    active_seekers = market.seekers[market.seekers["active"].to_numpy(bool)]
+    active_ads = market.ads[market.ads["active"].to_numpy(bool)]
+    share = max(
+        space.unknown_share(active_seekers, "seekers"), space.unknown_share(active_ads, "ads")
+    )
+    if share > SETTINGS.max_unknown_share:
+        return None, {
+            "space": "fitted",
+            "reason": f"drift: {share:.1%} of active entities meet unknown vocabulary",
+            "unknown_share": share,
+        }
+    return space, {
+        "space": "reused",
+        "reason": f"space of {fitted_on} reused from {previous} ({share:.2%} unknown)",
+        "fitted_on": fitted_on.isoformat(),
+        "hash": facts["hash"],
+        "unknown_share": share,
+        "folder": model_store.model_dir(models_dir, previous, night_inputs.FEATURE_SPACE),
     }
 
 
@@ -113,26 +185,75 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
     space = night_inputs.load_space(models_dir, run_date)
     seekers, ads = night_inputs.load_tower_inputs(models_dir, run_date)
     validation = splits(market)[0]
-    hires = market.hires.between(dt.date.min, market.train_end)
-    pairs = two_tower.training_pairs(
-        validation.seen.seeker,
-        validation.seen.ad,
-        hires.seeker,
-        hires.ad,
-        len(market.ads),
-        cfg.hire_weight,
+    source, start = warm_start_source(
+        models_dir, run_date, "muse0", night_inputs.space_facts(models_dir, run_date)["hash"], cfg
     )
+    init_state, first_day = None, dt.date.min
+    if source is not None:
+        init_state = two_tower.load_model(source / "muse0.pt")[0].state_dict()
+        first_day = market.train_end - dt.timedelta(days=SETTINGS.warm_window_days)
+    seen = validation.seen.between(first_day, market.train_end)
+    hires = market.hires.between(first_day, market.train_end)
+    pairs = two_tower.training_pairs(
+        seen.seeker, seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight
+    )
+    warm_cfg = cfg if source is None else dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs)
     # early stopping looks at Recall@1000, or at a smaller k when the window holds too few ads
     # for Recall@1000 to tell epochs apart (it is 1 for any model when k ≥ the ads)
-    cfg = dataclasses.replace(cfg, validation_k=comparison_k(len(validation.universe)) or 10)
-    val = two_tower.validation_set(validation, cfg.validation_seekers, cfg.seed)
+    warm_cfg = dataclasses.replace(
+        warm_cfg, validation_k=comparison_k(len(validation.universe)) or 10
+    )
+    val = two_tower.validation_set(validation, warm_cfg.validation_seekers, warm_cfg.seed)
     model, report = two_tower.train_muse0(
-        seekers, ads, pairs, val, space.vocab_sizes(), cfg, log=log
+        seekers, ads, pairs, val, space.vocab_sizes(), warm_cfg, log=log, init_state=init_state
+    )
+    report = dataclasses.replace(
+        report, warm_from=source.parent.name if source else None, start=start
     )
     with model_store.writing(models_dir, run_date, "muse0") as folder:
         two_tower.save_model(model, report, folder / "muse0.pt")
         (folder / "training.json").write_text(json.dumps(dataclasses.asdict(report), indent=2))
+        write_warm_start_facts(folder, models_dir, run_date, cfg)
     return report
+
+
+def config_hash(cfg) -> str:
+    """A model configuration's hash (a dataclass): a warm start needs the same."""
+    text = json.dumps(dataclasses.asdict(cfg), sort_keys=True, default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+def write_warm_start_facts(folder, models_dir, run_date: dt.date, cfg) -> None:
+    """Record beside a model what a later night needs to start from it: the feature space's and
+    the configuration's hashes."""
+    facts = {
+        "feature_space_hash": night_inputs.space_facts(models_dir, run_date)["hash"],
+        "config_hash": config_hash(cfg),
+    }
+    (folder / "warm_start.json").write_text(json.dumps(facts, indent=2))
+
+
+def warm_start_source(models_dir, run_date: dt.date, name: str, space_hash: str, cfg):
+    """The previous night's model folder of `name` to start tonight's training from, or None
+    for a full retrain; with the reason.
+
+    A warm start needs a model of a night before D within `full_retrain_days`, fitted on the
+    same feature space (hash) with the same configuration (hash): a full-retrain night refits
+    the space, so its models start from scratch.
+    """
+    night = model_store.latest_before(models_dir, run_date, name, SETTINGS.full_retrain_days)
+    if night is None:
+        return None, "full retrain: no model from the last nights"
+    folder = model_store.model_dir(models_dir, night, name)
+    facts_path = folder / "warm_start.json"
+    if not facts_path.exists():
+        return None, f"full retrain: the model of {night} records no hashes"
+    facts = json.loads(facts_path.read_text())
+    if facts["feature_space_hash"] != space_hash:
+        return None, f"full retrain: the feature space differs from {night}'s"
+    if facts["config_hash"] != config_hash(cfg):
+        return None, f"full retrain: the configuration differs from {night}'s"
+    return folder, f"warm start from {night}"
 
 
 def load_muse0(models_dir, run_date: dt.date):

@@ -204,6 +204,8 @@ class TrainingReport:
     seconds: float
     pairs: int
     device: str
+    warm_from: str | None = None  # the previous night's model it started from, if any
+    start: str = "full retrain"  # why it started from scratch or from the previous model
 
 
 def train_muse0(
@@ -215,9 +217,14 @@ def train_muse0(
     cfg: Muse0Config | None = None,
     device: torch.device | None = None,
     log=None,
+    init_state: dict | None = None,
 ) -> tuple[Muse0, TrainingReport]:
     """Train on `pairs`; keep the epoch with the best validation Recall@k (the last one when
     there is no validation set).
+
+    With `init_state` (a warm start from the previous night's weights), the starting weights
+    are scored first as epoch 0: the kept model is never worse on validation than the one it
+    started from.
 
     In-batch sampled softmax with log-Q correction (and, when `cfg.uniform_negatives` > 0,
     uniformly drawn extra negatives), the pairs weighted by `pairs.weight`; full batches
@@ -242,6 +249,8 @@ def train_muse0(
         Default `pick_device()`.
     log : callable, optional
         A line an epoch.
+    init_state : dict, optional
+        Starting weights (a state dict of a Muse0 with the same shapes).
 
     Returns
     -------
@@ -257,6 +266,12 @@ def train_muse0(
     rng = np.random.default_rng(cfg.seed)
     model = Muse0(seekers.dense.shape[1], ads.dense.shape[1], vocab_sizes, cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
+    history, stopper = [], EarlyStopping(cfg.patience, cfg.min_improvement)
+    if init_state is not None:
+        model.load_state_dict(init_state)
+        if val is not None and len(val.seekers):
+            model.eval()
+            stopper.update(model, 0, validation_recall(model, seekers, ads, val, cfg.validation_k))
     n_ads = len(ads.dense)
     counts = np.bincount(pairs.ad, minlength=n_ads).astype(np.float64)
     batch = max(2, min(cfg.batch_size, len(pairs.seeker)))
@@ -269,7 +284,6 @@ def train_muse0(
     n_uniform = min(cfg.uniform_negatives, n_ads)
     log_q_uniform = float(np.log(max(n_uniform, 1) / n_ads))
     weights = torch.as_tensor(pairs.weight, dtype=torch.float32)
-    history, stopper = [], EarlyStopping(cfg.patience, cfg.min_improvement)
     t0 = time.perf_counter()
     for epoch in range(1, cfg.max_epochs + 1 if len(pairs.seeker) else 1):
         model.train()

@@ -336,3 +336,28 @@ def test_validation_recall_never_counts_an_excluded_ad():
     )
     assert two_tower.validation_recall(model, seekers, ads, val, 2) == 0.5
     assert two_tower.validation_recall(model, seekers, ads, val, 3) == 0.5
+
+
+# -- warm start ---------------------------------------------------------------------------------
+
+
+def test_a_warm_start_is_never_worse_on_validation_than_its_start():
+    seekers, ads, pairs, val = planted(seed=2)
+    cfg = dataclasses.replace(PLANTED, validation_k=5, max_epochs=8)
+    trained, _ = two_tower.train_muse0(seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU)
+    start = two_tower.validation_recall(trained, seekers, ads, val, 5)
+    # one epoch at a learning rate that wrecks the weights: the starting weights are kept
+    wreck = dataclasses.replace(cfg, max_epochs=1, learning_rate=5.0, min_improvement=0.0)
+    model, report = two_tower.train_muse0(
+        seekers, ads, pairs, val, VOCAB_NONE, wreck, device=CPU, init_state=trained.state_dict()
+    )
+    assert report.history[0]["validation_recall"] < start
+    assert report.best_epoch == 0 and report.best_validation_recall == pytest.approx(start)
+    assert two_tower.validation_recall(model, seekers, ads, val, 5) == pytest.approx(start)
+    # from an untrained start, a warm start trains as usual
+    torch.manual_seed(5)
+    fresh = two_tower.Muse0(8, 8, VOCAB_NONE, PLANTED)
+    _, report = two_tower.train_muse0(
+        seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU, init_state=fresh.state_dict()
+    )
+    assert report.best_epoch > 0 and report.best_validation_recall > 0.5

@@ -1,0 +1,110 @@
+"""Warm-started nights: the previous night's model is the start only with the same feature space
+and configuration (hashes) within the full-retrain period; the feature space is reused until the
+weekly full retrain or a vocabulary drift."""
+
+from __future__ import annotations
+
+import dataclasses
+import datetime as dt
+import json
+
+import pandas as pd
+import pytest
+
+from jobrec.data import model_store
+from jobrec.features import FeatureSpace
+from jobrec.retrieval import stage as retrieval_stage
+from jobrec.retrieval import two_tower
+from jobrec.retrieval.night_inputs import FEATURE_SPACE
+
+D = dt.date(2026, 3, 10)
+CFG = two_tower.Muse0Config()
+
+
+def _model(root, day, space_hash="s1", cfg=CFG, facts=True):
+    folder = model_store.model_dir(root, day, "muse0")
+    folder.mkdir(parents=True)
+    if facts:
+        (folder / "warm_start.json").write_text(
+            json.dumps(
+                {"feature_space_hash": space_hash, "config_hash": retrieval_stage.config_hash(cfg)}
+            )
+        )
+    return folder
+
+
+def test_warm_start_source_needs_a_recent_model_with_the_same_hashes(tmp_path):
+    source = retrieval_stage.warm_start_source
+    assert source(tmp_path, D, "muse0", "s1", CFG) == (
+        None,
+        "full retrain: no model from the last nights",
+    )
+    _model(tmp_path, D - dt.timedelta(days=8))  # beyond the full-retrain period
+    assert source(tmp_path, D, "muse0", "s1", CFG)[0] is None
+    _model(tmp_path, D - dt.timedelta(days=3), facts=False)
+    assert source(tmp_path, D, "muse0", "s1", CFG)[1].endswith("records no hashes")
+    folder = _model(tmp_path, D - dt.timedelta(days=2))
+    assert source(tmp_path, D, "muse0", "s1", CFG) == (
+        folder,
+        f"warm start from {D - dt.timedelta(days=2)}",
+    )
+    assert source(tmp_path, D, "muse0", "s2", CFG)[1] == (
+        f"full retrain: the feature space differs from {D - dt.timedelta(days=2)}'s"
+    )
+    other = dataclasses.replace(CFG, hidden=CFG.hidden * 2)
+    assert "configuration differs" in source(tmp_path, D, "muse0", "s1", other)[1]
+    _model(tmp_path, D)  # tonight's own model (a re-run) is never its own start
+    assert source(tmp_path, D, "muse0", "s1", CFG)[0] == folder
+
+
+class _Market:
+    def __init__(self, seekers, ads):
+        self.seekers, self.ads = seekers, ads
+
+
+def _frames(mini_frames, occupation=None):
+    seekers, ads = (f.assign(active=True) for f in mini_frames)
+    if occupation:
+        seekers = seekers.assign(desired_occupation=occupation)
+    return seekers, ads
+
+
+def _save_space(root, day, fitted_on, mini_frames):
+    space = FeatureSpace(0).fit(*mini_frames)
+    folder = model_store.model_dir(root, day, FEATURE_SPACE)
+    space.save(folder)
+    (folder / "space.json").write_text(
+        json.dumps({"fitted_on": fitted_on.isoformat(), "hash": "h", "space": "fitted"})
+    )
+    return space
+
+
+def test_the_space_is_reused_until_the_weekly_refit_or_a_drift(tmp_path, mini_frames):
+    reuse = retrieval_stage.reuse_space
+    market = _Market(*_frames(mini_frames))
+    space, facts = reuse(tmp_path, D, market)
+    assert space is None and facts["reason"] == "no feature space from the last nights"
+    _save_space(tmp_path, D - dt.timedelta(days=1), D - dt.timedelta(days=3), mini_frames)
+    space, facts = reuse(tmp_path, D, market)
+    assert space is not None and facts["space"] == "reused"
+    assert facts["fitted_on"] == str(D - dt.timedelta(days=3)) and facts["unknown_share"] == 0
+    assert facts["hash"] == "h"  # the reused space keeps its hash: warm starts match it
+    assert reuse(tmp_path, D, market, full_retrain=True)[0] is None
+    # fitted a week before tonight: the weekly full retrain
+    space, facts = reuse(tmp_path, D + dt.timedelta(days=4), market)
+    assert space is None and facts["reason"] == "weekly full retrain (space 7 days old)"
+    # every seeker now seeks an occupation the space never saw
+    drifted = _Market(*_frames(mini_frames, occupation="N9999"))
+    space, facts = reuse(tmp_path, D, drifted)
+    assert space is None and facts["reason"].startswith("drift: 100.0% of active entities")
+
+
+def test_unknown_share_counts_rows_with_any_unknown_vocabulary(mini_frames):
+    seekers, ads = mini_frames
+    space = FeatureSpace(0).fit(seekers, ads)
+    assert space.unknown_share(seekers, "seekers") == 0.0
+    changed = seekers.copy()
+    changed.loc[0, "department"] = "99"  # an unknown department
+    changed.at[1, "skills"] = ["NEW-SKILL"]
+    assert space.unknown_share(changed, "seekers") == pytest.approx(2 / len(seekers))
+    assert space.unknown_share(pd.DataFrame(columns=seekers.columns), "seekers") == 0.0
