@@ -64,10 +64,14 @@ def _calibrated(step: Step, written: Written) -> Verdict:
 )
 def funnel(step: Step) -> Written:
     """Funnel models P(response | sent), P(apply | response), P(positive | apply): logistic
-    regressions on the pair features of the sends of the 56 days before D - 7; calibration
+    regressions on the pair features of the sends of the 56 days before D - 7 (each send's
+    computed once, by the first night that needed them: store.send_features); calibration
     (Brier, AUC, reliability by decile) on the sends of [D - 7, D)."""
     stats = send.train(step.con, step.run_date, step.settings.models_dir)
-    meta = {"train_sends": stats["train_sends"], "holdout_sends": stats["holdout_sends"]}
+    meta = {
+        k: stats[k]
+        for k in ("train_sends", "holdout_sends", "features_computed", "features_recomputed")
+    }
     for model, r in stats["calibration"].items():
         if "brier_base_rate" in r:
             meta[f"{model}_brier"] = round(r["brier"], 5)

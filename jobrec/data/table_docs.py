@@ -458,6 +458,19 @@ TABLES.update(
         "store.recommendation_feedback": _stored_doc(
             "clean.recommendation_feedback", "Recommendation outcomes", False
         ),
+        "store.send_features": TableDoc(
+            "The funnel's pair features of each past send, computed once: by the first night "
+            "whose send windows held the send, with that night's Muse.0 and Muse.2.",
+            {
+                "jobseeker_id": SEEKER_ID,
+                "ad_id": AD_ID,
+                "sent_at": "When the recommendation was sent (names the send with the ids).",
+                "features": "The features in the order of `jobrec.send.funnel.FEATURES`: the "
+                "reranker's cross features, the Muse.2 score, the seeker's recent applications.",
+                "computed_on": "The night that computed them; a night reads the latest computed "
+                "up to it, and a re-run of a night's funnel recomputes its own.",
+            },
+        ),
         "store.list_files": TableDoc(
             "The Parquet files holding the nights' big ranked lists (`recs.candidates`, "
             "`recs.reranked` read them): one a table and night, read once its row is here.",

@@ -56,6 +56,8 @@ class Sends:
     ads: np.ndarray
     days: np.ndarray  # datetime64[D]
     outcomes: pd.DataFrame  # OUTCOMES booleans
+    keys: pd.DataFrame  # jobseeker_id, ad_id, sent_at: what names a send in store.send_features
+    cached: np.ndarray  # (n, len(funnel.FEATURES)) pair features a night computed; NaN rows: none
 
     def __len__(self) -> int:
         return len(self.seekers)
@@ -81,18 +83,85 @@ def load_sends(con, run_date: dt.date, market: Market, start: dt.date, end: dt.d
         n sends in send order: `seekers` and `ads` (n,) market rows, `days` (n,)
         datetime64[D], `outcomes` (n rows of the funnel's OUTCOMES booleans).
     """
+    con.execute(warehouse.sql("create_send_features"))
     frame = con.execute(
         warehouse.sql("send_window"), {"run_date": run_date, "start": start, "end": end}
     ).df()
     s, a = market.seeker_index(frame["jobseeker_id"]), market.ad_index(frame["ad_id"])
     keep = (s >= 0) & (a >= 0)
     frame = frame[keep].reset_index(drop=True)
+    cached = np.full((len(frame), len(funnel.FEATURES)), np.nan, dtype=np.float32)
+    known = frame["features"].notna().to_numpy()
+    if known.any():
+        cached[known] = np.stack(frame["features"].to_numpy()[known]).astype(np.float32)
     return Sends(
         s[keep],
         a[keep],
         frame["day"].to_numpy("datetime64[D]"),
         frame[list(funnel.OUTCOMES)].astype(bool),
+        frame[["jobseeker_id", "ad_id", "sent_at"]],
+        cached,
     )
+
+
+def send_features(con, run_date: dt.date, sc: funnel.Scorer, sends: Sends) -> np.ndarray:
+    """The funnel's pair features of past sends: those an earlier night computed, the others
+    computed now with tonight's models and stored (`store.send_features`, computed_on D), so
+    that each send's features are computed once, by the first night that needs them.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse, inside the step's transaction.
+    run_date : date
+        The partition D.
+    sc : funnel.Scorer
+        Tonight's market, Muse.0 vectors and Muse.2.
+    sends : Sends
+        From `load_sends`.
+
+    Returns
+    -------
+    (n, len(funnel.FEATURES)) float32 array
+    """
+    x = sends.cached.copy()
+    missing = np.flatnonzero(np.isnan(x).any(axis=1))
+    if len(missing):
+        x[missing] = funnel.pair_features(
+            sc, sends.seekers[missing], sends.ads[missing], sends.days[missing]
+        )
+        rows = sends.keys.iloc[missing].reset_index(drop=True)
+        con.register(
+            "computed_features",
+            pa.table(
+                {
+                    "jobseeker_id": pa.array(rows["jobseeker_id"], pa.string()),
+                    "ad_id": pa.array(rows["ad_id"], pa.string()),
+                    "sent_at": pa.array(rows["sent_at"]),
+                    "features": pa.array(list(x[missing]), pa.list_(pa.float32())),
+                }
+            ),
+        )
+        try:
+            con.execute(
+                "INSERT INTO store.send_features BY NAME SELECT *, "
+                "CAST($run_date AS DATE) AS computed_on FROM computed_features",
+                {"run_date": run_date},
+            )
+        finally:
+            con.unregister("computed_features")
+    return x
+
+
+def forget_send_features(con, run_date: dt.date) -> int:
+    """Delete the pair features night D computed (a re-run of its funnel recomputes them with
+    its new models); the rows deleted."""
+    con.execute(warehouse.sql("create_send_features"))
+    (n,) = con.execute(
+        "SELECT count(*) FROM store.send_features WHERE computed_on = ?", [run_date]
+    ).fetchone()
+    con.execute("DELETE FROM store.send_features WHERE computed_on = ?", [run_date])
+    return int(n)
 
 
 def segments_of(market: Market, ads: np.ndarray) -> np.ndarray:
@@ -160,17 +229,24 @@ def train(con, run_date: dt.date, models_dir) -> dict:
     """
     sc = _scorer(con, run_date, models_dir)
     w = windows(run_date)
+    forgotten = forget_send_features(con, run_date)
     train_sends = load_sends(con, run_date, sc.market, *w["train"])
     held = load_sends(con, run_date, sc.market, *w["holdout"])
-    x = funnel.pair_features(sc, train_sends.seekers, train_sends.ads, train_sends.days)
+    computed_before = int(np.isnan(train_sends.cached).any(axis=1).sum())
+    computed_before += int(np.isnan(held.cached).any(axis=1).sum())
+    x = send_features(con, run_date, sc, train_sends)
     models = funnel.train_funnel(x, train_sends.outcomes)
-    report = funnel.calibration(
-        models, funnel.pair_features(sc, held.seekers, held.ads, held.days), held.outcomes
-    )
+    report = funnel.calibration(models, send_features(con, run_date, sc, held), held.outcomes)
     with model_store.writing(models_dir, run_date, FUNNEL) as folder:
         (folder / "funnel.pkl").write_bytes(pickle.dumps(models))
         (folder / "calibration.json").write_text(json.dumps(report, indent=2))
-    return {"train_sends": len(train_sends), "holdout_sends": len(held), "calibration": report}
+    return {
+        "train_sends": len(train_sends),
+        "holdout_sends": len(held),
+        "features_computed": computed_before,
+        "features_recomputed": forgotten,
+        "calibration": report,
+    }
 
 
 def load_funnel(models_dir, run_date: dt.date) -> funnel.Funnel:
@@ -287,7 +363,7 @@ def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
     holdout = load_sends(con, run_date, sc.market, *w["holdout"])
     if not len(tuning):
         raise ValueError(f"no sends in the tuning window {w['tuning']}: cannot set thresholds")
-    probs = models.probabilities(funnel.pair_features(sc, tuning.seekers, tuning.ads, tuning.days))
+    probs = models.probabilities(send_features(con, run_date, sc, tuning))
     names = sorted(set(segments_of(sc.market, tuning.ads)))
     seg, keep = _segment_rows(tuning, names, sc.market)
     tables, default = thresholds.tuning_tables(
@@ -295,7 +371,7 @@ def choose_thresholds(con, run_date: dt.date, models_dir, log=None) -> Tuned:
     )
     grid = tables.grid
     h_probs = (
-        models.probabilities(funnel.pair_features(sc, holdout.seekers, holdout.ads, holdout.days))
+        models.probabilities(send_features(con, run_date, sc, holdout))
         if len(holdout)
         else np.zeros((0, 3))
     )
