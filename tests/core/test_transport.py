@@ -1,14 +1,17 @@
 """The sparse OT solver (jobrec.transport): agreement with POT's dense solvers given a huge cost off
-the edge list (balanced and semi-relaxed), hand-checkable plans, the underflow fallback, warm
-starts, costs, the listwise calibration and the final lists."""
+the edge list (balanced and semi-relaxed), hand-checkable plans, an underflowing ad mass, warm
+starts, costs, the listwise calibration and the final lists; the parallel kernels against the
+plain iterations and across thread counts."""
 
 from __future__ import annotations
 
 import math
 
+import numba
 import numpy as np
 import ot as pot
 import pytest
+from scipy.optimize import brentq
 from scipy.special import logsumexp
 
 from jobrec import transport
@@ -116,22 +119,111 @@ def test_padding_and_ads_without_edges():
 
 
 def test_ad_update_is_exact_when_an_ads_mass_underflows():
-    # ad 1 costs 800 ε on its only edge: its column sum underflows, the fallback is exact
+    # ad 1 costs 800 ε on its only edge: its plan mass underflows, its log-sum-exp does not
     eps = 1.0
     cols = np.array([[0, 1], [0, 2]])
     cost = np.array([[0.0, 800.0], [0.0, 0.5]])
     a, b = np.ones(2), np.array([1.0, 0.5, 0.5])
-    log_k = -cost / eps + np.log(b)[cols] + np.log(a)[:, None]
-    phi, psi = np.zeros(2), np.zeros(4)
-    plan = np.empty((2, 2))
-    phi = transport._seeker_update(log_k, psi, cols, np.log(a), plan)
-    assert plan[0, 1] < 1e-300
-    new = transport._ad_update(
-        plan, cols.ravel(), log_k, phi, psi, np.append(np.log(b), 0), 0.5, np.ones(3, bool), 3
-    )
-    z = log_k + phi[:, None]
+    g = transport.EdgeGraph(cols, cost, a, b)
+    edges = transport._Edges.of(g, eps)
+    phi = np.empty(2)
+    edges.seeker_potentials(np.zeros(3), phi)
+    assert edges.plan(np.zeros(3))[0, 1] < 1e-300
+    new = edges.ad_potentials(phi, 0.5)
+    z = -cost / eps + np.log(b)[cols] + np.log(a)[:, None] + phi[:, None]
     exact = [logsumexp(z[cols == j]) for j in range(3)]
-    np.testing.assert_allclose(new[:3], 0.5 * (np.log(b) - exact), rtol=1e-12)
+    np.testing.assert_allclose(new, 0.5 * (np.log(b) - exact), rtol=1e-12)
+
+
+def reference_solve(g: transport.EdgeGraph, cfg: transport.OTConfig, init=None):
+    """The iterations of `transport.solve` written plainly: per seeker and per ad, scipy's
+    logsumexp over its edges; the translation by a root finder."""
+    eps = cfg.epsilon
+    fi = 1.0 if math.isinf(cfg.tau) else cfg.tau / (cfg.tau + eps)
+    edge = g.ads >= 0
+    log_k = np.where(
+        edge, np.log(g.seeker_mass)[:, None] + np.log(g.ad_mass)[g.ads] - g.cost / eps, -np.inf
+    )
+    by_ad = [np.nonzero(edge & (g.ads == j)) for j in range(g.n_ads)]
+    psi = np.zeros(g.n_ads) if init is None else init / eps
+    phi = np.zeros(len(g.seeker_mass))
+
+    def seeker(psi):
+        return np.log(g.seeker_mass) - logsumexp(log_k + psi[g.ads], axis=1)
+
+    def ad(phi):
+        lse = [logsumexp(log_k[u, e] + phi[u]) if len(u) else 0.0 for u, e in by_ad]
+        return np.where([len(u) > 0 for u, _ in by_ad], fi * (np.log(g.ad_mass) - lse), 0.0)
+
+    has = np.array([len(u) > 0 for u, _ in by_ad])
+
+    def translation(psi):  # c: Σ_j b_j exp(-(ψ_j + c) ε/τ) = Σ a over the ads with edges
+        def excess(c):
+            return (g.ad_mass * np.exp(-(psi + c) * eps / cfg.tau))[has].sum() - g.seeker_mass.sum()
+
+        return brentq(excess, -50 * cfg.tau / eps, 50 * cfg.tau / eps, xtol=1e-15)
+
+    for it in range(1, cfg.max_iter + 1):
+        phi_old, phi = phi, seeker(psi)
+        if it > 1 and np.max(np.abs(np.expm1(phi_old - phi))) < cfg.tol:
+            break
+        psi = ad(phi)
+        if 0 < cfg.tau < math.inf:
+            psi[has] += translation(psi)
+    plan = np.where(edge, np.exp(log_k + psi[g.ads] + seeker(psi)[:, None]), 0.0)  # rows: a
+    return eps * phi, eps * psi, plan, it
+
+
+def small_instance():
+    # 4 seekers over 5 ads: padding in rows 1 and 3, ad 4 on no list, ad 0 wanted by all
+    cols = np.array([[0, 1, 2], [0, 3, -1], [2, 0, 1], [0, -1, -1]])
+    cost = np.array([[0.2, 0.9, 1.4], [0.1, 0.7, np.inf], [0.3, 0.5, 2.0], [0.0, np.inf, np.inf]])
+    b = transport.capacities(np.array([1.0, 2.0, 1.0, 3.0, 2.0]), 4.0)
+    return transport.EdgeGraph(cols, cost, np.ones(4), b)
+
+
+@pytest.mark.parametrize("tau", [0.5, 20.0])
+@pytest.mark.parametrize("warm", [False, True])
+def test_parallel_kernels_equal_the_plain_iterations(tau, warm):
+    g = small_instance()
+    # tol 0: both run all 300 iterations, so rounding cannot stop one an iteration earlier
+    cfg = transport.OTConfig(epsilon=0.5, tau=tau, tol=0.0, max_iter=300)
+    init = np.array([0.3, -0.2, 0.1, 0.0, 0.0]) if warm else None
+    sol = transport.solve(g, cfg, init_ad_potential=init)
+    f, gpot, plan, iterations = reference_solve(g, cfg, init)
+    assert sol.iterations == iterations == 300
+    np.testing.assert_allclose(sol.seeker_potential, f, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sol.ad_potential, gpot, rtol=1e-12, atol=1e-14)
+    np.testing.assert_allclose(sol.plan, plan, rtol=1e-11, atol=1e-15)
+    assert sol.ad_potential[4] == 0.0 and (sol.plan[g.ads < 0] == 0).all()
+
+
+def test_results_do_not_depend_on_the_number_of_threads(monkeypatch):
+    threads = min(2, numba.config.NUMBA_NUM_THREADS)
+    if threads < 2:
+        pytest.skip("one thread only")
+    monkeypatch.setattr(transport, "_PARALLEL_EDGES", 0)  # small as it is, run it in parallel
+    g = random_instance(6, seekers=500, ads=300, k=40)
+    cfg = transport.OTConfig(epsilon=0.5, tau=10.0, tol=1e-9, max_iter=5000)
+    before = numba.get_num_threads()
+    try:
+        numba.set_num_threads(1)
+        one = transport.solve(g, cfg)
+        numba.set_num_threads(threads)
+        two = transport.solve(g, cfg)
+    finally:
+        numba.set_num_threads(before)
+    assert one.iterations == two.iterations
+    for x, y in [(one.plan, two.plan), (one.ad_potential, two.ad_potential)]:
+        np.testing.assert_allclose(x, y, rtol=1e-12, atol=0)
+    np.testing.assert_allclose(one.seeker_potential, two.seeker_potential, rtol=1e-12, atol=0)
+
+
+def test_exp_kernel_agrees_with_numpy():
+    x = np.concatenate([-np.geomspace(1e-12, 745, 20_001), [0.0, -800.0, -np.inf]])
+    y = np.array([transport._exp_nonpositive(v) for v in x])
+    np.testing.assert_allclose(y, np.exp(x), rtol=1e-15, atol=1e-310)
+    assert y[-1] == y[-2] == 0.0
 
 
 def test_warm_start_from_the_solution_converges_at_once():
