@@ -7,7 +7,8 @@ import pytest
 import torch
 
 from jobrec.devices import pick_device
-from jobrec.retrieval.topk import block_rows, exact_topk
+from jobrec.retrieval import topk
+from jobrec.retrieval.topk import block_rows, exact_topk, tile_rows, two_stage_applies
 
 
 @pytest.fixture(scope="module")
@@ -48,3 +49,125 @@ def test_block_size_follows_the_memory_budget():
     assert block_rows(2_200_000, 1000, 256 * 2**20) == 30
     assert block_rows(10, 5, 1) == 1
     assert pick_device().type in ("cpu", "cuda")
+
+
+# The CPU two-stage selection against torch.topk on the full float32 score matrix: the same
+# top-k sets and scores. Continuous random data, so that ties have probability ~0. The full
+# matrix is the product exact_topk computes (against the contiguous transposed items): BLAS's
+# transposed-operand and one-row kernels round the last bit differently, which would swap
+# near-ties for reasons that are not the selection's.
+CPU = torch.device("cpu")
+
+
+def _random(n_q, n_items, d, seed=0):
+    rng = np.random.default_rng(seed)
+    return (
+        rng.normal(size=(n_q, d)).astype(np.float32),
+        rng.normal(size=(n_items, d)).astype(np.float32),
+    )
+
+
+def _full_topk(q, items, k, ex_rows=None, ex_items=None):
+    full = torch.mm(torch.as_tensor(q), torch.as_tensor(items).T.contiguous())
+    if ex_rows is not None:
+        full[torch.as_tensor(ex_rows), torch.as_tensor(ex_items)] = float("-inf")
+    top = torch.topk(full, min(k, full.shape[1]), dim=1, sorted=True)
+    return top.values.numpy(), top.indices.numpy()
+
+
+def _assert_same_topk(got, expected):
+    """Same scores in the same (decreasing) order, same item sets among the finite scores."""
+    (scores, index), (ref_scores, ref_index) = got, expected
+    assert index.shape == ref_index.shape
+    np.testing.assert_array_equal(scores, ref_scores)
+    assert (scores[:, 1:] <= scores[:, :-1]).all()
+    finite = np.isfinite(scores)  # -inf entries (excluded pairs) tie: any of them will do
+    for row in range(len(index)):
+        assert set(index[row, finite[row]]) == set(ref_index[row, finite[row]])
+
+
+@pytest.mark.parametrize(
+    ("n_q", "n_items", "k", "d", "budget"),
+    [
+        (40, 5_000, 50, 16, 4 * 49_325),  # 4-row tiles: tile boundaries, a short last tile
+        (40, 5_003, 50, 16, 2**28),  # padding columns (N not a multiple of 8)
+        (9, 5_000, 50, 16, 4 * 49_325),  # 4, 3, 2 rows: never a one-row product
+        (30, 1_600, 100, 8, 2**28),  # the smallest N for k: one fine group a coarse group
+        (9, 20_001, 1_000, 64, 2**28),  # the production k
+        (25, 3_000, 1, 4, 2**28),  # k = 1
+        (20, 300, 290, 8, 2**28),  # k close to N: the plain path
+        (20, 100, 1_000, 8, 2**28),  # k > N: all N items
+    ],
+)
+def test_two_stage_equals_torch_topk_on_the_full_matrix(n_q, n_items, k, d, budget):
+    q, items = _random(n_q, n_items, d)
+    got = exact_topk(q, items, k, budget_bytes=budget, device=CPU)
+    _assert_same_topk(got, _full_topk(q, items, k))
+
+
+def test_two_stage_honours_exclusions_even_when_most_items_are_excluded():
+    q, items = _random(24, 8_000, 16, seed=1)
+    rng = np.random.default_rng(2)
+    rows = [np.repeat(np.arange(24), 200), rng.integers(0, 24, 3_000)]
+    items_ex = [rng.integers(0, 8_000, 24 * 200), rng.integers(0, 8_000, 3_000)]
+    rows.append(np.full(8_000 - 30, 3))  # row 3: 30 items left, fewer than k: -inf threshold
+    items_ex.append(rng.permutation(8_000)[30:])
+    rows.append(np.full(8_000 - 600, 5))  # row 5: 600 left, the threshold still prunes
+    items_ex.append(rng.permutation(8_000)[600:])
+    ex_rows, ex_items = np.concatenate(rows), np.concatenate(items_ex)
+    got = exact_topk(q, items, 100, ex_rows, ex_items, budget_bytes=10**6, device=CPU)
+    _assert_same_topk(got, _full_topk(q, items, 100, ex_rows, ex_items))
+    left = 8_000 - len(np.unique(ex_items[ex_rows == 3]))  # 30 or a few fewer
+    assert left <= 30 and np.isfinite(got[0][3]).sum() == left
+    excluded = set(zip(ex_rows.tolist(), ex_items.tolist(), strict=True))
+    assert not any(
+        (r, i) in excluded for r, i in np.argwhere(np.isfinite(got[0])) for i in [got[1][r, i]]
+    )
+
+
+def test_top_items_crowded_in_one_coarse_group():
+    """The threshold comes from the other groups and prunes little; the answer is the same."""
+    n_items, k = 20_000, 100
+    q, items = _random(12, n_items, 8, seed=3)
+    groups = n_items // topk.FINE
+    crowded = np.flatnonzero((np.arange(n_items) % groups) % (topk.COARSE_PER_K * k) == 0)
+    items[crowded] *= 6.0  # the crowded group holds every row's best scores
+    got = exact_topk(q, items, k, device=CPU)
+    _assert_same_topk(got, _full_topk(q, items, k))
+
+
+def test_rows_the_threshold_cannot_prune_take_the_plain_path(monkeypatch):
+    """Many equal top scores leave every group at the threshold: those rows go plain."""
+    q, items = _random(16, 8_000, 8, seed=4)
+    items[:5_000] = 10 * items[0]  # 5,000 equal scores a row, the best where q.v0 > 0
+    got_s, got_i = exact_topk(q, items, 100, device=CPU)
+    ref_s, ref_i = _full_topk(q, items, 100)
+    np.testing.assert_array_equal(got_s, ref_s)
+    tied = ref_s[:, 0] == ref_s[:, -1]  # rows whose whole top k is the tie: any 100 of 5,000
+    assert tied.any() and (~tied).any()
+    assert (got_i[tied] < 5_000).all()
+    _assert_same_topk((got_s[~tied], got_i[~tied]), (ref_s[~tied], ref_i[~tied]))
+    # A tile mixing plain and two-stage rows: a hot-group cap of k sends about half the rows
+    # of random data to the plain path.
+    monkeypatch.setattr(topk, "MAX_HOT_PER_K", 1)
+    q, items = _random(32, 20_000, 16, seed=5)
+    _assert_same_topk(exact_topk(q, items, 200, device=CPU), _full_topk(q, items, 200))
+
+
+def test_a_nan_score_comes_first_as_in_torch_topk():
+    q, items = _random(10, 5_000, 8, seed=6)
+    items[77, 3] = np.nan
+    scores, index = exact_topk(q, items, 50, device=CPU)
+    ref_s, ref_i = _full_topk(q, items, 50)
+    assert (index[:, 0] == 77).all() and np.isnan(scores[:, 0]).all()
+    _assert_same_topk((scores[:, 1:], index[:, 1:]), (ref_s[:, 1:], ref_i[:, 1:]))
+
+
+def test_two_stage_tiles_fit_the_budget():
+    assert two_stage_applies(16_000, 1_000, CPU) and not two_stage_applies(15_992, 1_000, CPU)
+    assert not two_stage_applies(350_000, 1_000, torch.device("cuda"))
+    for n_items, budget in [(50_000, 256 * 2**20), (350_000, 256 * 2**20), (2_200_000, 2**20)]:
+        rows = tile_rows(n_items, 1_000, budget)
+        assert rows * 4 * n_items <= topk.TILE_BYTES or rows == 2
+    per_row = 4 * 50_000 + 25_000 + 6_250 + 16 * 8 * 4 * 1_000 + 12_000
+    assert tile_rows(50_000, 1_000, 10 * per_row) == 10
