@@ -57,10 +57,14 @@ xgboost = _model_asset(
 
 def _reranked_check(step: Step, written: Written) -> Verdict:
     """Per model, every seeker's list has min(keep, candidates) distinct ads among its
-    candidates, ranks 1..n, finite scores non-increasing by rank."""
-    problems = step.con.execute(
-        warehouse.sql("check_reranked"), {"run_date": step.run_date, **rerank.RERANK_KEEP}
-    ).fetchall()
+    candidates, ranks 1..n, finite scores non-increasing by rank: Muse's lists for every seeker
+    with candidates, XGBoost's for every one with JOBREC_XGBOOST_SCOPE=all, none by default."""
+    params = {
+        "run_date": step.run_date,
+        **rerank.RERANK_KEEP,
+        "xgboost_seekers": None if written.metadata["xgboost_scope"] == "all" else [],
+    }
+    problems = step.con.execute(warehouse.sql("check_reranked"), params).fetchall()
     by_model = [(f"{m} {p}", n, s) for m, p, n, s in problems]
     return problems_verdict(
         by_model, f"{written.rows} reranked rows, every list complete and sorted"
@@ -77,9 +81,14 @@ def _reranked_check(step: Step, written: Written) -> Verdict:
 )
 def reranked(step: Step) -> Written:
     """`recs.reranked`: tonight's candidates reranked by Muse.2 (top 300, the redistribution's
-    edges), Muse.1 and XGBoost (top 100 each)."""
+    edges) and Muse.1 (top 100), and by XGBoost (top 100) with JOBREC_XGBOOST_SCOPE=all (by
+    default the evaluation scores the lists it compares XGBoost on itself)."""
     stats = rerank.write_reranked(
-        step.con, step.run_date, step.settings.models_dir, log=step.context.log.info
+        step.con,
+        step.run_date,
+        step.settings.models_dir,
+        xgboost_scope=step.settings.xgboost_scope,
+        log=step.context.log.info,
     )
     pruned = warehouse.prune_partitions(
         step.con, "recs.reranked", step.run_date, step.settings.retention_days
@@ -113,7 +122,8 @@ def _muse2_not_below_muse0(step: Step, written: Written) -> Verdict:
 def rerank_evaluation(step: Step) -> Written:
     """`metrics.ranking` rows of stage rerank (muse1, muse2, xgboost; k 10 and 100; both
     relevances): validation on the held-out seekers of the validation window with Muse.0 beside
-    them (population rerank_holdout), forward from recs.reranked when the raw data holds it."""
+    them (population rerank_holdout), forward on tonight's lists of the evaluated seekers when
+    the raw data holds it (Muse's from recs.reranked, XGBoost's scored here)."""
     has_oracle = has_rankings(step.settings.raw_dir, step.run_date)
     ev = rerank.evaluate(
         step.con, step.run_date, step.settings.models_dir, has_oracle, log=step.context.log.info
@@ -124,6 +134,7 @@ def rerank_evaluation(step: Step) -> Written:
         for r in ev.rows.itertuples()
         if r.k == 100
     }
+    summary["xgboost_forward_seekers"] = ev.xgboost_forward_seekers
     return Written(rows, summary, result=ev)
 
 

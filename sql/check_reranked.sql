@@ -1,6 +1,8 @@
 -- recs.reranked of one partition: per model, each seeker's list holds min(keep, its candidates)
 -- distinct ads with ranks 1..n, finite scores non-increasing by rank, every ad among the
--- seeker's candidates. One row per (model, problem) with a few sample seekers.
+-- seeker's candidates. Muse reranks every seeker with candidates, XGBoost those of
+-- $xgboost_seekers (ids; NULL: every one) and no other. One row per (model, problem) with a
+-- few sample seekers.
 WITH r AS (
     SELECT * FROM recs.reranked WHERE run_date = $run_date
 ),
@@ -11,8 +13,13 @@ cand AS (
     SELECT jobseeker_id, count(*) AS n FROM recs.candidates WHERE run_date = $run_date
     GROUP BY ALL
 ),
+xgboost_seekers AS (
+    SELECT unnest($xgboost_seekers::VARCHAR[]) AS jobseeker_id
+),
 expected AS (
     SELECT k.model, c.jobseeker_id, least(k.n, c.n) AS n FROM keep AS k CROSS JOIN cand AS c
+    WHERE k.model <> 'xgboost' OR $xgboost_seekers::VARCHAR[] IS NULL
+        OR c.jobseeker_id IN (SELECT jobseeker_id FROM xgboost_seekers)
 ),
 got AS (
     SELECT model, jobseeker_id, count(*) AS n, count(DISTINCT ad_id) AS n_ads,
@@ -24,6 +31,10 @@ problems AS (
         format('expected {}, got {}', e.n, coalesce(g.n, 0)) AS detail
     FROM expected AS e LEFT JOIN got AS g USING (model, jobseeker_id)
     WHERE coalesce(g.n, 0) <> e.n
+    UNION ALL
+    SELECT g.model, 'list of a seeker the model does not rerank', g.jobseeker_id,
+        format('{} rows', g.n)
+    FROM got AS g SEMI JOIN keep USING (model) ANTI JOIN expected AS e USING (model, jobseeker_id)
     UNION ALL
     SELECT model, 'duplicate ads or ranks not 1..n', jobseeker_id,
         format('{} rows, {} ads, ranks {}..{}', n, n_ads, min_rank, max_rank)

@@ -1,7 +1,7 @@
 CREATE SCHEMA IF NOT EXISTS recs;
 CREATE TABLE IF NOT EXISTS recs.reranked (
     run_date DATE NOT NULL,
-    model VARCHAR NOT NULL,  -- muse2 (top 300: the redistribution's edges), muse1, xgboost (top 100)
+    model VARCHAR NOT NULL,  -- muse2 (top 300), muse1 (top 100), xgboost (top 100, scope all)
     jobseeker_id VARCHAR NOT NULL,
     ad_id VARCHAR NOT NULL,
     "rank" SMALLINT NOT NULL,

@@ -37,12 +37,18 @@ class Settings:
     alerts_dir: Path  # the operational alerts' log (jobrec.alerts), outside the warehouse
     start_date: dt.date | None  # the first daily partition; None: the raw files' first day
     retention_days: int
+    # nights whose big intermediates are kept, tonight included: the Parquet lists
+    # (recs.candidates, recs.reranked) and the model store's caches (jobrec.data.model_store)
+    intermediate_nights: int = 1
     # the redistribution's edge cost (neglogp, linear or rank); None: the stage's default
     ot_cost: str | None = None
     # where alerts are also POSTed as JSON (JOBREC_ALERT_WEBHOOK); None: the log only
     alert_webhook: str | None = None
     # days each raw input may lag D - 1 (jobrec.data.arrival); unset inputs: their history's
     input_tolerances: dict[str, int] = dataclasses.field(default_factory=dict)
+    # whose lists XGBoost reranks into recs.reranked (jobrec.rerank.xgboost_seekers): nobody's
+    # (`evaluation`: the evaluation scores the lists it compares on) or every seeker's (`all`)
+    xgboost_scope: str = "evaluation"
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -58,7 +64,12 @@ class Settings:
             start_date=_date("JOBREC_START_DATE"),
             # Large per-partition snapshots (clean tables, candidates) keep this many days; 0 = all.
             retention_days=int(os.environ.get("JOBREC_RETENTION_DAYS", "7")),
+            # Tonight's big lists and caches are rebuilt by a re-run; 0 keeps all.
+            intermediate_nights=int(os.environ.get("JOBREC_INTERMEDIATE_NIGHTS", "1")),
             # The redistribution's edge cost from the Muse.2 score: neglogp, linear or rank.
             ot_cost=os.environ.get("JOBREC_OT_COST") or None,
             input_tolerances=parse_tolerances(os.environ.get("JOBREC_INPUT_TOLERANCE_DAYS")),
+            # XGBoost is the comparison, never sent: by default it scores only the lists the
+            # evaluation compares it on; `all` scores every candidate pair (30-50 min at pes).
+            xgboost_scope=os.environ.get("JOBREC_XGBOOST_SCOPE") or "evaluation",
         )

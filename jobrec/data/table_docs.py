@@ -185,7 +185,9 @@ TABLES: dict[str, TableDoc] = {
     ),
     "recs.reranked": TableDoc(
         "Each active seeker's candidates reranked, per `model`: `muse2` keeps the top 300 (the "
-        "redistribution's edges), `muse1` and `xgboost` the top 100.",
+        "redistribution's edges), `muse1` the top 100; `xgboost` (the top 100) only with "
+        "JOBREC_XGBOOST_SCOPE=all: by default the evaluation scores XGBoost on the lists it "
+        "compares.",
         {
             "run_date": RUN_DATE,
             "model": "muse2 (the chain's reranker), muse1 or xgboost (baselines).",

@@ -9,8 +9,12 @@ from jobrec.rerank.stage import (
     MODELS,
     RERANK_KEEP,
     SETTINGS,
+    XGBOOST_SCOPES,
+    ComparedSeekers,
     RerankEvaluation,
     RerankSettings,
+    compared_lists,
+    compared_seekers,
     evaluate,
     hire_pairs,
     load_scorers,
@@ -25,6 +29,7 @@ from jobrec.rerank.stage import (
     train_model,
     write_evaluation,
     write_reranked,
+    xgboost_seekers,
 )
 from jobrec.rerank.training import RerankReport, candidate_recall, per_list_recall, train_reranker
 from jobrec.rerank.xgboost_baseline import (
@@ -40,12 +45,16 @@ __all__ = [
     "MODELS",
     "RERANK_KEEP",
     "SETTINGS",
+    "XGBOOST_SCOPES",
+    "ComparedSeekers",
     "RerankEvaluation",
     "RerankReport",
     "RerankSettings",
     "XGBConfig",
     "XGBReport",
     "candidate_recall",
+    "compared_lists",
+    "compared_seekers",
     "evaluate",
     "hire_pairs",
     "load_booster",
@@ -66,4 +75,5 @@ __all__ = [
     "train_xgb",
     "write_evaluation",
     "write_reranked",
+    "xgboost_seekers",
 ]

@@ -21,6 +21,7 @@ from jobrec.data import model_store, warehouse
 from jobrec.data.market import Market, listed_seekers, read_lists
 from jobrec.devices import CPU
 from jobrec.evaluation.offline import (
+    Split,
     evaluated_seekers,
     frame_of,
     metric_rows,
@@ -43,7 +44,7 @@ from jobrec.reranker_model import (
     score_tables,
     scoring_tables,
 )
-from jobrec.retrieval import CANDIDATES_K, EntityInputs, load_night_inputs
+from jobrec.retrieval import CANDIDATES_K, EntityInputs, NightInputs, load_night_inputs
 
 
 @dataclasses.dataclass(frozen=True)
@@ -60,6 +61,67 @@ class RerankSettings:
 SETTINGS = RerankSettings()
 RERANK_KEEP = dict(SETTINGS.keep)
 MODELS = tuple(RERANK_KEEP)
+# Whose lists XGBoost reranks into recs.reranked (the JOBREC_XGBOOST_SCOPE setting): nobody's
+# (`evaluation`: the evaluation scores the lists it compares XGBoost on itself) or every
+# seeker's (`all`). XGBoost is the comparison, never sent: scoring every pair would be the
+# night's longest step at the service's scale. recs.reranked never depends on the forward
+# window: which seekers the evaluation compares on tells who applies after D.
+XGBOOST_SCOPES = ("evaluation", "all")
+
+
+@dataclasses.dataclass(frozen=True)
+class ComparedSeekers:
+    """The seekers whose lists of tonight the rerank evaluation compares the models on."""
+
+    forward: np.ndarray  # (U,) sorted market rows: the forward split's evaluated seekers
+    oracle: np.ndarray  # (O,) sorted positions in `forward`: the oracle sample
+
+
+def compared_seekers(all_splits: list[Split]) -> ComparedSeekers:
+    """The seekers whose lists of tonight the rerank evaluation compares the models on: the
+    forward split's evaluated seekers (none without a forward window), the oracle sample among
+    them. The validation rows need none of tonight's lists: they score the held-out seekers'
+    lists built as of D - 7 (the night inputs).
+
+    Parameters
+    ----------
+    all_splits : list of Split
+        `jobrec.evaluation.offline.splits` of the night's market: [validation] or
+        [validation, forward].
+
+    Returns
+    -------
+    ComparedSeekers
+        `forward` (sorted market rows, empty without a forward split) and `oracle` (positions
+        in `forward` of the fixed oracle sample, a subset of it).
+    """
+    forward = [s for s in all_splits if s.name == "forward"]
+    if not forward:
+        return ComparedSeekers(np.empty(0, np.int64), np.empty(0, np.int64))
+    who = evaluated_seekers(forward[0])
+    return ComparedSeekers(who, oracle_sample(len(who)))
+
+
+def xgboost_seekers(tonight: np.ndarray, scope: str = "evaluation") -> np.ndarray:
+    """The seekers whose lists of tonight XGBoost reranks into recs.reranked: every one with
+    scope `all`, none with `evaluation` (the evaluation scores the lists it compares XGBoost on,
+    `compared_lists`).
+
+    Parameters
+    ----------
+    tonight : (n,) int array
+        Market rows of the seekers with candidates tonight, in scoring order.
+    scope : {"evaluation", "all"}
+        The JOBREC_XGBOOST_SCOPE setting.
+
+    Returns
+    -------
+    (n,) or (0,) int array
+        `tonight` or none of it.
+    """
+    if scope not in XGBOOST_SCOPES:
+        raise ValueError(f"unknown XGBoost scope {scope!r}: expected one of {XGBOOST_SCOPES}")
+    return tonight if scope == "all" else tonight[:0]
 
 
 def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
@@ -373,11 +435,16 @@ def tonight_seekers(con, run_date: dt.date, market: Market) -> np.ndarray:
 
 
 def write_reranked(
-    con, run_date: dt.date, models_dir, block_seekers: int = SETTINGS.block_seekers, log=None
-):
-    """Rerank tonight's candidates of every active seeker with the three models, seeker block
-    by seeker block (seekers of one occupation together, see `locality_order`), and replace the
-    partition of recs.reranked.
+    con,
+    run_date: dt.date,
+    models_dir,
+    block_seekers: int = SETTINGS.block_seekers,
+    xgboost_scope: str = "evaluation",
+    log=None,
+) -> dict:
+    """Rerank tonight's candidates of every active seeker with Muse.2 and Muse.1, and with
+    XGBoost when `xgboost_scope` is `all`, seeker block by seeker block (seekers of one
+    occupation together, see `locality_order`), and replace the partition of recs.reranked.
 
     Parameters
     ----------
@@ -389,24 +456,30 @@ def write_reranked(
         The model store (the night's inputs, the three rerankers).
     block_seekers : int, default SETTINGS.block_seekers
         Seekers whose lists are read, scored and written together.
+    xgboost_scope : {"evaluation", "all"}, default "evaluation"
+        Whose lists XGBoost reranks here (the JOBREC_XGBOOST_SCOPE setting, `xgboost_seekers`).
     log : callable, optional
         A progress line a block.
 
     Returns
     -------
     dict
-        `seekers` reranked and `rows_<model>` written per model (each keeps its
-        `RERANK_KEEP` top entries a seeker).
+        `seekers` reranked by Muse, `rows_<model>` written per model (each keeps its
+        `RERANK_KEEP` top entries a seeker), `xgboost_scope` and `xgboost_seekers` (how many
+        seekers XGBoost reranked).
     """
     night = load_night_inputs(models_dir, run_date)
+    seekers = tonight_seekers(con, run_date, night.market)
+    by_xgboost = xgboost_seekers(seekers, xgboost_scope)
     scorers = load_scorers(models_dir, run_date, night.inputs, tonight_ads(night.market))
+    if not len(by_xgboost):
+        del scorers["xgboost"]
     temperature = night.temperature
     con.execute(warehouse.sql("create_recs_reranked"))
     con.execute("DELETE FROM recs.reranked WHERE run_date = ?", [run_date])
-    seekers = tonight_seekers(con, run_date, night.market)
     seeker_ids = night.market.seekers["jobseeker_id"].to_numpy()
     ad_ids = night.market.ads["ad_id"].to_numpy()
-    rows = dict.fromkeys(scorers, 0)
+    rows = dict.fromkeys(MODELS, 0)
     for lo in range(0, len(seekers), block_seekers):
         lists = tonight_lists(
             con,
@@ -431,13 +504,67 @@ def write_reranked(
             )
         if log:
             log(f"reranked {min(lo + block_seekers, len(seekers))}/{len(seekers)} seekers")
-    return {"seekers": len(seekers), **{f"rows_{k}": v for k, v in rows.items()}}
+    return {
+        "seekers": len(seekers),
+        **{f"rows_{k}": v for k, v in rows.items()},
+        "xgboost_scope": xgboost_scope,
+        "xgboost_seekers": len(by_xgboost),
+    }
+
+
+def compared_lists(
+    con,
+    run_date: dt.date,
+    night: NightInputs,
+    booster,
+    who: np.ndarray,
+    k: int,
+    block_seekers: int = SETTINGS.block_seekers,
+) -> np.ndarray:
+    """XGBoost's top k of tonight's candidates of `who`, scored as `write_reranked` scores them
+    with scope `all` (a pair's score depends on that pair only), block by block.
+
+    Parameters
+    ----------
+    con : DuckDB connection
+        The warehouse (recs.candidates of D).
+    run_date : date
+        The partition D.
+    night : NightInputs
+        The night's shared inputs (`load_night_inputs`).
+    booster : xgboost.Booster
+        XGBoost of D.
+    who : (n,) int array
+        Market seeker rows (`compared_seekers`); those without candidates tonight get no list.
+    k : int
+        List length.
+    block_seekers : int, default SETTINGS.block_seekers
+        Seekers whose lists are read and scored together.
+
+    Returns
+    -------
+    (n, k) int64 array
+        Market ad rows, best first, -1 padded: what `reranked_lists` reads back of them.
+    """
+    out = np.full((len(who), k), -1, dtype=np.int64)
+    listed = np.isin(who, listed_seekers(con, "recs.candidates", run_date, night.market))
+    at = np.flatnonzero(listed)
+    for lo in range(0, len(at), block_seekers):
+        block = at[lo : lo + block_seekers]
+        lists = tonight_lists(
+            con, run_date, night.market, night.tonight_entities, night.temperature, who[block]
+        )
+        scores = predict_lists(booster, night.inputs.seekers, night.inputs.ads, lists)
+        top = top_of(scores, lists, k)[0]
+        out[block, : top.shape[1]] = top
+    return out
 
 
 @dataclasses.dataclass
 class RerankEvaluation:
     rows: pd.DataFrame
     holdout_recall_at_100: dict[str, np.ndarray]  # per held-out seeker with applications
+    xgboost_forward_seekers: int = 0  # whose lists of tonight XGBoost scored for the forward rows
 
 
 def evaluate(
@@ -445,12 +572,14 @@ def evaluate(
 ) -> RerankEvaluation:
     """metrics.ranking rows of the rerank stage (k 10 and 100, both relevances).
 
-    Validation: on the held-out seekers of the validation window (Muse.0's rows on the same
-    seekers are the retrieval evaluation's). Forward: from recs.reranked when the raw data holds
-    the forward window, and on the oracle's seeker sample when the partition has oracle
-    rankings (the oracle's own rows come from the retrieval evaluation; on the validation
-    window the rerankers trained on part of that sample, so only the forward window gives them
-    oracle-sample rows).
+    Validation: on the held-out seekers of the validation window, their lists as of D - 7
+    scored here (Muse.0's rows on the same seekers are the retrieval evaluation's). Forward,
+    when the raw data holds the forward window: tonight's lists of `compared_seekers`, Muse's
+    from recs.reranked, XGBoost's scored here (`compared_lists`: the lists recs.reranked holds
+    with JOBREC_XGBOOST_SCOPE=all, whatever the scope), and on the oracle's seeker sample among
+    them when the partition has oracle rankings (the oracle's own rows come from the retrieval
+    evaluation; on the validation window the rerankers trained on part of that sample, so only
+    the forward window gives them oracle-sample rows).
 
     Parameters
     ----------
@@ -468,12 +597,15 @@ def evaluate(
     Returns
     -------
     RerankEvaluation
-        The rows, and each model's (and Muse.0's) per-seeker held-out Recall@100.
+        The rows, each model's (and Muse.0's) per-seeker held-out Recall@100, and how many
+        seekers' lists of tonight XGBoost scored.
     """
     night = load_night_inputs(models_dir, run_date)
     scorers = load_scorers(models_dir, run_date, night.inputs)
     all_splits = splits(night.market)
     validation = all_splits[0]
+    compared = compared_seekers(all_splits)
+    scored = 0
     held = night.holdout_lists
     ks = SETTINGS.metric_ks
     rows = []
@@ -496,10 +628,13 @@ def evaluate(
         each[kind] = per_seeker_recall(pos, validation, held.seeker, 100)
     if len(all_splits) > 1:
         forward = all_splits[1]
-        who = evaluated_seekers(forward)
-        pick = oracle_sample(len(who))  # the retrieval evaluation's oracle seekers
+        who, pick = compared.forward, compared.oracle  # the oracle's seekers among `who`
         for kind in scorers:
-            ads = reranked_lists(con, run_date, night.market, who, kind, 100)
+            if kind == "xgboost":
+                ads = compared_lists(con, run_date, night, scorers[kind], who, 100)
+                scored = int((ads[:, 0] >= 0).sum())
+            else:
+                ads = reranked_lists(con, run_date, night.market, who, kind, 100)
             pos = np.where(ads >= 0, positions(forward.universe, ads), -1)
             rows += metric_rows(pos, forward, who, ks, stage="rerank", model=kind, population="all")
             if has_oracle:
@@ -514,7 +649,7 @@ def evaluate(
                 )
     if log:
         log(f"rerank evaluation: {len(held.seeker)} held-out seekers")
-    return RerankEvaluation(frame_of(rows, run_date), each)
+    return RerankEvaluation(frame_of(rows, run_date), each, scored)
 
 
 def reranked_lists(con, run_date, market: Market, who: np.ndarray, kind: str, k: int):

@@ -3,6 +3,7 @@ and partitions that see nothing of their own day or later."""
 
 from __future__ import annotations
 
+import dataclasses
 import shutil
 
 import duckdb
@@ -73,6 +74,7 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     _check_ranking_rows(tiny_settings.warehouse, TINY_DAY, forward=True)
     _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
+    _check_xgboost_scope(tiny_settings, tmp_path)
     _check_market_rows(tiny_settings.warehouse, TINY_DAY)
     _check_recommendations_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_send_check_can_fail(tiny_settings.warehouse, tmp_path)
@@ -100,6 +102,12 @@ def _check_ui_metadata(result, db):
     assert "dagster/row_count" not in muse0 and "rows" not in muse0
     assert muse0["saved_files"].value > 0 and muse0["saved_mb"].value > 0
     assert muse0["epochs"].value > 0
+    # XGBoost scored only the lists the evaluation compares it on, in the evaluation
+    reranked = materialised["recs/reranked"]
+    assert reranked["xgboost_scope"].value == "evaluation"
+    assert reranked["xgboost_seekers"].value == reranked["rows_xgboost"].value == 0
+    compared = materialised["metrics/ranking_rerank"]["xgboost_forward_seekers"].value
+    assert 0 < compared < reranked["seekers"].value
     report = materialised["reports/nightly"]["report"].value
     assert report.count("](data:image/png;base64,") == 3 and ".png)" not in report
     observed = {
@@ -116,7 +124,7 @@ def _check_ui_metadata(result, db):
 def _check_published_comments(db):
     """Every table and column of the published copy carries its description (table_docs), and
     every documented table and column is there."""
-    schemas = ["recs", "metrics", "clean", "eval", "embed"]
+    schemas = ["recs", "metrics", "clean", "eval", "embed", "store"]
     with duckdb.connect(str(db), read_only=True) as con:
         bare = con.execute(
             "SELECT schema_name, table_name, column_name FROM duckdb_columns() "
@@ -176,12 +184,21 @@ def _check_ranking_rows(db, day, forward: bool):
     assert all(0 <= recall <= 1 for *_, recall, _ in rows if recall is not None)
 
 
+def _as_table(con, table: str) -> None:
+    """Replace a view of Parquet lists by a table of its rows, so that a test can corrupt them."""
+    con.execute(f"CREATE TABLE lists_copy AS SELECT * FROM {table}")
+    con.execute(f"DROP VIEW {table}")
+    con.execute(f"CREATE TABLE {table} AS SELECT * FROM lists_copy")
+    con.execute("DROP TABLE lists_copy")
+
+
 def _check_candidates_check_can_fail(db, tmp_path):
     """The blocking check's query finds a shuffled score, a removed row and an inactive ad."""
 
     copy = tmp_path / "corrupted.duckdb"
     shutil.copy(db, copy)
     with duckdb.connect(str(copy)) as con:
+        _as_table(con, "recs.candidates")
         params = {"run_date": TINY_DAY, "k": retrieval.CANDIDATES_K}
         assert con.execute(warehouse.sql("check_candidates"), params).fetchall() == []
         (seeker,) = con.execute(
@@ -210,12 +227,44 @@ def _check_candidates_check_can_fail(db, tmp_path):
     }
 
 
-def test_tonight_has_no_forward_window(tiny_settings):
+def _materialised(result) -> dict:
+    return {
+        e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
+        for e in result.get_asset_materialization_events()
+    }
+
+
+def test_tonight_starts_warm_from_last_night_and_has_no_forward_window(tiny_settings):
+    """The night before tonight trains from scratch; tonight reuses its feature space and starts
+    Muse.0 from its model, keeps only tonight's big intermediates, and has no forward window."""
+    tiny_settings = dataclasses.replace(tiny_settings, intermediate_nights=1)
     tonight = TINY_END.fromordinal(TINY_END.toordinal() + 1)
-    assert run_day(tiny_settings, tonight).success
+    first = _materialised(run_day(tiny_settings, TINY_END))
+    assert first["models/features"]["space"].value == "fitted"
+    assert first["models/muse0"]["start"].value == "full retrain: no model from the last nights"
+    result = run_day(tiny_settings, tonight)
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    second = _materialised(result)
+    assert second["models/features"]["space"].value == "reused"
+    assert second["models/features"]["fitted_on"].value == str(TINY_END)
+    assert second["models/muse0"]["start"].value == f"warm start from {TINY_END}"
+    assert second["models/muse0"]["epochs"].value <= retrieval.SETTINGS.warm_epochs
+    # last night's lists and caches are gone, its models stay (warm starts read them)
+    with duckdb.connect(str(tiny_settings.published), read_only=True) as con:
+        nights = con.execute("SELECT DISTINCT run_date FROM recs.candidates").fetchall()
+    assert nights == [(tonight,)]
+    last_night = tiny_settings.models_dir / TINY_END.isoformat()
+    assert sorted(p.name for p in last_night.iterdir() if p.name in ("features", "muse0")) == [
+        "muse0"
+    ]
     counts = _counts(tiny_settings.warehouse, tonight)
     assert counts["eval.forward_applications"] == 0 and counts["clean.applications"] > 0
     _check_ranking_rows(tiny_settings.warehouse, tonight, forward=False)
+    # by default XGBoost writes no list of tonight (nor scores any: no forward window)
+    assert _reranked_seekers(tiny_settings.warehouse, tonight) == {
+        "muse1": _candidate_seekers(tiny_settings.warehouse, tonight),
+        "muse2": _candidate_seekers(tiny_settings.warehouse, tonight),
+    }
 
 
 def test_rewriting_the_future_leaves_the_partition_bit_identical(tmp_path, tiny_market):
@@ -234,16 +283,77 @@ def test_rewriting_the_future_leaves_the_partition_bit_identical(tmp_path, tiny_
     assert _dump(other.warehouse, TINY_DAY, FORWARD) != _dump(base.warehouse, TINY_DAY, FORWARD)
 
 
+def _reranked_seekers(db, day) -> dict[str, set[str]]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT DISTINCT model, jobseeker_id FROM recs.reranked WHERE run_date = ?", [day]
+        ).fetchall()
+    out: dict[str, set[str]] = {}
+    for model, seeker in rows:
+        out.setdefault(model, set()).add(seeker)
+    return out
+
+
+def _candidate_seekers(db, day) -> set[str]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        rows = con.execute(
+            "SELECT DISTINCT jobseeker_id FROM recs.candidates WHERE run_date = ?", [day]
+        ).fetchall()
+    return {s for (s,) in rows}
+
+
+def _check_xgboost_scope(settings, tmp_path):
+    """By default recs.reranked holds Muse's lists of every seeker and no XGBoost list (the
+    evaluation scores the lists it compares XGBoost on); JOBREC_XGBOOST_SCOPE=all writes every
+    seeker's XGBoost list again, and the evaluation's rows stay the same numbers."""
+    listed = _candidate_seekers(settings.warehouse, TINY_DAY)
+    assert _reranked_seekers(settings.warehouse, TINY_DAY) == {"muse1": listed, "muse2": listed}
+
+    from assets.rerank import rerank_evaluation, reranked
+
+    copy = tmp_path / "scope_all" / "jobrec.duckdb"
+    copy.parent.mkdir()
+    shutil.copy(settings.warehouse, copy)
+    everyone = dataclasses.replace(settings, warehouse=copy, xgboost_scope="all")
+    result = run_day(everyone, TINY_DAY, [reranked, rerank_evaluation])
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    got = _reranked_seekers(copy, TINY_DAY)
+    assert got == {"muse1": listed, "muse2": listed, "xgboost": listed}
+    ranking = (
+        "SELECT model, split, population, relevance, k, recall, ndcg, hit_rate, seekers "
+        "FROM {}.metrics.ranking WHERE run_date = ? AND stage = 'rerank'"
+    )
+    with duckdb.connect(str(copy), read_only=True) as con:
+        con.execute(f"ATTACH '{settings.warehouse}' AS scoped (READ_ONLY)")
+        (n_all,) = con.execute(
+            "SELECT count(*) FROM recs.reranked WHERE run_date = ? AND model = 'xgboost'",
+            [TINY_DAY],
+        ).fetchone()
+        assert n_all == len(listed) * rerank.RERANK_KEEP["xgboost"]
+        default, every = (
+            sorted(con.execute(ranking.format(db), [TINY_DAY]).fetchall())
+            for db in ("scoped", "jobrec")
+        )
+    assert ("xgboost", "forward", "oracle_sample") in {r[:3] for r in default}
+    assert default == every  # XGBoost's forward rows included
+
+
 def _check_reranked_check_can_fail(db, tmp_path):
-    """The blocking check's query finds a swapped score, a missing row and a foreign ad."""
+    """The blocking check's query finds a swapped score, a missing row, a foreign ad, an
+    XGBoost list of a seeker it was not asked to rerank, and missing XGBoost lists."""
 
     copy = tmp_path / "corrupted_reranked.duckdb"
     shutil.copy(db, copy)
     with duckdb.connect(str(copy)) as con:
-        params = {"run_date": TINY_DAY, **rerank.RERANK_KEEP}
+        params = {"run_date": TINY_DAY, **rerank.RERANK_KEEP, "xgboost_seekers": []}
         assert con.execute(warehouse.sql("check_reranked"), params).fetchall() == []
-        (seeker,) = con.execute(
-            "SELECT min(jobseeker_id) FROM recs.reranked WHERE run_date = ?", [TINY_DAY]
+        # with scope `all` every seeker's XGBoost list is expected
+        everyone = {**params, "xgboost_seekers": None}
+        missing = con.execute(warehouse.sql("check_reranked"), everyone).fetchall()
+        assert [(m, p) for m, p, *_ in missing] == [("xgboost", "wrong list length")]
+        (seeker, other) = con.execute(
+            "SELECT min(jobseeker_id), max(jobseeker_id) FROM recs.reranked WHERE run_date = ?",
+            [TINY_DAY],
         ).fetchone()
         where = "run_date = ? AND model = ? AND jobseeker_id = ?"
         con.execute(
@@ -251,7 +361,7 @@ def _check_reranked_check_can_fail(db, tmp_path):
             [TINY_DAY, "muse2", seeker],
         )
         con.execute(
-            f"DELETE FROM recs.reranked WHERE {where} AND rank = 5", [TINY_DAY, "xgboost", seeker]
+            f"DELETE FROM recs.reranked WHERE {where} AND rank = 5", [TINY_DAY, "muse1", seeker]
         )
         # an ad known that night but not among the seeker's candidates (on tiny a seeker's
         # 1,000 candidates can be every active ad: the foreign ad may be a closed one)
@@ -266,15 +376,26 @@ def _check_reranked_check_can_fail(db, tmp_path):
             f"UPDATE recs.reranked SET ad_id = ? WHERE {where} AND rank = 7",
             [foreign, TINY_DAY, "muse1", seeker],
         )
+        # a complete, sorted XGBoost list (Muse.1's) of a seeker XGBoost was not asked for
+        con.execute(
+            "INSERT INTO recs.reranked SELECT run_date, 'xgboost', jobseeker_id, ad_id, rank, "
+            f"score FROM recs.reranked WHERE {where}",
+            [TINY_DAY, "muse1", other],
+        )
         problems = {
             (m, p): n
             for m, p, n, _ in con.execute(warehouse.sql("check_reranked"), params).fetchall()
         }
+        # asked for, that list passes
+        asked = {**params, "xgboost_seekers": [other]}
+        found = con.execute(warehouse.sql("check_reranked"), asked).fetchall()
+        assert not any(m == "xgboost" for m, *_ in found)
     assert problems == {
         ("muse2", "score not finite or increasing with rank"): 1,
-        ("xgboost", "wrong list length"): 1,
-        ("xgboost", "duplicate ads or ranks not 1..n"): 1,
+        ("muse1", "wrong list length"): 1,
+        ("muse1", "duplicate ads or ranks not 1..n"): 1,
         ("muse1", "ad not among the candidates"): 1,
+        ("xgboost", "list of a seeker the model does not rerank"): 1,
     }
 
 
@@ -361,10 +482,10 @@ def _check_send_check_can_fail(db, tmp_path):
         con.execute(
             "UPDATE recs.to_send SET p_response = -1 WHERE jobseeker_id = ? AND rank = 1", [seeker]
         )
-        con.execute(
-            "INSERT INTO clean.recommendation_feedback (run_date, jobseeker_id, ad_id, "
-            "sent_at, unsubscribed) VALUES (?, ?, 'A-none', TIMESTAMP '2020-01-01', true)",
-            [TINY_DAY, seeker],
+        con.execute(  # an unsubscription the night ingested (clean.* are views of the store)
+            "INSERT INTO store.recommendation_feedback VALUES (?, 'A-none', "
+            "TIMESTAMP '2020-01-01', false, false, false, true, false, ?)",
+            [seeker, TINY_DAY],
         )
         problems = {
             p: c for p, c, _ in con.execute(warehouse.sql("check_to_send"), params).fetchall()

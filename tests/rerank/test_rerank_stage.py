@@ -1,5 +1,6 @@
 """Pure helpers of the rerank stage (jobrec.rerank) that need no warehouse: each list's best k
-(`top_of`) and the nightly scoring order (`locality_order`, `tonight_ads`)."""
+(`top_of`), the nightly scoring order (`locality_order`, `tonight_ads`) and the seekers XGBoost
+reranks (`compared_seekers`, `xgboost_seekers`)."""
 
 from __future__ import annotations
 
@@ -11,7 +12,8 @@ import pandas as pd
 import pytest
 
 from jobrec import rerank
-from jobrec.data.market import Market
+from jobrec.data.market import Events, Market
+from jobrec.evaluation.offline import Split, oracle_sample
 from jobrec.reranker_model import Lists
 
 
@@ -72,3 +74,42 @@ def test_tonight_ads_are_the_active_ones_grouped_by_occupation():
     )
     market = Market(dt.date(2026, 11, 20), pd.DataFrame(), ads, *[None] * 4)
     np.testing.assert_array_equal(rerank.tonight_ads(market), [1, 3, 5, 0, 4])
+
+
+def split_of(name: str, apps: list[int], hires: list[int]) -> Split:
+    """A split whose relevant events are by these seekers (market rows); ads and days unused."""
+
+    def events(seekers):
+        n = len(seekers)
+        return Events(np.array(seekers), np.zeros(n, int), np.zeros(n, "datetime64[D]"))
+
+    d = dt.date(2026, 11, 20)
+    relevant = {"applications": events(apps), "hires": events(hires)}
+    return Split(name, d, d, np.arange(3), relevant, events([]), np.zeros(3))
+
+
+def test_the_evaluation_compares_on_the_forward_seekers_and_their_oracle_sample():
+    """The evaluation reads tonight's lists of the forward window's seekers with applications
+    or hires (every one: fewer than the sample's limit), the oracle sample among them; the
+    validation split needs none of tonight's lists."""
+    validation = split_of("validation", apps=[0, 1], hires=[1])
+    forward = split_of("forward", apps=[7, 3, 3], hires=[5, 3])
+    compared = rerank.compared_seekers([validation, forward])
+    np.testing.assert_array_equal(compared.forward, [3, 5, 7])
+    np.testing.assert_array_equal(compared.oracle, [0, 1, 2])  # under 300: every one
+    # no forward window (tonight's own night): nobody, the oracle sample included
+    alone = rerank.compared_seekers([validation])
+    assert len(alone.forward) == len(alone.oracle) == 0
+    many = split_of("forward", apps=list(range(0, 800, 2)), hires=[])
+    compared = rerank.compared_seekers([validation, many])
+    np.testing.assert_array_equal(compared.forward, np.arange(0, 800, 2))
+    np.testing.assert_array_equal(compared.oracle, oracle_sample(400))
+    assert len(compared.oracle) == 300 and compared.oracle[-1] < 400
+
+
+def test_xgboost_reranks_everyone_into_the_table_only_with_scope_all():
+    tonight = np.array([5, 0, 3, 1, 4, 2])
+    np.testing.assert_array_equal(rerank.xgboost_seekers(tonight, "all"), tonight)
+    assert len(rerank.xgboost_seekers(tonight)) == 0  # the evaluation scores its own lists
+    with pytest.raises(ValueError, match="unknown XGBoost scope"):
+        rerank.xgboost_seekers(tonight, "everyone")
