@@ -4,7 +4,7 @@ their evaluation (logic in jobrec.rerank)."""
 from assets.common import GROUPS, Step, Verdict, Written, daily_asset, problems_verdict
 from assets.retrieval import candidates, night_inputs
 from jobrec import rerank
-from jobrec.data import warehouse
+from jobrec.data import lists, warehouse
 from jobrec.evaluation.offline import paired_difference
 from jobrec.evaluation.oracle import has_rankings
 
@@ -90,11 +90,11 @@ def reranked(step: Step) -> Written:
         xgboost_scope=step.settings.xgboost_scope,
         log=step.context.log.info,
     )
-    pruned = warehouse.prune_partitions(
-        step.con, "recs.reranked", step.run_date, step.settings.retention_days
+    pruned = lists.prune_partitions(
+        step.con, "recs.reranked", step.run_date, step.settings.intermediate_nights
     )
     rows = sum(v for k, v in stats.items() if k.startswith("rows_"))
-    return Written(rows, {**stats, "pruned_rows": pruned})
+    return Written(rows, {**stats, "pruned_partitions": pruned})
 
 
 def _muse2_not_below_muse0(step: Step, written: Written) -> Verdict:

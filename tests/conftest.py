@@ -71,12 +71,22 @@ def table_rows(db: Path, table: str, day: dt.date | None = None) -> list[tuple]:
 
 
 def partition_rows(db: Path, day: dt.date, tables: list[str]) -> dict:
-    """Column types and rows of one partition of each table (for bit-identity comparisons)."""
+    """Column types and rows of one partition of each table (for bit-identity comparisons): in
+    storage order, or sorted for a view (clean.* over the store, the Parquet lists), whose
+    order of rows is the query plan's."""
     with duckdb.connect(str(db), read_only=True) as con:
+        views = {
+            f"{s}.{v}"
+            for s, v in con.execute("SELECT schema_name, view_name FROM duckdb_views()").fetchall()
+        }
         return {
             t: (
                 con.execute(f"DESCRIBE {t}").fetchall(),
-                con.execute(f"SELECT * FROM {t} WHERE run_date = ?", [day]).fetchall(),
+                con.execute(
+                    f"SELECT * FROM {t} WHERE run_date = ?"
+                    + (" ORDER BY ALL" if t in views else ""),
+                    [day],
+                ).fetchall(),
             )
             for t in tables
         }

@@ -52,18 +52,18 @@ ORPHAN_GRACE_S = 3600.0
 
 def lists_dir(con: duckdb.DuckDBPyConnection) -> Path:
     """The folder of the warehouse's Parquet lists: `lists/` beside its database file."""
-    (path,) = con.execute(
+    ((path,),) = con.execute(  # fetchall: a pending result would block con.register
         "SELECT path FROM duckdb_databases() WHERE database_name = current_database()"
-    ).fetchone()
+    ).fetchall()
     if not path:
         raise ValueError("the Parquet lists live beside a warehouse file, not in memory")
     return Path(path).resolve().parent / "lists"
 
 
 def ensure_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """Create the registry and `table`'s view over its registered files (idempotent)."""
+    """Create the registry and `table`'s view over its registered files (idempotent); a
+    warehouse table of lists from before the Parquet lists is migrated first."""
     con.execute(warehouse.sql("create_list_files"))
-    folder = lists_dir(con) / table
     schema, name = warehouse.checked_name(table).split(".")
     con.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
     if warehouse.table_exists(con, table):
@@ -71,15 +71,40 @@ def ensure_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
             "SELECT table_type FROM information_schema.tables WHERE table_schema = ? AND "
             "table_name = ? AND table_catalog = current_database()",
             [schema, name],
-        ).fetchone()[0]
-        if kind == "VIEW":
+        ).fetchall()[0][0]
+        if kind == "BASE TABLE":
+            migrate_table(con, table)
             return
-        migrate_table(con, table)  # a warehouse from before the Parquet lists
+    refresh_view(con, table)
+
+
+def refresh_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
+    """(Re)create `table`'s view over the folders its registered files lie in (one, unless the
+    warehouse file moved since earlier nights were written), read through the registry. Runs
+    in the caller's transaction, after the registry changed: the view and the registry commit
+    together."""
+    paths = [
+        p
+        for (p,) in con.execute(
+            "SELECT path FROM store.list_files WHERE table_name = ?", [table]
+        ).fetchall()
+    ]
+    folders = sorted({str(Path(p).parent.parent) for p in paths})
+    if not folders:
+        if warehouse.table_exists(con, table):
+            con.execute(f"DROP VIEW {warehouse.checked_name(table)}")
         return
+    sources = " UNION ALL ".join(
+        warehouse.sql("list_folder").format(
+            pattern=_literal(str(Path(folder) / "*" / "*.parquet")),
+            columns=", ".join(f'"{c}"' for c in LIST_TABLES[table].names),
+        )
+        for folder in folders
+    )
     con.execute(
         warehouse.sql("create_list_view").format(
             table=table,
-            pattern=_literal(str(folder / "*" / "*.parquet")),
+            sources=sources,
             columns=", ".join(f'f."{c}"' for c in LIST_TABLES[table].names),
             table_literal=_literal(table),
         )
@@ -153,6 +178,7 @@ class PartitionWriter:
             "INSERT INTO store.list_files VALUES (?, ?, ?, ?, ?, now())",
             [self.table, self.run_date, str(self.path), self.rows, self.path.stat().st_size],
         )
+        refresh_view(self.con, self.table)
         return self.rows
 
     def abandon(self) -> None:
@@ -192,6 +218,7 @@ def prune_partitions(
         con.execute(
             "DELETE FROM store.list_files WHERE table_name = ? AND run_date < ?", [table, cutoff]
         )
+        refresh_view(con, table)
     return int(n)
 
 
@@ -246,7 +273,5 @@ def migrate_table(con: duckdb.DuckDBPyConnection, table: str) -> int:
         writer.rows = frame.num_rows
         writer.commit()
     con.execute(f"DROP TABLE {old}")
-    if not days:
-        return 0
-    ensure_view(con, table)
+    refresh_view(con, table)
     return len(days)

@@ -18,6 +18,7 @@ import pandas as pd
 import torch
 
 from jobrec.data import model_store, warehouse
+from jobrec.data.lists import PartitionWriter
 from jobrec.data.market import Market, listed_seekers, read_lists
 from jobrec.devices import CPU
 from jobrec.evaluation.offline import (
@@ -44,7 +45,15 @@ from jobrec.reranker_model import (
     score_tables,
     scoring_tables,
 )
-from jobrec.retrieval import CANDIDATES_K, EntityInputs, NightInputs, load_night_inputs
+from jobrec.retrieval import (
+    CANDIDATES_K,
+    EntityInputs,
+    NightInputs,
+    load_night_inputs,
+    space_facts,
+    warm_start_source,
+    write_warm_start_facts,
+)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -56,6 +65,7 @@ class RerankSettings:
     metric_ks: tuple[int, ...] = (10, 100)
     block_seekers: int = 2000  # tonight's seekers scored per block
     seed: int = 0
+    warm_epochs: int = 3  # at most, when Muse.1/2 start from the previous night's weights
 
 
 SETTINGS = RerankSettings()
@@ -256,10 +266,28 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None) -> dict:
                 if kind == "muse2"
                 else None
             )
+            space_hash = space_facts(models_dir, run_date)["hash"]
+            source, start = warm_start_source(models_dir, run_date, kind, space_hash, cfg)
+            init_state = None
+            if source is not None:
+                init_state = load_reranker(source / "model.pt")[0].state_dict()
             model, report = train_reranker(
-                night.inputs.seekers, night.inputs.ads, train, held, hires, cfg, log=log
+                night.inputs.seekers,
+                night.inputs.ads,
+                train,
+                held,
+                hires,
+                cfg
+                if source is None
+                else dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs),
+                log=log,
+                init_state=init_state,
+            )
+            report = dataclasses.replace(
+                report, warm_from=source.parent.name if source else None, start=start
             )
             save_reranker(model, report, folder / "model.pt")
+            write_warm_start_facts(folder, models_dir, run_date, cfg)
             scores = _score_muse(model, night.inputs, held)
         stats = dataclasses.asdict(report)
         muse0_scores = _muse0_order(held)
@@ -475,35 +503,31 @@ def write_reranked(
     if not len(by_xgboost):
         del scorers["xgboost"]
     temperature = night.temperature
-    con.execute(warehouse.sql("create_recs_reranked"))
-    con.execute("DELETE FROM recs.reranked WHERE run_date = ?", [run_date])
     seeker_ids = night.market.seekers["jobseeker_id"].to_numpy()
     ad_ids = night.market.ads["ad_id"].to_numpy()
     rows = dict.fromkeys(MODELS, 0)
-    for lo in range(0, len(seekers), block_seekers):
-        lists = tonight_lists(
-            con,
-            run_date,
-            night.market,
-            night.tonight_entities,
-            temperature,
-            seekers[lo : lo + block_seekers],
-        )
-        for kind, scores in score_all(scorers, night.inputs, lists).items():
-            top_ads, top_scores = top_of(scores, lists, RERANK_KEEP[kind])
-            rows[kind] += warehouse.insert_ranked(
+    writer = PartitionWriter(con, "recs.reranked", run_date)
+    try:
+        for lo in range(0, len(seekers), block_seekers):
+            block = tonight_lists(
                 con,
-                "recs.reranked",
                 run_date,
-                seeker_ids,
-                ad_ids,
-                lists.seeker,
-                top_ads,
-                top_scores,
-                {"model": kind},
+                night.market,
+                night.tonight_entities,
+                temperature,
+                seekers[lo : lo + block_seekers],
             )
-        if log:
-            log(f"reranked {min(lo + block_seekers, len(seekers))}/{len(seekers)} seekers")
+            for kind, scores in score_all(scorers, night.inputs, block).items():
+                top_ads, top_scores = top_of(scores, block, RERANK_KEEP[kind])
+                rows[kind] += writer.append(
+                    seeker_ids, ad_ids, block.seeker, top_ads, top_scores, {"model": kind}
+                )
+            if log:
+                log(f"reranked {min(lo + block_seekers, len(seekers))}/{len(seekers)} seekers")
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.commit()
     return {
         "seekers": len(seekers),
         **{f"rows_{k}": v for k, v in rows.items()},

@@ -29,6 +29,8 @@ class RerankReport:
     seconds: float
     train_seekers: int
     device: str
+    warm_from: str | None = None  # the previous night's model it started from, if any
+    start: str = "full retrain"  # why it started from scratch or from the previous model
 
 
 def _listwise_loss(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tensor):
@@ -124,9 +126,12 @@ def train_reranker(
     cfg: RerankConfig,
     device: torch.device | None = None,
     log=None,
+    init_state: dict | None = None,
 ) -> tuple[Reranker, RerankReport]:
     """Train on `train` lists (and, for Muse.2, the hiring head on `hires`); keep the epoch with
-    the best Recall@100 on the `valid` lists.
+    the best Recall@100 on the `valid` lists. With `init_state` (a warm start from the previous
+    night's weights) the starting weights are scored first, as epoch 0: the kept model is never
+    worse on `valid` than the one it started from.
 
     Each batch holds `cfg.seekers_per_batch` training lists with at least one application or
     hire; the loss (`cfg.loss`: listwise softmax or sampled binary cross-entropy) is taken on
@@ -153,6 +158,8 @@ def train_reranker(
         Default `pick_device()`.
     log : callable, optional
         A progress line an epoch.
+    init_state : dict, optional
+        Starting weights (a state dict of a Reranker of the same shapes).
 
     Returns
     -------
@@ -173,6 +180,11 @@ def train_reranker(
     has_positive = np.flatnonzero(train.applied.any(1) | train.hired.any(1))
     history, stopper = [], EarlyStopping(cfg.patience, min_improvement=1e-4)
     t0 = time.perf_counter()
+    if init_state is not None:
+        model.load_state_dict(init_state)
+        model.eval()
+        scores = score_lists(model, sx, ax, valid.seeker, valid.ads, valid.cross, device)
+        stopper.update(model, 0, candidate_recall(scores, valid.applied, 100))
     for epoch in range(1, cfg.max_epochs + 1):
         model.train()
         order = rng.permutation(has_positive)

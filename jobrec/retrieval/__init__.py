@@ -11,6 +11,7 @@ from jobrec.retrieval.night_inputs import (
     load_market,
     load_night_inputs,
     load_space,
+    space_facts,
     tower_inputs,
 )
 from jobrec.retrieval.stage import (
@@ -23,10 +24,12 @@ from jobrec.retrieval.stage import (
     fit_features,
     load_muse0,
     train,
+    warm_start_source,
     write_candidates,
     write_embeddings,
     write_evaluation,
     write_night_inputs,
+    write_warm_start_facts,
 )
 from jobrec.retrieval.topk import block_rows, exact_topk
 from jobrec.retrieval.two_tower import (
@@ -61,6 +64,9 @@ __all__ = [
     "load_muse0",
     "load_night_inputs",
     "load_space",
+    "space_facts",
+    "warm_start_source",
+    "write_warm_start_facts",
     "train",
     "write_candidates",
     "write_embeddings",

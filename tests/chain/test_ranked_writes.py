@@ -16,6 +16,11 @@ D = dt.date(2026, 3, 10)
 SEEKERS = ["S0", "S1", "S2"]
 ADS = ["A0", "A1", "A2", "A3"]
 
+RANKED_TABLE = (  # a table of ranked lists as insert_ranked fills one (recs.recommendations...)
+    "CREATE SCHEMA IF NOT EXISTS recs; CREATE TABLE IF NOT EXISTS recs.candidates (run_date DATE, "
+    'jobseeker_id VARCHAR, ad_id VARCHAR, "rank" SMALLINT, score FLOAT)'
+)
+
 
 @pytest.fixture
 def con():
@@ -33,7 +38,7 @@ def candidates(con, day=D):
 
 
 def test_insert_ranked_joins_ids_drops_padding_and_ranks_from_one(con):
-    con.execute(warehouse.sql("create_recs_candidates"))
+    con.execute(RANKED_TABLE)
     rows = np.array([2, 0])  # lists of S2 and S0
     index = np.array([[3, 1, -1], [0, -1, -1]])
     scores = np.array([[0.875, 0.5, -np.inf], [0.75, -np.inf, -np.inf]], dtype=np.float32)
@@ -79,7 +84,7 @@ def test_insert_ranked_joins_ids_drops_padding_and_ranks_from_one(con):
 
 
 def test_insert_ranked_writes_nothing_for_all_padded_lists(con):
-    con.execute(warehouse.sql("create_recs_candidates"))
+    con.execute(RANKED_TABLE)
     n = warehouse.insert_ranked(
         con,
         "recs.candidates",

@@ -249,6 +249,9 @@ def test_tonight_starts_warm_from_last_night_and_has_no_forward_window(tiny_sett
     assert second["models/features"]["fitted_on"].value == str(TINY_END)
     assert second["models/muse0"]["start"].value == f"warm start from {TINY_END}"
     assert second["models/muse0"]["epochs"].value <= retrieval.SETTINGS.warm_epochs
+    for kind in ("muse1", "muse2"):
+        assert second[f"models/{kind}"]["start"].value == f"warm start from {TINY_END}"
+        assert second[f"models/{kind}"]["epochs"].value <= rerank.SETTINGS.warm_epochs
     # last night's lists and caches are gone, its models stay (warm starts read them)
     with duckdb.connect(str(tiny_settings.published), read_only=True) as con:
         nights = con.execute("SELECT DISTINCT run_date FROM recs.candidates").fetchall()
@@ -345,6 +348,7 @@ def _check_reranked_check_can_fail(db, tmp_path):
     copy = tmp_path / "corrupted_reranked.duckdb"
     shutil.copy(db, copy)
     with duckdb.connect(str(copy)) as con:
+        _as_table(con, "recs.reranked")
         params = {"run_date": TINY_DAY, **rerank.RERANK_KEEP, "xgboost_seekers": []}
         assert con.execute(warehouse.sql("check_reranked"), params).fetchall() == []
         # with scope `all` every seeker's XGBoost list is expected

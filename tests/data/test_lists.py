@@ -5,6 +5,7 @@ warehouses migrate, and the analysts' copy reads the same files."""
 from __future__ import annotations
 
 import datetime as dt
+import shutil
 
 import duckdb
 import numpy as np
@@ -15,6 +16,11 @@ from jobrec.data import lists, warehouse
 D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
 SEEKERS = ["S0", "S1", "S2"]
 ADS = ["A0", "A1", "A2", "A3"]
+
+RANKED_TABLE = (  # a table of ranked lists as insert_ranked fills one (recs.recommendations...)
+    "CREATE SCHEMA IF NOT EXISTS recs; CREATE TABLE IF NOT EXISTS recs.candidates (run_date DATE, "
+    'jobseeker_id VARCHAR, ad_id VARCHAR, "rank" SMALLINT, score FLOAT)'
+)
 
 
 def _write(con, day, shift=0.0, table="recs.candidates", constants=None):
@@ -93,7 +99,7 @@ def test_prune_keeps_the_last_nights_tonight_included(con):
 
 
 def test_an_old_warehouse_table_of_lists_migrates(con):
-    con.execute(warehouse.sql("create_recs_candidates"))
+    con.execute(RANKED_TABLE)
     index = np.array([[2, 0, -1], [1, 3, 0]])
     scores = np.array([[0.9, 0.5, np.nan], [0.8, 0.7, 0.1]], dtype=np.float32)
     for day in (D1, D2):
@@ -120,3 +126,20 @@ def test_the_published_copy_reads_the_same_files(con, tmp_path):
 def test_lists_need_a_warehouse_file():
     with pytest.raises(ValueError, match="beside a warehouse file"):
         lists.lists_dir(duckdb.connect())
+
+
+def test_a_copied_warehouse_reads_old_nights_and_writes_beside_itself(con, tmp_path):
+    _write(con, D1).commit()
+    con.execute("CHECKPOINT")
+    moved = tmp_path / "elsewhere" / "w.duckdb"
+    moved.parent.mkdir()
+    shutil.copy(tmp_path / "wh" / "w.duckdb", moved)
+    with duckdb.connect(str(moved)) as other:
+        _write(other, D2, shift=1.0).commit()
+        assert _rows(other, D1) == _rows(con, D1)
+        assert _rows(other, D2)[0][3] == 1.9
+        (path,) = other.execute(
+            "SELECT path FROM store.list_files WHERE run_date = ?", [D2]
+        ).fetchone()
+        assert path.startswith(str(moved.parent / "lists"))
+    assert _rows(con, D2) == []  # the original warehouse is untouched

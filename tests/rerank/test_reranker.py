@@ -416,3 +416,22 @@ def test_save_and_load_give_identical_scores(planted, trained, tmp_path, kind):
     assert loaded.cfg == model.cfg and not loaded.training
     args = (torch.as_tensor(seeker_x), torch.as_tensor(ad_x), test.seeker, test.ads, test.cross)
     np.testing.assert_array_equal(score_lists(loaded, *args, CPU), score_lists(model, *args, CPU))
+
+
+def test_a_warm_start_keeps_its_start_when_no_epoch_beats_it(planted, trained):
+    # Recall@100 of 30-candidate lists is 1 for any model: the start (epoch 0) cannot be beaten
+    seeker_x, ad_x, train, valid, _ = planted
+    start, _ = trained["muse2"]
+    model, report = train_reranker(
+        seeker_x,
+        ad_x,
+        train,
+        valid,
+        planted_hires(train),
+        small("muse2", max_epochs=2),
+        CPU,
+        init_state=start.state_dict(),
+    )
+    assert report.best_epoch == 0 and report.epochs == 2
+    for name, value in start.state_dict().items():
+        assert torch.equal(model.state_dict()[name], value), name
