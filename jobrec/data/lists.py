@@ -165,6 +165,11 @@ class PartitionWriter:
         self.rows += int(keep.sum())
         return int(keep.sum())
 
+    def write_rows(self, rows: pa.Table) -> None:
+        """Append rows already in the table's columns (a migration's)."""
+        self._writer.write_table(rows.select(self.schema.names).cast(self.schema))
+        self.rows += rows.num_rows
+
     def commit(self) -> int:
         """Close the file and register it as the night's partition in place of any earlier
         one; returns the rows written."""
@@ -265,12 +270,11 @@ def migrate_table(con: duckdb.DuckDBPyConnection, table: str) -> int:
         writer = PartitionWriter(con, table, day)
         order = ("model, " if "model" in names else "") + 'jobseeker_id, "rank"'
         selected = ", ".join(f'"{c}"' for c in names)
-        frame = con.execute(
-            f"SELECT {selected} FROM {old} WHERE run_date = ? ORDER BY {order}",
-            [day],
+        frame = con.sql(  # a relation's Arrow output makes no extra copy
+            f"SELECT {selected} FROM {old} WHERE run_date = DATE '{day.isoformat()}' "
+            f"ORDER BY {order}"
         ).to_arrow_table()
-        writer._writer.write_table(frame.cast(writer.schema))
-        writer.rows = frame.num_rows
+        writer.write_rows(frame)
         writer.commit()
     con.execute(f"DROP TABLE {old}")
     refresh_view(con, table)
