@@ -1,7 +1,8 @@
 -- recs.candidates of one partition against what each active seeker should get: min(k, active
 -- ads not yet applied to) distinct ads, ranks 1..n, scores non-increasing by rank, only active
 -- ads, no ad the seeker applied to before. One row per problem kind with a few sample seekers.
-WITH c AS (
+-- the lists are re-read by each problem rather than materialised (several GB at scale)
+WITH c AS NOT MATERIALIZED (
     SELECT * FROM recs.candidates WHERE run_date = $run_date
 ),
 active_ads AS (

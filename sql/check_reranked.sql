@@ -3,13 +3,14 @@
 -- seeker's candidates. Muse reranks every seeker with candidates, XGBoost those of
 -- $xgboost_seekers (ids; NULL: every one) and no other. One row per (model, problem) with a
 -- few sample seekers.
-WITH r AS (
+-- the lists are re-read by each problem rather than materialised (several GB at scale)
+WITH r AS NOT MATERIALIZED (
     SELECT * FROM recs.reranked WHERE run_date = $run_date
 ),
 keep AS (
     SELECT * FROM (VALUES ('muse2', $muse2), ('muse1', $muse1), ('xgboost', $xgboost)) AS t(model, n)
 ),
-cand AS (
+cand AS NOT MATERIALIZED (
     SELECT jobseeker_id, count(*) AS n FROM recs.candidates WHERE run_date = $run_date
     GROUP BY ALL
 ),
