@@ -93,10 +93,9 @@ def _recommendations_check(step: Step, written: Written) -> Verdict:
     its Muse.2 reranked ads."""
     m = written.metadata
     solver_ok = m["converged"] and m["ad_marginal_error"] <= 10 * m["tolerance"]
-    problems = step.con.execute(
-        warehouse.sql("check_recommendations"),
-        {"run_date": step.run_date, "k": redistribution.LIST_K},
-    ).fetchall()
+    problems = warehouse.problem_rows(
+        step.con, "check_recommendations", {"run_date": step.run_date, "k": redistribution.LIST_K}
+    )
     text = (
         f"{m['iterations']} iterations, seeker marginal error "
         f"{m['seeker_marginal_error']:.1e}, ad marginal error {m['ad_marginal_error']:.1e} "

@@ -64,7 +64,7 @@ def _reranked_check(step: Step, written: Written) -> Verdict:
         **rerank.RERANK_KEEP,
         "xgboost_seekers": None if written.metadata["xgboost_scope"] == "all" else [],
     }
-    problems = step.con.execute(warehouse.sql("check_reranked"), params).fetchall()
+    problems = warehouse.problem_rows(step.con, "check_reranked", params)
     by_model = [(f"{m} {p}", n, s) for m, p, n, s in problems]
     return problems_verdict(
         by_model, f"{written.rows} reranked rows, every list complete and sorted"

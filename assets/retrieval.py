@@ -218,9 +218,9 @@ ad_embeddings = _embeddings_asset("ads", "job_ads")
 def _candidates_check(step: Step, written: Written) -> Verdict:
     """Every active seeker has min(1000, active ads not applied to) distinct active ads, ranks
     1..n, scores finite and non-increasing by rank, none applied to before."""
-    problems = step.con.execute(
-        warehouse.sql("check_candidates"), {"run_date": step.run_date, "k": retrieval.CANDIDATES_K}
-    ).fetchall()
+    problems = warehouse.problem_rows(
+        step.con, "check_candidates", {"run_date": step.run_date, "k": retrieval.CANDIDATES_K}
+    )
     return problems_verdict(problems, f"{written.rows} candidates, every list complete and sorted")
 
 

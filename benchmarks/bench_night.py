@@ -124,16 +124,31 @@ def night_facts(work: Path, day: dt.date) -> dict:
         checks = con.execute(
             "SELECT status, detail FROM metrics.nights WHERE run_date = ?", [day]
         ).fetchone()
+        checks_failed = con.execute(
+            "SELECT count(*) FROM metrics.nights WHERE run_date = ? AND status <> 'complete'",
+            [day],
+        ).fetchone()[0]
+        registered = [p for (p,) in con.execute("SELECT path FROM store.list_files").fetchall()]
+    lists_bytes = sum(Path(p).stat().st_size for p in registered)
     disk = {
         "warehouse": folder_bytes(work / "warehouse" / "jobrec.duckdb"),
-        "lists": folder_bytes(work / "warehouse" / "lists")
-        if (work / "warehouse" / "lists").exists()
-        else 0,
+        "lists": lists_bytes,
         "models": folder_bytes(work / "models"),
         "published": folder_bytes(published),
     }
     disk["total"] = sum(disk.values())
-    return {"assets": assets, "night_status": checks[0] if checks else None, "disk": disk}
+    # list files no copy registers any more wait an hour before removal (a reader may hold
+    # them): nights here follow each other within minutes, not a day, so they are counted apart
+    every_list = work / "warehouse" / "lists"
+    disk["lists_awaiting_removal"] = (
+        folder_bytes(every_list) - lists_bytes if every_list.exists() else 0
+    )
+    return {
+        "assets": assets,
+        "night_status": checks[0] if checks else None,
+        "incomplete": checks_failed,
+        "disk": disk,
+    }
 
 
 def summary_entities(raw: Path) -> int:
@@ -188,9 +203,9 @@ def print_tables(result: dict) -> None:
     print(f"\n{result['scale']} ({result['entities']:,} seekers + ads), {result['machine']}\n")
     print(
         "| night | day | wall s | peak RSS MB | warehouse MB | lists MB | models MB | "
-        "published MB | total MB | growth |"
+        "published MB | total MB | growth | lists awaiting removal MB |"
     )
-    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     first = nights[0]["disk"]["total"] if nights else 1
     for i, n in enumerate(nights):
         d = n["disk"]
@@ -198,7 +213,7 @@ def print_tables(result: dict) -> None:
             f"| {i + 1} {'cold' if i == 0 else 'warm'} | {n['day']} | {n['wall_s']:.1f} | "
             f"{n['peak_rss_mb']:,.0f} | {d['warehouse'] / 1e6:.1f} | {d['lists'] / 1e6:.1f} | "
             f"{d['models'] / 1e6:.1f} | {d['published'] / 1e6:.1f} | {d['total'] / 1e6:.1f} | "
-            f"{d['total'] / first:.2f}x |"
+            f"{d['total'] / first:.2f}x | {d['lists_awaiting_removal'] / 1e6:.1f} |"
         )
     assets = sorted({a for n in nights for a in n["assets"]})
     print(

@@ -30,6 +30,34 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
+def problem_rows(
+    con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object]
+) -> list[tuple]:
+    """The rows of a check query (sql/<name>.sql) whose `problems` CTE is a UNION ALL of one
+    branch per problem kind, each branch run as its own query and the rows concatenated in
+    order: DuckDB runs a union's branches at once, and on the big lists their hash tables and
+    sorts together outgrew the memory limit (each alone stays within it)."""
+    # comments dropped: a parameter named in one would count as used
+    text = "\n".join(line for line in sql(name).splitlines() if not line.lstrip().startswith("--"))
+    start = text.index("problems AS (") + len("problems AS (")
+    end = text.index("\n)\nSELECT", start)
+    head, tail = text[:start], text[end:]
+    branches = text[start:end].split("\n    UNION ALL\n")
+
+    def run(query: str):  # DuckDB refuses parameters a query does not use
+        used = {k: v for k, v in params.items() if re.search(rf"\${k}\b", query)}
+        return con.execute(query, used)
+
+    # the union's column names are the first branch's: name them for the others
+    first = run(head + branches[0] + "\n)\nSELECT * FROM problems LIMIT 0")
+    names = ", ".join(f'"{d[0]}"' for d in first.description)
+    named = head[: -len("problems AS (")] + f"problems({names}) AS ("
+    rows = []
+    for branch in branches:
+        rows += run(named + branch + tail).fetchall()
+    return sorted(rows)
+
+
 def checked_name(name: str) -> str:
     """`name` if it is a plain (schema.)table name, else ValueError (names built into SQL)."""
     return _ident(name)

@@ -200,7 +200,7 @@ def _check_candidates_check_can_fail(db, tmp_path):
     with duckdb.connect(str(copy)) as con:
         _as_table(con, "recs.candidates")
         params = {"run_date": TINY_DAY, "k": retrieval.CANDIDATES_K}
-        assert con.execute(warehouse.sql("check_candidates"), params).fetchall() == []
+        assert warehouse.problem_rows(con, "check_candidates", params) == []
         (seeker,) = con.execute(
             "SELECT min(jobseeker_id) FROM recs.candidates WHERE run_date = ?", [TINY_DAY]
         ).fetchone()
@@ -216,9 +216,7 @@ def _check_candidates_check_can_fail(db, tmp_path):
             "UPDATE recs.candidates SET ad_id = ? WHERE jobseeker_id = ? AND rank = 9",
             [inactive, seeker],
         )
-        problems = {
-            p: n for p, n, _ in con.execute(warehouse.sql("check_candidates"), params).fetchall()
-        }
+        problems = {p: n for p, n, _ in warehouse.problem_rows(con, "check_candidates", params)}
     assert problems == {
         "duplicate ads or ranks not 1..n": 1,
         "inactive ad": 1,
@@ -350,10 +348,10 @@ def _check_reranked_check_can_fail(db, tmp_path):
     with duckdb.connect(str(copy)) as con:
         _as_table(con, "recs.reranked")
         params = {"run_date": TINY_DAY, **rerank.RERANK_KEEP, "xgboost_seekers": []}
-        assert con.execute(warehouse.sql("check_reranked"), params).fetchall() == []
+        assert warehouse.problem_rows(con, "check_reranked", params) == []
         # with scope `all` every seeker's XGBoost list is expected
         everyone = {**params, "xgboost_seekers": None}
-        missing = con.execute(warehouse.sql("check_reranked"), everyone).fetchall()
+        missing = warehouse.problem_rows(con, "check_reranked", everyone)
         assert [(m, p) for m, p, *_ in missing] == [("xgboost", "wrong list length")]
         (seeker, other) = con.execute(
             "SELECT min(jobseeker_id), max(jobseeker_id) FROM recs.reranked WHERE run_date = ?",
@@ -387,12 +385,11 @@ def _check_reranked_check_can_fail(db, tmp_path):
             [TINY_DAY, "muse1", other],
         )
         problems = {
-            (m, p): n
-            for m, p, n, _ in con.execute(warehouse.sql("check_reranked"), params).fetchall()
+            (m, p): n for m, p, n, _ in warehouse.problem_rows(con, "check_reranked", params)
         }
         # asked for, that list passes
         asked = {**params, "xgboost_seekers": [other]}
-        found = con.execute(warehouse.sql("check_reranked"), asked).fetchall()
+        found = warehouse.problem_rows(con, "check_reranked", asked)
         assert not any(m == "xgboost" for m, *_ in found)
     assert problems == {
         ("muse2", "score not finite or increasing with rank"): 1,
@@ -434,7 +431,7 @@ def _check_recommendations_check_can_fail(db, tmp_path):
     shutil.copy(db, copy)
     with duckdb.connect(str(copy)) as con:
         params = {"run_date": TINY_DAY, "k": redistribution.LIST_K}
-        assert con.execute(warehouse.sql("check_recommendations"), params).fetchall() == []
+        assert warehouse.problem_rows(con, "check_recommendations", params) == []
         (seeker,) = con.execute(
             "SELECT min(jobseeker_id) FROM recs.recommendations WHERE run_date = ?", [TINY_DAY]
         ).fetchone()
@@ -456,8 +453,7 @@ def _check_recommendations_check_can_fail(db, tmp_path):
             [foreign, seeker],
         )
         problems = {
-            p: n
-            for p, n, _ in con.execute(warehouse.sql("check_recommendations"), params).fetchall()
+            p: n for p, n, _ in warehouse.problem_rows(con, "check_recommendations", params)
         }
     assert problems == {
         "ad not among the Muse.2 reranked ads": 1,
