@@ -72,10 +72,11 @@ def market(args) -> Path:
     return raw
 
 
-def environment(work: Path, raw: Path) -> dict[str, str]:
+def environment(work: Path, raw: Path, project: Path = ROOT) -> dict[str, str]:
+    """The environment of a night run by `project`'s code in working folder `work`."""
     return {
         **os.environ,
-        "PYTHONPATH": str(ROOT),
+        "PYTHONPATH": str(project),
         "DAGSTER_HOME": str(work / "dagster_home"),
         "JOBREC_RAW_DIR": str(raw),
         "JOBREC_WAREHOUSE": str(work / "warehouse" / "jobrec.duckdb"),
@@ -88,9 +89,10 @@ def environment(work: Path, raw: Path) -> dict[str, str]:
     }
 
 
-def run_night(work: Path, env: dict[str, str], day: dt.date) -> dict:
+def night_command(day: dt.date | str) -> list[str]:
+    """The whole chain for one partition, as `scripts/nightly` runs it."""
     dagster = str(Path(sys.executable).parent / "dagster")
-    command = [
+    return [
         dagster,
         "asset",
         "materialize",
@@ -99,8 +101,12 @@ def run_night(work: Path, env: dict[str, str], day: dt.date) -> dict:
         "--select",
         "*",
         "--partition",
-        day.isoformat(),
+        str(day),
     ]
+
+
+def run_night(work: Path, env: dict[str, str], day: dt.date) -> dict:
+    command = night_command(day)
     start = time.perf_counter()
     with open(work / f"night-{day}.log", "w") as log:
         proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)

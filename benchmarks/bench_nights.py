@@ -14,7 +14,6 @@ tree goes first on PYTHONPATH, with this venv's packages). Each night's warehous
 from __future__ import annotations
 
 import argparse
-import os
 import shutil
 import statistics
 import subprocess
@@ -23,6 +22,7 @@ import time
 from pathlib import Path
 
 import duckdb
+from bench_night import environment, night_command  # benchmarks/ is on sys.path
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -33,18 +33,7 @@ def run_night(project: Path, raw: Path, day: str, folder: Path) -> float:
     home = folder / "dagster_home"
     home.mkdir(parents=True)
     shutil.copy(project / "orchestration" / "dagster.yaml", home / "dagster.yaml")
-    env = {
-        **os.environ,
-        "PYTHONPATH": str(project),
-        "DAGSTER_HOME": str(home),
-        "JOBREC_RAW_DIR": str(raw),
-        "JOBREC_WAREHOUSE": str(folder / "warehouse" / "jobrec.duckdb"),
-        "JOBREC_PUBLISHED": str(folder / "published" / "jobrec.duckdb"),
-        "JOBREC_MODELS_DIR": str(folder / "models"),
-        "JOBREC_REPORTS_DIR": str(folder / "reports"),
-        "JOBREC_OUTBOX_DIR": str(folder / "outbox"),
-        "GX_ANALYTICS_ENABLED": "False",
-    }
+    env = environment(folder, raw, project)
     dagster = str(Path(sys.executable).parent / "dagster")
     subprocess.run(
         [dagster, "instance", "migrate"], env=env, cwd=project, check=True, capture_output=True
@@ -52,17 +41,7 @@ def run_night(project: Path, raw: Path, day: str, folder: Path) -> float:
     start = time.perf_counter()
     with open(folder / "night.log", "w") as log:
         subprocess.run(
-            [
-                dagster,
-                "asset",
-                "materialize",
-                "-m",
-                "orchestration.definitions",
-                "--select",
-                "*",
-                "--partition",
-                day,
-            ],
+            night_command(day),
             env=env,
             cwd=project,
             check=True,
