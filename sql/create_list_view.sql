@@ -1,7 +1,6 @@
--- A table of ranked lists as the registered Parquet files of its nights (jobrec.data.lists): the
--- folders that hold them (sql/list_folder.sql), the registered files only; a filter on run_date
--- reads that night's folder only.
+-- A table of ranked lists as the Parquet files registered for it (jobrec.data.lists), named one
+-- by one: a file a failed or re-run step left in a night's folder is never opened, and a filter
+-- on run_date (the folder's name) opens that night's file only.
 CREATE OR REPLACE VIEW {table} AS
-SELECT f.run_date, {columns}
-FROM ({sources}) AS f
-SEMI JOIN store.list_files AS r ON r.table_name = {table_literal} AND r.path = f.filename
+SELECT run_date, {columns}
+FROM read_parquet({files}, hive_partitioning = true, hive_types = {{'run_date': 'DATE'}})

@@ -78,37 +78,38 @@ def ensure_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
     refresh_view(con, table)
 
 
-def refresh_view(con: duckdb.DuckDBPyConnection, table: str) -> None:
-    """(Re)create `table`'s view over the folders its registered files lie in (one, unless the
-    warehouse file moved since earlier nights were written), read through the registry. Runs
-    in the caller's transaction, after the registry changed: the view and the registry commit
-    together."""
+def refresh_view(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = None) -> None:
+    """(Re)create `table`'s view over its registered files, named one by one, in `catalog`
+    (default: the connection's database). Runs in the caller's transaction, after the registry
+    changed: the view and the registry commit together."""
+    prefix = f'"{catalog}".' if catalog else ""
     paths = [
         p
         for (p,) in con.execute(
-            "SELECT path FROM store.list_files WHERE table_name = ?", [table]
+            f"SELECT path FROM {prefix}store.list_files WHERE table_name = ? ORDER BY path",
+            [table],
         ).fetchall()
     ]
-    folders = sorted({str(Path(p).parent.parent) for p in paths})
-    if not folders:
-        if warehouse.table_exists(con, table):
-            con.execute(f"DROP VIEW {warehouse.checked_name(table)}")
+    if not paths:
+        if warehouse.table_exists(con, table, catalog):
+            con.execute(f"DROP VIEW {prefix}{warehouse.checked_name(table)}")
         return
-    sources = " UNION ALL ".join(
-        warehouse.sql("list_folder").format(
-            pattern=_literal(str(Path(folder) / "*" / "*.parquet")),
-            columns=", ".join(f'"{c}"' for c in LIST_TABLES[table].names),
-        )
-        for folder in folders
-    )
     con.execute(
         warehouse.sql("create_list_view").format(
-            table=table,
-            sources=sources,
-            columns=", ".join(f'f."{c}"' for c in LIST_TABLES[table].names),
-            table_literal=_literal(table),
+            table=prefix + warehouse.checked_name(table),
+            files="[" + ", ".join(_literal(p) for p in paths) + "]",
+            columns=", ".join(f'"{c}"' for c in LIST_TABLES[table].names),
         )
     )
+
+
+def refresh_views(con: duckdb.DuckDBPyConnection, catalog: str) -> None:
+    """Every list view of `catalog` rebuilt from its own registry (a copy whose registry lost the
+    nights it must not show)."""
+    if not warehouse.table_exists(con, "store.list_files", catalog):
+        return
+    for table in LIST_TABLES:
+        refresh_view(con, table, catalog)
 
 
 def _literal(text: str) -> str:

@@ -113,13 +113,14 @@ def transaction(con: duckdb.DuckDBPyConnection) -> Iterator[duckdb.DuckDBPyConne
     con.execute("COMMIT")
 
 
-def table_exists(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+def table_exists(con: duckdb.DuckDBPyConnection, table: str, catalog: str | None = None) -> bool:
+    """Whether `table` (a table or a view) exists in `catalog` (default: the current one)."""
     schema, _, name = _ident(table).rpartition(".")
     return bool(
         con.execute(
-            "SELECT count(*) FROM information_schema.tables "
-            "WHERE table_schema = ? AND table_name = ? AND table_catalog = current_database()",
-            [schema or "main", name],
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema = ? AND "
+            "table_name = ? AND table_catalog = coalesce(?, current_database())",
+            [schema or "main", name, catalog],
         ).fetchone()[0]
     )
 
@@ -288,6 +289,10 @@ def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str
             con.execute(
                 f"DELETE FROM publish_target.{table} WHERE list_contains(?, run_date)", [hidden]
             )
+        if "store.list_files" in hidden_rows:
+            from jobrec.data import lists  # lists builds on this module
+
+            lists.refresh_views(con, "publish_target")  # their views name the files shown
         apply_comments(con, catalog="publish_target")
         counts = {}
         for schema, name in con.execute(

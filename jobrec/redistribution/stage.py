@@ -133,7 +133,13 @@ def _graph(inst: Instance, policy: Policy) -> tuple[transport.EdgeGraph, np.ndar
 
 
 def redistribute(
-    inst: Instance, policy: Policy, k: int = LIST_K, solution=None, init_ad_potential=None, log=None
+    inst: Instance,
+    policy: Policy,
+    k: int = LIST_K,
+    solution=None,
+    init_ad_potential=None,
+    log=None,
+    graph=None,
 ) -> Redistributed:
     """Solve (unless `solution` for the same instance and ε is given) and rank each seeker's
     edges by (1 - α) log(plan mass) + α log p.
@@ -156,6 +162,9 @@ def redistribute(
         Warm start of the ad potentials over `inst.graph_ads()` (NaN: none for that ad).
     log : callable, optional
         The solver's progress lines.
+    graph : tuple, optional
+        `_graph(inst, policy)` when already built (it depends on the instance, the cost and
+        the temperature only, not on ε, α or τ).
 
     Returns
     -------
@@ -163,7 +172,7 @@ def redistribute(
         `lists` (U, min(k, K)) market ad rows (-1 padded), their ranking key, plan mass,
         Muse.2 rank (1-based) and score, the solution and the graph's ad rows.
     """
-    graph, used, log_p = _graph(inst, policy)
+    graph, used, log_p = graph or _graph(inst, policy)
     if solution is None:
         cfg = transport.OTConfig(policy.epsilon, policy.tau, TOL, MAX_ITER)
         solution = transport.solve(graph, cfg, init_ad_potential, log=log)
@@ -263,7 +272,8 @@ def tradeoff(
 
     The temperature is fitted on the held-out seekers' edges (`transport.fit_temperature`).
     Per τ, ε is swept in descending order, each solve warm-started from the previous one's ad
-    potentials; the α values reuse one solve.
+    potentials; the α values reuse one solve, and every point the one graph (edge costs and
+    log-probabilities depend on the cost and the temperature only).
 
     Parameters
     ----------
@@ -286,11 +296,16 @@ def tradeoff(
     policy : Policy
         The chosen point; when none qualifies, (epsilons[0], α = 1, taus[0]) with
         `qualified` False.
+    chosen : Redistributed
+        The validation instance redistributed by `policy` (its solve warm-started from the
+        grid's own at that point: a few iterations).
     """
     temperature = transport.fit_temperature(v.instance.scores[v.held], v.applied[v.held])
     rows = [
         _curve_row(v.instance.ads[:, :LIST_K], v, model="muse2", epsilon=None, alpha=1.0, tau=None)
     ]
+    built = _graph(v.instance, Policy(epsilons[0], 1.0, taus[0], cost, temperature, True))
+    potentials = {}  # (τ, ε) -> the solve's ad potentials: the chosen point's warm start
     for tau in taus:
         previous = None  # ε descending, each solve warm-started from the previous one's ads
         for eps in sorted(epsilons, reverse=True):
@@ -298,7 +313,9 @@ def tradeoff(
             for alpha in alphas:
                 policy = Policy(eps, alpha, tau, cost, temperature, True)
                 init = previous.ad_potential if previous is not None else None
-                out = redistribute(v.instance, policy, solution=solution, init_ad_potential=init)
+                out = redistribute(
+                    v.instance, policy, solution=solution, init_ad_potential=init, graph=built
+                )
                 solution = out.solution
                 rows.append(
                     _curve_row(
@@ -312,6 +329,7 @@ def tradeoff(
                     )
                 )
             previous = solution
+            potentials[(tau, eps)] = solution.ad_potential
             if log:
                 log(
                     f"OT τ={tau} ε={eps}: {solution.iterations} iterations, {solution.seconds:.2f}s"
@@ -326,7 +344,9 @@ def tradeoff(
         )
     else:
         policy = Policy(float(epsilons[0]), 1.0, float(taus[0]), cost, temperature, False)
-    return curve, policy
+    init = potentials[(policy.tau, policy.epsilon)]
+    chosen = redistribute(v.instance, policy, init_ad_potential=init, graph=built)
+    return curve, policy, chosen
 
 
 def pick_point(curve: pd.DataFrame) -> int | None:
@@ -386,8 +406,7 @@ def choose_policy(con, run_date: dt.date, models_dir, cost: str | None = None, l
     if cost not in transport.COSTS:
         raise ValueError(f"unknown OT cost {cost!r} (JOBREC_OT_COST): one of {transport.COSTS}")
     v = validation_instance(con, run_date, models_dir)
-    curve, policy = tradeoff(v, cost=cost, log=log)
-    chosen = redistribute(v.instance, policy)
+    curve, policy, chosen = tradeoff(v, cost=cost, log=log)
     with model_store.writing(models_dir, run_date, POLICY) as folder:
         (folder / "policy.json").write_text(
             json.dumps(

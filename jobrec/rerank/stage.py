@@ -34,7 +34,7 @@ from jobrec.evaluation.offline import (
 )
 from jobrec.pair_features import Entities, cross_features, list_pair_features
 from jobrec.rerank.training import candidate_recall, per_list_recall, train_reranker
-from jobrec.rerank.xgboost_baseline import load_booster, predict_lists, train_xgb
+from jobrec.rerank.xgboost_baseline import XGBConfig, load_booster, predict_lists, train_xgb
 from jobrec.reranker_model import (
     HirePairs,
     Lists,
@@ -66,6 +66,9 @@ class RerankSettings:
     block_seekers: int = 2000  # tonight's seekers scored per block
     seed: int = 0
     warm_epochs: int = 3  # at most, when Muse.1/2 start from the previous night's weights
+    # a warm XGBoost continues the previous night's trees with at most this many new ones
+    warm_trees: int = 60
+    warm_early_stopping_rounds: int = 10
 
 
 SETTINGS = RerankSettings()
@@ -255,9 +258,30 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None) -> dict:
     night = load_night_inputs(models_dir, run_date)
     train, held = night.train_lists, night.holdout_lists
     with model_store.writing(models_dir, run_date, kind) as folder:
+        space_hash = space_facts(models_dir, run_date)["hash"]
         if kind == "xgboost":
-            model, report = train_xgb(night.inputs.seekers, night.inputs.ads, train, held)
+            cfg = XGBConfig(seed=SETTINGS.seed)
+            source, start = warm_start_source(models_dir, run_date, kind, space_hash, cfg)
+            init = None if source is None else load_booster(source / "xgboost.json")
+            model, report = train_xgb(
+                night.inputs.seekers,
+                night.inputs.ads,
+                train,
+                held,
+                cfg
+                if source is None
+                else dataclasses.replace(
+                    cfg,
+                    n_estimators=SETTINGS.warm_trees,
+                    early_stopping_rounds=SETTINGS.warm_early_stopping_rounds,
+                ),
+                init=init,
+            )
+            report = dataclasses.replace(
+                report, warm_from=source.parent.name if source else None, start=start
+            )
             model.save_model(folder / "xgboost.json")
+            write_warm_start_facts(folder, models_dir, run_date, cfg)
             scores = predict_lists(model, night.inputs.seekers, night.inputs.ads, held)
         else:
             cfg = RerankConfig(kind=kind, seed=SETTINGS.seed)
@@ -266,7 +290,6 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None) -> dict:
                 if kind == "muse2"
                 else None
             )
-            space_hash = space_facts(models_dir, run_date)["hash"]
             source, start = warm_start_source(models_dir, run_date, kind, space_hash, cfg)
             init_state = None
             if source is not None:

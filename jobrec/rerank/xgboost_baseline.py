@@ -86,10 +86,23 @@ class XGBReport:
     seconds: float
     train_rows: int
     threads: int
+    start_trees: int = 0  # trees kept from the previous night's model (0: from scratch)
+    start_score: float | None = None  # their held-out score, before tonight's trees
+    warm_from: str | None = None  # the previous night's model it continued, if any
+    start: str = "full retrain"  # why it started from scratch or from the previous model
 
 
-def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None = None):
-    """Train the XGBoost baseline on sampled rows of `train`, early-stopped on `valid`.
+def train_xgb(
+    seeker_x,
+    ad_x,
+    train: Lists,
+    valid: Lists,
+    cfg: XGBConfig | None = None,
+    init: xgb.Booster | None = None,
+):
+    """Train the XGBoost baseline on sampled rows of `train`, early-stopped on `valid`; or,
+    given the previous night's booster `init`, continue it (its trees up to its best iteration)
+    with at most `cfg.n_estimators` new trees on tonight's rows.
 
     Each list with a positive contributes its positives and up to `cfg.negatives_per_seeker`
     other candidates (seeded), for both sets. `rank:*` objectives learn from the groups (label:
@@ -108,6 +121,9 @@ def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None 
         Held-out lists (the early-stopping set).
     cfg : XGBConfig, optional
         Default `XGBConfig()`.
+    init : xgboost.Booster, optional
+        A booster to continue (the previous night's, same features and configuration). When
+        no new tree improves its held-out score, it is kept as it was.
 
     Returns
     -------
@@ -147,6 +163,11 @@ def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None 
     if ranking:
         params["lambdarank_pair_method"] = "topk"
     t0 = time.perf_counter()
+    start_trees, start_score = 0, None
+    if init is not None:
+        init = init[: int(init.attr("best_iteration")) + 1]
+        start_trees = init.num_boosted_rounds()
+        start_score = _score(init, d_va, params["eval_metric"])
     booster = xgb.train(
         params,
         d_tr,
@@ -154,17 +175,33 @@ def train_xgb(seeker_x, ad_x, train: Lists, valid: Lists, cfg: XGBConfig | None 
         evals=[(d_va, "valid")],
         early_stopping_rounds=cfg.early_stopping_rounds,
         verbose_eval=False,
+        xgb_model=init,
     )
-    booster.set_attr(best_iteration=str(booster.best_iteration))
+    best, best_score = int(booster.best_iteration), float(booster.best_score)
+    if start_score is not None and not _better(best_score, start_score, params["eval_metric"]):
+        best, best_score = start_trees - 1, start_score  # tonight's trees did not help
+    booster.set_attr(best_iteration=str(best))
     report = XGBReport(
-        cfg.n_estimators,
-        int(booster.best_iteration),
-        float(booster.best_score),
+        start_trees + cfg.n_estimators,  # the cap
+        best,
+        best_score,
         time.perf_counter() - t0,
         len(y_tr),
         threads,
+        start_trees,
+        start_score,
     )
     return booster, report
+
+
+def _score(booster: xgb.Booster, data: xgb.DMatrix, metric: str) -> float:
+    """The booster's `metric` on `data` (all its trees), as xgboost's evaluation prints it."""
+    text = booster.eval_set([(data, "valid")])  # "[0]\tvalid-logloss:0.123"
+    return float(text.rsplit(f"valid-{metric}:", 1)[1].split()[0])
+
+
+def _better(score: float, than: float, metric: str) -> bool:
+    return score > than if metric.startswith(("ndcg", "map", "auc")) else score < than
 
 
 def load_booster(path) -> xgb.Booster:

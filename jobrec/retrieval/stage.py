@@ -239,8 +239,12 @@ def warm_start_source(models_dir, run_date: dt.date, name: str, space_hash: str,
 
     A warm start needs a model of a night before D within `full_retrain_days`, fitted on the
     same feature space (hash) with the same configuration (hash): a full-retrain night refits
-    the space, so its models start from scratch.
+    the space, so its models start from scratch. A model downstream of Muse.0 (its vectors are
+    inputs) also needs tonight's Muse.0 to have continued a previous one: a Muse.0 trained from
+    scratch has vectors in another basis.
     """
+    if name != "muse0" and not muse0_continued(models_dir, run_date):
+        return None, "full retrain: Muse.0 of D was trained from scratch"
     night = model_store.latest_before(models_dir, run_date, name, SETTINGS.full_retrain_days)
     if night is None:
         return None, "full retrain: no model from the last nights"
@@ -254,6 +258,12 @@ def warm_start_source(models_dir, run_date: dt.date, name: str, space_hash: str,
     if facts["config_hash"] != config_hash(cfg):
         return None, f"full retrain: the configuration differs from {night}'s"
     return folder, f"warm start from {night}"
+
+
+def muse0_continued(models_dir, run_date: dt.date) -> bool:
+    """Whether Muse.0 of D started from a previous night's Muse.0 (its training report says)."""
+    report = model_store.model_dir(models_dir, run_date, "muse0") / "training.json"
+    return report.exists() and json.loads(report.read_text()).get("warm_from") is not None
 
 
 def load_muse0(models_dir, run_date: dt.date):

@@ -14,6 +14,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
+import numba
 import numpy as np
 import pandas as pd
 import torch
@@ -59,16 +60,49 @@ def scorer_from(night, muse2) -> Scorer:
 
 
 def muse0_rank(
-    sc: Scorer, seekers: np.ndarray, ads: np.ndarray, open_ads: np.ndarray, block: int = 2048
+    sc: Scorer, seekers: np.ndarray, ads: np.ndarray, open_ads: np.ndarray, budget: int = 1 << 26
 ) -> tuple[np.ndarray, np.ndarray]:
-    """(cosine, rank among `open_ads`) of each pair, seeker block by seeker block."""
+    """(cosine, rank among `open_ads` (sorted market ad rows)) of each pair.
+
+    Each distinct seeker's scores over the open ads are computed once (a seeker has many pairs
+    tonight) in blocks of at most `budget` scores, and each pair counts the other open ads that
+    score above it (its own ad is skipped: its score in the product can differ from the pair's
+    cosine in the last bit, and the rank must not depend on the rounding).
+    """
     cosine = np.einsum("ij,ij->i", sc.seeker_vectors[seekers], sc.ad_vectors[ads])
     rank = np.empty(len(seekers), dtype=np.int64)
     v = sc.ad_vectors[open_ads].T
-    for lo in range(0, len(seekers), block):
-        scores = sc.seeker_vectors[seekers[lo : lo + block]] @ v
-        rank[lo : lo + block] = (scores > cosine[lo : lo + block, None]).sum(axis=1) + 1
+    own = np.searchsorted(open_ads, ads)  # the pair's ad as a column, -1 when it is not open
+    own = np.where(
+        (own < len(open_ads)) & (open_ads[np.minimum(own, len(open_ads) - 1)] == ads), own, -1
+    )
+    order = np.argsort(seekers, kind="stable")
+    distinct, first = np.unique(seekers[order], return_index=True)
+    bounds = np.append(first, len(order))
+    block = max(1, budget // max(1, len(open_ads)))
+    for lo in range(0, len(distinct), block):
+        hi = min(len(distinct), lo + block)
+        scores = sc.seeker_vectors[distinct[lo:hi]] @ v
+        at = order[bounds[lo] : bounds[hi]]
+        rows = np.searchsorted(distinct[lo:hi], seekers[at])
+        rank[at] = _count_above(scores, rows, own[at], cosine[at]) + 1
     return cosine, rank
+
+
+@numba.njit(parallel=True, cache=True)
+def _count_above(scores, rows, skip, thresholds):
+    """For each p: how many of scores[rows[p]], column skip[p] left out, exceed thresholds[p]."""
+    out = np.empty(len(rows), dtype=np.int64)
+    for p in numba.prange(len(rows)):
+        row = scores[rows[p]]
+        c = thresholds[p]
+        n = 0
+        for j in range(row.shape[0]):
+            n += row[j] > c
+        if skip[p] >= 0 and row[skip[p]] > c:
+            n -= 1
+        out[p] = n
+    return out
 
 
 def pair_features(sc: Scorer, seekers: np.ndarray, ads: np.ndarray, days: np.ndarray):

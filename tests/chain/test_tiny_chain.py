@@ -250,6 +250,13 @@ def test_tonight_starts_warm_from_last_night_and_has_no_forward_window(tiny_sett
     for kind in ("muse1", "muse2"):
         assert second[f"models/{kind}"]["start"].value == f"warm start from {TINY_END}"
         assert second[f"models/{kind}"]["epochs"].value <= rerank.SETTINGS.warm_epochs
+    # XGBoost continues last night's trees (up to its best) with at most warm_trees new ones
+    xgb_tonight = second["models/xgboost"]
+    assert xgb_tonight["start"].value == f"warm start from {TINY_END}"
+    assert xgb_tonight["start_trees"].value == first["models/xgboost"]["best_iteration"].value + 1
+    assert (
+        xgb_tonight["trees"].value == xgb_tonight["start_trees"].value + rerank.SETTINGS.warm_trees
+    )
     # last night's lists and caches are gone, its models stay (warm starts read them)
     with duckdb.connect(str(tiny_settings.published), read_only=True) as con:
         nights = con.execute("SELECT DISTINCT run_date FROM recs.candidates").fetchall()

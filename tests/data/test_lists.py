@@ -123,6 +123,22 @@ def test_the_published_copy_reads_the_same_files(con, tmp_path):
         assert _rows(pub, D1) == _rows(con, D1)
 
 
+def test_the_published_copy_leaves_out_an_unfinished_nights_lists(con, tmp_path):
+    _write(con, D1).commit()
+    _write(con, D2, shift=0.01).commit()
+    warehouse.mark_night(con, D2, "running", "run-2", "recs/candidates")
+    counts = warehouse.publish(con, tmp_path / "pub" / "p.duckdb")
+    assert counts["store.list_files"] == 1
+    with duckdb.connect(str(tmp_path / "pub" / "p.duckdb"), read_only=True) as pub:
+        assert _rows(pub, D1) == _rows(con, D1)
+        assert _rows(pub, D2) == [] and len(_rows(con, D2)) == 5
+    warehouse.mark_night(con, D1, "running", "run-1", "recs/candidates")
+    warehouse.publish(con, tmp_path / "pub" / "p.duckdb")
+    with duckdb.connect(str(tmp_path / "pub" / "p.duckdb"), read_only=True) as pub:
+        assert not warehouse.table_exists(pub, "recs.candidates")  # no night to show
+        assert lists.registered_files(pub) == set()
+
+
 def test_lists_need_a_warehouse_file():
     with pytest.raises(ValueError, match="beside a warehouse file"):
         lists.lists_dir(duckdb.connect())

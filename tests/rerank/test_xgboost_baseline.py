@@ -4,6 +4,8 @@ and the booster's save/load round trip."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
 import pytest
 import xgboost as xgb
@@ -211,4 +213,39 @@ def test_load_booster_round_trip(planted, trained, tmp_path):
     assert loaded.attr("best_iteration") == str(report.best_iteration)
     np.testing.assert_array_equal(
         predict_lists(loaded, seeker_x, ad_x, test), predict_lists(booster, seeker_x, ad_x, test)
+    )
+
+
+def test_continuing_keeps_the_previous_trees_and_adds_at_most_the_cap(planted, trained):
+    seeker_x, ad_x, train, valid, test = planted
+    cfg, booster, report = trained
+    more = dataclasses.replace(cfg, n_estimators=6, early_stopping_rounds=3)
+    continued, again = train_xgb(seeker_x, ad_x, train, valid, more, init=booster)
+    start = report.best_iteration + 1  # the previous model up to its best iteration
+    assert again.start_trees == start
+    assert start <= continued.num_boosted_rounds() <= start + 6
+    assert again.best_iteration >= start - 1
+    assert continued.attr("best_iteration") == str(again.best_iteration)
+    # the first `start` trees are the previous model's
+    np.testing.assert_allclose(
+        predict_reference(continued, seeker_x, ad_x, test, start - 1),
+        predict_reference(booster, seeker_x, ad_x, test, start - 1),
+        rtol=1e-6,
+        atol=1e-6,
+    )
+    assert again.start_score is not None
+    # a new best tree, or the previous model kept with its own score
+    assert again.best_iteration >= start or again.best_score == again.start_score
+
+
+def test_continuing_with_no_useful_tree_keeps_the_previous_model(planted, trained):
+    seeker_x, ad_x, train, valid, test = planted
+    cfg, booster, report = trained
+    # learning rate 0: tonight's trees change no score, so none beats the start
+    idle = dataclasses.replace(cfg, n_estimators=4, learning_rate=0.0, early_stopping_rounds=2)
+    continued, again = train_xgb(seeker_x, ad_x, train, valid, idle, init=booster)
+    assert again.best_iteration == report.best_iteration
+    assert again.best_score == again.start_score
+    np.testing.assert_array_equal(
+        predict_lists(continued, seeker_x, ad_x, test), predict_lists(booster, seeker_x, ad_x, test)
     )

@@ -57,6 +57,28 @@ def test_warm_start_source_needs_a_recent_model_with_the_same_hashes(tmp_path):
     assert source(tmp_path, D, "muse0", "s1", CFG)[0] == folder
 
 
+def test_models_on_muse0_vectors_start_warm_only_after_a_warm_muse0(tmp_path):
+    folder = model_store.model_dir(tmp_path, D - dt.timedelta(days=1), "muse0")
+    _model(tmp_path, D - dt.timedelta(days=1))
+    for name in ("muse2", "xgboost"):
+        prev = model_store.model_dir(tmp_path, D - dt.timedelta(days=1), name)
+        prev.mkdir(parents=True)
+        (prev / "warm_start.json").write_text((folder / "warm_start.json").read_text())
+    tonight = model_store.model_dir(tmp_path, D, "muse0")
+    tonight.mkdir(parents=True)
+    source = retrieval_stage.warm_start_source
+    for warm_from, expected in ((None, None), ("2026-03-09", "warm start from 2026-03-09")):
+        (tonight / "training.json").write_text(json.dumps({"warm_from": warm_from}))
+        for name in ("muse2", "xgboost"):
+            got = source(tmp_path, D, name, "s1", CFG)
+            if expected is None:
+                assert got == (None, "full retrain: Muse.0 of D was trained from scratch")
+            else:
+                assert got[1] == expected
+        # Muse.0 itself does not depend on its own report of tonight
+        assert source(tmp_path, D, "muse0", "s1", CFG)[0] is not None
+
+
 class _Market:
     def __init__(self, seekers, ads):
         self.seekers, self.ads = seekers, ads

@@ -84,3 +84,37 @@ def test_recent_applications_counts_the_window_before_the_day():
     # the window is [10-01, 10-29): seeker 0 has 10-01 and 10-28 (09-30 is out), seeker 2 has 10-28
     # (10-29 is the day itself)
     np.testing.assert_allclose(got, np.log1p([2, 0, 1]))
+
+
+def _scorer_of(seeker_vectors, ad_vectors):
+    return funnel.Scorer(None, seeker_vectors, ad_vectors, None, None, None, 1.0)
+
+
+def test_muse0_rank_by_hand():
+    # one dimension: seeker 0 scores the ads 0.9, 0.5, 0.1, -0.3; ad 3 is not open
+    seekers = np.array([[1.0], [-1.0]], np.float32)
+    ads = np.array([[0.9], [0.5], [0.1], [-0.3]], np.float32)
+    open_ads = np.array([0, 1, 2])
+    cosine, rank = funnel.muse0_rank(
+        _scorer_of(seekers, ads), np.array([0, 0, 1, 0]), np.array([1, 0, 0, 3]), open_ads
+    )
+    np.testing.assert_allclose(cosine, [0.5, 0.9, -0.9, -0.3])
+    # seeker 1 scores the open ads -0.9, -0.5, -0.1: ad 0 is last; a closed ad ranks after
+    # every open ad that scores above it
+    assert rank.tolist() == [2, 1, 3, 4]
+
+
+def test_muse0_rank_counts_like_a_full_comparison_in_any_block():
+    rng = np.random.default_rng(0)
+    sv = rng.normal(size=(50, 8)).astype(np.float32)
+    av = rng.normal(size=(300, 8)).astype(np.float32)
+    seekers, ads = rng.integers(0, 50, 2_000), rng.integers(0, 300, 2_000)
+    open_ads = np.sort(rng.choice(300, 200, replace=False))
+    # in float64, each pair's own ad left out of the count (it does not outrank itself)
+    full = sv[seekers].astype(float) @ av[open_ads].T.astype(float)
+    cosine = np.einsum("ij,ij->i", sv[seekers].astype(float), av[ads].astype(float))
+    full[open_ads[None, :] == ads[:, None]] = -np.inf
+    expected = (full > cosine[:, None]).sum(1) + 1
+    for budget in (1, 200 * 7, 1 << 26):  # one seeker a block, 7, all at once
+        _, rank = funnel.muse0_rank(_scorer_of(sv, av), seekers, ads, open_ads, budget)
+        np.testing.assert_array_equal(rank, expected)
