@@ -10,7 +10,7 @@ from assets.common import GROUPS, Step, Verdict, Written, daily_asset, problems_
 from assets.rerank import muse2, reranked
 from assets.retrieval import candidates
 from jobrec import redistribution
-from jobrec.data import warehouse
+from jobrec.data import lists, warehouse
 from jobrec.evaluation.oracle import has_rankings
 
 CURVE_COLUMNS = [
@@ -131,10 +131,11 @@ def recommendations(step: Step) -> Written:
     stats = redistribution.write_recommendations(
         step.con, step.run_date, step.settings.models_dir, log=step.context.log.info
     )
-    pruned = warehouse.prune_partitions(
+    # a Parquet list like the candidates, but kept as long as the other tables analysts query
+    pruned = lists.prune_partitions(
         step.con, "recs.recommendations", step.run_date, step.settings.retention_days
     )
-    return Written(stats["rows"], {**stats, "pruned_rows": pruned})
+    return Written(stats["rows"], {**stats, "pruned_partitions": pruned})
 
 
 def _spread(step: Step, written: Written) -> Verdict:

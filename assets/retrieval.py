@@ -54,7 +54,9 @@ def features(step: Step) -> Written:
     """Seeker and ad preprocessing (occupation levels, skills, numbers, location, text),
     fitted on the entities known before D - 7, saved under the models folder with the market as
     known at D and Muse.0's inputs of every seeker and ad (read by every later step)."""
-    stats = retrieval.fit_features(step.con, step.run_date, step.settings.models_dir)
+    stats = retrieval.fit_features(
+        step.con, step.run_date, step.settings.models_dir, step.settings.full_retrain
+    )
     removed = model_store.prune(
         step.settings.models_dir, step.run_date, step.settings.retention_days
     )

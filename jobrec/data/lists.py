@@ -1,5 +1,5 @@
-"""The night's big ranked lists (recs.candidates, recs.reranked) as Parquet files beside the
-warehouse, read through views.
+"""The night's big ranked lists (recs.candidates, recs.reranked, recs.recommendations) as Parquet
+files beside the warehouse, read through views.
 
 A night's lists are written to one new Parquet file per table and night
 (`<warehouse folder>/lists/<table>/run_date=D/<token>.parquet`); the file becomes the night's
@@ -43,6 +43,17 @@ LIST_TABLES = {
             ("ad_id", pa.string()),
             ("rank", pa.int16()),
             ("score", pa.float32()),
+        ]
+    ),
+    "recs.recommendations": pa.schema(
+        [
+            ("jobseeker_id", pa.string()),
+            ("ad_id", pa.string()),
+            ("rank", pa.int16()),
+            ("score", pa.float32()),
+            ("plan_mass", pa.float64()),
+            ("rerank_rank", pa.int16()),
+            ("muse2_score", pa.float32()),
         ]
     ),
 }
@@ -147,10 +158,12 @@ class PartitionWriter:
         index: np.ndarray,
         scores: np.ndarray,
         constants: Mapping[str, object] | None = None,
+        per_pair: Mapping[str, np.ndarray] | None = None,
     ) -> int:
         """Append ranked lists: `rows` (B,) positions in `seeker_ids`, `index`/`scores` (B, K)
-        positions in `ad_ids` (-1 pads a short list) and scores, rank 1 first. Returns the rows
-        appended."""
+        positions in `ad_ids` (-1 pads a short list) and scores, rank 1 first; `constants`
+        columns with one value for all rows, `per_pair` columns with a (B, K) array like
+        `scores`. Returns the rows appended."""
         b, k = index.shape
         keep = index.reshape(-1) >= 0
         seeker_pos = np.repeat(rows, k)[keep]
@@ -162,6 +175,8 @@ class PartitionWriter:
         }
         for name, value in (constants or {}).items():
             columns[name] = pa.array(np.full(int(keep.sum()), value))
+        for name, values in (per_pair or {}).items():
+            columns[name] = pa.array(np.asarray(values).reshape(-1)[keep])
         self._writer.write_table(pa.table(columns).select(self.schema.names).cast(self.schema))
         self.rows += int(keep.sum())
         return int(keep.sum())

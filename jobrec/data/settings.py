@@ -26,6 +26,15 @@ def _path(var: str, default: Path) -> Path:
     return Path(value).expanduser().resolve() if value else default
 
 
+def _flag(var: str) -> bool:
+    value = os.environ.get(var, "").strip().lower()
+    if value in ("", "0", "false", "no"):
+        return False
+    if value in ("1", "true", "yes"):
+        return True
+    raise ValueError(f"{var}={value!r}: expected 1/true/yes or 0/false/no")
+
+
 @dataclass(frozen=True)
 class Settings:
     raw_dir: Path
@@ -49,6 +58,9 @@ class Settings:
     # whose lists XGBoost reranks into recs.reranked (jobrec.rerank.xgboost_seekers): nobody's
     # (`evaluation`: the evaluation scores the lists it compares on) or every seeker's (`all`)
     xgboost_scope: str = "evaluation"
+    # refit the feature space and train every model from scratch tonight, whatever the day
+    # (JOBREC_FULL_RETRAIN=1); otherwise weekly, or on vocabulary drift
+    full_retrain: bool = False
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -72,4 +84,5 @@ class Settings:
             # XGBoost is the comparison, never sent: by default it scores only the lists the
             # evaluation compares it on; `all` scores every candidate pair (30-50 min at pes).
             xgboost_scope=os.environ.get("JOBREC_XGBOOST_SCOPE") or "evaluation",
+            full_retrain=_flag("JOBREC_FULL_RETRAIN"),
         )

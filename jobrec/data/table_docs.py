@@ -475,7 +475,8 @@ TABLES.update(
         ),
         "store.list_files": TableDoc(
             "The Parquet files holding the nights' big ranked lists (`recs.candidates`, "
-            "`recs.reranked` read them): one a table and night, read once its row is here.",
+            "`recs.reranked` and `recs.recommendations` read them): one a table and night, read "
+            "once its row is here.",
             {
                 "table_name": "The view the file belongs to (`recs.candidates`, ...).",
                 "run_date": RUN_DATE,

@@ -13,9 +13,7 @@ from functools import cache
 from pathlib import Path
 
 import duckdb
-import numpy as np
 import pandas as pd
-import pyarrow as pa
 
 from jobrec.data.settings import PROJECT_ROOT
 from jobrec.data.table_docs import apply_comments
@@ -315,66 +313,6 @@ def publish(con: duckdb.DuckDBPyConnection, destination: str | Path) -> dict[str
         for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
             leftover.unlink(missing_ok=True)
     return counts
-
-
-def insert_ranked(
-    con: duckdb.DuckDBPyConnection,
-    table: str,
-    run_date: dt.date,
-    seeker_ids: Sequence[str],
-    ad_ids: Sequence[str],
-    rows: np.ndarray,
-    index: np.ndarray,
-    scores: np.ndarray,
-    constants: Mapping[str, object] | None = None,
-    per_pair: Mapping[str, np.ndarray] | None = None,
-) -> int:
-    """Append ranked lists to `table` (created from sql/create_<table>.sql beforehand).
-
-    `rows` (B,) are positions in `seeker_ids` of the B lists; `index`/`scores` (B, K) hold each
-    list's positions in `ad_ids` (-1 pads a short list) and scores, rank 1 first. Ids are joined
-    in DuckDB, so that Python never builds the B·K id strings. `constants` are columns with one
-    value for all rows, `per_pair` columns with a (B, K) array like `scores`. Returns the rows
-    appended.
-    """
-    b, k = index.shape
-    keep = index.reshape(-1) >= 0
-    ranked = pa.table(
-        {
-            "seeker_pos": pa.array(np.repeat(rows, k)[keep].astype(np.int32)),
-            "ad_pos": pa.array(index.reshape(-1)[keep].astype(np.int32)),
-            "rank": pa.array(np.tile(np.arange(1, k + 1, dtype=np.int16), b)[keep]),
-            "score": pa.array(scores.reshape(-1)[keep].astype(np.float32)),
-            **{
-                _ident(name): pa.array(np.asarray(values).reshape(-1)[keep])
-                for name, values in (per_pair or {}).items()
-            },
-        }
-    )
-    extra = "".join(f", ${name} AS {_ident(name)}" for name in (constants or {}))
-    extra += "".join(f", r.{name}" for name in (per_pair or {}))
-    con.register("ranked_block", ranked)
-    con.register("ranked_seekers", _positions_table("jobseeker_id", seeker_ids))
-    con.register("ranked_ads", _positions_table("ad_id", ad_ids))
-    try:
-        con.execute(
-            f"INSERT INTO {_ident(table)} BY NAME "
-            f"SELECT CAST($run_date AS DATE) AS run_date{extra}, s.jobseeker_id, a.ad_id, r.rank, "
-            "r.score FROM ranked_block AS r "
-            "JOIN ranked_seekers AS s ON s.pos = r.seeker_pos "
-            "JOIN ranked_ads AS a ON a.pos = r.ad_pos ORDER BY r.seeker_pos, r.rank",
-            {"run_date": run_date, **(constants or {})},
-        )
-    finally:
-        for name in ("ranked_block", "ranked_seekers", "ranked_ads"):
-            con.unregister(name)
-    return int(keep.sum())
-
-
-def _positions_table(column: str, ids: Sequence[str]) -> pa.Table:
-    return pa.table(
-        {"pos": pa.array(np.arange(len(ids), dtype=np.int32)), column: pa.array(ids, pa.string())}
-    )
 
 
 def replace_rows(

@@ -27,7 +27,7 @@ import numpy as np
 import pandas as pd
 
 from jobrec import transport
-from jobrec.data import model_store, warehouse
+from jobrec.data import lists, model_store, warehouse
 from jobrec.data.market import Market, listed_seekers, read_lists
 from jobrec.evaluation.metrics import market_metrics
 from jobrec.evaluation.offline import (
@@ -509,23 +509,24 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
         folder / "ad_potentials.parquet.tmp"
     )
     (folder / "ad_potentials.parquet.tmp").replace(folder / "ad_potentials.parquet")
-    con.execute(warehouse.sql("create_recs_recommendations"))
-    con.execute("DELETE FROM recs.recommendations WHERE run_date = ?", [run_date])
-    rows = warehouse.insert_ranked(
-        con,
-        "recs.recommendations",
-        run_date,
-        market.seekers["jobseeker_id"].to_numpy(),
-        ad_ids,
-        inst.seekers,
-        out.lists,
-        out.key,
-        per_pair={
-            "plan_mass": out.mass,
-            "rerank_rank": out.rerank_rank,
-            "muse2_score": out.muse2_score,
-        },
-    )
+    writer = lists.PartitionWriter(con, "recs.recommendations", run_date)
+    try:
+        writer.append(
+            market.seekers["jobseeker_id"].to_numpy(),
+            ad_ids,
+            inst.seekers,
+            out.lists,
+            out.key,
+            per_pair={
+                "plan_mass": out.mass,
+                "rerank_rank": out.rerank_rank,
+                "muse2_score": out.muse2_score,
+            },
+        )
+        rows = writer.commit()
+    except BaseException:
+        writer.abandon()
+        raise
     return {
         "rows": rows,
         "seekers": len(inst.seekers),

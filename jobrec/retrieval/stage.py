@@ -11,6 +11,7 @@ import dataclasses
 import datetime as dt
 import hashlib
 import json
+import os
 import shutil
 
 import numpy as np
@@ -47,7 +48,9 @@ class RetrievalSettings:
     seed: int = 0  # the feature space's
     # Full retrain (feature space refitted, models from scratch) at least this often; the nights
     # between reuse the space and warm-start the models from the previous night's.
-    full_retrain_days: int = 7
+    full_retrain_days: int = dataclasses.field(
+        default_factory=lambda: int(os.environ.get("JOBREC_FULL_RETRAIN_DAYS", "7"))
+    )
     # ... or sooner, when this share of tonight's active seekers or ads meets an occupation,
     # department or skill the space was not fitted on (FeatureSpace.unknown_share)
     max_unknown_share: float = 0.02
@@ -243,11 +246,17 @@ def warm_start_source(models_dir, run_date: dt.date, name: str, space_hash: str,
     inputs) also needs tonight's Muse.0 to have continued a previous one: a Muse.0 trained from
     scratch has vectors in another basis.
     """
-    if name != "muse0" and not muse0_continued(models_dir, run_date):
-        return None, "full retrain: Muse.0 of D was trained from scratch"
     night = model_store.latest_before(models_dir, run_date, name, SETTINGS.full_retrain_days)
     if night is None:
         return None, "full retrain: no model from the last nights"
+    space = model_store.model_dir(models_dir, run_date, night_inputs.FEATURE_SPACE)
+    fitted_tonight = (space / "space.json").exists() and (
+        night_inputs.space_facts(models_dir, run_date)["space"] == "fitted"
+    )
+    if fitted_tonight:
+        return None, "full retrain: the feature space was fitted tonight"
+    if name != "muse0" and not muse0_continued(models_dir, run_date):
+        return None, "full retrain: Muse.0 of D was trained from scratch"
     folder = model_store.model_dir(models_dir, night, name)
     facts_path = folder / "warm_start.json"
     if not facts_path.exists():

@@ -437,6 +437,7 @@ def _check_recommendations_check_can_fail(db, tmp_path):
     copy = tmp_path / "corrupted_recommendations.duckdb"
     shutil.copy(db, copy)
     with duckdb.connect(str(copy)) as con:
+        _as_table(con, "recs.recommendations")
         params = {"run_date": TINY_DAY, "k": redistribution.LIST_K}
         assert warehouse.problem_rows(con, "check_recommendations", params) == []
         (seeker,) = con.execute(

@@ -17,17 +17,17 @@ D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
 SEEKERS = ["S0", "S1", "S2"]
 ADS = ["A0", "A1", "A2", "A3"]
 
-RANKED_TABLE = (  # a table of ranked lists as insert_ranked fills one (recs.recommendations...)
+RANKED_TABLE = (  # a table of ranked lists as the warehouse held them before the Parquet lists
     "CREATE SCHEMA IF NOT EXISTS recs; CREATE TABLE IF NOT EXISTS recs.candidates (run_date DATE, "
     'jobseeker_id VARCHAR, ad_id VARCHAR, "rank" SMALLINT, score FLOAT)'
 )
 
 
-def _write(con, day, shift=0.0, table="recs.candidates", constants=None):
+def _write(con, day, shift=0.0, table="recs.candidates", constants=None, per_pair=None):
     writer = lists.PartitionWriter(con, table, day)
     index = np.array([[2, 0, -1], [1, 3, 0]])  # S0: A2, A0 (a short list); S2: A1, A3, A0
     scores = np.array([[0.9, 0.5, np.nan], [0.8, 0.7, 0.1]], dtype=np.float32) + shift
-    writer.append(SEEKERS, ADS, np.array([0, 2]), index, scores, constants)
+    writer.append(SEEKERS, ADS, np.array([0, 2]), index, scores, constants, per_pair)
     return writer
 
 
@@ -100,11 +100,11 @@ def test_prune_keeps_the_last_nights_tonight_included(con):
 
 def test_an_old_warehouse_table_of_lists_migrates(con):
     con.execute(RANKED_TABLE)
-    index = np.array([[2, 0, -1], [1, 3, 0]])
-    scores = np.array([[0.9, 0.5, np.nan], [0.8, 0.7, 0.1]], dtype=np.float32)
-    for day in (D1, D2):
-        warehouse.insert_ranked(
-            con, "recs.candidates", day, SEEKERS, ADS, np.array([0, 2]), index, scores
+    for day in (D1, D2):  # the rows _write writes, as the old layout held them
+        con.execute(
+            "INSERT INTO recs.candidates VALUES (?, 'S0', 'A2', 1, 0.9), (?, 'S0', 'A0', 2, 0.5), "
+            "(?, 'S2', 'A1', 1, 0.8), (?, 'S2', 'A3', 2, 0.7), (?, 'S2', 'A0', 3, 0.1)",
+            [day] * 5,
         )
     before = {day: _rows(con, day) for day in (D1, D2)}
     lists.ensure_view(con, "recs.candidates")
@@ -113,6 +113,38 @@ def test_an_old_warehouse_table_of_lists_migrates(con):
     ).fetchone()
     assert kind == ("VIEW",)
     assert {day: _rows(con, day) for day in (D1, D2)} == before
+
+
+def test_recommendations_carry_their_per_pair_columns_and_migrate(con):
+    con.execute(
+        "CREATE SCHEMA recs; CREATE TABLE recs.recommendations (run_date DATE, jobseeker_id "
+        'VARCHAR, ad_id VARCHAR, "rank" SMALLINT, score FLOAT, plan_mass DOUBLE, rerank_rank '
+        "SMALLINT, muse2_score FLOAT)"
+    )
+    con.execute(
+        "INSERT INTO recs.recommendations VALUES (?, 'S1', 'A3', 1, -0.5, 0.75, 4, 1.5)", [D1]
+    )
+    mass = np.array([[0.5, 0.25, 0.0], [0.4, 0.35, 0.25]])
+    rerank_rank = np.array([[3, 1, 2], [1, 2, 3]], dtype=np.int16)
+    muse2 = np.array([[1.0, 2.0, 0.0], [3.0, 2.5, 1.0]], dtype=np.float32)
+    _write(
+        con,
+        D2,
+        table="recs.recommendations",
+        per_pair={"plan_mass": mass, "rerank_rank": rerank_rank, "muse2_score": muse2},
+    ).commit()
+    got = con.execute(
+        'SELECT run_date, jobseeker_id, ad_id, "rank", plan_mass, rerank_rank, muse2_score '
+        'FROM recs.recommendations ORDER BY run_date, jobseeker_id, "rank"'
+    ).fetchall()
+    assert got == [
+        (D1, "S1", "A3", 1, 0.75, 4, 1.5),  # the old table's night, migrated
+        (D2, "S0", "A2", 1, 0.5, 3, 1.0),  # the padded pair of S0 is dropped with its columns
+        (D2, "S0", "A0", 2, 0.25, 1, 2.0),
+        (D2, "S2", "A1", 1, 0.4, 1, 3.0),
+        (D2, "S2", "A3", 2, 0.35, 2, 2.5),
+        (D2, "S2", "A0", 3, 0.25, 3, 1.0),
+    ]
 
 
 def test_the_published_copy_reads_the_same_files(con, tmp_path):

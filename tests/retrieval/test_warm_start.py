@@ -79,6 +79,28 @@ def test_models_on_muse0_vectors_start_warm_only_after_a_warm_muse0(tmp_path):
         assert source(tmp_path, D, "muse0", "s1", CFG)[0] is not None
 
 
+def test_a_night_that_fits_its_feature_space_trains_every_model_from_scratch(tmp_path):
+    folder = _model(tmp_path, D - dt.timedelta(days=1))
+    space = model_store.model_dir(tmp_path, D, FEATURE_SPACE)
+    space.mkdir(parents=True)
+    for kind, expected in (("reused", folder), ("fitted", None)):
+        (space / "space.json").write_text(json.dumps({"space": kind, "hash": "s1"}))
+        got = retrieval_stage.warm_start_source(tmp_path, D, "muse0", "s1", CFG)
+        assert got[0] == expected
+    assert got[1] == "full retrain: the feature space was fitted tonight"
+
+
+def test_full_retrain_setting(monkeypatch):
+    from jobrec.data.settings import Settings
+
+    for value, expected in (("", False), ("0", False), ("1", True), ("true", True)):
+        monkeypatch.setenv("JOBREC_FULL_RETRAIN", value)
+        assert Settings.from_env().full_retrain is expected
+    monkeypatch.setenv("JOBREC_FULL_RETRAIN", "sometimes")
+    with pytest.raises(ValueError, match="JOBREC_FULL_RETRAIN"):
+        Settings.from_env()
+
+
 class _Market:
     def __init__(self, seekers, ads):
         self.seekers, self.ads = seekers, ads
