@@ -337,8 +337,12 @@ def score_lists(
     model.eval()
     fused = device.type == "cpu" if fused is None else fused
     if fused:
-        tables = scoring_tables(model, seeker_x[torch.as_tensor(lists_seeker)], ad_x)
-        return score_tables(tables, np.arange(len(lists_seeker)), lists_ads, cross, block or 512)
+        # one table row per distinct seeker: callers pass many one-pair lists of one seeker
+        # (the funnel's sends), whose repeated rows would otherwise fill memory (18.8 GB for
+        # the 11M pairs of a `medium` night's send list)
+        distinct, row = np.unique(np.asarray(lists_seeker), return_inverse=True)
+        tables = scoring_tables(model, seeker_x[torch.as_tensor(distinct)], ad_x)
+        return score_tables(tables, row.reshape(-1), lists_ads, cross, block or 512)
     out = np.empty(lists_ads.shape, dtype=np.float32)  # every entry written below
     with torch.inference_mode():
         who = torch.as_tensor(lists_seeker, device=device)

@@ -27,6 +27,7 @@ from jobrec.pair_features import CROSS_COLUMNS, build_entities, cross_features
 from jobrec.reranker_model import score_lists
 
 FEATURES = (*CROSS_COLUMNS, "muse2_score", "seeker_recent_applications")
+PAIRS_A_BLOCK = 512 * 1000
 RECENT_DAYS = 28  # the seeker's engagement: log(1 + applications in the 28 days before d)
 MODELS = ("response", "apply", "positive")  # JR, JA, PO
 OUTCOMES = ("responded", "applied", "positive_outcome", "unsubscribed", "negative_feedback")
@@ -143,6 +144,7 @@ def pair_features(sc: Scorer, seekers: np.ndarray, ads: np.ndarray, days: np.nda
             ads[at, None],
             cross[:, None, :],
             torch.device("cpu"),
+            block=PAIRS_A_BLOCK,  # one-pair lists: as many pairs a block as 512 lists of 1,000
         )
         out[at, -2] = score[:, 0]
         out[at, -1] = recent_applications(sc.market, d)[seekers[at]]

@@ -115,6 +115,21 @@ def test_score_lists_equals_the_forward_pass(kind, fused, block):
 
 
 @pytest.mark.parametrize("kind", ["muse1", "muse2"])
+def test_one_pair_lists_of_repeated_seekers_score_as_their_whole_lists(kind):
+    """The funnel scores each send as a list of one pair: the same scores as the lists."""
+    seeker_x, ad_x = entity_inputs()
+    seekers, ads, cross = random_lists(g=7, k=11, seed=2)
+    model = random_model(kind)
+    args = (model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x))
+    whole = score_lists(*args, seekers, ads, cross, CPU)
+    g, k = np.nonzero(ads >= 0)
+    order = np.random.default_rng(3).permutation(len(g))  # pairs of a seeker apart
+    g, k = g[order], k[order]
+    pairs = score_lists(*args, seekers[g], ads[g, k, None], cross[g, k, None, :], CPU, block=5)
+    np.testing.assert_allclose(pairs[:, 0], whole[g, k], rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("kind", ["muse1", "muse2"])
 @pytest.mark.parametrize("subset", [False, True])
 def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
     """A night builds the tables once (every seeker; every ad, or only those that can be
