@@ -122,8 +122,8 @@ def night_facts(work: Path, day: dt.date) -> dict:
         assets = {
             a: {"seconds": s, "peak_rss_mb": m}
             for a, s, m in con.execute(
-                "SELECT asset, sum(seconds), max(peak_rss_mb) FROM metrics.runs "
-                "WHERE run_date = ? GROUP BY asset",
+                "SELECT asset, seconds, peak_rss_mb FROM metrics.runs WHERE run_date = ? "
+                "QUALIFY row_number() OVER (PARTITION BY asset ORDER BY finished_at DESC) = 1",
                 [day],
             ).fetchall()
         }
@@ -166,7 +166,7 @@ def run(args) -> None:
     args.out.mkdir(parents=True, exist_ok=True)
     raw = market(args)
     work = (args.out / "work").resolve()
-    if work.exists() and not args.keep:
+    if work.exists() and not (args.keep or args.again):
         shutil.rmtree(work)
     (work / "dagster_home").mkdir(parents=True, exist_ok=True)
     shutil.copy(ROOT / "orchestration" / "dagster.yaml", work / "dagster_home" / "dagster.yaml")
@@ -177,14 +177,18 @@ def run(args) -> None:
     )
     tonight = dt.date.fromisoformat(args.end_date) + dt.timedelta(days=1)
     days = [tonight - dt.timedelta(days=args.nights - 1 - i) for i in range(args.nights)]
+    if args.again:  # the last night once more, with this checkout's code
+        days = [tonight]
     nights = []
     for i, day in enumerate(days):
         night = run_night(work, env, day)
         if night["rc"] == 0:
             night.update(night_facts(work, day))
         nights.append(night)
+        kind = "again" if args.again else ("cold" if i == 0 else "warm")
+        night["kind"] = kind
         print(
-            f"night {i + 1} ({day}, {'cold' if i == 0 else 'warm'}): rc {night['rc']}, "
+            f"night {i + 1} ({day}, {kind}): rc {night['rc']}, "
             f"{night['wall_s']:.1f} s, peak RSS {night['peak_rss_mb']:.0f} MB, "
             f"disk {night.get('disk', {}).get('total', 0) / 1e6:.1f} MB",
             flush=True,
@@ -200,7 +204,8 @@ def run(args) -> None:
         "date": dt.date.today().isoformat(),
         "nights": nights,
     }
-    (args.out / "result.json").write_text(json.dumps(result, indent=1))
+    name = "result-again.json" if args.again else "result.json"
+    (args.out / name).write_text(json.dumps(result, indent=1))
     print_tables(result)
 
 
@@ -216,7 +221,8 @@ def print_tables(result: dict) -> None:
     for i, n in enumerate(nights):
         d = n["disk"]
         print(
-            f"| {i + 1} {'cold' if i == 0 else 'warm'} | {n['day']} | {n['wall_s']:.1f} | "
+            f"| {i + 1} {n.get('kind', 'cold' if i == 0 else 'warm')} | {n['day']} | "
+            f"{n['wall_s']:.1f} | "
             f"{n['peak_rss_mb']:,.0f} | {d['warehouse'] / 1e6:.1f} | {d['lists'] / 1e6:.1f} | "
             f"{d['models'] / 1e6:.1f} | {d['published'] / 1e6:.1f} | {d['total'] / 1e6:.1f} | "
             f"{d['total'] / first:.2f}x | {d['lists_awaiting_removal'] / 1e6:.1f} |"
@@ -315,6 +321,11 @@ def main() -> None:
     r.add_argument("--raw", type=Path, help="an existing market (default: generate one)")
     r.add_argument("--end-date", default="2026-11-30", help="the market's last day")
     r.add_argument("--keep", action="store_true", help="go on in an existing working folder")
+    r.add_argument(
+        "--again",
+        action="store_true",
+        help="re-run the last night in the existing working folder (result-again.json)",
+    )
     p = sub.add_parser("project", help="growth exponents and the pes projection")
     p.add_argument("results", nargs="+", type=Path)
     args = parser.parse_args()
