@@ -264,7 +264,9 @@ def project(args) -> None:
         return nights[1:] or nights
 
     rows = []
-    assets = sorted({a for r in results for n in warm(r) for a in n["assets"]})
+    # the assets every scale's warm nights report (publish/warehouse records itself only on
+    # a night whose run log it can still write to)
+    assets = sorted(set.intersection(*({a for n in warm(r) for a in n["assets"]} for r in results)))
     for a in assets:
         seconds = [
             (
