@@ -16,6 +16,7 @@ import datetime as dt
 import time
 import uuid
 from collections.abc import Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 import duckdb
@@ -206,6 +207,19 @@ class PartitionWriter:
         """Close and remove the file (an error before `commit`)."""
         self._writer.close()
         self.path.unlink(missing_ok=True)
+
+
+@contextmanager
+def partition(con: duckdb.DuckDBPyConnection, table: str, run_date: dt.date):
+    """A `PartitionWriter` for the night's file of `table`, committed when the block ends and
+    abandoned (file removed) when it raises."""
+    writer = PartitionWriter(con, table, run_date)
+    try:
+        yield writer
+    except BaseException:
+        writer.abandon()
+        raise
+    writer.commit()
 
 
 _ID_CACHE: dict[int, tuple[object, pa.Array]] = {}

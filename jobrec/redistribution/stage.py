@@ -509,8 +509,7 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
         folder / "ad_potentials.parquet.tmp"
     )
     (folder / "ad_potentials.parquet.tmp").replace(folder / "ad_potentials.parquet")
-    writer = lists.PartitionWriter(con, "recs.recommendations", run_date)
-    try:
+    with lists.partition(con, "recs.recommendations", run_date) as writer:
         writer.append(
             market.seekers["jobseeker_id"].to_numpy(),
             ad_ids,
@@ -523,10 +522,7 @@ def write_recommendations(con, run_date: dt.date, models_dir, log=None) -> dict:
                 "muse2_score": out.muse2_score,
             },
         )
-        rows = writer.commit()
-    except BaseException:
-        writer.abandon()
-        raise
+    rows = writer.rows
     return {
         "rows": rows,
         "seekers": len(inst.seekers),

@@ -18,7 +18,7 @@ import pandas as pd
 import torch
 
 from jobrec.data import model_store, warehouse
-from jobrec.data.lists import PartitionWriter
+from jobrec.data.lists import partition
 from jobrec.data.market import Market, listed_seekers, read_lists
 from jobrec.devices import CPU
 from jobrec.evaluation.offline import (
@@ -529,8 +529,7 @@ def write_reranked(
     seeker_ids = night.market.seekers["jobseeker_id"].to_numpy()
     ad_ids = night.market.ads["ad_id"].to_numpy()
     rows = dict.fromkeys(MODELS, 0)
-    writer = PartitionWriter(con, "recs.reranked", run_date)
-    try:
+    with partition(con, "recs.reranked", run_date) as writer:
         for lo in range(0, len(seekers), block_seekers):
             block = tonight_lists(
                 con,
@@ -547,10 +546,6 @@ def write_reranked(
                 )
             if log:
                 log(f"reranked {min(lo + block_seekers, len(seekers))}/{len(seekers)} seekers")
-    except BaseException:
-        writer.abandon()
-        raise
-    writer.commit()
     return {
         "seekers": len(seekers),
         **{f"rows_{k}": v for k, v in rows.items()},

@@ -433,18 +433,14 @@ def write_candidates(
     ex_a = pd.Index(ad_ids).get_indexer(seen["ad_id"])
     ok = (ex_s >= 0) & (ex_a >= 0)
     ex_s, ex_a = ex_s[ok], ex_a[ok]
-    writer = lists.PartitionWriter(con, "recs.candidates", run_date)
-    try:
+    with lists.partition(con, "recs.candidates", run_date) as writer:
         for lo in range(0, len(seeker_ids), block_seekers):
             hi = min(len(seeker_ids), lo + block_seekers)
             sel = (ex_s >= lo) & (ex_s < hi)
             scores, index = exact_topk(u[lo:hi], v, k, ex_s[sel] - lo, ex_a[sel], budget_bytes)
             index = np.where(np.isfinite(scores), index, -1)  # fewer unseen ads than k
             writer.append(seeker_ids, ad_ids, np.arange(lo, hi), index, scores)
-    except BaseException:
-        writer.abandon()
-        raise
-    rows = writer.commit()
+    rows = writer.rows
     return {
         "rows": rows,
         "seekers": len(seeker_ids),

@@ -191,3 +191,14 @@ def test_a_copied_warehouse_reads_old_nights_and_writes_beside_itself(con, tmp_p
         ).fetchone()
         assert path.startswith(str(moved.parent / "lists"))
     assert _rows(con, D2) == []  # the original warehouse is untouched
+
+
+def test_a_partition_block_that_raises_leaves_no_file_and_no_night(con, tmp_path):
+    with lists.partition(con, "recs.candidates", D1) as writer:
+        writer.append(SEEKERS, ADS, np.array([0]), np.array([[1, 2]]), np.array([[0.9, 0.5]]))
+    kept = _rows(con, D1)
+    with pytest.raises(RuntimeError), lists.partition(con, "recs.candidates", D1) as writer:
+        writer.append(SEEKERS, ADS, np.array([2]), np.array([[3, 0]]), np.array([[0.8, 0.1]]))
+        raise RuntimeError("the step failed")
+    assert not writer.path.exists()
+    assert _rows(con, D1) == kept == [("S0", "A1", 1, 0.9), ("S0", "A2", 2, 0.5)]
