@@ -14,9 +14,10 @@ does not depend on how many there are); the ad side is full size.
 
 `--alternatives` also times, in the same alternation, the approaches measured against the
 two-stage selection: the plain path (`torch.topk` on each budget block, the code before issue
-16), bf16 scores (AMX) with a float32 re-check of every score within a proven error margin of
-the threshold, and faiss's flat inner-product search (`faiss.knn`, when faiss is importable).
-Neither alternative is in the library: see BENCHMARKS.md for why.
+16), the same two-stage selection written in stock torch ops (issue 16's first version, before
+the numba kernel), bf16 scores (AMX) with a float32 re-check of every score within a proven
+error margin of the threshold, and faiss's flat inner-product search (`faiss.knn`, when faiss
+is importable). None of the alternatives is in the library: see BENCHMARKS.md for why.
 """
 
 from __future__ import annotations
@@ -97,6 +98,35 @@ def bf16_recheck_topk(
     return top.values, item_pad.gather(1, top.indices)  # the last tile's, for a check
 
 
+def torch_two_stage_topk(q: torch.Tensor, items: torch.Tensor, k: int, budget: int) -> None:
+    """The two-stage selection in stock torch ops (issue 16's first version): the same
+    thresholds, ~35 small parallel ops a tile instead of one numba pass a row."""
+    n = items.shape[0]
+    step, groups = tile_rows(n, k, budget), n // 8
+    n_coarse = 2 * k
+    per = groups // n_coarse
+    it_t = items.T.contiguous()
+    out = torch.empty((min(step, q.shape[0]), n))
+    for lo in range(0, q.shape[0], step):
+        hi = min(q.shape[0], lo + step)
+        s = out[: hi - lo]
+        torch.mm(q[lo:hi], it_t, out=s)
+        rows = hi - lo
+        fine = s[:, : 8 * groups].view(rows, 8, groups).amax(1)
+        coarse = fine[:, : per * n_coarse].view(rows, per, n_coarse).amax(1)
+        thr = torch.topk(coarse, k, dim=1, sorted=False).values.amin(1)
+        row, group = (fine >= thr[:, None]).nonzero().unbind(1)
+        vals = s[:, : 8 * groups].view(rows, 8, groups)[row, :, group]
+        hot_i, member = (vals >= thr[row, None]).nonzero().unbind(1)
+        s_row, s_val = row[hot_i], vals[hot_i, member]
+        count = torch.bincount(s_row, minlength=rows)
+        width = int(count.max())
+        cell = s_row * width + torch.arange(len(s_row)) - (torch.cumsum(count, 0) - count)[s_row]
+        pad = torch.full((rows, width), float("-inf"))
+        pad.view(-1)[cell] = s_val
+        torch.topk(pad, k, dim=1, sorted=True)
+
+
 def faiss_topk(q: torch.Tensor, items: torch.Tensor, k: int) -> None:
     import faiss  # measured only: not a dependency
 
@@ -116,7 +146,10 @@ def time_runs(
     }
     runs["exact_topk"] = partial(exact_topk, q, items, k, budget_bytes=budget)
     if alternatives:
-        runs["plain torch.topk (before)"] = partial(plain_topk, q, items, k, budget)
+        runs["plain torch.topk (before issue 16)"] = partial(plain_topk, q, items, k, budget)
+        runs["two-stage in torch ops (issue 16, first)"] = partial(
+            torch_two_stage_topk, q, items, k, budget
+        )
         runs["bf16 + float32 re-check"] = partial(bf16_recheck_topk, q, items, k, budget)
         try:
             import faiss  # noqa: F401

@@ -7,17 +7,20 @@ at once. Memory is bounded by the budget whatever the number of seekers.
 On the CPU the reduction is a two-stage selection that stays exact. `torch.topk` over a whole
 score row costs more than the product that made it (it copies every score into a (value,
 index) buffer and selects there; the product is 2d flops a score). Instead each score row is
-cut into groups; the k-th largest of the groups' maxima is a threshold that is never above the
+cut into groups; a threshold at most the k-th largest of the groups' maxima is never above the
 row's true k-th score (k distinct groups each hold a score at least that high), so every score
 of the top k is at or above it. Only the few groups whose maximum reaches the threshold are
-gathered, their scores at or above it kept, and `torch.topk` runs on those survivors (about
-1.4 k a row on random data instead of N). Rows where the threshold cannot prune (too many
-excluded items, NaN scores, many near-equal scores) take the plain path. The product is done in
-tiles of seekers small enough for the score tile to stay in cache while it is read again.
+read again, their scores at or above it kept (about 1.4 k a row on random data instead of N),
+and those sorted by a radix sort. One numba pass a row does all of it, rows spread over the
+cores: the same selection in stock torch ops ran ~35 small parallel ops a tile and was 3-8x
+slower (BENCHMARKS.md). Rows where the threshold cannot prune (too many excluded items, NaN
+scores, many equal scores) take the plain path (`torch.topk`). The product is done in tiles of
+seekers small enough for the score tile to stay in cache while it is read again.
 """
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import torch
 
@@ -51,13 +54,16 @@ def two_stage_applies(n_items: int, k: int, device: torch.device) -> bool:
 def tile_rows(n_items: int, k: int, budget_bytes: int) -> int:
     """Seekers per tile of the two-stage path: a cache-sized score tile, within the budget.
 
-    The budget bounds a row's worst case: its float32 scores, the fine maxima (1/8 of them) and
-    their mask, at most 4k hot fine groups of 8 gathered candidates (value, item, mask: 16
-    bytes each) and the top-k buffers. The tile's scores stay within `TILE_BYTES`.
+    The budget holds the tile's float32 scores and top-k outputs (4 N + 12 k bytes a row) and
+    each thread's work buffers (fine maxima and hot list, N / 8 entries of 4 bytes each; keys
+    and items of at most 4k hot groups of 8, twice for the sort: 16 bytes each). The tile's
+    scores stay within `TILE_BYTES`.
     """
-    per_row = 4 * n_items + n_items // 2 + n_items // 8 + 16 * FINE * MAX_HOT_PER_K * k + 12 * k
+    per_thread = n_items + 16 * FINE * (MAX_HOT_PER_K * k + 1)
+    per_row = 4 * n_items + 12 * k
+    room = max(0, budget_bytes - numba.get_num_threads() * per_thread)
     # At least 2 rows where the budget allows: one row would take the matrix-vector path.
-    return max(1, min(budget_bytes // per_row, max(2, TILE_BYTES // (4 * n_items))))
+    return max(1, min(room // per_row, max(2, TILE_BYTES // (4 * n_items))))
 
 
 @torch.no_grad()
@@ -155,55 +161,155 @@ class _TwoStage:
 
     def __init__(self, n_items: int, groups: int, k: int) -> None:
         self.n_items, self.groups, self.k = n_items, groups, k
-        self.n_coarse = COARSE_PER_K * k
-        self.per_coarse = groups // self.n_coarse  # >= 1 by `two_stage_applies`
-        self.max_hot = MAX_HOT_PER_K * k
 
     def __call__(self, out: torch.Tensor, s_out: torch.Tensor, i_out: torch.Tensor) -> None:
         """Top k of each row of `out` (rows, FINE·groups) into `s_out`, `i_out` (rows, k)."""
-        rows, groups, k, n_coarse = out.shape[0], self.groups, self.k, self.n_coarse
         if out.shape[1] > self.n_items:
-            out[:, self.n_items :] = float("-inf")
-        # Fine maxima over strided groups: a max across FINE contiguous slices of the row,
-        # which vectorises, unlike a reduction along short contiguous runs.
-        fine = out.view(rows, FINE, groups).amax(1)
-        head = n_coarse * self.per_coarse
-        coarse = fine[:, :head].view(rows, self.per_coarse, n_coarse).amax(1)
-        if head < groups:  # fewer than n_coarse groups left over: fold them in
-            left = groups - head
-            coarse[:, :left] = torch.maximum(coarse[:, :left], fine[:, head:])
-        # The k-th largest coarse maximum. torch.topk ranks NaN first and amin propagates it,
-        # so a row holding a NaN score gets a NaN threshold.
-        thr = torch.topk(coarse, k, dim=1, sorted=False).values.amin(1)
-        hot = fine >= thr[:, None]
-        # Plain path: a -inf threshold (fewer than k coarse groups with a finite score, e.g.
-        # most items excluded) prunes nothing, a NaN score must come first as in torch.topk,
-        # and many equal scores can leave too many groups at the threshold.
-        plain = (hot.sum(1) > self.max_hot) | ~(thr > float("-inf"))
-        n_plain = int(plain.sum())
-        if n_plain:
-            hot[plain] = False
-            idx = plain.nonzero().squeeze(1)
-            top = torch.topk(out[idx, : self.n_items], k, dim=1, sorted=True)
+            out[:, self.n_items :] = float("-inf")  # padding never passes a finite threshold
+        plain = np.zeros(out.shape[0], dtype=np.bool_)
+        max_hot = MAX_HOT_PER_K * self.k  # read at call time: tests lower it
+        s, i = s_out.numpy(), i_out.numpy()
+        chunks = min(numba.get_num_threads(), out.shape[0])  # a chunk of rows per thread
+        _select_rows(out.numpy(), self.k, COARSE_PER_K * self.k, max_hot, s, i, plain, chunks)
+        if plain.any():
+            # Rows the threshold cannot prune: a -inf threshold (fewer than k coarse groups
+            # with a finite score, e.g. most items excluded), a NaN score (which torch.topk
+            # ranks first), or too many groups at the threshold (many equal scores).
+            idx = torch.from_numpy(np.flatnonzero(plain))
+            top = torch.topk(out[idx, : self.n_items], self.k, dim=1, sorted=True)
             s_out[idx], i_out[idx] = top.values, top.indices
-            if n_plain == rows:
-                return
-        # Gather the hot groups' scores; keep those at or above the row's threshold.
-        row, group = hot.nonzero().unbind(1)
-        vals = out.view(rows, FINE, groups)[row, :, group]  # (hot groups, FINE)
-        hot_i, member = (vals >= thr[row, None]).nonzero().unbind(1)
-        s_row, s_val = row[hot_i], vals[hot_i, member]
-        s_item = group[hot_i] + member * groups
-        # Lay the survivors out one row each (nonzero is row-major), -inf padded, and take the
-        # exact top k there; a pruned row has at least k survivors.
-        count = torch.bincount(s_row, minlength=rows)
-        width = int(count.max())
-        cell = s_row * width + torch.arange(len(s_row)) - (torch.cumsum(count, 0) - count)[s_row]
-        val_pad = torch.full((rows, width), float("-inf"))
-        val_pad.view(-1)[cell] = s_val
-        item_pad = torch.empty((rows, width), dtype=torch.int64)  # cells past a count: unread
-        item_pad.view(-1)[cell] = s_item
-        top = torch.topk(val_pad, k, dim=1, sorted=True)
-        done = (~plain).nonzero().squeeze(1) if n_plain else slice(None)
-        s_out[done] = top.values[done]
-        i_out[done] = item_pad.gather(1, top.indices)[done]
+
+
+@numba.njit(inline="always")
+def _descending_key(value):
+    """A uint32 whose ascending order is the float32's descending order (branch-free: the
+    sign decides, per value, whether the magnitude bits are flipped)."""
+    bits = np.float32(value).view(np.int32)
+    return np.uint32(bits ^ (np.int32(0x7FFFFFFF) & ~(bits >> np.int32(31))))
+
+
+@numba.njit(inline="always")
+def _key_value(key):
+    """The float32 of a `_descending_key`."""
+    if key >> np.uint32(31):
+        return np.uint32(key).view(np.float32)
+    return np.uint32(np.uint32(0x7FFFFFFF) - key).view(np.float32)
+
+
+@numba.njit(inline="always")
+def _threshold(coarse, k, keys, hist):
+    """A score at most the k-th largest of `coarse`, and close to it: the smallest value in the
+    histogram bins (of the order-preserving keys) that hold the k largest. Branch-light passes
+    instead of a quickselect, whose mispredicted branches cost 2x more here. NaN when a coarse
+    maximum is NaN."""
+    n = len(coarse)
+    lo, hi = np.uint32(0xFFFFFFFF), np.uint32(0)
+    nan = False
+    for i in range(n):
+        nan |= coarse[i] != coarse[i]
+        key = _descending_key(coarse[i])
+        keys[i] = key
+        lo, hi = min(lo, key), max(hi, key)
+    if nan:
+        return np.float32(np.nan)
+    shift = np.uint32(0)
+    while ((hi - lo) >> shift) >= np.uint32(len(hist)):
+        shift += np.uint32(1)
+    hist[:] = 0
+    for i in range(n):
+        hist[(keys[i] - lo) >> shift] += 1
+    below, b = 0, 0
+    while below + hist[b] < k:
+        below += hist[b]
+        b += 1
+    last = lo  # the largest key (smallest score) of the bins up to b, which hold >= k values
+    for i in range(n):
+        if (keys[i] - lo) >> shift <= np.uint32(b):
+            last = max(last, keys[i])
+    return _key_value(last)
+
+
+@numba.njit(inline="always")
+def _radix_sort(keys, values, n, keys_tmp, values_tmp, hist):
+    """Stable LSD radix sort of keys[:n] carrying values[:n], in place; 8-bit digits, only as
+    many as the keys' span needs (survivors share their high bits)."""
+    lo, hi = keys[0], keys[0]
+    for i in range(n):
+        lo, hi = min(lo, keys[i]), max(hi, keys[i])
+    src_k, src_v, dst_k, dst_v = keys, values, keys_tmp, values_tmp
+    shift, swapped = np.uint32(0), False
+    while shift < 32 and ((hi - lo) >> shift) > 0:
+        hist[:] = 0
+        for i in range(n):
+            hist[((src_k[i] - lo) >> shift) & np.uint32(255)] += 1
+        total = 0
+        for b in range(256):
+            total, hist[b] = total + hist[b], total
+        for i in range(n):
+            d = ((src_k[i] - lo) >> shift) & np.uint32(255)
+            dst_k[hist[d]], dst_v[hist[d]] = src_k[i], src_v[i]
+            hist[d] += 1
+        src_k, src_v, dst_k, dst_v = dst_k, dst_v, src_k, src_v
+        swapped = not swapped
+        shift += np.uint32(8)
+    if swapped:
+        keys[:n], values[:n] = src_k[:n], src_v[:n]
+
+
+@numba.njit(parallel=True, cache=True)
+def _select_rows(scores, k, n_coarse, max_hot, s_out, i_out, plain, n_chunks):
+    """The exact top k of each score row (module docstring), rows spread over numba's threads.
+
+    A row viewed as (FINE, groups): fine group g holds items g, g + groups, ... Survivors are
+    gathered stripe by stripe, so in ascending item order, and the stable sort keeps equal
+    scores in that order. Rows that cannot be pruned are flagged in `plain` and left alone.
+    """
+    rows, groups = scores.shape[0], scores.shape[1] // FINE
+    per_coarse = groups // n_coarse
+    head = per_coarse * n_coarse
+    cap = FINE * (max_hot + 1)
+    for chunk in numba.prange(n_chunks):
+        fine = np.empty(groups, np.float32)
+        coarse = np.empty(n_coarse, np.float32)
+        hot = np.empty(groups, np.int32)
+        keys, keys_tmp = np.empty(cap, np.uint32), np.empty(cap, np.uint32)
+        items, items_tmp = np.empty(cap, np.int32), np.empty(cap, np.int32)
+        hist_thr, hist_sort = np.empty(2048, np.int64), np.empty(256, np.int64)
+        for r in range(chunk, rows, n_chunks):
+            row = scores[r]
+            # Maxima over strided groups: elementwise maxima of contiguous slices vectorise.
+            fine[:] = row[:groups]
+            for m in range(1, FINE):
+                stripe = row[m * groups : (m + 1) * groups]
+                for g in range(groups):
+                    fine[g] = max(fine[g], stripe[g])
+            coarse[:] = fine[:n_coarse]
+            for c in range(1, per_coarse):
+                part = fine[c * n_coarse : (c + 1) * n_coarse]
+                for g in range(n_coarse):
+                    coarse[g] = max(coarse[g], part[g])
+            for g in range(head, groups):  # fewer than n_coarse left over: fold them in
+                coarse[g - head] = max(coarse[g - head], fine[g])
+            thr = _threshold(coarse, k, keys, hist_thr)
+            if not thr > -np.inf:  # NaN, or fewer than k coarse groups with a finite score
+                plain[r] = True
+                continue
+            n_hot = 0
+            for g in range(groups):  # branch-free compaction: write always, advance if hot
+                hot[n_hot] = g
+                n_hot += fine[g] >= thr
+            if n_hot > max_hot:
+                plain[r] = True
+                continue
+            n = 0
+            for m in range(FINE):
+                for h in range(n_hot):
+                    item = m * groups + hot[h]
+                    items[n] = item
+                    n += row[item] >= thr
+            for i in range(n):
+                keys[i] = _descending_key(row[items[i]])
+            _radix_sort(keys, items, n, keys_tmp, items_tmp, hist_sort)
+            for i in range(k):
+                i_out[r, i] = items[i]
+                s_out[r, i] = row[items[i]]

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import numba
 import numpy as np
 import pytest
 import torch
@@ -169,5 +170,58 @@ def test_two_stage_tiles_fit_the_budget():
     for n_items, budget in [(50_000, 256 * 2**20), (350_000, 256 * 2**20), (2_200_000, 2**20)]:
         rows = tile_rows(n_items, 1_000, budget)
         assert rows * 4 * n_items <= topk.TILE_BYTES or rows == 2
-    per_row = 4 * 50_000 + 25_000 + 6_250 + 16 * 8 * 4 * 1_000 + 12_000
-    assert tile_rows(50_000, 1_000, 10 * per_row) == 10
+    per_row, per_thread = 4 * 50_000 + 12_000, 50_000 + 16 * 8 * (4 * 1_000 + 1)
+    threads = numba.get_num_threads()
+    assert tile_rows(50_000, 1_000, threads * per_thread + 10 * per_row) == 10
+    assert tile_rows(50_000, 1_000, threads * per_thread + 10 * per_row - 1) == 9
+
+
+def test_descending_keys_order_floats_from_largest_to_smallest():
+    values = np.array([np.inf, 3.5, 1.0, 1e-30, 0.0, -1e-30, -1.0, -3.5, -np.inf], dtype=np.float32)
+    keys = np.array([topk._descending_key(v) for v in values], dtype=np.uint64)
+    assert (np.diff(keys) > 0).all()  # larger score, smaller key
+    assert [topk._key_value(np.uint32(k)) for k in keys] == values.tolist()
+    rng = np.random.default_rng(8)
+    x = rng.normal(size=1_000).astype(np.float32) * 10.0 ** rng.integers(-5, 5, 1_000)
+    keys = np.array([topk._descending_key(v) for v in x])
+    np.testing.assert_array_equal(x[np.argsort(keys, kind="stable")], -np.sort(-x))
+
+
+def test_threshold_is_at_most_the_kth_largest_and_keeps_at_least_k():
+    rng = np.random.default_rng(9)
+    hist, keys = np.empty(2048, np.int64), np.empty(2_000, np.uint32)
+    for k in (1, 7, 500, 1_000, 2_000):
+        coarse = rng.normal(size=2_000).astype(np.float32)
+        thr = topk._threshold(coarse, k, keys, hist)
+        kth = np.sort(coarse)[-k]
+        assert thr <= kth and (coarse >= thr).sum() >= k
+        assert (coarse >= thr).sum() <= k + 10  # within a bin of the k-th: it prunes
+    assert np.isnan(topk._threshold(np.array([1.0, np.nan], np.float32), 1, keys, hist))
+    # All equal: the threshold is that value.
+    assert topk._threshold(np.full(50, 2.5, np.float32), 10, keys, hist) == 2.5
+
+
+def test_radix_sort_is_a_stable_sort_by_key():
+    rng = np.random.default_rng(10)
+    for n, span in [(1, 5), (1_400, 300), (1_400, 2**31), (5_000, 2**32 - 1)]:
+        keys = rng.integers(0, span, n, dtype=np.uint64).astype(np.uint32)
+        items = np.arange(n, dtype=np.int32)
+        order = np.argsort(keys, kind="stable")
+        expected_keys, expected_items = keys[order], items[order]
+        tmp_k, tmp_i = np.empty(n, np.uint32), np.empty(n, np.int32)
+        topk._radix_sort(keys, items, n, tmp_k, tmp_i, np.empty(256, np.int64))
+        np.testing.assert_array_equal(keys, expected_keys)
+        np.testing.assert_array_equal(items, expected_items)
+
+
+def test_equal_scores_come_in_item_order():
+    """Ties inside the top k are listed by ascending item (the survivors' stable sort)."""
+    q, items = _random(6, 20_000, 8, seed=11)
+    tied = [40, 123, 7_000, 19_999]
+    items[tied] = 5 * items[0]  # four equal scores a row, the best in some rows
+    scores, index = exact_topk(q, items, 100, device=CPU)
+    full = torch.mm(torch.as_tensor(q), torch.as_tensor(items).T.contiguous()).numpy()
+    best = full[:, 40] == full.max(axis=1)
+    assert best.any()
+    for row in np.flatnonzero(best):
+        assert scores[row, 0] == scores[row, 3] and list(index[row, :4]) == tied
