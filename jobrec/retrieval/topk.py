@@ -198,14 +198,13 @@ def _key_value(key):
 
 @numba.njit(inline="always")
 def _threshold(coarse, k, keys, hist):
-    """A score at most the k-th largest of `coarse`, and close to it: the smallest value in the
-    histogram bins (of the order-preserving keys) that hold the k largest. Branch-light passes
-    instead of a quickselect, whose mispredicted branches cost 2x more here. NaN when a coarse
-    maximum is NaN."""
-    n = len(coarse)
+    """A score at most the k-th largest of `coarse`, and within one histogram bin of it: the
+    smallest score the bins (of the order-preserving keys) holding the k largest can hold.
+    Two branch-light passes instead of a quickselect, whose mispredicted branches cost 2x more
+    here. NaN when a coarse maximum is NaN."""
     lo, hi = np.uint32(0xFFFFFFFF), np.uint32(0)
     nan = False
-    for i in range(n):
+    for i in range(len(coarse)):
         nan |= coarse[i] != coarse[i]
         key = _descending_key(coarse[i])
         keys[i] = key
@@ -216,17 +215,15 @@ def _threshold(coarse, k, keys, hist):
     while ((hi - lo) >> shift) >= np.uint32(len(hist)):
         shift += np.uint32(1)
     hist[:] = 0
-    for i in range(n):
+    for i in range(len(coarse)):
         hist[(keys[i] - lo) >> shift] += 1
     below, b = 0, 0
     while below + hist[b] < k:
         below += hist[b]
         b += 1
-    last = lo  # the largest key (smallest score) of the bins up to b, which hold >= k values
-    for i in range(n):
-        if (keys[i] - lo) >> shift <= np.uint32(b):
-            last = max(last, keys[i])
-    return _key_value(last)
+    # The bin's last key is its smallest score; never past `hi`, the smallest coarse maximum.
+    last = np.uint64(lo) + ((np.uint64(b) + np.uint64(1)) << np.uint64(shift)) - np.uint64(1)
+    return _key_value(np.uint32(min(last, np.uint64(hi))))
 
 
 @numba.njit(inline="always")
