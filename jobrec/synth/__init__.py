@@ -30,6 +30,7 @@ end date give byte-identical Parquet files.
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 import json
 import resource
@@ -52,6 +53,7 @@ from jobrec.synth.world import (
     SKILLS_PER_FAMILY,
     Scale,
     Streams,
+    apply_market_effects,
     make_ads,
     make_geography,
     make_occupations,
@@ -65,9 +67,11 @@ N_SKILLS = len(FAMILIES) * SKILLS_PER_FAMILY + N_GENERIC_SKILLS
 SKILL_CODES = np.array([f"SK{i + 1:04d}" for i in range(N_SKILLS)])
 
 
-def parameters(gender_effect: float = 1.0) -> dict:
+def parameters(gender_effect: float = 1.0, market: str = "standard") -> dict:
     """The documented hidden parameters (the truths an evaluation may compare against)."""
     return {
+        "market": market,
+        "market_effects": dataclasses.asdict(behaviour.MARKETS[market]),
         "rate": "r_uj(t) = c * activity_u * attractiveness_j * F(level) * geo"
         " * exp(S_uj + G_uj) / N_u(t)^alpha; p_apply = 1 - exp(-r_uj(t))",
         "level_factor": {
@@ -182,15 +186,20 @@ def generate(
     gender_effect: float = 1.0,
     progress: bool = True,
     oracle_days: Sequence[dt.date] | None = None,
+    market: str = "standard",
 ) -> dict:
     """Generate the market; returns the summary (also written to out_dir/summary.json).
 
     `oracle_days`: the partitions whose oracle rankings are written beside the files for the
     evaluations (jobrec.synth.oracle_rankings); default the day after the timeline, the
-    partition the nightly run takes."""
+    partition the nightly run takes. `market`: "standard", or "harder" (`behaviour.MARKETS`:
+    employer effects, fresh ads and seekers, career changers, costlier wage cuts)."""
     t0 = time.perf_counter()
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}: one of {', '.join(SCALES)}")
+    if market not in behaviour.MARKETS:
+        raise ValueError(f"unknown market {market!r}: one of {', '.join(behaviour.MARKETS)}")
+    effects = behaviour.MARKETS[market]
     if days < 1:
         raise ValueError("days must be at least 1")
     size = SCALES[scale]
@@ -203,10 +212,11 @@ def generate(
     occ = make_occupations(streams["occupations"], size.occupations)
     seekers = make_seekers(streams["seekers"], size.seekers, geo, occ, end_date.year)
     ads = make_ads(streams["ads"], size.ads, geo, occ)
-    ads.gender_shift = behaviour.gender_shift(ads)
+    apply_market_effects(streams["market_effects"], seekers, ads, occ, effects)
+    ads.gender_shift = behaviour.gender_shift(ads)  # after the employer effects (κ weights)
     tl = simulate.make_timeline(streams["timeline"], seekers.n, ads.n, days, start.weekday())
     entropy = int(streams["applications"].integers(2**62))
-    market = simulate.SimulatedMarket(
+    simulated = simulate.SimulatedMarket(
         seekers,
         ads,
         occ,
@@ -215,6 +225,7 @@ def generate(
         behaviour.geo_bound_matrix(seekers.lat, seekers.lon, seekers.mobility_km, geo),
         gender_effect,
         behaviour.gender_bound(ads.gender_shift, gender_effect),
+        effects,
     )
 
     bars = [None, None]
@@ -225,14 +236,25 @@ def generate(
             tqdm(total=days, desc=f"synth {scale}: calibration", unit="day", leave=False),
             tqdm(total=days, desc=f"synth {scale}: days", unit="day"),
         ]
-    ev, c = simulate.simulate(market, entropy, progress=bars[1], calibration_progress=bars[0])
+    ev, c = simulate.simulate(simulated, entropy, progress=bars[1], calibration_progress=bars[0])
     for bar in bars:
         if bar is not None:
             bar.close()
-    market.geo_bound = None  # the largest array: free it before the texts are built
+    simulated.geo_bound = None  # the largest array: free it before the texts are built
 
     vocab = text.vocabulary(streams["text"], len(occ.codes), int(occ.domain.max()) + 1, N_SKILLS)
-    _write_files(out, streams["text"], start, days, seekers, ads, occ, geo, tl, ev, vocab)
+    also_said = None
+    if effects.changers_say_it:  # some career changers name their target in the profile
+        says = (seekers.search_code != seekers.code) & (
+            streams["market_effects"].random(seekers.n) < effects.changers_say_it
+        )
+        also_said = np.where(
+            says, np.char.add(" Retraining as ", vocab.occupation[seekers.search_code]), ""
+        )
+        also_said = np.char.add(also_said, np.where(says, ".", ""))
+    _write_files(
+        out, streams["text"], start, days, seekers, ads, occ, geo, tl, ev, vocab, also_said
+    )
     save_oracle(
         out / "oracle",
         seekers,
@@ -244,9 +266,11 @@ def generate(
         start,
         c,
         gender_effect,
-        parameters(gender_effect),
+        parameters(gender_effect, market),
     )
     summary = summarise(seekers, ads, occ, tl, ev, scale, seed, start, end_date, gender_effect)
+    summary["market"] = market
+    summary["career_changers"] = int((seekers.search_code != seekers.code).sum())
     days_ranked = [end_date + dt.timedelta(days=1)] if oracle_days is None else list(oracle_days)
     from jobrec.synth.oracle_rankings import write_oracle_rankings  # `python -m` runs it too
 
@@ -259,7 +283,7 @@ def generate(
     return summary
 
 
-def _write_files(out, rng, start, days, s, a, occ, geo, tl, ev, vocab) -> None:
+def _write_files(out, rng, start, days, s, a, occ, geo, tl, ev, vocab, also_said=None) -> None:
     s_skills = _global_skills(s.skills_local, s.family, s.generic_skills)
     a_skills = _global_skills(a.skills_local, a.family, a.generic_skills)
 
@@ -288,6 +312,7 @@ def _write_files(out, rng, start, days, s, a, occ, geo, tl, ev, vocab) -> None:
                 s_skills[sl],
                 s.experience[sl],
                 s.wants_part_time[sl],
+                None if also_said is None else also_said[sl],
             ),
         }
 

@@ -7,7 +7,7 @@ import argparse
 import datetime as dt
 import json
 
-from jobrec.synth import SCALES, generate
+from jobrec.synth import SCALES, behaviour, generate
 
 COUNTS = (
     "seekers",
@@ -75,6 +75,12 @@ def main(argv=None) -> None:
     )
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--gender-effect", type=float, default=1.0)
+    parser.add_argument(
+        "--market",
+        choices=list(behaviour.MARKETS),
+        default="standard",
+        help="harder: employer effects, fresh ads and seekers, career changers (issue 17)",
+    )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument(
         "--oracle-days",
@@ -93,6 +99,7 @@ def main(argv=None) -> None:
         args.gender_effect,
         progress=not args.no_progress,
         oracle_days=args.oracle_days,
+        market=args.market,
     )
     print(format_summary(summary))
 

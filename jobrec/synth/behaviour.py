@@ -80,6 +80,65 @@ GEO_MARGIN_KM = 2.0  # slack of the geographic bound (equirectangular distance i
 ALPHA = 0.7  # the rate falls as N_u(t)^-α: search effort is spread over the opportunities
 
 
+@dataclasses.dataclass(frozen=True)
+class Effects:
+    """The harder market's effects (issue 17). The defaults are the standard market: every
+    effect off, every draw as before. Each is a real labour-market pattern that a factored
+    model and a popularity list find hard:
+
+    - wage_cut: a wage cut costs each seeker their own weight (lognormal(0, 0.3) around this
+      mean) per unit of log ratio, against W_WAGE for a raise (the standard market: W_WAGE
+      both ways);
+    - employer_sd: an employer effect exp(sd z_e − sd²/2), z_e ~ N(0, 1), shared by all of an
+      employer's ads, multiplies their attractiveness;
+    - fresh_ad_boost, fresh_ad_days: an ad of age t days draws (1 + boost e^(−t/days)) times its
+      rate: applications concentrate in its first days;
+    - fresh_seeker_boost, fresh_seeker_days: the same for a seeker's activity after registering;
+    - career_changers: the share of seekers who search a code of another domain of their family
+      (drawn ∝ its ads + 1) while their profile still names their former occupation; the target
+      shows in their applications, and in the profile text of `changers_say_it` of them.
+    Distance tolerated in proportion to the seeker's own mobility is in both markets.
+    """
+
+    wage_cut: float = W_WAGE
+    employer_sd: float = 0.0
+    fresh_ad_boost: float = 0.0
+    fresh_ad_days: float = 3.0
+    fresh_seeker_boost: float = 0.0
+    fresh_seeker_days: float = 7.0
+    career_changers: float = 0.0
+    changers_say_it: float = 0.0
+
+    def ad_freshness(self, age_days: np.ndarray) -> np.ndarray | None:
+        """The ads' rate factor at these ages (days since posting), None when off."""
+        if not self.fresh_ad_boost:
+            return None
+        return 1.0 + self.fresh_ad_boost * np.exp(-np.maximum(age_days, 0) / self.fresh_ad_days)
+
+    def seeker_freshness(self, days_registered: np.ndarray) -> np.ndarray | None:
+        """The seekers' activity factor, days since registering, None when off."""
+        if not self.fresh_seeker_boost:
+            return None
+        return 1.0 + self.fresh_seeker_boost * np.exp(
+            -np.maximum(days_registered, 0) / self.fresh_seeker_days
+        )
+
+
+MARKETS = {
+    "standard": Effects(),
+    "harder": Effects(
+        wage_cut=1.6,
+        employer_sd=0.6,
+        fresh_ad_boost=4.0,
+        fresh_ad_days=3.0,
+        fresh_seeker_boost=2.0,
+        fresh_seeker_days=7.0,
+        career_changers=0.2,
+        changers_say_it=0.3,
+    ),
+}
+
+
 def effort(mass: np.ndarray) -> np.ndarray:
     """N^(1 - α): a seeker's total proposal rate grows sublinearly with their opportunity mass
     N (search effort is spread over what there is)."""
@@ -120,12 +179,18 @@ def skill_share(s, a, u, j) -> np.ndarray:
 
 def pair_score(s, a, u, j) -> np.ndarray:
     """S_uj (see the module docstring), always ≤ PAIR_MAX."""
-    wage = np.clip(np.log(a.wage[j] / s.desired_wage[u]), *WAGE_CLIP)
+    ratio = np.log(a.wage[j] / s.desired_wage[u])
+    # a cut at the seeker's own weight (W_WAGE in the standard market), a raise at W_WAGE
+    wage = np.where(
+        ratio < 0,
+        s.wage_cut[u] * np.maximum(ratio, WAGE_CLIP[0]),
+        W_WAGE * np.minimum(ratio, WAGE_CLIP[1]),
+    )
     hours_bad = np.where(s.wants_part_time[u], a.hours[j] >= 32, a.hours[j] < 30)
     taste = np.clip((s.taste[u] * a.taste[j]).sum(axis=-1) / 2, -1, 1)
     return (
         W_SKILL * skill_share(s, a, u, j)
-        + W_WAGE * wage
+        + wage
         + W_CONTRACT * (a.contract[j] == s.desired_contract[u])
         - W_HOURS * hours_bad
         + W_TASTE * taste
@@ -160,13 +225,16 @@ def pair_log_utility(s, a, u, j, gender_effect: float) -> np.ndarray:
     )
 
 
-def log_rate(s, a, occ, u, j, c: float, gender_effect: float, opportunity) -> np.ndarray:
-    """log r_uj for pairs (u, j) given the seekers' opportunity mass N_u(t) (same shape as u),
-    ignoring activity dates."""
+def log_rate(
+    s, a, occ, u, j, c: float, gender_effect: float, opportunity, seeker_factor=1.0, ad_factor=1.0
+) -> np.ndarray:
+    """log r_uj for pairs (u, j) given the seekers' opportunity mass N_u(t) (same shape as u)
+    and the day's freshness factors (`Effects`; 1 in the standard market), ignoring activity
+    dates. The occupation match is the code the seeker searches (a career changer's target)."""
     return (
-        np.log(c * s.activity[u] * a.attractiveness[j])
+        np.log(c * s.activity[u] * a.attractiveness[j] * seeker_factor * ad_factor)
         - ALPHA * np.log(np.maximum(opportunity, 1e-300))
-        + np.log(level_factor(occ, s.code[u], a.code[j]))
+        + np.log(level_factor(occ, s.search_code[u], a.code[j]))
         + pair_log_utility(s, a, u, j, gender_effect)
     )
 
@@ -227,10 +295,12 @@ def code_ranges(occ) -> tuple[np.ndarray, ...]:
     return dom_lo, dom_hi, occ.family_start[occ.family], occ.family_start[occ.family + 1]
 
 
-def day_market(a, occ, n_deps: int, active: np.ndarray) -> DayMarket:
+def day_market(a, occ, n_deps: int, active: np.ndarray, freshness=None) -> DayMarket:
+    """The day's active ads, grouped; `freshness` (per ad, `Effects.ad_freshness`) multiplies
+    their attractiveness that day."""
     n_codes = len(occ.family)
     j = np.flatnonzero(active)
-    w = a.attractiveness[j]
+    w = a.attractiveness[j] if freshness is None else a.attractiveness[j] * freshness[j]
     cell = a.code[j].astype(np.int64) * n_deps + a.dep[j]
     order = np.argsort(cell, kind="stable")
     mass = np.bincount(cell, w, n_codes * n_deps).reshape(n_codes, n_deps)

@@ -33,6 +33,8 @@ SEEKER_FIELDS = (
     "skill_bits",
     "experience",
     "education",
+    "search_code",
+    "wage_cut",
 )
 AD_FIELDS = (
     "code",
@@ -50,6 +52,7 @@ AD_FIELDS = (
     "required_experience",
     "required_education",
     "positions",
+    "employer",
 )
 GEO_FIELDS = ("lat", "lon", "spread_km")
 SEEKER_PREFIX, AD_PREFIX, ID_WIDTH = "S", "A", 7
@@ -98,8 +101,10 @@ class Oracle:
         path = Path(path)
         meta = json.loads((path / "oracle.json").read_text())
         with np.load(path / "hidden.npz") as z:
-            self.seekers = SimpleNamespace(**{k: z[f"seeker_{k}"] for k in SEEKER_FIELDS})
-            self.ads = SimpleNamespace(**{k: z[f"ad_{k}"] for k in AD_FIELDS})
+            self.seekers = SimpleNamespace(
+                **{k: z[f"seeker_{k}"] for k in SEEKER_FIELDS if f"seeker_{k}" in z}
+            )
+            self.ads = SimpleNamespace(**{k: z[f"ad_{k}"] for k in AD_FIELDS if f"ad_{k}" in z})
             self.occ = SimpleNamespace(
                 family=z["occ_family"], domain=z["occ_domain"], family_start=z["occ_family_start"]
             )
@@ -114,6 +119,14 @@ class Oracle:
         self.tau = float(meta["hire_threshold"])
         self.gender_effect = float(meta["gender_effect"])
         self.parameters = meta["parameters"]
+        # markets written before the harder market's effects existed are standard ones (their
+        # files lack the new fields; the employer is needed by no probability)
+        self.effects = behaviour.Effects(**self.parameters.get("market_effects", {}))
+        s = self.seekers
+        if not hasattr(s, "search_code"):
+            s.search_code = s.code
+        if not hasattr(s, "wage_cut"):
+            s.wage_cut = np.full(len(s.code), behaviour.W_WAGE)
 
     @staticmethod
     def _index(ids, prefix: str, n: int) -> np.ndarray:
@@ -146,24 +159,39 @@ class Oracle:
             if len(self._markets) > 8:
                 self._markets.clear()
             active = (self.ad_days[0] <= t) & (self.ad_scheduled_end > t)
-            self._markets[t] = behaviour.day_market(self.ads, self.occ, len(self.geo.lat), active)
+            fresh = self.effects.ad_freshness(t - self.ad_days[0])
+            self._markets[t] = behaviour.day_market(
+                self.ads, self.occ, len(self.geo.lat), active, fresh
+            )
         uniq, inverse = np.unique(u, return_inverse=True)
         s = self.seekers
         g = behaviour.geo_bound_matrix(s.lat[uniq], s.lon[uniq], s.mobility_km[uniq], self.geo)
-        return behaviour.opportunity(self._markets[t], s.code[uniq], g)[
+        return behaviour.opportunity(self._markets[t], s.search_code[uniq], g)[
             inverse.reshape(np.shape(u))
         ]
 
     def rate(self, u, j, day: dt.date) -> np.ndarray:
         """r_uj(t) for index arrays (broadcast): 0 when either is inactive that day."""
         u, j = np.broadcast_arrays(u, j)
-        active = self._active(u, j, self._day(day))
+        t = self._day(day)
+        active = self._active(u, j, t)
         out = np.zeros(u.shape)
         if active.any():
             ua, ja = u[active], j[active]
             opportunity = self.opportunity(ua, day)
+            seeker_factor = self.effects.seeker_freshness(t - self.seeker_days[0][ua])
+            ad_factor = self.effects.ad_freshness(t - self.ad_days[0][ja])
             log_r = behaviour.log_rate(
-                self.seekers, self.ads, self.occ, ua, ja, self.c, self.gender_effect, opportunity
+                self.seekers,
+                self.ads,
+                self.occ,
+                ua,
+                ja,
+                self.c,
+                self.gender_effect,
+                opportunity,
+                1.0 if seeker_factor is None else seeker_factor,
+                1.0 if ad_factor is None else ad_factor,
             )
             out[active] = np.exp(log_r)
         return out

@@ -80,6 +80,7 @@ class SimulatedMarket:
     geo_bound: np.ndarray  # (seekers, departments) float32
     gender_effect: float
     log_bound_female: float
+    effects: behaviour.Effects = dataclasses.field(default_factory=behaviour.Effects)
 
 
 @dataclasses.dataclass
@@ -106,7 +107,11 @@ def draw_days(
     n_blocks = -(-s.n // behaviour.CHUNK)
     for t in range(tl.days):
         day = behaviour.day_market(
-            a, m.occ, m.geo_bound.shape[1], (tl.ad_start <= t) & (tl.ad_end > t)
+            a,
+            m.occ,
+            m.geo_bound.shape[1],
+            (tl.ad_start <= t) & (tl.ad_end > t),
+            m.effects.ad_freshness(t - tl.ad_start),
         )
         active = (tl.seeker_start <= t) & (tl.seeker_end > t)
         if sample is not None:
@@ -119,11 +124,13 @@ def draw_days(
             if len(u) == 0:
                 continue
             rng = child(entropy, key, t, b)
-            code_u, g_u = s.code[u], m.geo_bound[u]
+            code_u, g_u = s.search_code[u], m.geo_bound[u]
             weights = day.total[code_u] * g_u
-            counts = rng.poisson(
-                lam_scale[u] * behaviour.effort(weights.sum(axis=1, dtype=np.float32))
-            )
+            lam = lam_scale[u]
+            fresh = m.effects.seeker_freshness(t - tl.seeker_start[u])
+            if fresh is not None:
+                lam = lam * fresh
+            counts = rng.poisson(lam * behaviour.effort(weights.sum(axis=1, dtype=np.float32)))
             rows, jj, is_cross, g_b = behaviour.propose(
                 m.ranges, day, code_u, g_u, weights, counts, rng
             )
@@ -239,10 +246,14 @@ def _first_guess(m: SimulatedMarket, sample: np.ndarray, per_seeker: float) -> f
     """c from the day-0 proposal mass, assuming 1 accepted proposal in 12 and no repeats."""
     s, tl = m.s, m.tl
     day = behaviour.day_market(
-        m.a, m.occ, m.geo_bound.shape[1], (tl.ad_start <= 0) & (tl.ad_end > 0)
+        m.a,
+        m.occ,
+        m.geo_bound.shape[1],
+        (tl.ad_start <= 0) & (tl.ad_end > 0),
+        m.effects.ad_freshness(-tl.ad_start),
     )
     u = np.flatnonzero(sample)
-    mass = behaviour.opportunity(day, s.code[u], m.geo_bound[u])
+    mass = behaviour.opportunity(day, s.search_code[u], m.geo_bound[u])
     per_day = (s.activity[u] * np.exp(behaviour.PAIR_MAX) * behaviour.effort(mass)).mean() / 12
     active_days = np.minimum(tl.seeker_end[u], tl.days) - np.maximum(tl.seeker_start[u], 0)
     return float(per_seeker / max(per_day * active_days.clip(0).mean(), 1e-12))

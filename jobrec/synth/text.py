@@ -132,12 +132,18 @@ def _filler(rng, n: int) -> pa.Array:
     return pa.array(FILLERS[rng.integers(0, len(FILLERS), n)])
 
 
-def seeker_profiles(rng, occ_label, skill_labels, skills, experience, part_time) -> pa.Array:
+def seeker_profiles(
+    rng, occ_label, skill_labels, skills, experience, part_time, also_said=None
+) -> pa.Array:
+    """Profile texts; `also_said` (strings, "" for none) is appended to the search parameters'
+    sentence (a career changer's target, in the harder market)."""
     n = len(occ_label)
     s1, s2, s3, s4 = _skill_names(skill_labels, _shuffle_rows(rng, skills), 4)
     exp = pc.cast(pa.array(np.rint(experience).astype(np.int64)), pa.string())
     # part-time desire is a search parameter: said in most profiles of those who want it
     pt = pa.array(np.where(part_time & (rng.random(n) < 0.9), " Part-time wanted.", ""))
+    if also_said is not None:
+        pt = pc.binary_join_element_wise(pt, pa.array(also_said, pa.string()), "")
     fill = _filler(rng, n)
     templates = [
         _join(

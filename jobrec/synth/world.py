@@ -76,6 +76,7 @@ class Streams:
         "feedback",
         "hires",
         "text",
+        "market_effects",  # last: the streams above draw as before
     )
 
     def __init__(self, seed: int):
@@ -263,6 +264,9 @@ class Seekers:
     generic_skills: np.ndarray  # (n, 2)
     activity: np.ndarray  # hidden λ_u: propensity to apply
     taste: np.ndarray  # hidden (n, 4)
+    # hidden, set by `apply_market_effects` (the standard market: the declared code, W_WAGE)
+    search_code: np.ndarray | None = None  # the code searched: a career changer's target
+    wage_cut: np.ndarray | None = None  # weight of a wage cut (log ratio < 0)
 
 
 def make_seekers(rng, n: int, geo: Geography, occ: Occupations, end_year: int) -> Seekers:
@@ -399,3 +403,37 @@ def make_ads(rng, n: int, geo: Geography, occ: Occupations) -> Ads:
         z_wage=_standardise_within(np.log(wage), family),
         z_hours=_standardise_within(hours, family),
     )
+
+
+def apply_market_effects(rng, s: Seekers, a: Ads, occ: Occupations, effects) -> None:
+    """Draw the hidden parts of the market's `Effects` (behaviour.Effects) in place, from their
+    own stream: the standard market draws nothing and keeps every other draw."""
+    s.search_code = s.code.copy()
+    s.wage_cut = np.full(s.n, effects.wage_cut)
+    if effects == type(effects)():  # the standard market
+        return
+    s.wage_cut = effects.wage_cut * rng.lognormal(-0.045, 0.3, s.n)  # mean effects.wage_cut
+    if effects.employer_sd:
+        sd = effects.employer_sd
+        z = rng.normal(0, 1, int(a.employer.max()) + 1)
+        a.attractiveness = a.attractiveness * np.exp(sd * z - sd * sd / 2)[a.employer]
+    if effects.career_changers:
+        s.search_code = career_targets(rng, s.code, occ, a.code, effects.career_changers)
+
+
+def career_targets(rng, code, occ: Occupations, ad_code, share: float) -> np.ndarray:
+    """The searched code of each seeker: their own, or for `share` of them a code of another
+    domain of their family, drawn ∝ the code's ads + 1 (people retrain towards work)."""
+    out = code.copy()
+    changer = np.flatnonzero(rng.random(len(code)) < share)
+    weight = np.bincount(ad_code, minlength=len(occ.family)) + 1.0
+    for f in range(int(occ.family.max()) + 1):
+        members = changer[occ.family[code[changer]] == f]
+        codes = np.arange(occ.family_start[f], occ.family_start[f + 1])
+        for dom in np.unique(occ.domain[codes]):
+            who = members[occ.domain[code[members]] == dom]
+            other = codes[occ.domain[codes] != dom]
+            if len(who) and len(other):
+                p = weight[other] / weight[other].sum()
+                out[who] = rng.choice(other, len(who), p=p)
+    return out

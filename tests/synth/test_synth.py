@@ -57,6 +57,14 @@ def no_gap(tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def harder(tmp_path_factory):
+    """The tiny market with the harder market's effects (same seed)."""
+    out = tmp_path_factory.mktemp("tiny_harder")
+    generate("tiny", out, seed=0, end_date=TINY_END, progress=False, market="harder")
+    return out
+
+
 def _bytes(folder):
     return {n: (folder / f"{n}.parquet").read_bytes() for n in RAW_FILES}
 
@@ -231,13 +239,14 @@ def test_applications_stay_within_mobility_far_more_than_random_pairs(con, oracl
     assert share > 0.25 and share > 5 * share_random
 
 
-def test_oracle_is_the_probability_the_generator_samples(tiny_market, oracle):
-    """Draw one day many times for a few seekers with the generator's own proposal and
+def _assert_oracle_is_the_sampled_rate(oracle, t: int = 30):
+    """Draw day t many times for a few seekers with the generator's own proposal and
     acceptance code; the empirical rate of each pair matches the oracle's r_uj."""
-    s, a, occ = oracle.seekers, oracle.ads, oracle.occ
-    t = 30
+    s, a, occ, fx = oracle.seekers, oracle.ads, oracle.occ, oracle.effects
     active = (oracle.ad_days[0] <= t) & (oracle.ad_scheduled_end > t)
-    day = behaviour.day_market(a, occ, len(oracle.geo.lat), active)
+    day = behaviour.day_market(
+        a, occ, len(oracle.geo.lat), active, fx.ad_freshness(t - oracle.ad_days[0])
+    )
     rng = np.random.default_rng(7)
     live = np.flatnonzero((oracle.seeker_days[0] <= t) & (oracle.seeker_days[1] >= t))
     seekers = np.sort(rng.choice(live, 10, replace=False))
@@ -247,12 +256,14 @@ def test_oracle_is_the_probability_the_generator_samples(tiny_market, oracle):
         s.lat[seekers], s.lon[seekers], s.mobility_km[seekers], oracle.geo
     )
     g = np.repeat(g, reps, axis=0)
-    weights = day.total[s.code[u]] * g
+    weights = day.total[s.search_code[u]] * g
     bound = behaviour.gender_bound(a.gender_shift, oracle.gender_effect)
     lam = oracle.c * s.activity[u] * np.exp(behaviour.PAIR_MAX + np.where(s.female[u], bound, 0))
+    fresh = fx.seeker_freshness(t - oracle.seeker_days[0][u])
+    lam = lam if fresh is None else lam * fresh
     counts = rng.poisson(lam * behaviour.effort(weights.sum(axis=1)))
     rows, jj, cross, g_b = behaviour.propose(
-        behaviour.code_ranges(occ), day, s.code[u], g, weights, counts, rng
+        behaviour.code_ranges(occ), day, s.search_code[u], g, weights, counts, rng
     )
     acc, _ = behaviour.acceptance(s, a, u[rows], jj, cross, g_b, oracle.gender_effect, bound)
     ok = rng.random(len(acc)) < acc
@@ -266,6 +277,10 @@ def test_oracle_is_the_probability_the_generator_samples(tiny_market, oracle):
     big = truth > 1e-3
     z = (empirical[big] - truth[big]) / np.sqrt(truth[big] / reps)
     assert big.sum() > 20 and abs(z.mean()) < 0.3 and 0.75 < z.std() < 1.3
+
+
+def test_oracle_is_the_probability_the_generator_samples(oracle):
+    _assert_oracle_is_the_sampled_rate(oracle)
 
 
 def test_oracle_is_zero_for_inactive_ads_and_scores_blockwise(con, oracle):
@@ -425,3 +440,74 @@ def test_funnel_differs_by_occupation_family(summary):
     apply_rates = [f["apply_per_response"] for f in fams]
     assert len(fams) >= 5
     assert max(apply_rates) > 2 * min(apply_rates)
+
+
+# ----------------------------------------------------------------------------------------------
+# The harder market (issue 17)
+# ----------------------------------------------------------------------------------------------
+
+
+def test_harder_market_oracle_is_the_probability_the_generator_samples(harder):
+    """Fresh ads and seekers, career changers' searched codes, employer effects and seekers'
+    own wage-cut weights all reach the oracle's rate exactly (day 3: many ads still fresh)."""
+    oracle = load_oracle(harder / "oracle")
+    assert oracle.effects == behaviour.MARKETS["harder"]
+    for t in (3, 30):
+        _assert_oracle_is_the_sampled_rate(oracle, t)
+
+
+def test_harder_market_keeps_the_contract_and_the_volumes(harder):
+    for name in RAW_FILES:
+        assert pq.read_schema(harder / f"{name}.parquet").equals(RAW_SCHEMAS[name]), name
+    summary = json.loads((harder / "summary.json").read_text())
+    assert summary["market"] == "harder" and summary["career_changers"] > 0.15 * 2_000
+    assert 5.0 < summary["applications_per_seeker"] < 7.0
+    assert 0.15 < summary["hires_per_seeker"] < 0.25
+
+
+def test_career_changers_apply_to_their_target_and_some_say_so(harder):
+    oracle = load_oracle(harder / "oracle")
+    s, occ = oracle.seekers, oracle.occ
+    changer = s.search_code != s.code
+    # another domain of the same family
+    assert (occ.family[s.search_code] == occ.family[s.code]).all()
+    assert (occ.domain[s.search_code[changer]] != occ.domain[s.code[changer]]).all()
+    con = _views(harder)
+    query = "SELECT jobseeker_id, ad_id FROM applications WHERE channel = 'organic'"
+    apps = con.execute(query).fetchall()
+    u = oracle.seeker_index([r[0] for r in apps])
+    j = oracle.ad_index([r[1] for r in apps])
+    c = changer[u]
+    # their former skills still draw them back to their declared code (0.34 on this market),
+    # but a third of their own applications go to the one target code (0.32)
+    at_target = (oracle.ads.code[j] == s.search_code[u])[c].mean()
+    at_declared = (oracle.ads.code[j] == s.code[u])[c].mean()
+    at_own_code = (oracle.ads.code[j] == s.code[u])[~c].mean()  # 0.65 for the others
+    assert at_target > 0.25 and at_declared < 0.5 < at_own_code
+    texts = con.execute("SELECT jobseeker_id, profile_text FROM jobseekers").fetchall()
+    says = np.array(["Retraining as" in t for _, t in texts])
+    rows = oracle.seeker_index([r[0] for r in texts])
+    assert not says[~changer[rows]].any()
+    assert 0.2 < says[changer[rows]].mean() < 0.4
+
+
+def test_harder_market_concentrates_applications_in_an_ads_first_days(harder, con):
+    query = """
+        SELECT avg((CAST(a.applied_at AS DATE) - j.posted_on < 3)::INT)
+        FROM applications a JOIN job_ads j USING (ad_id)
+        WHERE j.posted_on > (SELECT min(posted_on) FROM job_ads)  -- not the stock
+    """
+    early_standard = _rows(con, query)
+    early_harder = _rows(_views(harder), query)
+    assert early_harder > early_standard + 0.1
+
+
+def test_harder_market_shares_attractiveness_within_employers(harder, oracle):
+    def employer_share(o):
+        log_a, e = np.log(o.ads.attractiveness), o.ads.employer
+        n = np.bincount(e)
+        big = n[e] >= 5  # employers with several ads
+        means = np.bincount(e, log_a) / np.maximum(n, 1)
+        return np.var(means[e][big]) / np.var(log_a[big])
+
+    assert employer_share(load_oracle(harder / "oracle")) > employer_share(oracle) + 0.1
