@@ -112,18 +112,41 @@ def _muse2_not_below_muse0(step: Step, written: Written) -> Verdict:
     )
 
 
+def _muse2_against_xgboost(step: Step, written: Written) -> Verdict:
+    """Muse.2 − XGBoost at the top of the list, seeker by seeker (applications, k = 10, every
+    evaluated seeker; the forward window when the raw data holds it, else the held-out
+    seekers): a warning when Muse.2 trails with the whole 95% interval below 0."""
+    pairs = written.result.pairs
+    if pairs is None or not len(pairs):
+        return Verdict(True, "no paired rows (no XGBoost model or no seeker): not judged")
+    whole = pairs[(pairs["slice"] == "all") & (pairs["k"] == 10) & (pairs["model"] == "muse2")]
+    split = "forward" if (whole["split"] == "forward").any() else "validation"
+    at = {r.metric: r for r in whole[whole["split"] == split].itertuples()}
+    if "recall" not in at:
+        return Verdict(True, f"no Muse.2 pair row on {split}: not judged")
+    text = "; ".join(
+        f"{m}@10 muse2 {r.model_value:.4f} xgboost {r.reference_value:.4f}, "
+        f"{r.difference:+.4f} ({r.relative:+.1%}) [{r.ci_low:+.4f}, {r.ci_high:+.4f}]"
+        for m, r in at.items()
+    )
+    return Verdict(at["recall"].ci_high >= 0, f"{split}, {at['recall'].seekers} seekers: {text}")
+
+
 @daily_asset(
     key=["metrics", "ranking_rerank"],
     group=GROUPS["rerank"],
     table="metrics.ranking",
     deps=[reranked],
     checks={"muse2_not_below_muse0": _muse2_not_below_muse0},
+    warnings={"muse2_against_xgboost": _muse2_against_xgboost},
 )
 def rerank_evaluation(step: Step) -> Written:
     """`metrics.ranking` rows of stage rerank (muse1, muse2, xgboost; k 10 and 100; both
-    relevances): validation on the held-out seekers of the validation window with Muse.0 beside
-    them (population rerank_holdout), forward on tonight's lists of the evaluated seekers when
-    the raw data holds it (Muse's from recs.reranked, XGBoost's scored here)."""
+    relevances; applications also by slice): validation on the held-out seekers of the
+    validation window with Muse.0 beside them (population rerank_holdout), forward on tonight's
+    lists of the evaluated seekers when the raw data holds it (Muse's from recs.reranked,
+    XGBoost's scored here); and `metrics.ranking_pairs`, Muse.2 and Muse.1 against XGBoost
+    seeker by seeker, whole and by slice."""
     has_oracle = has_rankings(step.settings.raw_dir, step.run_date)
     ev = rerank.evaluate(
         step.con, step.run_date, step.settings.models_dir, has_oracle, log=step.context.log.info
@@ -135,6 +158,12 @@ def rerank_evaluation(step: Step) -> Written:
         if r.k == 100
     }
     summary["xgboost_forward_seekers"] = ev.xgboost_forward_seekers
+    if len(ev.pairs):  # the night's headline: Muse.2 and Muse.1 - XGBoost at k = 10
+        top = ev.pairs[(ev.pairs["slice"] == "all") & (ev.pairs["k"] == 10)]
+        for r in top.itertuples():
+            key = f"{r.model}_minus_xgboost_{r.split}_{r.metric}_at_10"
+            summary[key] = round(r.difference, 4)
+            summary[f"{key}_se"] = round(r.se, 4)
     return Written(rows, summary, result=ev)
 
 

@@ -35,6 +35,7 @@ from sklearn.model_selection import KFold
 from threadpoolctl import threadpool_limits
 
 from jobrec.data import warehouse
+from jobrec.evaluation.compare import holm
 
 Z95 = 1.959964
 
@@ -262,17 +263,6 @@ def joint_difference(a: Gap, a_ids, b: Gap, b_ids) -> tuple[float, float]:
     )
     per_seeker = contribution.groupby(level=0).sum().to_numpy()
     return a.gap - b.gap, float(np.sqrt(np.sum(per_seeker**2)))
-
-
-def holm(p_values: list[float]) -> list[float]:
-    """Holm's step-down adjusted p-values (same order as given)."""
-    order = np.argsort(p_values)
-    adjusted = np.empty(len(p_values))
-    running = 0.0
-    for rank, i in enumerate(order):
-        running = max(running, min(1.0, (len(p_values) - rank) * p_values[i]))
-        adjusted[i] = running
-    return adjusted.tolist()
 
 
 def plr_gap(

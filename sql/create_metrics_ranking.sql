@@ -12,3 +12,5 @@ CREATE TABLE IF NOT EXISTS metrics.ranking (
     seekers BIGINT NOT NULL,  -- seekers with at least one relevant ad (the averages' base)
     population VARCHAR NOT NULL  -- all / oracle_sample (the fixed sample the oracle is scored on)
 );
+-- issue 17: rows by slice (jobrec.evaluation.compare); every earlier row is the whole population
+ALTER TABLE metrics.ranking ADD COLUMN IF NOT EXISTS slice VARCHAR DEFAULT 'all';

@@ -297,6 +297,38 @@ TABLES: dict[str, TableDoc] = {
             "population": "`all`; `oracle_sample` (the fixed sample on which the oracle and "
             "Muse.0 are scored side by side); `rerank_holdout` (validation-window seekers held "
             "out of the rerankers' training).",
+            "slice": "`all` (every row before issue 17), or the rerank stage's slices of the "
+            "seekers (applications only): `history:0`, `history:1-2`, `history:3+` "
+            "(applications before the window), `family:<letter>` (desired occupation), "
+            "`ad_age:<3d` and `ad_age:3d+` (relevance restricted to ads posted in the 3 days "
+            "before the window, or earlier).",
+        },
+    ),
+    "metrics.ranking_pairs": TableDoc(
+        "Paired differences of the rerankers against XGBoost on the same seekers, whole and by "
+        "slice: what a 2% difference at k = 10 needs to be seen (jobrec.evaluation.compare).",
+        {
+            "run_date": RUN_DATE,
+            "stage": "rerank.",
+            "split": "`validation` (held-out seekers) or `forward` (tonight's lists).",
+            "population": "`rerank_holdout` (validation) or `all` (forward).",
+            "relevance": "applications.",
+            "slice": "As in metrics.ranking: `all`, history, family and ad-age slices.",
+            "k": "The list depth.",
+            "metric": "`recall` or `ndcg` at k.",
+            "model": "muse2 or muse1.",
+            "reference": "xgboost.",
+            "seekers": "Seekers of the slice with relevant ads: the paired mean's base.",
+            "model_value": "The model's mean over those seekers.",
+            "reference_value": "The reference's mean over the same seekers.",
+            "difference": "Mean of model - reference over the seekers.",
+            "relative": "difference / reference_value.",
+            "se": "Standard error of the paired mean.",
+            "ci_low": "95% interval of the difference, low end (normal).",
+            "ci_high": "95% interval of the difference, high end.",
+            "p_value": "Two-sided p-value of a zero difference (normal).",
+            "p_holm": "p_value Holm-adjusted across the slices (not `all`) of one model, k and "
+            "metric; `all` keeps its own.",
         },
     ),
     "metrics.market": TableDoc(

@@ -330,6 +330,8 @@ def replace_rows(
     )
     params = [v for vs in owned.values() for v in vs]
     con.execute(f"DELETE FROM {_ident(table)} WHERE run_date = ?{where}", [run_date, *params])
+    if not len(frame):  # nothing to write (an empty frame may have no columns)
+        return 0
     con.register("replacement_rows", frame)
     try:
         con.execute(f"INSERT INTO {_ident(table)} BY NAME SELECT * FROM replacement_rows")

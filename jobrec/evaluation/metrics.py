@@ -63,6 +63,53 @@ def hits_matrix(
     return np.isin(keys, relevant) & (lists >= 0)
 
 
+@dataclasses.dataclass(frozen=True)
+class SeekerScores:
+    """Per list row: relevant ads found in the top k, Recall@k and NDCG@k (0 where the row
+    has no relevant ad: `has` tells those apart)."""
+
+    found: np.ndarray
+    recall: np.ndarray
+    ndcg: np.ndarray
+    has: np.ndarray
+
+
+def per_seeker_scores(
+    lists: np.ndarray, rel_seeker: np.ndarray, rel_ad: np.ndarray, n_ads: int, k: int
+) -> SeekerScores:
+    """Recall@k and NDCG@k of every list row (for averages and paired comparisons).
+
+    Parameters
+    ----------
+    lists : (U, K) int array
+        Ad indices in rank order, -1 padded.
+    rel_seeker, rel_ad : (E,) int arrays
+        The relevant (list row, ad index) pairs (duplicates count once).
+    n_ads : int
+        Ad indices are below n_ads.
+    k : int
+        The cut-off.
+
+    Returns
+    -------
+    SeekerScores
+        (U,) arrays.
+    """
+    lists = np.asarray(lists)
+    n_rows = lists.shape[0]
+    top = hits_matrix(lists[:, :k], rel_seeker, rel_ad, n_ads)
+    pairs = np.unique(np.asarray(rel_seeker, np.int64) * n_ads + np.asarray(rel_ad, np.int64))
+    n_relevant = np.bincount(pairs // n_ads, minlength=n_rows)[:n_rows]
+    has = n_relevant > 0
+    found = top.sum(axis=1)
+    dcg = top @ (1.0 / np.log2(np.arange(2, top.shape[1] + 2)))
+    ideal_cum = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
+    idcg = ideal_cum[np.minimum(n_relevant, k)]
+    recall = np.where(has, found / np.maximum(n_relevant, 1), 0.0)
+    ndcg = np.where(has, dcg / np.where(has, idcg, 1.0), 0.0)
+    return SeekerScores(found, recall, ndcg, has)
+
+
 def ranking_metrics(
     lists: np.ndarray,
     rel_seeker: np.ndarray,
@@ -89,27 +136,16 @@ def ranking_metrics(
         One per k: recall, NDCG and hit rate averaged over the rows with relevant ads (NaN
         when there are none), and their count.
     """
-    lists = np.asarray(lists)
-    n_rows = lists.shape[0]
-    hits = hits_matrix(lists, rel_seeker, rel_ad, n_ads)
-    pairs = np.unique(np.asarray(rel_seeker, np.int64) * n_ads + np.asarray(rel_ad, np.int64))
-    n_relevant = np.bincount(pairs // n_ads, minlength=n_rows)[:n_rows]
-    has = n_relevant > 0
     out = []
     for k in ks:
-        top = hits[:, :k]
-        found = top.sum(axis=1)
-        discount = 1.0 / np.log2(np.arange(2, top.shape[1] + 2))
-        dcg = top @ discount
-        ideal_cum = np.concatenate([[0.0], np.cumsum(1.0 / np.log2(np.arange(2, k + 2)))])
-        idcg = ideal_cum[np.minimum(n_relevant, k)]
-        if has.any():
-            recall = float(np.mean(found[has] / n_relevant[has]))
-            ndcg = float(np.mean(dcg[has] / idcg[has]))
-            hit_rate = float(np.mean(found[has] > 0))
+        s = per_seeker_scores(lists, rel_seeker, rel_ad, n_ads, k)
+        if s.has.any():
+            recall = float(np.mean(s.recall[s.has]))
+            ndcg = float(np.mean(s.ndcg[s.has]))
+            hit_rate = float(np.mean(s.found[s.has] > 0))
         else:
             recall = ndcg = hit_rate = float("nan")
-        out.append(RankingScores(k, recall, ndcg, hit_rate, int(has.sum())))
+        out.append(RankingScores(k, recall, ndcg, hit_rate, int(s.has.sum())))
     return out
 
 

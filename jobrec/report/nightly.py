@@ -16,8 +16,18 @@ SECTIONS = {
         "Ranking (Recall@k and NDCG@k by stage and model)",
         "SELECT split, relevance, population, stage, model, k, round(recall, 4) AS recall, "
         "round(ndcg, 4) AS ndcg, seekers FROM metrics.ranking "
-        "WHERE run_date = ? AND k IN (10, 100) "
+        "WHERE run_date = ? AND k IN (10, 100) AND slice = 'all' "
         "ORDER BY split DESC, relevance, population, k, stage DESC, model",
+    ),
+    "ranking_pairs": (
+        "Muse.2 and Muse.1 against XGBoost on the same seekers (applications; paired difference "
+        "with its standard error and 95% interval, whole and by slice; p_holm across slices)",
+        "SELECT split, slice, k, metric, model, seekers, round(model_value, 4) AS model_value, "
+        "round(reference_value, 4) AS xgboost, round(difference, 4) AS difference, "
+        "round(relative, 4) AS relative, round(se, 4) AS se, round(ci_low, 4) AS ci_low, "
+        "round(ci_high, 4) AS ci_high, round(p_holm, 4) AS p_holm "
+        "FROM metrics.ranking_pairs WHERE run_date = ? AND model = 'muse2' "
+        "ORDER BY split DESC, k, metric DESC, slice <> 'all', slice",
     ),
     "market": (
         "Market before and after redistribution",

@@ -92,10 +92,13 @@ def ranking_lines(con: duckdb.DuckDBPyConnection, day: dt.date) -> list[str]:
     """Recall@k of every model and baseline (applications; the oracle's sample beside it)."""
     if not _has_table(con, "metrics", "ranking"):
         return []
+    # the whole population's rows; a warehouse from before the slices has only those
+    columns = {r[0] for r in con.execute("DESCRIBE metrics.ranking").fetchall()}
+    whole = " AND slice = 'all'" if "slice" in columns else ""
     rows = con.execute(
         "SELECT split, stage, model, population, relevance, "
         "list(recall ORDER BY k), list(k ORDER BY k), max(seekers) "
-        "FROM metrics.ranking WHERE run_date = ? GROUP BY ALL "
+        f"FROM metrics.ranking WHERE run_date = ?{whole} GROUP BY ALL "
         "ORDER BY split DESC, relevance, population, stage DESC, model",
         [day],
     ).fetchall()

@@ -21,6 +21,7 @@ from jobrec.data import model_store, warehouse
 from jobrec.data.lists import partition
 from jobrec.data.market import Market, listed_seekers, read_lists
 from jobrec.devices import CPU
+from jobrec.evaluation import compare
 from jobrec.evaluation.offline import (
     Split,
     evaluated_seekers,
@@ -607,6 +608,26 @@ class RerankEvaluation:
     rows: pd.DataFrame
     holdout_recall_at_100: dict[str, np.ndarray]  # per held-out seeker with applications
     xgboost_forward_seekers: int = 0  # whose lists of tonight XGBoost scored for the forward rows
+    pairs: pd.DataFrame | None = None  # metrics.ranking_pairs rows (against XGBoost)
+
+
+REFERENCE = "xgboost"  # the model Muse.1/2 are compared with, seeker by seeker
+
+
+def _sliced(lists, split: Split, seekers, market: Market, ks, population: str):
+    """metrics.ranking rows of the slices other than `all` (the `all` rows are metric_rows'),
+    and the paired differences against REFERENCE on every slice (jobrec.evaluation.compare)."""
+    relevant = split.relevant["applications"]
+    sl = compare.slices(market, seekers, relevant, split.start)
+    metric, pairs = compare.compare(lists, split.universe, seekers, sl, ks, REFERENCE)
+    labels = {
+        "stage": "rerank",
+        "relevance": "applications",
+        "split": split.name,
+        "population": population,
+    }
+    rows = [{**labels, **r} for r in metric if r["slice"] != "all"]
+    return rows, [{**labels, **r} for r in pairs]
 
 
 def evaluate(
@@ -654,10 +675,11 @@ def evaluate(
     lists_by_model = {"muse0": np.where(held.ads >= 0, held.ads, -1)}
     for kind, scores in score_all(scorers, night.inputs, held).items():
         lists_by_model[kind] = top_of(scores, held, 100)[0]
-    each = {}
+    each, compared_pos = {}, {}
     for kind, ads in lists_by_model.items():
         pos = np.where(ads >= 0, positions(validation.universe, ads), -1)
         if kind != "muse0":  # Muse.0's rows here are the retrieval evaluation's
+            compared_pos[kind] = pos
             rows += metric_rows(
                 pos,
                 validation,
@@ -668,9 +690,14 @@ def evaluate(
                 population="rerank_holdout",
             )
         each[kind] = per_seeker_recall(pos, validation, held.seeker, 100)
+    sliced, pairs = _sliced(
+        compared_pos, validation, held.seeker, night.market, ks, "rerank_holdout"
+    )
+    rows += sliced
     if len(all_splits) > 1:
         forward = all_splits[1]
         who, pick = compared.forward, compared.oracle  # the oracle's seekers among `who`
+        compared_pos = {}
         for kind in scorers:
             if kind == "xgboost":
                 ads = compared_lists(con, run_date, night, scorers[kind], who, 100)
@@ -678,6 +705,7 @@ def evaluate(
             else:
                 ads = reranked_lists(con, run_date, night.market, who, kind, 100)
             pos = np.where(ads >= 0, positions(forward.universe, ads), -1)
+            compared_pos[kind] = pos
             rows += metric_rows(pos, forward, who, ks, stage="rerank", model=kind, population="all")
             if has_oracle:
                 rows += metric_rows(
@@ -689,9 +717,14 @@ def evaluate(
                     model=kind,
                     population="oracle_sample",
                 )
+        sliced, forward_pairs = _sliced(compared_pos, forward, who, night.market, ks, "all")
+        rows += sliced
+        pairs += forward_pairs
     if log:
         log(f"rerank evaluation: {len(held.seeker)} held-out seekers")
-    return RerankEvaluation(frame_of(rows, run_date), each, scored)
+    frame = frame_of(rows, run_date)
+    frame["slice"] = frame["slice"].fillna("all") if "slice" in frame else "all"
+    return RerankEvaluation(frame, each, scored, frame_of(pairs, run_date))
 
 
 def reranked_lists(con, run_date, market: Market, who: np.ndarray, kind: str, k: int):
@@ -738,6 +771,8 @@ def write_evaluation(con, run_date: dt.date, evaluation: RerankEvaluation) -> in
         The rows written.
     """
     con.execute(warehouse.sql("create_metrics_ranking"))
-    return warehouse.replace_rows(
-        con, "metrics.ranking", run_date, evaluation.rows, {"stage": ["rerank"]}
-    )
+    con.execute(warehouse.sql("create_metrics_ranking_pairs"))
+    owned = {"stage": ["rerank"]}
+    pairs = evaluation.pairs if evaluation.pairs is not None else pd.DataFrame()
+    warehouse.replace_rows(con, "metrics.ranking_pairs", run_date, pairs, owned)
+    return warehouse.replace_rows(con, "metrics.ranking", run_date, evaluation.rows, owned)

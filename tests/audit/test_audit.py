@@ -184,7 +184,3 @@ def test_joint_difference_matches_a_bootstrap_over_seekers():
     assert se < 0.6 * np.hypot(a.std_error, b.std_error)
 
 
-def test_holm_by_hand():
-    assert audit.holm([0.01, 0.04, 0.03]) == pytest.approx([0.03, 0.06, 0.06])
-    assert audit.holm([0.5]) == [0.5]
-    assert audit.holm([0.2, 0.6]) == pytest.approx([0.4, 0.6])

@@ -64,3 +64,16 @@ def test_summary_prints_rows_latest_runs_and_undefined_recall_as_na():
     assert "@10 0.2500  @100 0.7500  n=40" in applications
     hires = next(line for line in lines if "hires rerank/muse2" in line)
     assert "@10    n/a  @100    n/a  n=0" in hires
+
+
+def test_summary_shows_the_whole_population_not_the_slices():
+    with _warehouse() as con:
+        con.execute("ALTER TABLE metrics.ranking ADD COLUMN slice VARCHAR DEFAULT 'all'")
+        con.execute(
+            "INSERT INTO metrics.ranking VALUES (?, 'rerank', 'muse2', 'applications', "
+            "'validation', 10, 0.9, 5, 'rerank_holdout', 'history:0')",
+            [DAY],
+        )
+        text = night_summary(con, None)
+    applications = [line for line in text.splitlines() if "applications rerank/muse2" in line]
+    assert len(applications) == 1 and "@10 0.2500  @100 0.7500  n=40" in applications[0]
