@@ -182,5 +182,3 @@ def test_joint_difference_matches_a_bootstrap_over_seekers():
         draws.append(ra.gap - rb.gap)
     assert 0.8 < se / np.std(draws) < 1.25, (se, np.std(draws))
     assert se < 0.6 * np.hypot(a.std_error, b.std_error)
-
-
