@@ -9,7 +9,14 @@ Columns (CROSS_COLUMNS), all scaled to about unit range:
   distance_100km, within_mobility, occupation_code, occupation_domain, occupation_family,
   occupation_none, skill_overlap, skill_jaccard, log_wage_ratio, experience_gap_10y,
   education_gap, contract_match, hours_35h, muse0_cosine, muse0_log_rank, ad_age_30d,
-  ad_log_popularity
+  ad_log_popularity, ad_fresh_3d, ad_fresh_10d, ad_applications_per_day, history_code_share,
+  history_domain_share
+
+The last five (issue 17) give a model whose pair term is linear in them what trees find by
+splitting: an ad's freshness as exp(-age / 3 days) and exp(-age / 10 days) (applications
+concentrate in an ad's first days), its early response (applications per day online), and how
+much of the seeker's own past applications went to the ad's occupation code and domain (a
+career changer's target shows there, not in the profile).
 """
 
 from __future__ import annotations
@@ -42,6 +49,11 @@ CROSS_COLUMNS = (
     "muse0_log_rank",
     "ad_age_30d",
     "ad_log_popularity",
+    "ad_fresh_3d",
+    "ad_fresh_10d",
+    "ad_applications_per_day",
+    "history_code_share",
+    "history_domain_share",
 )
 MUSE0_COLUMNS = (CROSS_COLUMNS.index("muse0_cosine"), CROSS_COLUMNS.index("muse0_log_rank"))
 
@@ -67,10 +79,33 @@ class EntitySide:
 
 
 @dataclasses.dataclass
+class History:
+    """Each seeker's past applications (distinct ads, before the popularity cut) by occupation
+    code and domain of the ad: sorted keys seeker x N + id with their counts."""
+
+    code_keys: np.ndarray
+    code_counts: np.ndarray
+    domain_keys: np.ndarray
+    domain_counts: np.ndarray
+    total: np.ndarray  # (seekers,) distinct ads applied to
+    n_codes: int
+    n_domains: int
+
+    @staticmethod
+    def count(keys: np.ndarray, counts: np.ndarray, query: np.ndarray) -> np.ndarray:
+        """Counts of `query` keys (0 where absent)."""
+        if not len(keys):
+            return np.zeros(len(query), np.float32)
+        at = np.minimum(np.searchsorted(keys, query), len(keys) - 1)
+        return np.where(keys[at] == query, counts[at], 0).astype(np.float32)
+
+
+@dataclasses.dataclass
 class Entities:
     seekers: EntitySide
     ads: EntitySide
     day: int  # the list date, days since the epoch
+    history: History
 
 
 def _ids(values: pd.Series, index: pd.Index) -> np.ndarray:
@@ -139,26 +174,41 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
             popularity=popularity if is_ads else zeros,
         )
 
-    return Entities(
-        side(
-            s,
-            "desired_occupation",
-            "desired_contract",
-            "desired_wage",
-            "experience_years",
-            "education_level",
-            is_ads=False,
-        ),
-        side(
-            a,
-            "occupation",
-            "contract",
-            "wage",
-            "required_experience_years",
-            "required_education",
-            is_ads=True,
-        ),
-        day_number,
+    seekers = side(
+        s,
+        "desired_occupation",
+        "desired_contract",
+        "desired_wage",
+        "experience_years",
+        "education_level",
+        is_ads=False,
+    )
+    ads = side(
+        a,
+        "occupation",
+        "contract",
+        "wage",
+        "required_experience_years",
+        "required_education",
+        is_ads=True,
+    )
+    return Entities(seekers, ads, day_number, _history(before, ads, len(s), codes, domains))
+
+
+def _history(before, ads: EntitySide, n_seekers: int, codes, domains) -> History:
+    pairs = np.unique(before.seeker.astype(np.int64) * len(ads.code) + before.ad)
+    seeker, ad = pairs // len(ads.code), pairs % len(ads.code)
+
+    def keyed(ids, n):
+        known = ids[ad] >= 0
+        keys, counts = np.unique(seeker[known] * n + ids[ad][known], return_counts=True)
+        return keys, counts
+
+    code_keys, code_counts = keyed(ads.code, len(codes))
+    domain_keys, domain_counts = keyed(ads.domain, len(domains))
+    total = np.bincount(seeker, minlength=n_seekers).astype(np.float32)
+    return History(
+        code_keys, code_counts, domain_keys, domain_counts, total, len(codes), len(domains)
     )
 
 
@@ -212,8 +262,19 @@ def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
     out[:, 12] = a.hours[j] / 35
     out[:, 13] = muse0_cosine
     out[:, 14] = np.log1p(muse0_rank) / np.log(1001)
-    out[:, 15] = (ent.day - a.posted_day[j]) / 30
+    age = (ent.day - a.posted_day[j]).astype(np.float32)
+    out[:, 15] = age / 30
     out[:, 16] = np.log1p(a.popularity[j])
+    online = np.maximum(age, 0)
+    out[:, 17] = np.exp(-online / 3)
+    out[:, 18] = np.exp(-online / 10)
+    out[:, 19] = np.log1p(a.popularity[j] / np.maximum(online, 1))
+    h = ent.history
+    applied = np.maximum(h.total[u], 1)
+    code_key = np.where(a.code[j] >= 0, u * h.n_codes + a.code[j], -1)
+    domain_key = np.where(a.domain[j] >= 0, u * h.n_domains + a.domain[j], -1)
+    out[:, 20] = h.count(h.code_keys, h.code_counts, code_key) / applied
+    out[:, 21] = h.count(h.domain_keys, h.domain_counts, domain_key) / applied
 
 
 def entity_numerics(side: EntitySide, is_ads: bool) -> np.ndarray:

@@ -35,6 +35,7 @@ from jobrec.evaluation.offline import (
 )
 from jobrec.evaluation.oracle import OracleRankings
 from jobrec.features import FeatureSpace
+from jobrec.pair_features import CROSS_COLUMNS
 from jobrec.retrieval import night_inputs, two_tower
 from jobrec.retrieval.topk import exact_topk
 
@@ -232,6 +233,7 @@ def write_warm_start_facts(folder, models_dir, run_date: dt.date, cfg) -> None:
     facts = {
         "feature_space_hash": night_inputs.space_facts(models_dir, run_date)["hash"],
         "config_hash": config_hash(cfg),
+        "pair_features": list(CROSS_COLUMNS),
     }
     (folder / "warm_start.json").write_text(json.dumps(facts, indent=2))
 
@@ -266,6 +268,11 @@ def warm_start_source(models_dir, run_date: dt.date, name: str, space_hash: str,
         return None, f"full retrain: the feature space differs from {night}'s"
     if facts["config_hash"] != config_hash(cfg):
         return None, f"full retrain: the configuration differs from {night}'s"
+    # the rerankers read the pair features (Muse.0 does not); facts written before issue 17
+    # record no columns: their models had its first 17
+    columns = facts.get("pair_features", list(CROSS_COLUMNS[:17]))
+    if name != "muse0" and columns != list(CROSS_COLUMNS):
+        return None, f"full retrain: the pair features differ from {night}'s"
     return folder, f"warm start from {night}"
 
 

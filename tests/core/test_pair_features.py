@@ -147,6 +147,11 @@ def expected_rows() -> list[dict[str, float]]:
             "muse0_log_rank": log_rank(1),
             "ad_age_30d": 30 / 30,  # posted 2026-02-08, 30 days before D
             "ad_log_popularity": math.log1p(3),
+            "ad_fresh_3d": math.exp(-30 / 3),
+            "ad_fresh_10d": math.exp(-30 / 10),
+            "ad_applications_per_day": math.log1p(3 / 30),
+            "history_code_share": 1.0,  # S0 applied to A0 (K2204) before the cut
+            "history_domain_share": 1.0,
         },
         {  # S0 Paris -> A1 Paris: same domain K22, 1 shared skill
             "distance_100km": 0.0,
@@ -166,6 +171,11 @@ def expected_rows() -> list[dict[str, float]]:
             "muse0_log_rank": 1.0,  # log(1001) / log(1001)
             "ad_age_30d": 9 / 30,
             "ad_log_popularity": 0.0,
+            "ad_fresh_3d": math.exp(-9 / 3),
+            "ad_fresh_10d": math.exp(-9 / 10),
+            "ad_applications_per_day": 0.0,
+            "history_code_share": 0.0,  # K2210: not S0's A0 code K2204...
+            "history_domain_share": 1.0,  # ... but its domain K22
         },
         {  # S1 Lyon -> A1 Paris: beyond 10 km, same family K only (K21 vs K22), no shared skill
             "distance_100km": haversine_km(LYON, PARIS) / 100,
@@ -185,6 +195,11 @@ def expected_rows() -> list[dict[str, float]]:
             "muse0_log_rank": log_rank(9),
             "ad_age_30d": 9 / 30,
             "ad_log_popularity": 0.0,
+            "ad_fresh_3d": math.exp(-9 / 3),
+            "ad_fresh_10d": math.exp(-9 / 10),
+            "ad_applications_per_day": 0.0,
+            "history_code_share": 0.0,  # S1 applied to A0 (K2204) and A2 (K1111)
+            "history_domain_share": 0.5,  # one of the two in K22
         },
         {  # S0 Paris -> A3 Marseille: no occupation match, ad without skills, wage 0: unknown
             "distance_100km": haversine_km(PARIS, MARSEILLE) / 100,
@@ -204,6 +219,11 @@ def expected_rows() -> list[dict[str, float]]:
             "muse0_log_rank": log_rank(50),
             "ad_age_30d": 1 / 30,
             "ad_log_popularity": 0.0,
+            "ad_fresh_3d": math.exp(-1 / 3),
+            "ad_fresh_10d": math.exp(-1 / 10),
+            "ad_applications_per_day": 0.0,
+            "history_code_share": 0.0,
+            "history_domain_share": 0.0,
         },
         {  # S2 Marseille (no wage, no education, no skills) -> A2 Paris
             "distance_100km": haversine_km(MARSEILLE, PARIS) / 100,
@@ -223,6 +243,11 @@ def expected_rows() -> list[dict[str, float]]:
             "muse0_log_rank": log_rank(3),
             "ad_age_30d": 60 / 30,
             "ad_log_popularity": math.log1p(1),
+            "ad_fresh_3d": math.exp(-60 / 3),
+            "ad_fresh_10d": math.exp(-60 / 10),
+            "ad_applications_per_day": math.log1p(1 / 60),
+            "history_code_share": 0.0,  # S2 applied to A0 (K2204) only
+            "history_domain_share": 0.0,
         },
     ]
 
@@ -233,7 +258,7 @@ def test_haversine_reference_is_right():
 
 
 def test_columns_are_the_documented_ones():
-    assert len(CROSS_COLUMNS) == 17 and len(set(CROSS_COLUMNS)) == 17
+    assert len(CROSS_COLUMNS) == 22 and len(set(CROSS_COLUMNS)) == 22
     assert [CROSS_COLUMNS[i] for i in MUSE0_COLUMNS] == ["muse0_cosine", "muse0_log_rank"]
 
 

@@ -13,6 +13,8 @@ import pytest
 
 from jobrec.data import model_store
 from jobrec.features import FeatureSpace
+from jobrec.pair_features import CROSS_COLUMNS
+from jobrec.reranker_model import RerankConfig
 from jobrec.retrieval import stage as retrieval_stage
 from jobrec.retrieval import two_tower
 from jobrec.retrieval.night_inputs import FEATURE_SPACE
@@ -25,11 +27,9 @@ def _model(root, day, space_hash="s1", cfg=CFG, facts=True):
     folder = model_store.model_dir(root, day, "muse0")
     folder.mkdir(parents=True)
     if facts:
-        (folder / "warm_start.json").write_text(
-            json.dumps(
-                {"feature_space_hash": space_hash, "config_hash": retrieval_stage.config_hash(cfg)}
-            )
-        )
+        facts = {"feature_space_hash": space_hash, "config_hash": retrieval_stage.config_hash(cfg)}
+        facts["pair_features"] = list(CROSS_COLUMNS)
+        (folder / "warm_start.json").write_text(json.dumps(facts))
     return folder
 
 
@@ -55,6 +55,23 @@ def test_warm_start_source_needs_a_recent_model_with_the_same_hashes(tmp_path):
     assert "configuration differs" in source(tmp_path, D, "muse0", "s1", other)[1]
     _model(tmp_path, D)  # tonight's own model (a re-run) is never its own start
     assert source(tmp_path, D, "muse0", "s1", CFG)[0] == folder
+
+
+def test_a_reranker_of_other_pair_features_is_not_continued(tmp_path, monkeypatch):
+    monkeypatch.setattr(retrieval_stage, "muse0_continued", lambda *a: True)
+    cfg = RerankConfig()
+    folder = model_store.model_dir(tmp_path, D - dt.timedelta(days=1), "muse2")
+    folder.mkdir(parents=True)
+    facts = {"feature_space_hash": "s1", "config_hash": retrieval_stage.config_hash(cfg)}
+    (folder / "warm_start.json").write_text(json.dumps(facts))  # before issue 17: 17 columns
+    why = retrieval_stage.warm_start_source(tmp_path, D, "muse2", "s1", cfg)
+    assert why == (
+        None,
+        f"full retrain: the pair features differ from {D - dt.timedelta(days=1)}'s",
+    )
+    facts["pair_features"] = list(CROSS_COLUMNS)
+    (folder / "warm_start.json").write_text(json.dumps(facts))
+    assert retrieval_stage.warm_start_source(tmp_path, D, "muse2", "s1", cfg)[0] == folder
 
 
 def test_models_on_muse0_vectors_start_warm_only_after_a_warm_muse0(tmp_path):
