@@ -175,12 +175,16 @@ def compare(
     """
     metric_rows, pair_rows = [], []
     n_ads = len(universe) + 1  # position J: a relevant ad outside the universe
+    cache: dict[tuple[int, int], dict] = {}  # seeker slices share their relevant events
     for sl in slices_:
         rows, pos = pairs_in(seekers, universe, sl.relevant, keep_outside=True)
         for k in ks:
-            scores = {
-                m: per_seeker_scores(ls[:, :k], rows, pos, n_ads, k) for m, ls in lists.items()
-            }
+            key = (id(sl.relevant), k)
+            if key not in cache:
+                cache[key] = {
+                    m: per_seeker_scores(ls[:, :k], rows, pos, n_ads, k) for m, ls in lists.items()
+                }
+            scores = cache[key]
             for model, s in scores.items():
                 use = s.has & sl.rows
                 metric_rows.append(
