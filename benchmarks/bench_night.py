@@ -5,14 +5,14 @@ growth exponents across scales and a projection to the service's scale (`pes`).
     python benchmarks/bench_night.py project /work/bench/night-small/result.json \
         /work/bench/night-medium/result.json
 
-run: generates the market of `--scale` (timeline ending `--end-date`, seed 0) under `--out/raw`,
-or reuses it (or `--raw`), then materialises the whole chain for N consecutive partitions ending
-on the day after the timeline (tonight: the first night cold, the next ones warm) in ONE working
-folder (warehouse, Parquet lists, models, published copy, Dagster instance), each night with the
-same command as `scripts/nightly` in its own process. Per night: the wall time, the night
-process's peak RSS (wait4's ru_maxrss: the process and its waited-for children), and the bytes
-of the warehouse file, the Parquet lists, the model store and the published copy after it; per
-asset and night: seconds and peak RSS from metrics.runs. Writes `--out/result.json` and prints
+run: generates the market of `--scale` (timeline ending `--end-date`, seed 0, `--market`) under
+`--out/raw`, or reuses it (or `--raw`), then materialises the whole chain for N consecutive
+partitions ending on the day after the timeline (tonight: the first night cold, the next ones warm)
+in ONE working folder (warehouse, Parquet lists, models, published copy, Dagster instance), each
+night with the same command as `scripts/nightly` in its own process. Per night: the wall time, the
+night process's peak RSS (wait4's ru_maxrss: the process and its waited-for children), and the
+bytes of the warehouse file, the Parquet lists, the model store and the published copy after it;
+per asset and night: seconds and peak RSS from metrics.runs. Writes `--out/result.json` and prints
 Markdown tables.
 
 project: fits, per asset, seconds ~ (seekers + ads)^b and peak RSS ~ (seekers + ads)^b on the
@@ -64,6 +64,8 @@ def market(args) -> Path:
                 "0",
                 "--end-date",
                 args.end_date,
+                "--market",
+                args.market,
                 "--no-progress",
             ],
             cwd=ROOT,
@@ -321,6 +323,9 @@ def main() -> None:
     r.add_argument("--nights", type=int, default=3)
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--raw", type=Path, help="an existing market (default: generate one)")
+    r.add_argument(
+        "--market", default="standard", choices=["standard", "harder"], help="when generating"
+    )
     r.add_argument("--end-date", default="2026-11-30", help="the market's last day")
     r.add_argument("--keep", action="store_true", help="go on in an existing working folder")
     r.add_argument(
