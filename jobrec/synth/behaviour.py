@@ -27,6 +27,11 @@ Applications. Seeker u applies to ad j, both active on day t, at the rate of a P
     c       calibrated so that seekers make 6 applications on average over the timeline (≈ 1
             per 10 active days; 30 per hire)
 
+The harder market (`Effects`, issue 17) multiplies λ_u by the seeker's freshness and a_j by the
+ad's freshness on day t (both folded into the day's proposal weights, so thinning stays exact),
+takes F against the code the seeker searches (a career changer's target, not the declared
+one), weighs a wage cut by the seeker's own weight, and draws employer effects into a_j.
+
 A seeker applies to an ad at most once: the first event of the pair's process is the
 application. The oracle's p_apply(u, j, t) = 1 − exp(−r_uj(t)) is then the exact probability
 that u applies to j on day t, given no application before.

@@ -28,6 +28,9 @@ Ads: employers Zipf(0.9) over n/6 employers; contract by the family's mix; 35 h 
 or part-time (20-30 h) at the family's part-time rate; wage = code base x department index x
 hours/35 x (1 + 1.5% per required year) x 1.04 if permanent x lognormal(0, 0.15); positions 1 +
 geometric (mostly 1, up to 10). Hidden: attractiveness lognormal(0, 1), 4-dim taste ~ N(0, 1).
+
+The harder market (`apply_market_effects`, from its own stream): each seeker's wage-cut weight,
+employer effects on the ads' attractiveness, and the code a career changer searches.
 """
 
 from __future__ import annotations
