@@ -36,7 +36,11 @@ def _model_asset(kind: str, description: str):
     )
     def _compute(step: Step) -> Written:
         stats = rerank.train_model(
-            step.settings.models_dir, step.run_date, kind, log=step.context.log.info
+            step.settings.models_dir,
+            step.run_date,
+            kind,
+            log=step.context.log.info,
+            pair_hidden=step.settings.pair_hidden,
         )
         keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
         return Written(0, keep)

@@ -45,6 +45,9 @@ class RerankConfig:
     max_epochs: int = 12
     patience: int = 2
     seed: int = 0
+    # a per-pair nonlinearity (issue 17): a shared MLP of this width over the pair features
+    # but Muse.0's, adding to every output; 0 = none (a pair stays linear in its features)
+    pair_hidden: int = 0
 
 
 class Reranker(nn.Module):
@@ -71,6 +74,16 @@ class Reranker(nn.Module):
             nn.ReLU(),
             nn.Linear(cfg.hidden, self.heads * cfg.dims + self.outputs),
         )
+        self.pair_columns = [i for i in range(n_cross) if i not in MUSE0_COLUMNS]
+        self.pair_mlp = None
+        if cfg.pair_hidden:
+            self.pair_mlp = nn.Sequential(
+                nn.Linear(len(self.pair_columns), cfg.pair_hidden),
+                nn.ReLU(),
+                nn.Linear(cfg.pair_hidden, self.outputs),
+            )
+            nn.init.zeros_(self.pair_mlp[2].weight)  # starts as the linear model
+            nn.init.zeros_(self.pair_mlp[2].bias)
         mask = torch.ones(self.outputs, n_cross)
         if self.heads == 2:
             mask[1, list(MUSE0_COLUMNS)] = 0.0  # the hiring head never sees Muse.0's score
@@ -95,7 +108,15 @@ class Reranker(nn.Module):
         dots = (s_dot * a_dot).sum(-1)
         if self.heads == 2:
             dots = torch.cat([dots, torch.zeros_like(dots[..., :1])], dim=-1)
-        return dots + (s_w * c.unsqueeze(-2)).sum(-1) + a_b
+        logits = dots + (s_w * c.unsqueeze(-2)).sum(-1) + a_b
+        if self.pair_mlp is not None:
+            logits = logits + self.pair_term(c)
+        return logits
+
+    def pair_term(self, c: torch.Tensor) -> torch.Tensor:
+        """(..., outputs): the per-pair MLP over the pair features but Muse.0's (which the
+        hiring head must not see)."""
+        return self.pair_mlp(c[..., self.pair_columns])
 
     def final(self, logits: torch.Tensor) -> torch.Tensor:
         """The ranking score: the single head (Muse.1), or the top head (Muse.2): log P(apply)
@@ -142,17 +163,35 @@ def inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor
         seeker_mats[:, head * d : (head + 1) * d, head] = s_dot[:, head]
     seeker_mats[:, h * d :, :] = torch.eye(o, device=device)
     cross_w = s_w.transpose(1, 2)
-    if h == 2:  # fold the top head's linear part in: columns (linear part, hire logit)
-        m0, m1 = model.top_mix
-        fold = torch.stack(
-            [
-                torch.stack([1.0 + m0, m0 * 0]),
-                torch.stack([m1, m1 * 0 + 1]),
-                torch.stack([m0 * 0 + 1, m0 * 0]),
-            ]
-        )
+    fold = output_fold(model)
+    if fold is not None:
         seeker_mats, cross_w = seeker_mats @ fold, cross_w @ fold
     return ad_rows, seeker_mats.contiguous(), cross_w.contiguous()
+
+
+def output_fold(model: Reranker) -> torch.Tensor | None:
+    """Muse.2's (outputs, 2) matrix folding the top head's linear part in: columns (the score's
+    linear part, the hire logit); None for Muse.1."""
+    if model.heads != 2:
+        return None
+    m0, m1 = model.top_mix
+    return torch.stack(
+        [
+            torch.stack([1.0 + m0, m0 * 0]),
+            torch.stack([m1, m1 * 0 + 1]),
+            torch.stack([m0 * 0 + 1, m0 * 0]),
+        ]
+    )
+
+
+def folded_pair_term(model: Reranker, cross: torch.Tensor) -> torch.Tensor:
+    """(..., 2) the per-pair MLP's part of (the score's linear part, the hire logit), as the
+    scoring tables fold the outputs; (..., 0 padded) for Muse.1."""
+    term = model.pair_term(cross)
+    fold = output_fold(model)
+    if fold is not None:
+        return term @ fold
+    return torch.cat([term, torch.zeros_like(term)], dim=-1)
 
 
 @dataclasses.dataclass
@@ -167,6 +206,7 @@ class ScoringTables:
     seeker_mats: np.ndarray  # (N_s, 2, R): the seeker's side of both outputs' dot products
     cross_weights: np.ndarray  # (N_s, 2, C): the seeker's weights on the pair features
     hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
+    model: Reranker | None = None  # the model (CPU) when it has a per-pair MLP, else None
 
 
 def scoring_tables(
@@ -215,7 +255,12 @@ def scoring_tables(
         return mats.contiguous().numpy()
 
     return ScoringTables(
-        ad_rows.numpy(), slot, transposed(seeker_mats), transposed(cross_w), model.heads == 2
+        ad_rows.numpy(),
+        slot,
+        transposed(seeker_mats),
+        transposed(cross_w),
+        model.heads == 2,
+        model if model.pair_mlp is not None else None,
     )
 
 
@@ -281,6 +326,11 @@ def score_tables(
                 f"built for (ad rows {absent[:5].tolist()}): tables of a subset "
                 "must cover every candidate"
             )
+        if tables.model is not None:  # the per-pair MLP's part of both outputs
+            with torch.inference_mode():
+                term = folded_pair_term(tables.model, torch.from_numpy(cross[lo:hi]).float())
+            torch.from_numpy(out[lo:hi]).add_(term[..., 0])
+            torch.from_numpy(second[: hi - lo]).add_(term[..., 1])
         if tables.hire_term:  # + log P(hire | apply)
             hire = torch.from_numpy(second[: hi - lo])
             torch.from_numpy(out[lo:hi]).add_(nn.functional.logsigmoid(hire))
@@ -358,6 +408,8 @@ def score_lists(
             pairs = torch.index_select(ad_rows, 0, index).view(*ads.shape, -1)
             c = torch.as_tensor(cross[lo:hi], device=device)
             logits = torch.baddbmm(torch.bmm(c, cross_w[lo:hi]), pairs, seeker_mats[lo:hi])
+            if model.pair_mlp is not None:
+                logits = logits + folded_pair_term(model, c)
             scores = logits[..., 0]
             if model.heads == 2:  # + log P(hire | apply)
                 scores = scores + nn.functional.logsigmoid(logits[..., 1])

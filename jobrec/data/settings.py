@@ -61,6 +61,9 @@ class Settings:
     # refit the feature space and train every model from scratch tonight, whatever the day
     # (JOBREC_FULL_RETRAIN=1); otherwise weekly, or on vocabulary drift
     full_retrain: bool = False
+    # width of Muse.1/2's per-pair MLP over the pair features (JOBREC_PAIR_HIDDEN, issue 17);
+    # 0: none, the factored model's pair term stays linear
+    pair_hidden: int = 0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -85,4 +88,5 @@ class Settings:
             # evaluation compares it on; `all` scores every candidate pair (30-50 min at pes).
             xgboost_scope=os.environ.get("JOBREC_XGBOOST_SCOPE") or "evaluation",
             full_retrain=_flag("JOBREC_FULL_RETRAIN"),
+            pair_hidden=int(os.environ.get("JOBREC_PAIR_HIDDEN") or 0),
         )

@@ -236,7 +236,7 @@ def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.nda
     return top_ads, top_scores
 
 
-def train_model(models_dir, run_date: dt.date, kind: str, log=None) -> dict:
+def train_model(models_dir, run_date: dt.date, kind: str, log=None, pair_hidden: int = 0) -> dict:
     """Train one reranker and save it under the models folder.
 
     Parameters
@@ -249,6 +249,8 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None) -> dict:
         `muse1`, `muse2` or `xgboost`.
     log : callable, optional
         Progress lines.
+    pair_hidden : int, default 0
+        Muse.1/2's per-pair MLP width (`RerankConfig.pair_hidden`; 0: none).
 
     Returns
     -------
@@ -285,7 +287,7 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None) -> dict:
             write_warm_start_facts(folder, models_dir, run_date, cfg)
             scores = predict_lists(model, night.inputs.seekers, night.inputs.ads, held)
         else:
-            cfg = RerankConfig(kind=kind, seed=SETTINGS.seed)
+            cfg = RerankConfig(kind=kind, seed=SETTINGS.seed, pair_hidden=pair_hidden)
             hires = (
                 hire_pairs(night.market, night.train_entities, night.market.train_end)
                 if kind == "muse2"
