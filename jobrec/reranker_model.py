@@ -44,6 +44,7 @@ class RerankConfig:
     learning_rate: float = 3e-3
     max_epochs: int = 12
     patience: int = 2
+    early_stopping_k: int = 100  # the epoch kept: best candidate Recall@k on the valid lists
     seed: int = 0
     # a per-pair nonlinearity (issue 17): a shared MLP of this width over the pair features
     # but Muse.0's, adding to every output; 0 = none (a pair stays linear in its features)

@@ -129,9 +129,9 @@ def train_reranker(
     init_state: dict | None = None,
 ) -> tuple[Reranker, RerankReport]:
     """Train on `train` lists (and, for Muse.2, the hiring head on `hires`); keep the epoch with
-    the best Recall@100 on the `valid` lists. With `init_state` (a warm start from the previous
-    night's weights) the starting weights are scored first, as epoch 0: the kept model is never
-    worse on `valid` than the one it started from.
+    the best Recall@k (`cfg.early_stopping_k`) on the `valid` lists. With `init_state` (a warm
+    start from the previous night's weights) the starting weights are scored first, as epoch 0:
+    the kept model is never worse on `valid` than the one it started from.
 
     Each batch holds `cfg.seekers_per_batch` training lists with at least one application or
     hire; the loss (`cfg.loss`: listwise softmax or sampled binary cross-entropy) is taken on
@@ -184,7 +184,7 @@ def train_reranker(
         model.load_state_dict(init_state)
         model.eval()
         scores = score_lists(model, sx, ax, valid.seeker, valid.ads, valid.cross, device)
-        stopper.update(model, 0, candidate_recall(scores, valid.applied, 100))
+        stopper.update(model, 0, candidate_recall(scores, valid.applied, cfg.early_stopping_k))
     for epoch in range(1, cfg.max_epochs + 1):
         model.train()
         order = rng.permutation(has_positive)
@@ -221,12 +221,20 @@ def train_reranker(
             total += loss.item()
             steps += 1
         scores = score_lists(model, sx, ax, valid.seeker, valid.ads, valid.cross, device)
-        recall = candidate_recall(scores, valid.applied, 100)
-        history.append({"epoch": epoch, "loss": total / max(steps, 1), "validation_recall": recall})
+        recall = candidate_recall(scores, valid.applied, cfg.early_stopping_k)
+        at_10 = candidate_recall(scores, valid.applied, 10)
+        history.append(
+            {
+                "epoch": epoch,
+                "loss": total / max(steps, 1),
+                "validation_recall": recall,
+                "validation_recall_at_10": at_10,
+            }
+        )
         if log:
             log(
-                f"{cfg.kind} epoch {epoch}: loss={history[-1]['loss']:.4f}, "
-                f"candidate Recall@100={recall:.4f}"
+                f"{cfg.kind} epoch {epoch}: loss={history[-1]['loss']:.4f}, candidate "
+                f"Recall@{cfg.early_stopping_k}={recall:.4f}, Recall@10={at_10:.4f}"
             )
         if stopper.update(model, epoch, recall):
             break
