@@ -8,7 +8,8 @@ hold thousands of seekers), with Holm's correction across the slices of one comp
 Slices (the `slice` column of metrics.ranking and metrics.ranking_pairs):
 - `all`: every evaluated seeker;
 - `history:0`, `history:1-2`, `history:3+`: the applications a seeker made before the window;
-- `family:<letter>`: the desired occupation's family (its code's first letter);
+- `family:<letter>`: the desired occupation's family (its code's first letter; `family:unknown`
+  without one);
 - `ad_age:<3d`, `ad_age:3d+`: relevance restricted to the ads posted in the 3 days before the
   window (fresh) or earlier; the seekers with such relevant ads.
 Sliced rows are for applications; hires are too few a slice.
@@ -128,7 +129,8 @@ def slices(market: Market, seekers: np.ndarray, relevant: Events, start: dt.date
     for lo, hi, name in HISTORY_BINS:
         rows = (history >= lo) & (history <= hi if hi is not None else True)
         out.append(Slice(name, rows, relevant))
-    family = market.seekers["desired_occupation"].astype(str).str[0].to_numpy()[seekers]
+    occupation = market.seekers["desired_occupation"].fillna("").astype(str)
+    family = occupation.str[:1].replace("", "unknown").to_numpy()[seekers]
     for letter in sorted(set(family)):
         out.append(Slice(f"family:{letter}", family == letter, relevant))
     posted = market.ads["posted_on"].to_numpy("datetime64[D]")[relevant.ad]

@@ -83,6 +83,10 @@ def test_slices_of_the_hand_market():
     assert got["history:3+"].rows.tolist() == [True, False, True]
     assert got["history:1-2"].rows.tolist() == [False, True, False]
     assert got["ad_age:<3d"].relevant.ad.tolist() == [4]  # A4, posted at D
+    # a seeker without a desired occupation is in family:unknown, not the family "N" of "None"
+    market.seekers.loc[1, "desired_occupation"] = None
+    got = {s.name for s in compare.slices(market, WHO, relevant, validation.start)}
+    assert "family:unknown" in got and "family:N" not in got and "family:A" not in got
 
 
 def test_compare_by_hand_on_the_validation_window():
