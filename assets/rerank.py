@@ -120,10 +120,10 @@ def _muse2_against_xgboost(step: Step, written: Written) -> Verdict:
     """Muse.2 − XGBoost at the top of the list, seeker by seeker (applications, k = 10, every
     evaluated seeker; the forward window when the raw data holds it, else the held-out
     seekers): a warning when Muse.2 trails with the whole 95% interval below 0."""
-    pairs = written.result.pairs
-    if pairs is None or not len(pairs):
+    top = rerank.headline_pairs(written.result.pairs)
+    if not len(top):
         return Verdict(True, "no paired rows (no XGBoost model or no seeker): not judged")
-    whole = pairs[(pairs["slice"] == "all") & (pairs["k"] == 10) & (pairs["model"] == "muse2")]
+    whole = top[top["model"] == "muse2"]
     split = "forward" if (whole["split"] == "forward").any() else "validation"
     at = {r.metric: r for r in whole[whole["split"] == split].itertuples()}
     if "recall" not in at:
@@ -162,12 +162,10 @@ def rerank_evaluation(step: Step) -> Written:
         if r.k == 100
     }
     summary["xgboost_forward_seekers"] = ev.xgboost_forward_seekers
-    if len(ev.pairs):  # the night's headline: Muse.2 and Muse.1 - XGBoost at k = 10
-        top = ev.pairs[(ev.pairs["slice"] == "all") & (ev.pairs["k"] == 10)]
-        for r in top.itertuples():
-            key = f"{r.model}_minus_xgboost_{r.split}_{r.metric}_at_10"
-            summary[key] = round(r.difference, 4)
-            summary[f"{key}_se"] = round(r.se, 4)
+    for r in rerank.headline_pairs(ev.pairs).itertuples():  # Muse.1/2 - XGBoost at k = 10
+        key = f"{r.model}_minus_xgboost_{r.split}_{r.metric}_at_10"
+        summary[key] = round(r.difference, 4)
+        summary[f"{key}_se"] = round(r.se, 4)
     return Written(rows, summary, result=ev)
 
 

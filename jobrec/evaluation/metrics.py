@@ -96,10 +96,18 @@ def per_seeker_scores(
         (U,) arrays.
     """
     lists = np.asarray(lists)
-    n_rows = lists.shape[0]
-    top = hits_matrix(lists[:, :k], rel_seeker, rel_ad, n_ads)
+    hits = hits_matrix(lists[:, :k], rel_seeker, rel_ad, n_ads)
+    return _scores_of_hits(hits, _relevant_counts(len(lists), rel_seeker, rel_ad, n_ads), k)
+
+
+def _relevant_counts(n_rows: int, rel_seeker, rel_ad, n_ads: int) -> np.ndarray:
+    """Distinct relevant ads of each list row."""
     pairs = np.unique(np.asarray(rel_seeker, np.int64) * n_ads + np.asarray(rel_ad, np.int64))
-    n_relevant = np.bincount(pairs // n_ads, minlength=n_rows)[:n_rows]
+    return np.bincount(pairs // n_ads, minlength=n_rows)[:n_rows]
+
+
+def _scores_of_hits(hits: np.ndarray, n_relevant: np.ndarray, k: int) -> SeekerScores:
+    top = hits[:, :k]
     has = n_relevant > 0
     found = top.sum(axis=1)
     dcg = top @ (1.0 / np.log2(np.arange(2, top.shape[1] + 2)))
@@ -136,9 +144,12 @@ def ranking_metrics(
         One per k: recall, NDCG and hit rate averaged over the rows with relevant ads (NaN
         when there are none), and their count.
     """
+    lists = np.asarray(lists)
+    hits = hits_matrix(lists[:, : max(ks, default=0)], rel_seeker, rel_ad, n_ads)  # once
+    n_relevant = _relevant_counts(len(lists), rel_seeker, rel_ad, n_ads)
     out = []
     for k in ks:
-        s = per_seeker_scores(lists, rel_seeker, rel_ad, n_ads, k)
+        s = _scores_of_hits(hits, n_relevant, k)
         if s.has.any():
             recall = float(np.mean(s.recall[s.has]))
             ndcg = float(np.mean(s.ndcg[s.has]))

@@ -616,6 +616,14 @@ class RerankEvaluation:
 REFERENCE = "xgboost"  # the model Muse.1/2 are compared with, seeker by seeker
 
 
+def headline_pairs(pairs: pd.DataFrame | None) -> pd.DataFrame:
+    """The night's headline among metrics.ranking_pairs rows: every model against REFERENCE at
+    k = 10 on the whole population (slice `all`), both splits and metrics; empty without rows."""
+    if pairs is None or not len(pairs):
+        return pd.DataFrame()
+    return pairs[(pairs["slice"] == "all") & (pairs["k"] == 10)]
+
+
 def _sliced(lists, split: Split, seekers, market: Market, ks, population: str):
     """metrics.ranking rows of the slices other than `all` (the `all` rows are metric_rows'),
     and the paired differences against REFERENCE on every slice (jobrec.evaluation.compare)."""
