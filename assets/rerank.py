@@ -41,6 +41,7 @@ def _model_asset(kind: str, description: str):
             kind,
             log=step.context.log.info,
             pair_hidden=step.settings.pair_hidden,
+            recon_weight=step.settings.recon_weight,
         )
         keep = {k: v for k, v in stats.items() if isinstance(v, int | float | str)}
         return Written(0, keep)

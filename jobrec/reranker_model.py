@@ -49,6 +49,13 @@ class RerankConfig:
     # a per-pair nonlinearity (issue 17): a shared MLP of this width over the pair features
     # but Muse.0's, adding to every output; 0 = none (a pair stays linear in its features)
     pair_hidden: int = 0
+    # ReCon's congestion term (issue 19, jobrec.recon): λ · L_OT on each batch's OT plan of
+    # the final score; 0 = off. Its batches hold seekers who compete for the same ads.
+    recon_weight: float = 0.0
+    recon_epsilon: float = 1.0  # the batch plan's entropy (cost = -score)
+    recon_tau: float = 1.0  # the price of an ad's capacity (math.inf: balanced)
+    recon_iterations: int = 10  # Sinkhorn iterations unrolled a batch
+    recon_gradient: str = "unrolled"  # or "fixed": the plan held as a target
 
 
 class Reranker(nn.Module):

@@ -17,3 +17,10 @@ CREATE TABLE IF NOT EXISTS metrics.ot_tradeoff (
     qualifies BOOLEAN NOT NULL,
     chosen BOOLEAN NOT NULL
 );
+-- issue 19: how the night's Muse.2 was trained (plain, or with the ReCon congestion term of
+-- weight λ) and each row's method: muse2 / muse2+ot, or recon / recon+ot. Earlier nights were
+-- all plain.
+ALTER TABLE metrics.ot_tradeoff ADD COLUMN IF NOT EXISTS method VARCHAR;
+ALTER TABLE metrics.ot_tradeoff ADD COLUMN IF NOT EXISTS recon_weight DOUBLE DEFAULT 0;
+UPDATE metrics.ot_tradeoff SET method = CASE WHEN model = 'muse2' THEN 'muse2' ELSE 'muse2+ot' END
+WHERE method IS NULL;

@@ -35,6 +35,18 @@ def _flag(var: str) -> bool:
     raise ValueError(f"{var}={value!r}: expected 1/true/yes or 0/false/no")
 
 
+def _non_negative(var: str) -> float:
+    """A number ≥ 0 from the environment (unset or empty: 0)."""
+    text = os.environ.get(var, "").strip()
+    try:
+        value = float(text or 0.0)
+    except ValueError:
+        raise ValueError(f"{var}={text!r}: expected a number ≥ 0") from None
+    if not value >= 0:  # also refuses NaN
+        raise ValueError(f"{var}={text!r}: expected a number ≥ 0")
+    return value
+
+
 @dataclass(frozen=True)
 class Settings:
     raw_dir: Path
@@ -64,6 +76,9 @@ class Settings:
     # width of Muse.1/2's per-pair MLP over the pair features (JOBREC_PAIR_HIDDEN, issue 17);
     # 0: none, the factored model's pair term stays linear
     pair_hidden: int = 0
+    # λ of Muse.2's ReCon congestion term (JOBREC_RECON_WEIGHT, issue 19; jobrec.recon);
+    # 0: off, Muse.2 trains on its ranking losses alone
+    recon_weight: float = 0.0
 
     @classmethod
     def from_env(cls) -> Settings:
@@ -89,4 +104,5 @@ class Settings:
             xgboost_scope=os.environ.get("JOBREC_XGBOOST_SCOPE") or "evaluation",
             full_retrain=_flag("JOBREC_FULL_RETRAIN"),
             pair_hidden=int(os.environ.get("JOBREC_PAIR_HIDDEN") or 0),
+            recon_weight=_non_negative("JOBREC_RECON_WEIGHT"),
         )

@@ -382,6 +382,11 @@ TABLES: dict[str, TableDoc] = {
             "qualifies": "A converged ot point whose Recall@100 is at least 95% of Muse.2's.",
             "chosen": "The night's parameters: among qualifying points the lowest Congestion@100 "
             "(ties: higher recall); none chosen when none qualifies (the lists stay Muse.2's).",
+            "method": "How the row's lists were made: `muse2` (Muse.2's own, trained plain) or "
+            "`recon` (Muse.2 trained with the ReCon congestion term), each alone or followed by "
+            "the redistribution (`muse2+ot`, `recon+ot`). The night's Muse.2 is one of the two "
+            "(JOBREC_RECON_WEIGHT): its λ was chosen offline (BENCHMARKS.md, ReCon).",
+            "recon_weight": "λ of the ReCon term the night's Muse.2 trained with (0: plain).",
         },
     ),
     "metrics.fairness": TableDoc(

@@ -40,7 +40,7 @@ from jobrec.evaluation.offline import (
     splits,
 )
 from jobrec.rerank import RERANK_KEEP, muse_tables, reranked_lists
-from jobrec.reranker_model import load_reranker, score_tables
+from jobrec.reranker_model import Reranker, load_reranker, score_tables
 from jobrec.retrieval import load_market, load_night_inputs
 
 
@@ -195,9 +195,18 @@ class ValidationInstance:
     applied: np.ndarray  # (U, K) the edges the seeker applied to in the window
     muse0_lists: np.ndarray  # (U, LIST_K) Muse.0's own top of the same seekers (ad rows)
     held: np.ndarray  # (U,) the rerank stage's held-out seekers: recall is measured on them
+    recon_weight: float = 0.0  # λ of the ReCon term Muse.2 trained with (0: plain)
+
+    @property
+    def method(self) -> str:
+        """How Muse.2's scores were trained: `muse2` (plain) or `recon` (with the ReCon
+        term); the curve's OT rows are this method followed by the redistribution (`+ot`)."""
+        return "recon" if self.recon_weight > 0 else "muse2"
 
 
-def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstance:
+def validation_instance(
+    con, run_date: dt.date, models_dir, muse2: Reranker | None = None
+) -> ValidationInstance:
     """The validation window's instance: every validation seeker's candidate list (the
     rerankers' training seekers, then the held-out ones) rescored by Muse.2, its top
     `EDGES_K` kept as edges; capacities from every ad's positions.
@@ -210,18 +219,24 @@ def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstanc
         The partition D.
     models_dir : path
         The model store (the night's inputs and Muse.2).
+    muse2 : Reranker, optional
+        The model whose scores make the instance; default the night's Muse.2 (a benchmark
+        passes others: a ReCon-trained one).
 
     Returns
     -------
     ValidationInstance
         The instance (U seekers, (U, K') edges, K' = min(EDGES_K, candidates), and the
         positions of every market ad row), the validation split, the (U, K') edges applied
-        to in the window, Muse.0's own (U, LIST_K) lists and the (U,) held-out mask.
+        to in the window, Muse.0's own (U, LIST_K) lists, the (U,) held-out mask and the
+        model's ReCon λ.
     """
     night = load_night_inputs(models_dir, run_date)
     validation = splits(night.market)[0]
     train, held = night.train_lists, night.holdout_lists
-    muse2, _ = load_reranker(model_store.model_dir(models_dir, run_date, "muse2") / "model.pt")
+    if muse2 is None:
+        path = model_store.model_dir(models_dir, run_date, "muse2") / "model.pt"
+        muse2, _ = load_reranker(path)
     seekers = np.concatenate([train.seeker, held.seeker])
     tables = muse_tables(muse2, night.inputs)
     scores = np.vstack(
@@ -235,7 +250,14 @@ def validation_instance(con, run_date: dt.date, models_dir) -> ValidationInstanc
     applied = np.take_along_axis(np.vstack([train.applied, held.applied]), order, axis=1)
     inst = Instance(seekers, ads, top_scores, _positions(night.market))
     is_held = np.arange(len(seekers)) >= len(train.seeker)
-    return ValidationInstance(inst, validation, applied & (ads >= 0), list_ads[:, :LIST_K], is_held)
+    return ValidationInstance(
+        inst,
+        validation,
+        applied & (ads >= 0),
+        list_ads[:, :LIST_K],
+        is_held,
+        float(muse2.cfg.recon_weight),
+    )
 
 
 def _positions(market: Market) -> np.ndarray:
@@ -289,7 +311,9 @@ def tradeoff(
     Returns
     -------
     curve : pandas.DataFrame
-        Row 0 Muse.2 (model "muse2"), then one row per grid point (model "ot"): held-out
+        Row 0 Muse.2 (model "muse2"), then one row per grid point (model "ot"), each with its
+        `method` (`muse2` / `muse2+ot`, or `recon` / `recon+ot` for a ReCon-trained Muse.2,
+        whose λ is `recon_weight`): held-out
         Recall@ and NDCG@10/100 (applications), Congestion, Coverage and Gini @10/100 over
         all the instance's seekers, the solver's report, `cost`, `temperature`, and the
         `qualifies` / `chosen` marks of `pick_point`.
@@ -302,7 +326,15 @@ def tradeoff(
     """
     temperature = transport.fit_temperature(v.instance.scores[v.held], v.applied[v.held])
     rows = [
-        _curve_row(v.instance.ads[:, :LIST_K], v, model="muse2", epsilon=None, alpha=1.0, tau=None)
+        _curve_row(
+            v.instance.ads[:, :LIST_K],
+            v,
+            model="muse2",
+            method=v.method,
+            epsilon=None,
+            alpha=1.0,
+            tau=None,
+        )
     ]
     built = _graph(v.instance, Policy(epsilons[0], 1.0, taus[0], cost, temperature, True))
     potentials = {}  # (τ, ε) -> the solve's ad potentials: the chosen point's warm start
@@ -322,6 +354,7 @@ def tradeoff(
                         out.lists,
                         v,
                         model="ot",
+                        method=f"{v.method}+ot",
                         epsilon=eps,
                         alpha=alpha,
                         tau=tau,
@@ -336,6 +369,7 @@ def tradeoff(
                 )
     curve = pd.DataFrame(rows)
     curve["cost"], curve["temperature"] = cost, temperature
+    curve["recon_weight"] = v.recon_weight
     best = pick_point(curve)
     if best is not None:
         r = curve.loc[best]

@@ -35,6 +35,18 @@ SECTIONS = {
         "round(coverage, 4) AS coverage, round(gini, 4) AS gini FROM metrics.market "
         "WHERE run_date = ? ORDER BY population, k, stage DESC",
     ),
+    "tradeoff": (
+        "The redistribution's choice on the validation window: how Muse.2 was trained (method "
+        "`muse2` plain or `recon` with the ReCon congestion term of weight λ), its own lists and "
+        "the chosen OT point",
+        "SELECT method, recon_weight AS recon_lambda, tau, epsilon, alpha, "
+        "round(recall_at_10, 4) AS recall_at_10, round(recall_at_100, 4) AS recall_at_100, "
+        "round(congestion_at_10, 4) AS congestion_at_10, "
+        "round(congestion_at_100, 4) AS congestion_at_100, "
+        "round(coverage_at_100, 4) AS coverage_at_100, round(gini_at_100, 4) AS gini_at_100, "
+        "chosen FROM metrics.ot_tradeoff WHERE run_date = ? AND (model = 'muse2' OR chosen) "
+        "ORDER BY model DESC",
+    ),
     "thresholds": (
         "Thresholds per segment (greedy search, the grid as reference; a tuned greedy triple "
         "moves the thresholds only when the held-out week agrees)",
@@ -92,7 +104,7 @@ def write_report(con, run_date: dt.date, reports_dir, amplification: list[str]) 
             else "(no rows tonight)",
             "",
         ]
-        if key == "market" and (folder / "ot_tradeoff.png").exists():
+        if key == "tradeoff" and (folder / "ot_tradeoff.png").exists():
             lines += ["![OT trade-off](ot_tradeoff.png)", ""]
         if key == "thresholds" and (folder / "segment_objective.png").exists():
             lines += ["![objective per segment](segment_objective.png)", ""]

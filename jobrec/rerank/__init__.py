@@ -15,6 +15,7 @@ from jobrec.rerank.stage import (
     RerankSettings,
     compared_lists,
     compared_seekers,
+    competition,
     evaluate,
     headline_pairs,
     hire_pairs,
@@ -32,7 +33,13 @@ from jobrec.rerank.stage import (
     write_reranked,
     xgboost_seekers,
 )
-from jobrec.rerank.training import RerankReport, candidate_recall, per_list_recall, train_reranker
+from jobrec.rerank.training import (
+    Competition,
+    RerankReport,
+    candidate_recall,
+    per_list_recall,
+    train_reranker,
+)
 from jobrec.rerank.xgboost_baseline import (
     XGBConfig,
     XGBReport,
@@ -48,6 +55,7 @@ __all__ = [
     "SETTINGS",
     "XGBOOST_SCOPES",
     "ComparedSeekers",
+    "Competition",
     "RerankEvaluation",
     "RerankReport",
     "RerankSettings",
@@ -56,6 +64,7 @@ __all__ = [
     "candidate_recall",
     "compared_lists",
     "compared_seekers",
+    "competition",
     "evaluate",
     "headline_pairs",
     "hire_pairs",

@@ -34,7 +34,12 @@ from jobrec.evaluation.offline import (
     splits,
 )
 from jobrec.pair_features import Entities, cross_features, list_pair_features
-from jobrec.rerank.training import candidate_recall, per_list_recall, train_reranker
+from jobrec.rerank.training import (
+    Competition,
+    candidate_recall,
+    per_list_recall,
+    train_reranker,
+)
 from jobrec.rerank.xgboost_baseline import XGBConfig, load_booster, predict_lists, train_xgb
 from jobrec.reranker_model import (
     HirePairs,
@@ -236,7 +241,14 @@ def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.nda
     return top_ads, top_scores
 
 
-def train_model(models_dir, run_date: dt.date, kind: str, log=None, pair_hidden: int = 0) -> dict:
+def train_model(
+    models_dir,
+    run_date: dt.date,
+    kind: str,
+    log=None,
+    pair_hidden: int = 0,
+    recon_weight: float = 0.0,
+) -> dict:
     """Train one reranker and save it under the models folder.
 
     Parameters
@@ -251,6 +263,9 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None, pair_hidden:
         Progress lines.
     pair_hidden : int, default 0
         Muse.1/2's per-pair MLP width (`RerankConfig.pair_hidden`; 0: none).
+    recon_weight : float, default 0.0
+        Muse.2's ReCon congestion term's λ (`RerankConfig.recon_weight`; 0: off). Muse.1 and
+        XGBoost ignore it.
 
     Returns
     -------
@@ -287,7 +302,12 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None, pair_hidden:
             write_warm_start_facts(folder, models_dir, run_date, cfg)
             scores = predict_lists(model, night.inputs.seekers, night.inputs.ads, held)
         else:
-            cfg = RerankConfig(kind=kind, seed=SETTINGS.seed, pair_hidden=pair_hidden)
+            cfg = RerankConfig(
+                kind=kind,
+                seed=SETTINGS.seed,
+                pair_hidden=pair_hidden,
+                recon_weight=recon_weight if kind == "muse2" else 0.0,
+            )
             hires = (
                 hire_pairs(night.market, night.train_entities, night.market.train_end)
                 if kind == "muse2"
@@ -308,6 +328,7 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None, pair_hidden:
                 else dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs),
                 log=log,
                 init_state=init_state,
+                competition=competition(night.market, train) if cfg.recon_weight > 0 else None,
             )
             report = dataclasses.replace(
                 report, warm_from=source.parent.name if source else None, start=start
@@ -330,6 +351,32 @@ def train_model(models_dir, run_date: dt.date, kind: str, log=None, pair_hidden:
         (folder / "training.json").write_text(json.dumps(stats, indent=2, default=float))
     stats.update(train_seekers=len(train.seeker), holdout_seekers=len(held.seeker))
     return stats
+
+
+def competition(market: Market, lists: Lists) -> Competition:
+    """Who competes in the ReCon term's batches: each ad row's capacity per seeker (its positions
+    over all positions of the ads in `lists`, 0 for others) and each list's group (the seeker's
+    desired occupation and department, in sorted order).
+
+    Parameters
+    ----------
+    market : Market
+        The market as known at D.
+    lists : Lists
+        The training lists (seeker and ad rows of the market).
+
+    Returns
+    -------
+    Competition
+        `capacity` (N_a,) and `group` (G,).
+    """
+    used = np.unique(lists.ads[lists.ads >= 0])
+    positions = market.ads["positions"].to_numpy(np.float64)
+    capacity = np.zeros(len(positions))
+    capacity[used] = positions[used] / positions[used].sum()
+    who = market.seekers.iloc[lists.seeker]
+    group = who.groupby(["desired_occupation", "department"], sort=True, dropna=False).ngroup()
+    return Competition(capacity, group.to_numpy(np.int64))
 
 
 def _muse0_order(lists: Lists) -> np.ndarray:

@@ -16,6 +16,7 @@ from torch import nn
 
 from jobrec.devices import pick_device
 from jobrec.early_stopping import EarlyStopping
+from jobrec.recon import ReconConfig, recon_loss
 from jobrec.reranker_model import HirePairs, Lists, RerankConfig, Reranker, score_lists
 
 
@@ -31,6 +32,41 @@ class RerankReport:
     device: str
     warm_from: str | None = None  # the previous night's model it started from, if any
     start: str = "full retrain"  # why it started from scratch or from the previous model
+    # each epoch's seconds on its batches (the validation scoring left out); beside the
+    # history, which stays the same number for number when a training is repeated
+    epoch_seconds: list[float] = dataclasses.field(default_factory=list)
+
+
+@dataclasses.dataclass
+class Competition:
+    """Who competes with whom, for the ReCon term (`RerankConfig.recon_weight` > 0): each ad
+    row's capacity per seeker of the night (its positions over all positions of the night's
+    candidate ads) and each training list's locality group (the seeker's desired occupation and
+    department, sorted), so that a batch holds seekers who want the same ads."""
+
+    capacity: np.ndarray  # (N_a,) float
+    group: np.ndarray  # (G,) int, one per training list
+
+
+def recon_settings(cfg: RerankConfig) -> ReconConfig:
+    """The ReCon term's settings of a reranker configuration."""
+    return ReconConfig(
+        cfg.recon_weight, cfg.recon_epsilon, cfg.recon_tau, cfg.recon_iterations, cfg.recon_gradient
+    )
+
+
+def batches(
+    lists: np.ndarray, size: int, rng: np.random.Generator, group: np.ndarray | None = None
+) -> list[np.ndarray]:
+    """An epoch's batches of `lists` (training list indices): shuffled, or with `group`
+    (one label per training list) cut from the lists sorted by group, shuffled within a group,
+    and the batches taken in a shuffled order."""
+    order = rng.permutation(lists)
+    if group is None:
+        return [order[lo : lo + size] for lo in range(0, len(order), size)]
+    order = order[np.argsort(group[order], kind="stable")]
+    cut = [order[lo : lo + size] for lo in range(0, len(order), size)]
+    return [cut[i] for i in rng.permutation(len(cut))]
 
 
 def _listwise_loss(scores: torch.Tensor, target: torch.Tensor, valid: torch.Tensor):
@@ -127,6 +163,7 @@ def train_reranker(
     device: torch.device | None = None,
     log=None,
     init_state: dict | None = None,
+    competition: Competition | None = None,
 ) -> tuple[Reranker, RerankReport]:
     """Train on `train` lists (and, for Muse.2, the hiring head on `hires`); keep the epoch with
     the best Recall@k (`cfg.early_stopping_k`) on the `valid` lists. With `init_state` (a warm
@@ -137,8 +174,11 @@ def train_reranker(
     hire; the loss (`cfg.loss`: listwise softmax or sampled binary cross-entropy) is taken on
     the final score against applications + `cfg.hire_weight` × hires, plus, for Muse.2, on the
     application head against applications and a binary cross-entropy of the hiring head on a
-    batch of `hires`. Early stopping: after `cfg.patience` epochs without a gain of more than
-    1e-4 in candidate Recall@100 on `valid`, or at `cfg.max_epochs`.
+    batch of `hires`. With `cfg.recon_weight` λ > 0, each batch also adds λ × ReCon's
+    congestion term on the final scores (`jobrec.recon.recon_loss`), its batches grouped by
+    `competition.group`. Early stopping: after `cfg.patience` epochs without a gain of more
+    than 1e-4 in candidate Recall@k (`cfg.early_stopping_k`) on `valid`, or at
+    `cfg.max_epochs`.
 
     Parameters
     ----------
@@ -160,6 +200,10 @@ def train_reranker(
         A progress line an epoch.
     init_state : dict, optional
         Starting weights (a state dict of a Reranker of the same shapes).
+    competition : Competition, optional
+        The ads' capacities and the lists' groups; required when `cfg.recon_weight` > 0.
+        Given, batches are cut by group (also with λ = 0: a benchmark's control of the
+        batches alone).
 
     Returns
     -------
@@ -170,6 +214,13 @@ def train_reranker(
         lists with a positive, and the device.
     """
     device = device or pick_device()
+    recon = recon_settings(cfg)
+    if recon.weight > 0 and competition is None:
+        raise ValueError("the ReCon term (recon_weight > 0) needs the ads' capacities")
+    group = competition.group if competition is not None else None
+    capacity = None
+    if recon.weight > 0:
+        capacity = torch.as_tensor(competition.capacity, dtype=torch.float32, device=device)
     torch.manual_seed(cfg.seed)
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
@@ -179,6 +230,7 @@ def train_reranker(
     sx_dev, ax_dev = sx.to(device), ax.to(device)
     has_positive = np.flatnonzero(train.applied.any(1) | train.hired.any(1))
     history, stopper = [], EarlyStopping(cfg.patience, min_improvement=1e-4)
+    epoch_seconds = []
     t0 = time.perf_counter()
     if init_state is not None:
         model.load_state_dict(init_state)
@@ -187,11 +239,11 @@ def train_reranker(
         stopper.update(model, 0, candidate_recall(scores, valid.applied, cfg.early_stopping_k))
     for epoch in range(1, cfg.max_epochs + 1):
         model.train()
-        order = rng.permutation(has_positive)
+        epoch_batches = batches(has_positive, cfg.seekers_per_batch, rng, group)
         hire_order = rng.permutation(len(hires.seeker)) if hires is not None else None
-        total, steps = 0.0, 0
-        for b, lo in enumerate(range(0, len(order), cfg.seekers_per_batch)):
-            idx = order[lo : lo + cfg.seekers_per_batch]
+        total, congestion, steps = 0.0, 0.0, 0
+        epoch_start = time.perf_counter()
+        for b, idx in enumerate(epoch_batches):
             ads = torch.as_tensor(train.ads[idx], device=device)
             valid_mask = ads >= 0
             s_dot, s_w = model.entities("seekers", sx_dev[torch.as_tensor(train.seeker[idx])])
@@ -201,7 +253,12 @@ def train_reranker(
             applied = torch.as_tensor(train.applied[idx], dtype=torch.float32, device=device)
             hired = torch.as_tensor(train.hired[idx], dtype=torch.float32, device=device)
             combined = applied + cfg.hire_weight * hired
-            loss = _list_loss(cfg, model.final(logits), combined, valid_mask, gen)
+            final = model.final(logits)
+            loss = _list_loss(cfg, final, combined, valid_mask, gen)
+            if capacity is not None:
+                term = recon_loss(final, ads, capacity, recon)
+                loss = loss + recon.weight * term
+                congestion += term.item()
             if model.heads == 2:
                 loss = loss + _list_loss(cfg, logits[..., 0], applied, valid_mask, gen)
                 if hires is not None and len(hires.seeker):
@@ -220,6 +277,7 @@ def train_reranker(
             opt.step()
             total += loss.item()
             steps += 1
+        epoch_seconds.append(time.perf_counter() - epoch_start)
         scores = score_lists(model, sx, ax, valid.seeker, valid.ads, valid.cross, device)
         recall = candidate_recall(scores, valid.applied, cfg.early_stopping_k)
         at_10 = candidate_recall(scores, valid.applied, 10)
@@ -227,6 +285,7 @@ def train_reranker(
             {
                 "epoch": epoch,
                 "loss": total / max(steps, 1),
+                "recon_loss": congestion / max(steps, 1),
                 "validation_recall": recall,
                 "validation_recall_at_10": at_10,
             }
@@ -235,6 +294,7 @@ def train_reranker(
             log(
                 f"{cfg.kind} epoch {epoch}: loss={history[-1]['loss']:.4f}, candidate "
                 f"Recall@{cfg.early_stopping_k}={recall:.4f}, Recall@10={at_10:.4f}"
+                + (f", ReCon term={history[-1]['recon_loss']:.4f}" if capacity is not None else "")
             )
         if stopper.update(model, epoch, recall):
             break
@@ -248,5 +308,6 @@ def train_reranker(
         time.perf_counter() - t0,
         len(has_positive),
         str(device),
+        epoch_seconds=epoch_seconds,
     )
     return model.eval(), report

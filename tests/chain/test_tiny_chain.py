@@ -4,6 +4,7 @@ and partitions that see nothing of their own day or later."""
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import duckdb
@@ -75,6 +76,7 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_xgboost_scope(tiny_settings, tmp_path)
+    _check_recon_option(tiny_settings, tmp_path)
     _check_market_rows(tiny_settings.warehouse, TINY_DAY)
     _check_recommendations_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_send_check_can_fail(tiny_settings.warehouse, tmp_path)
@@ -405,6 +407,59 @@ def _check_reranked_check_can_fail(db, tmp_path):
         ("muse1", "ad not among the candidates"): 1,
         ("xgboost", "list of a seeker the model does not rerank"): 1,
     }
+
+
+def _check_recon_option(settings, tmp_path):
+    """With the ReCon term on (JOBREC_RECON_WEIGHT), Muse.2 and everything after it run green on
+    copies of the night: Muse.2 trains with the term, and the trade-off curve records the
+    method (recon, recon+ot) and its λ; the night without it recorded muse2 / muse2+ot."""
+    from dagster import AssetKey, AssetSelection
+
+    from orchestration.definitions import ALL_ASSETS
+
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        plain = con.execute(
+            "SELECT DISTINCT model, method, recon_weight FROM metrics.ot_tradeoff "
+            "WHERE run_date = ? ORDER BY ALL",
+            [TINY_DAY],
+        ).fetchall()
+    assert plain == [("muse2", "muse2", 0.0), ("ot", "muse2+ot", 0.0)]
+    root = tmp_path / "recon"
+    shutil.copytree(settings.models_dir, root / "models")
+    (root / "warehouse").mkdir(parents=True)
+    shutil.copy(settings.warehouse, root / "warehouse" / "jobrec.duckdb")
+    on = dataclasses.replace(
+        settings,
+        warehouse=root / "warehouse" / "jobrec.duckdb",
+        models_dir=root / "models",
+        published=root / "published" / "jobrec.duckdb",
+        reports_dir=root / "reports",
+        outbox_dir=root / "outbox",
+        alerts_dir=root / "alerts",
+        recon_weight=0.5,
+    )
+    from dagster import materialize
+
+    from assets.resources import build_resources
+
+    result = materialize(
+        ALL_ASSETS,
+        selection=AssetSelection.assets(AssetKey(["models", "muse2"])).downstream(),
+        partition_key=TINY_DAY.isoformat(),
+        resources=build_resources(on),
+    )
+    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    report = json.loads(
+        (on.models_dir / TINY_DAY.isoformat() / "muse2" / "training.json").read_text()
+    )
+    assert all(h["recon_loss"] > 0 for h in report["history"])
+    with duckdb.connect(str(on.warehouse), read_only=True) as con:
+        tradeoff = con.execute(
+            "SELECT DISTINCT model, method, recon_weight FROM metrics.ot_tradeoff "
+            "WHERE run_date = ? ORDER BY ALL",
+            [TINY_DAY],
+        ).fetchall()
+    assert tradeoff == [("muse2", "recon", 0.5), ("ot", "recon+ot", 0.5)]
 
 
 def _check_market_rows(db, day):

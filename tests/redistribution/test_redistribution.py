@@ -104,3 +104,51 @@ def test_a_redistribution_that_crowds_falls_back_to_muse2_lists():
     helped = stage.Policy(0.25, 0.0, 10.0, "neglogp", 1.0, True)
     out, spread = stage.lists_for_tonight(inst, helped, np.arange(3), k=1)
     assert spread.helps and out.lists[:, 0].tolist() == [1, 2, 0]
+
+
+def test_an_older_tradeoff_table_gets_its_method_column():
+    """A warehouse from before issue 19: its rows were all plain Muse.2 (muse2, muse2+ot)."""
+    import datetime as dt
+
+    import duckdb
+
+    from jobrec.data import warehouse
+
+    con = duckdb.connect()
+    con.execute(warehouse.sql("create_metrics_ot_tradeoff"))
+    con.execute("ALTER TABLE metrics.ot_tradeoff DROP COLUMN method")
+    con.execute("ALTER TABLE metrics.ot_tradeoff DROP COLUMN recon_weight")
+    day = dt.date(2026, 11, 2)
+    for model in ("muse2", "ot"):
+        con.execute(
+            "INSERT INTO metrics.ot_tradeoff (run_date, model, alpha, cost, temperature, "
+            "qualifies, chosen) VALUES (?, ?, 1.0, 'neglogp', 1.0, false, false)",
+            [day, model],
+        )
+    con.execute(warehouse.sql("create_metrics_ot_tradeoff"))  # what the next night runs
+    rows = con.execute(
+        "SELECT model, method, recon_weight FROM metrics.ot_tradeoff ORDER BY model"
+    ).fetchall()
+    assert rows == [("muse2", "muse2", 0.0), ("ot", "muse2+ot", 0.0)]
+
+
+def test_the_plot_draws_one_reference_point_per_method(tmp_path):
+    from jobrec.redistribution import tradeoff_plot
+
+    rows = []
+    for method, weight, shift in (("muse2", 0.0, 0.0), ("recon", 0.5, -0.02)):
+        rows.append((method, "muse2", weight, None, 1.0, None, 0.8 + shift, -0.9, False))
+        for eps in (0.5, 1.0):
+            rows.append(
+                (f"{method}+ot", "ot", weight, eps, 0.0, 1.0, 0.78 + shift, -0.95 - eps / 50, False)
+            )
+    columns = ["method", "model", "recon_weight", "epsilon", "alpha", "tau"]
+    columns += ["recall_at_100", "congestion_at_100", "chosen"]
+    path = tradeoff_plot(pd.DataFrame(rows, columns=columns), tmp_path / "curve.png")
+    assert path.exists() and path.stat().st_size > 10_000
+    from jobrec.redistribution.plots import _method_label
+
+    assert [_method_label(m, w) for m, w in (("muse2", 0), ("recon+ot", 0.5))] == [
+        "Muse.2",
+        "Muse.2 ReCon λ=0.5 + OT",
+    ]

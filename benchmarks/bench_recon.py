@@ -1,0 +1,330 @@
+"""ReCon (congestion inside Muse.2's training) against the post-hoc redistribution, on one trade-off
+curve (issue 19).
+
+    python benchmarks/bench_recon.py --work /work/bench/r19/small --day 2026-11-23 \
+        --weights 0.1 1 --out /work/bench/r19/recon-small
+
+`--work` is a night's working folder (`bench_night`'s layout: models/, warehouse/) whose
+partition `--day` has run, with a forward window in its raw data. From that night's shared inputs
+it trains, each from scratch with the night's configuration:
+  `muse2`          plain Muse.2 (random batches), the reference;
+  `grouped`        λ = 0 with the ReCon batches (seekers of one desired occupation and department
+                   together): the batches' own effect;
+  `recon λ=…`      the ReCon term at each `--weights` λ (`--gradient`: unrolled or fixed plan).
+For each, on the validation window (the rerank stage's held-out seekers, market metrics over all
+validation seekers), the redistribution stage's own trade-off: the model's lists, then its (τ, ε,
+α) grid (`jobrec.redistribution.tradeoff`) and the point the nightly rule picks. On the forward
+window [D, D + 7): tonight's candidates of every seeker reranked by the model, its top 300
+redistributed with the policy chosen on validation (`lists_for_tonight`, as the night does),
+Recall@10/100 of applications and hires over the evaluated forward seekers and Congestion@10,
+Coverage@100, Gini@100 over every seeker. Recall differences are paired over seekers against
+plain Muse.2's own lists and against its redistributed lists, with standard errors.
+
+Writes `--out/curve.csv` (every validation point, a `variant` and `method` column),
+`--out/forward.csv`, `--out/result.json`, `--out/tradeoff.png`, and prints Markdown tables.
+Training seconds per epoch (the batches alone, validation scoring excluded) are reported per
+variant; time them on a quiet machine.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import platform
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import torch
+
+from jobrec.evaluation.metrics import market_metrics
+from jobrec.evaluation.offline import evaluated_seekers, paired_difference, per_seeker_recall
+from jobrec.evaluation.offline import positions as universe_positions
+from jobrec.evaluation.offline import splits as market_splits
+from jobrec.redistribution import (
+    Instance,
+    lists_for_tonight,
+    tradeoff,
+    tradeoff_plot,
+    validation_instance,
+)
+from jobrec.rerank import (
+    RERANK_KEEP,
+    SETTINGS,
+    competition,
+    hire_pairs,
+    muse_tables,
+    tonight_ads,
+    tonight_lists,
+    tonight_seekers,
+    top_of,
+    train_reranker,
+)
+from jobrec.reranker_model import RerankConfig, score_tables
+from jobrec.retrieval import load_night_inputs
+
+EDGES_K = RERANK_KEEP["muse2"]
+KS = (10, 100)
+
+
+@dataclasses.dataclass
+class Variant:
+    name: str
+    cfg: RerankConfig
+    grouped: bool
+
+
+def variants(weights, gradients, epsilon, tau, iterations) -> list[Variant]:
+    base = RerankConfig(kind="muse2", seed=SETTINGS.seed)
+    out = [Variant("muse2", base, False), Variant("grouped", base, True)]
+    for gradient in gradients:
+        for weight in weights:
+            cfg = dataclasses.replace(
+                base,
+                recon_weight=weight,
+                recon_epsilon=epsilon,
+                recon_tau=tau,
+                recon_iterations=iterations,
+                recon_gradient=gradient,
+            )
+            out.append(Variant(f"recon λ={weight:g} {gradient}", cfg, True))
+    return out
+
+
+def train(night, v: Variant, log) -> tuple[torch.nn.Module, dict]:
+    hires = hire_pairs(night.market, night.train_entities, night.market.train_end)
+    comp = competition(night.market, night.train_lists) if v.grouped else None
+    model, report = train_reranker(
+        night.inputs.seekers,
+        night.inputs.ads,
+        night.train_lists,
+        night.holdout_lists,
+        hires,
+        v.cfg,
+        device=torch.device("cpu"),
+        log=log,
+        competition=comp,
+    )
+    per_epoch = report.epoch_seconds
+    return model, {
+        "epochs": report.epochs,
+        "best_epoch": report.best_epoch,
+        "train_seconds_per_epoch": float(np.median(per_epoch)),
+        "train_seconds_per_epoch_all": per_epoch,
+        "recon_loss_last": report.history[-1]["recon_loss"],
+        "seconds": report.seconds,
+    }
+
+
+def tonight_top(con, day, night, models: dict, block: int = 2000):
+    """Each model's top EDGES_K of tonight's candidates of every seeker with candidates."""
+    market = night.market
+    seekers = tonight_seekers(con, day, market)
+    ads = tonight_ads(market)
+    tables = {name: muse_tables(m, night.inputs, ads) for name, m in models.items()}
+    out = {name: ([], []) for name in models}
+    for lo in range(0, len(seekers), block):
+        lists = tonight_lists(
+            con,
+            day,
+            market,
+            night.tonight_entities,
+            night.temperature,
+            seekers[lo : lo + block],
+        )
+        for name, t in tables.items():
+            scores = score_tables(t, lists.seeker, lists.ads, lists.cross)
+            top_ads, top_scores = top_of(scores, lists, EDGES_K)
+            out[name][0].append(top_ads)
+            out[name][1].append(top_scores)
+    return seekers, {n: (np.vstack(a), np.vstack(s)) for n, (a, s) in out.items()}
+
+
+def forward_rows(lists_by_method, seekers, forward, active) -> tuple[list[dict], dict]:
+    """Forward Recall@10/100 (applications, hires) over the evaluated forward seekers with a
+    list, and market metrics over every seeker; per-seeker recalls for the paired tests."""
+    who = np.intersect1d(evaluated_seekers(forward), seekers)
+    at = np.searchsorted(seekers, who)
+    rows, per_seeker = [], {}
+    for method, lists in lists_by_method.items():
+        pos = np.where(
+            lists >= 0,
+            universe_positions(forward.universe, lists.reshape(-1)).reshape(lists.shape),
+            -1,
+        )
+        row = {"method": method}
+        for relevance in ("applications", "hires"):
+            for k in KS:
+                r = per_seeker_recall(pos[at], forward, who, k, relevance)
+                per_seeker[(method, relevance, k)] = r
+                row[f"{relevance}_recall_at_{k}"] = float(r.mean()) if len(r) else float("nan")
+        act = np.where(
+            lists >= 0, universe_positions(active, lists.reshape(-1)).reshape(lists.shape), -1
+        )
+        for m in market_metrics(act, len(active), KS):
+            row[f"congestion_at_{m.k}"] = m.congestion
+            row[f"coverage_at_{m.k}"] = m.coverage
+            row[f"gini_at_{m.k}"] = m.gini
+        rows.append(row)
+    return rows, per_seeker
+
+
+def validation_per_seeker(v, lists) -> dict:
+    pos = np.where(
+        lists >= 0,
+        universe_positions(v.split.universe, lists.reshape(-1)).reshape(lists.shape),
+        -1,
+    )
+    held = v.held
+    return {
+        (rel, k): per_seeker_recall(pos[held], v.split, v.instance.seekers[held], k, rel)
+        for rel in ("applications", "hires")
+        for k in KS
+    }
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--weights", type=float, nargs="+", default=[0.1, 1.0])
+    parser.add_argument("--gradient", nargs="+", default=["unrolled"])
+    parser.add_argument("--epsilon", type=float, default=1.0)
+    parser.add_argument("--tau", type=float, default=1.0)
+    parser.add_argument("--iterations", type=int, default=10)
+    parser.add_argument("--no-control", action="store_true", help="skip the grouped λ = 0 run")
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    models_dir = args.work / "models"
+
+    def log(line):
+        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+
+    night = load_night_inputs(models_dir, args.day)
+    todo = variants(args.weights, args.gradient, args.epsilon, args.tau, args.iterations)
+    if args.no_control:
+        todo = [v for v in todo if v.name != "grouped"]
+    models, training = {}, {}
+    for v in todo:
+        log(f"training {v.name}")
+        models[v.name], training[v.name] = train(night, v, log)
+        log(f"{v.name}: {training[v.name]}")
+
+    # validation: each model's own curve and chosen policy, as the redistribution stage does
+    curves, policies, val_seekers = [], {}, {}
+    for v in todo:
+        vi = validation_instance(None, args.day, models_dir, muse2=models[v.name])
+        curve, policy, chosen = tradeoff(vi, log=log)
+        curve.insert(0, "variant", v.name)
+        curves.append(curve)
+        policies[v.name] = policy
+        val_seekers[(v.name, "own")] = validation_per_seeker(vi, vi.instance.ads[:, :100])
+        val_seekers[(v.name, "ot")] = validation_per_seeker(vi, chosen.lists)
+    curve = pd.concat(curves, ignore_index=True)
+    curve.to_csv(args.out / "curve.csv", index=False)
+
+    # forward: tonight's lists of every seeker, redistributed with the policy chosen above
+    con = duckdb.connect(str(args.work / "warehouse" / "jobrec.duckdb"), read_only=True)
+    all_splits = market_splits(night.market)
+    if len(all_splits) < 2:
+        raise SystemExit(f"{args.day}: the raw data holds no forward window")
+    forward = all_splits[1]
+    start = time.perf_counter()
+    seekers, tops = tonight_top(con, args.day, night, models)
+    log(f"tonight's lists of {len(seekers)} seekers scored in {time.perf_counter() - start:.0f} s")
+    order = np.argsort(seekers)
+    seekers = seekers[order]
+    active = night.market.active_ads()
+    positions = night.market.ads["positions"].to_numpy(np.float64)
+    lists_by_method, ot_reports = {}, {}
+    for v in todo:
+        ads, scores = (x[order] for x in tops[v.name])
+        inst = Instance(seekers, ads, np.where(ads >= 0, scores, -np.inf), positions)
+        out, spread = lists_for_tonight(inst, policies[v.name], active)
+        lists_by_method[f"{v.name} | own"] = ads[:, :100]
+        lists_by_method[f"{v.name} | +ot"] = out.lists
+        ot_reports[v.name] = {**out.solution.report(), "spread_helps": spread.helps}
+    rows, fwd_seekers = forward_rows(lists_by_method, seekers, forward, active)
+    fwd = pd.DataFrame(rows)
+    fwd.to_csv(args.out / "forward.csv", index=False)
+
+    # paired differences against plain Muse.2 (its own lists and its redistributed ones)
+    pairs = []
+    for v in todo:
+        for which in ("own", "ot"):
+            for ref in ("own", "ot"):
+                for rel in ("applications", "hires"):
+                    for k in KS:
+                        d_val, se_val = paired_difference(
+                            val_seekers[(v.name, which)][(rel, k)],
+                            val_seekers[("muse2", ref)][(rel, k)],
+                        )
+                        tag = "+ot" if which == "ot" else "own"
+                        ref_tag = "+ot" if ref == "ot" else "own"
+                        d_fwd, se_fwd = paired_difference(
+                            fwd_seekers[(f"{v.name} | {tag}", rel, k)],
+                            fwd_seekers[(f"muse2 | {ref_tag}", rel, k)],
+                        )
+                        pairs.append(
+                            {
+                                "variant": v.name,
+                                "lists": tag,
+                                "against": f"muse2 {ref_tag}",
+                                "relevance": rel,
+                                "k": k,
+                                "validation_diff": d_val,
+                                "validation_se": se_val,
+                                "forward_diff": d_fwd,
+                                "forward_se": se_fwd,
+                            }
+                        )
+    pairs = pd.DataFrame(pairs)
+    pairs.to_csv(args.out / "pairs.csv", index=False)
+    # one line per (method, τ) at α = 0 (the plan alone), each model's own point and its
+    # chosen point; the grouped control is left out (it is the batches' own effect)
+    keep = (curve["model"] == "muse2") | (curve["alpha"] == 0.0) | curve["chosen"]
+    plot = curve[keep & (curve["variant"] != "grouped")]
+    tradeoff_plot(
+        plot,
+        args.out / "tradeoff.png",
+        title="Plain and ReCon-trained Muse.2, each redistributed by OT (validation)",
+    )
+    result = {
+        "work": str(args.work),
+        "day": args.day.isoformat(),
+        "machine": f"{platform.node()} {platform.processor() or platform.machine()}, "
+        f"{torch.get_num_threads()} torch threads",
+        "settings": vars(args) | {"out": str(args.out), "work": str(args.work)},
+        "training": training,
+        "policies": {k: dataclasses.asdict(p) for k, p in policies.items()},
+        "forward_ot": ot_reports,
+        "forward_seekers": int(len(next(iter(fwd_seekers.values())))),
+    }
+    (args.out / "result.json").write_text(json.dumps(result, indent=2, default=str))
+
+    cols = ["variant", "method", "epsilon", "alpha", "tau", "recall_at_10", "recall_at_100"]
+    cols += ["congestion_at_10", "coverage_at_100", "gini_at_100", "chosen"]
+    shown = curve[(curve["model"] == "muse2") | curve["chosen"]]
+    print("\n## Validation (held-out seekers; market over all validation seekers)\n")
+    print(shown[cols].to_markdown(index=False, floatfmt=".4f"))
+    print("\n## Forward window\n")
+    print(fwd.to_markdown(index=False, floatfmt=".4f"))
+    print("\n## Paired recall differences (applications)\n")
+    apps = pairs[pairs["relevance"] == "applications"]
+    print(apps.to_markdown(index=False, floatfmt=".4f"))
+    print("\n## Training seconds per epoch (median; batches only)\n")
+    for name, t in training.items():
+        ratio = t["train_seconds_per_epoch"] / training["muse2"]["train_seconds_per_epoch"]
+        print(
+            f"- {name}: {t['train_seconds_per_epoch']:.1f} s ({ratio:.2f}× plain), "
+            f"{t['epochs']} epochs, best {t['best_epoch']}"
+        )
+
+
+if __name__ == "__main__":
+    main()
