@@ -187,6 +187,37 @@ def validation_per_seeker(v, lists) -> dict:
     }
 
 
+def time_epochs(night, todo: list[Variant], epochs: int, out: Path, log) -> None:
+    """Seconds per training epoch (the batches only) of each variant, side by side: every
+    variant trains `epochs` epochs (no early stop), in turn, and the round is run twice; the
+    median epoch of both rounds is compared with plain Muse.2's."""
+    seconds = {v.name: [] for v in todo}
+    for round_ in range(2):
+        for v in todo:
+            fixed = dataclasses.replace(
+                v, cfg=dataclasses.replace(v.cfg, max_epochs=epochs, patience=epochs + 1)
+            )
+            _, t = train(night, fixed, None)
+            seconds[v.name] += t["train_seconds_per_epoch_all"]
+            log(f"round {round_ + 1} {v.name}: {t['train_seconds_per_epoch_all']}")
+    plain = float(np.median(seconds["muse2"]))
+    rows = [
+        {
+            "variant": name,
+            "median_epoch_s": float(np.median(s)),
+            "ratio_to_plain": float(np.median(s)) / plain,
+            "epochs_timed": len(s),
+        }
+        for name, s in seconds.items()
+    ]
+    frame = pd.DataFrame(rows)
+    out.mkdir(parents=True, exist_ok=True)
+    frame.to_csv(out / "epoch_seconds.csv", index=False)
+    shape = night.train_lists.ads.shape
+    print(f"\n## Seconds per epoch, {shape[0]} training lists x {shape[1]} candidates\n")
+    print(frame.to_markdown(index=False, floatfmt=".3f"))
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True)
@@ -197,6 +228,13 @@ def main() -> None:
     parser.add_argument("--tau", type=float, default=1.0)
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--no-control", action="store_true", help="skip the grouped λ = 0 run")
+    parser.add_argument(
+        "--timing",
+        type=int,
+        default=0,
+        metavar="EPOCHS",
+        help="only time training: each variant this many epochs, in turn, twice; no evaluation",
+    )
     parser.add_argument("--out", type=Path, required=True)
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -209,6 +247,8 @@ def main() -> None:
     todo = variants(args.weights, args.gradient, args.epsilon, args.tau, args.iterations)
     if args.no_control:
         todo = [v for v in todo if v.name != "grouped"]
+    if args.timing:
+        return time_epochs(night, todo, args.timing, args.out, log)
     models, training = {}, {}
     for v in todo:
         log(f"training {v.name}")

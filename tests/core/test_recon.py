@@ -212,3 +212,20 @@ def test_plan_loss_by_hand_and_unknown_gradient():
     assert float(plan_loss(s, p, edge)) == pytest.approx(by_hand, abs=1e-12)
     with pytest.raises(ValueError, match="gradient"):
         recon_loss(s, torch.tensor([[0, 1]]), torch.ones(2), ReconConfig(gradient="implicit"))
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+@pytest.mark.parametrize("gradient", ["unrolled", "fixed"])
+def test_the_term_on_a_gpu_equals_the_cpu(gradient):
+    """Training runs where pick_device() says, a GPU when there is one: the term (its plan in
+    float64 there too) gives the CPU's loss and gradient."""
+    scores, ads, capacity = sparse_batch(dtype=torch.float32)
+    cfg = ReconConfig(gradient=gradient)
+    out = []
+    for device in ("cpu", "cuda"):
+        s = scores.detach().to(device).clone().requires_grad_(True)
+        loss = recon_loss(s, ads.to(device), capacity.to(device), cfg)
+        loss.backward()
+        out.append((loss.item(), s.grad.cpu()))
+    assert out[1][0] == pytest.approx(out[0][0], rel=1e-6)
+    torch.testing.assert_close(out[1][1], out[0][1], rtol=1e-5, atol=1e-7)

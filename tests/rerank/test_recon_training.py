@@ -13,7 +13,7 @@ import torch
 
 from jobrec.data.settings import Settings
 from jobrec.rerank import competition
-from jobrec.rerank.training import Competition, batches, train_reranker
+from jobrec.rerank.training import Competition, batches, candidate_recall, train_reranker
 from jobrec.reranker_model import Lists, score_lists
 from tests.rerank.test_reranker import (
     CPU,
@@ -162,3 +162,26 @@ def test_the_term_spreads_a_contested_markets_top_lists():
     # two most shown ads' share of the slots, plain 0.81 / 0.81 / 0.97, λ = 5: 0.61 / 0.63 / 0.92
     (plain_ads, plain_share), (recon_ads, recon_share) = spread[0.0], spread[5.0]
     assert recon_ads >= plain_ads + 2 and recon_share < plain_share - 0.1, spread
+
+
+@pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
+def test_training_with_the_term_on_a_gpu(planted):
+    """pick_device() prefers a GPU: Muse.2 trains there with the term (capacities moved to the
+    device) and learns the planted feature as on the CPU."""
+    seeker_x, ad_x, train, valid, comp = planted
+    cuda = torch.device("cuda")
+    model, report = train_reranker(
+        seeker_x,
+        ad_x,
+        train,
+        valid,
+        planted_hires(train),
+        small("muse2", recon_weight=0.5),
+        cuda,
+        competition=comp,
+    )
+    assert report.device.startswith("cuda") and all(h["recon_loss"] > 0 for h in report.history)
+    test = planted_lists(np.arange(40), 30, seed=8)
+    x = (torch.as_tensor(seeker_x), torch.as_tensor(ad_x))
+    scores = score_lists(model.cpu(), *x, test.seeker, test.ads, test.cross, CPU)
+    assert candidate_recall(scores, test.applied, 5) > 0.5
