@@ -5,8 +5,8 @@ curve (issue 19).
         --weights 0.1 1 --out /work/bench/r19/recon-small
 
 `--work` is a night's working folder (`bench_night`'s layout: models/, warehouse/) whose
-partition `--day` has run, with a forward window in its raw data. From that night's shared inputs
-it trains, each from scratch with the night's configuration:
+partition `--day` has run (its forward window, when the raw data holds one, is scored too). From
+that night's shared inputs it trains, each from scratch with the night's configuration:
   `muse2`          plain Muse.2 (random batches), the reference;
   `grouped`        λ = 0 with the ReCon batches (seekers of one desired occupation and department
                    together): the batches' own effect;
@@ -218,6 +218,57 @@ def time_epochs(night, todo: list[Variant], epochs: int, out: Path, log) -> None
     print(frame.to_markdown(index=False, floatfmt=".3f"))
 
 
+def forward_window(con, day, night, models, policies, log):
+    """Tonight's lists of every seeker by each model, its own top 100 and redistributed with
+    the policy chosen on validation: the forward rows, per-seeker recalls, the solves."""
+    forward = market_splits(night.market)[1]
+    start = time.perf_counter()
+    seekers, tops = tonight_top(con, day, night, models)
+    log(f"tonight's lists of {len(seekers)} seekers scored in {time.perf_counter() - start:.0f} s")
+    order = np.argsort(seekers)
+    seekers = seekers[order]
+    active = night.market.active_ads()
+    positions = night.market.ads["positions"].to_numpy(np.float64)
+    lists_by_method, ot_reports = {}, {}
+    for name in models:
+        ads, scores = (x[order] for x in tops[name])
+        inst = Instance(seekers, ads, np.where(ads >= 0, scores, -np.inf), positions)
+        out, spread = lists_for_tonight(inst, policies[name], active)
+        lists_by_method[f"{name} | own"] = ads[:, :100]
+        lists_by_method[f"{name} | +ot"] = out.lists
+        ot_reports[name] = {**out.solution.report(), "spread_helps": spread.helps}
+        log(f"{name}: tonight redistributed, {out.solution.iterations} iterations")
+    rows, per_seeker = forward_rows(lists_by_method, seekers, forward, active)
+    return pd.DataFrame(rows), per_seeker, ot_reports
+
+
+def paired_rows(names, val_seekers, fwd_seekers) -> pd.DataFrame:
+    """Each variant's lists (own, +ot) against plain Muse.2's (own, +ot): the mean paired
+    difference of per-seeker recall and its standard error, validation and forward."""
+    rows = []
+    for name in names:
+        for which in ("own", "+ot"):
+            for ref in ("own", "+ot"):
+                for rel in ("applications", "hires"):
+                    for k in KS:
+                        row = {
+                            "variant": name,
+                            "lists": which,
+                            "against": f"muse2 {ref}",
+                            "relevance": rel,
+                            "k": k,
+                        }
+                        a = val_seekers[(name, which)][(rel, k)]
+                        b = val_seekers[("muse2", ref)][(rel, k)]
+                        row["validation_diff"], row["validation_se"] = paired_difference(a, b)
+                        if fwd_seekers is not None:
+                            a = fwd_seekers[(f"{name} | {which}", rel, k)]
+                            b = fwd_seekers[(f"muse2 | {ref}", rel, k)]
+                            row["forward_diff"], row["forward_se"] = paired_difference(a, b)
+                        rows.append(row)
+    return pd.DataFrame(rows)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True)
@@ -264,66 +315,20 @@ def main() -> None:
         curves.append(curve)
         policies[v.name] = policy
         val_seekers[(v.name, "own")] = validation_per_seeker(vi, vi.instance.ads[:, :100])
-        val_seekers[(v.name, "ot")] = validation_per_seeker(vi, chosen.lists)
+        val_seekers[(v.name, "+ot")] = validation_per_seeker(vi, chosen.lists)
     curve = pd.concat(curves, ignore_index=True)
     curve.to_csv(args.out / "curve.csv", index=False)
 
     # forward: tonight's lists of every seeker, redistributed with the policy chosen above
-    con = duckdb.connect(str(args.work / "warehouse" / "jobrec.duckdb"), read_only=True)
     all_splits = market_splits(night.market)
-    if len(all_splits) < 2:
-        raise SystemExit(f"{args.day}: the raw data holds no forward window")
-    forward = all_splits[1]
-    start = time.perf_counter()
-    seekers, tops = tonight_top(con, args.day, night, models)
-    log(f"tonight's lists of {len(seekers)} seekers scored in {time.perf_counter() - start:.0f} s")
-    order = np.argsort(seekers)
-    seekers = seekers[order]
-    active = night.market.active_ads()
-    positions = night.market.ads["positions"].to_numpy(np.float64)
-    lists_by_method, ot_reports = {}, {}
-    for v in todo:
-        ads, scores = (x[order] for x in tops[v.name])
-        inst = Instance(seekers, ads, np.where(ads >= 0, scores, -np.inf), positions)
-        out, spread = lists_for_tonight(inst, policies[v.name], active)
-        lists_by_method[f"{v.name} | own"] = ads[:, :100]
-        lists_by_method[f"{v.name} | +ot"] = out.lists
-        ot_reports[v.name] = {**out.solution.report(), "spread_helps": spread.helps}
-    rows, fwd_seekers = forward_rows(lists_by_method, seekers, forward, active)
-    fwd = pd.DataFrame(rows)
-    fwd.to_csv(args.out / "forward.csv", index=False)
-
-    # paired differences against plain Muse.2 (its own lists and its redistributed ones)
-    pairs = []
-    for v in todo:
-        for which in ("own", "ot"):
-            for ref in ("own", "ot"):
-                for rel in ("applications", "hires"):
-                    for k in KS:
-                        d_val, se_val = paired_difference(
-                            val_seekers[(v.name, which)][(rel, k)],
-                            val_seekers[("muse2", ref)][(rel, k)],
-                        )
-                        tag = "+ot" if which == "ot" else "own"
-                        ref_tag = "+ot" if ref == "ot" else "own"
-                        d_fwd, se_fwd = paired_difference(
-                            fwd_seekers[(f"{v.name} | {tag}", rel, k)],
-                            fwd_seekers[(f"muse2 | {ref_tag}", rel, k)],
-                        )
-                        pairs.append(
-                            {
-                                "variant": v.name,
-                                "lists": tag,
-                                "against": f"muse2 {ref_tag}",
-                                "relevance": rel,
-                                "k": k,
-                                "validation_diff": d_val,
-                                "validation_se": se_val,
-                                "forward_diff": d_fwd,
-                                "forward_se": se_fwd,
-                            }
-                        )
-    pairs = pd.DataFrame(pairs)
+    fwd, fwd_seekers, ot_reports = None, None, {}
+    if len(all_splits) > 1:
+        con = duckdb.connect(str(args.work / "warehouse" / "jobrec.duckdb"), read_only=True)
+        fwd, fwd_seekers, ot_reports = forward_window(con, args.day, night, models, policies, log)
+        fwd.to_csv(args.out / "forward.csv", index=False)
+    else:
+        log(f"{args.day}: the raw data holds no forward window; validation only")
+    pairs = paired_rows([v.name for v in todo], val_seekers, fwd_seekers)
     pairs.to_csv(args.out / "pairs.csv", index=False)
     # one line per (method, τ) at α = 0 (the plan alone), each model's own point and its
     # chosen point; the grouped control is left out (it is the batches' own effect)
@@ -343,7 +348,7 @@ def main() -> None:
         "training": training,
         "policies": {k: dataclasses.asdict(p) for k, p in policies.items()},
         "forward_ot": ot_reports,
-        "forward_seekers": int(len(next(iter(fwd_seekers.values())))),
+        "forward_seekers": int(len(next(iter(fwd_seekers.values())))) if fwd_seekers else 0,
     }
     (args.out / "result.json").write_text(json.dumps(result, indent=2, default=str))
 
@@ -352,8 +357,9 @@ def main() -> None:
     shown = curve[(curve["model"] == "muse2") | curve["chosen"]]
     print("\n## Validation (held-out seekers; market over all validation seekers)\n")
     print(shown[cols].to_markdown(index=False, floatfmt=".4f"))
-    print("\n## Forward window\n")
-    print(fwd.to_markdown(index=False, floatfmt=".4f"))
+    if fwd is not None:
+        print("\n## Forward window\n")
+        print(fwd.to_markdown(index=False, floatfmt=".4f"))
     print("\n## Paired recall differences (applications)\n")
     apps = pairs[pairs["relevance"] == "applications"]
     print(apps.to_markdown(index=False, floatfmt=".4f"))
