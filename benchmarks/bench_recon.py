@@ -78,20 +78,23 @@ class Variant:
     grouped: bool
 
 
-def variants(weights, gradients, epsilon, tau, iterations) -> list[Variant]:
+def variants(weights, gradients, epsilon, tau, iterations, offsets=(True,)) -> list[Variant]:
     base = RerankConfig(kind="muse2", seed=SETTINGS.seed)
     out = [Variant("muse2", base, False), Variant("grouped", base, True)]
-    for gradient in gradients:
-        for weight in weights:
-            cfg = dataclasses.replace(
-                base,
-                recon_weight=weight,
-                recon_epsilon=epsilon,
-                recon_tau=tau,
-                recon_iterations=iterations,
-                recon_gradient=gradient,
-            )
-            out.append(Variant(f"recon λ={weight:g} {gradient}", cfg, True))
+    for offset in offsets:
+        for gradient in gradients:
+            for weight in weights:
+                cfg = dataclasses.replace(
+                    base,
+                    recon_weight=weight,
+                    recon_epsilon=epsilon,
+                    recon_tau=tau,
+                    recon_iterations=iterations,
+                    recon_gradient=gradient,
+                    recon_offset=offset,
+                )
+                name = f"recon λ={weight:g} {gradient}" + ("" if offset else " no-offset")
+                out.append(Variant(name, cfg, True))
     return out
 
 
@@ -275,6 +278,13 @@ def main() -> None:
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--weights", type=float, nargs="+", default=[0.1, 1.0])
     parser.add_argument("--gradient", nargs="+", default=["unrolled"])
+    parser.add_argument(
+        "--offset",
+        nargs="+",
+        choices=["on", "off"],
+        default=["on"],
+        help="the term's learned level β (off: the ablation without it)",
+    )
     parser.add_argument("--epsilon", type=float, default=1.0)
     parser.add_argument("--tau", type=float, default=1.0)
     parser.add_argument("--iterations", type=int, default=10)
@@ -295,7 +305,8 @@ def main() -> None:
         print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
     night = load_night_inputs(models_dir, args.day)
-    todo = variants(args.weights, args.gradient, args.epsilon, args.tau, args.iterations)
+    offsets = tuple(o == "on" for o in args.offset)
+    todo = variants(args.weights, args.gradient, args.epsilon, args.tau, args.iterations, offsets)
     if args.no_control:
         todo = [v for v in todo if v.name != "grouped"]
     if args.timing:

@@ -142,7 +142,11 @@ def plan_loss(scores: torch.Tensor, plan: torch.Tensor, edge: torch.Tensor) -> t
 
 
 def recon_loss(
-    scores: torch.Tensor, ads: torch.Tensor, capacity: torch.Tensor, cfg: ReconConfig
+    scores: torch.Tensor,
+    ads: torch.Tensor,
+    capacity: torch.Tensor,
+    cfg: ReconConfig,
+    offset: torch.Tensor | None = None,
 ) -> torch.Tensor:
     """ReCon's L_OT of a batch of candidate lists (not multiplied by `cfg.weight`: the caller
     adds λ · this).
@@ -162,6 +166,10 @@ def recon_loss(
         the night's candidate ads); positive for every ad on a list.
     cfg : ReconConfig
         ε, τ, the iterations and the gradient's treatment of the plan.
+    offset : scalar tensor, optional
+        β in p = sigmoid(s + β): the term's own level (a ranking score's level is arbitrary);
+        the plan does not depend on it (a constant shift of every cost), the cross-entropy
+        does. Default 0.
 
     Returns
     -------
@@ -181,6 +189,8 @@ def recon_loss(
         return scores.new_zeros(())
     keep = rows.nonzero().squeeze(1)  # index_select: no boolean indexing in the backward
     s, ads = scores.index_select(0, keep), ads.index_select(0, keep)
+    if offset is not None:
+        s = s + offset
     edge = ads >= 0
     used, inverse = torch.unique(ads[edge], return_inverse=True)
     cols = torch.full_like(ads, -1)

@@ -56,6 +56,7 @@ class RerankConfig:
     recon_tau: float = 1.0  # the price of an ad's capacity (math.inf: balanced)
     recon_iterations: int = 10  # Sinkhorn iterations unrolled a batch
     recon_gradient: str = "unrolled"  # or "fixed": the plan held as a target
+    recon_offset: bool = True  # p = sigmoid(score + β), β learned (False: β = 0, an ablation)
 
 
 class Reranker(nn.Module):

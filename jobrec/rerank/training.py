@@ -8,6 +8,7 @@ early stopping on Recall@100 and gives the rerank stage's validation metrics.
 from __future__ import annotations
 
 import dataclasses
+import math
 import time
 
 import numpy as np
@@ -225,7 +226,14 @@ def train_reranker(
     rng = np.random.default_rng(cfg.seed)
     gen = torch.Generator(device=device).manual_seed(cfg.seed)
     model = Reranker(seeker_x.shape[1], ad_x.shape[1], cfg).to(device)
-    opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate)
+    params = list(model.parameters())
+    offset = None
+    if capacity is not None and cfg.recon_offset:
+        # the term's p = sigmoid(score + β): a learned level (ReCon's model has its global bias),
+        # since a listwise score has none; from p ≈ 1/K, the plan's mass of an even row
+        offset = nn.Parameter(torch.tensor(-math.log(train.ads.shape[1]), device=device))
+        params.append(offset)
+    opt = torch.optim.Adam(params, lr=cfg.learning_rate)
     sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
     sx_dev, ax_dev = sx.to(device), ax.to(device)
     has_positive = np.flatnonzero(train.applied.any(1) | train.hired.any(1))
@@ -256,7 +264,7 @@ def train_reranker(
             final = model.final(logits)
             loss = _list_loss(cfg, final, combined, valid_mask, gen)
             if capacity is not None:
-                term = recon_loss(final, ads, capacity, recon)
+                term = recon_loss(final, ads, capacity, recon, offset)
                 loss = loss + recon.weight * term
                 congestion += term.item()
             if model.heads == 2:
@@ -286,6 +294,7 @@ def train_reranker(
                 "epoch": epoch,
                 "loss": total / max(steps, 1),
                 "recon_loss": congestion / max(steps, 1),
+                "recon_offset": float(offset.detach()) if offset is not None else 0.0,
                 "validation_recall": recall,
                 "validation_recall_at_10": at_10,
             }

@@ -229,3 +229,19 @@ def test_the_term_on_a_gpu_equals_the_cpu(gradient):
         out.append((loss.item(), s.grad.cpu()))
     assert out[1][0] == pytest.approx(out[0][0], rel=1e-6)
     torch.testing.assert_close(out[1][1], out[0][1], rtol=1e-5, atol=1e-7)
+
+
+def test_the_offset_moves_the_cross_entropy_not_the_plan():
+    """p = sigmoid(s + β): the loss with β is the loss of the shifted scores, and with the plan
+    held fixed d loss / d β = Σ_e (sigmoid(s_e + β) - P_e) / rows."""
+    scores, ads, capacity = sparse_batch()
+    cfg = ReconConfig(gradient="fixed")
+    beta = torch.tensor(-2.0, dtype=F64, requires_grad=True)
+    loss = recon_loss(scores, ads, capacity, cfg, beta)
+    assert float(loss) == pytest.approx(float(recon_loss(scores - 2.0, ads, capacity, cfg)))
+    loss.backward()
+    edge = ads >= 0
+    plan = batch_plan_of(scores, ads, capacity, cfg)  # the plan of the unshifted scores
+    torch.testing.assert_close(plan, batch_plan_of(scores - 2.0, ads, capacity, cfg))
+    expected = (torch.sigmoid(scores[edge] - 2.0) - plan[edge]).sum() / len(ads)
+    assert float(beta.grad) == pytest.approx(float(expected), abs=1e-12)
