@@ -48,6 +48,7 @@ from jobrec.evaluation.offline import splits as market_splits
 from jobrec.redistribution import (
     Instance,
     lists_for_tonight,
+    redistribute,
     tradeoff,
     tradeoff_plot,
     validation_instance,
@@ -221,9 +222,10 @@ def time_epochs(night, todo: list[Variant], epochs: int, out: Path, log) -> None
     print(frame.to_markdown(index=False, floatfmt=".3f"))
 
 
-def forward_window(con, day, night, models, policies, log):
+def forward_window(con, day, night, models, policies, log, grid=()):
     """Tonight's lists of every seeker by each model, its own top 100 and redistributed with
-    the policy chosen on validation: the forward rows, per-seeker recalls, the solves."""
+    the policy chosen on validation, and plain Muse.2's redistributed at each (τ, ε, α) of
+    `grid` too (its forward curve): the forward rows, per-seeker recalls, the solves."""
     forward = market_splits(night.market)[1]
     start = time.perf_counter()
     seekers, tops = tonight_top(con, day, night, models)
@@ -241,8 +243,45 @@ def forward_window(con, day, night, models, policies, log):
         lists_by_method[f"{name} | +ot"] = out.lists
         ot_reports[name] = {**out.solution.report(), "spread_helps": spread.helps}
         log(f"{name}: tonight redistributed, {out.solution.iterations} iterations")
+        if name != "muse2":
+            continue
+        solved = {}  # (τ, ε) -> its solve: the α values rank the same plan
+        for tau, eps, alpha in grid:
+            policy = dataclasses.replace(
+                policies[name], epsilon=eps, alpha=alpha, tau=tau, qualified=True
+            )
+            point = redistribute(inst, policy, solution=solved.get((tau, eps)))
+            solved[(tau, eps)] = point.solution
+            lists_by_method[f"muse2 | +ot τ={tau:g} ε={eps:g} α={alpha:g}"] = point.lists
+        if grid:
+            log(f"muse2: tonight redistributed at {len(grid)} more grid points")
     rows, per_seeker = forward_rows(lists_by_method, seekers, forward, active)
     return pd.DataFrame(rows), per_seeker, ot_reports
+
+
+def matched_points(fwd: pd.DataFrame, per_seeker: dict, names) -> pd.DataFrame:
+    """For each model's own lists, the plain Muse.2 + OT point of the forward grid with at least
+    its Recall@100 (applications) and the lowest Gini@100: both points' spread, and the recall
+    difference (own − OT point) paired over seekers."""
+    grid = fwd[fwd["method"].str.startswith("muse2 | +ot")]
+    rows = []
+    for name in names:
+        own = fwd[fwd["method"] == f"{name} | own"].iloc[0]
+        ok = grid[grid["applications_recall_at_100"] >= own["applications_recall_at_100"]]
+        if ok.empty:
+            continue
+        point = ok.sort_values("gini_at_100").iloc[0]
+        row = {"model": name, "ot_point": point["method"].removeprefix("muse2 | +ot ")}
+        for k in KS:
+            diff, se = paired_difference(
+                per_seeker[(own["method"], "applications", k)],
+                per_seeker[(point["method"], "applications", k)],
+            )
+            row[f"recall_at_{k}_own_minus_ot"], row[f"se_{k}"] = diff, se
+        for m in ("gini_at_100", "congestion_at_10", "congestion_at_100"):
+            row[f"{m}_own"], row[f"{m}_ot"] = own[m], point[m]
+        rows.append(row)
+    return pd.DataFrame(rows)
 
 
 def paired_rows(names, val_seekers, fwd_seekers) -> pd.DataFrame:
@@ -290,6 +329,12 @@ def main() -> None:
     parser.add_argument("--iterations", type=int, default=10)
     parser.add_argument("--no-control", action="store_true", help="skip the grouped λ = 0 run")
     parser.add_argument(
+        "--forward-alpha",
+        type=float,
+        default=None,
+        help="also score plain Muse.2 + OT forward at every (τ, ε) of the grid with this α",
+    )
+    parser.add_argument(
         "--timing",
         type=int,
         default=0,
@@ -335,12 +380,24 @@ def main() -> None:
     fwd, fwd_seekers, ot_reports = None, None, {}
     if len(all_splits) > 1:
         con = duckdb.connect(str(args.work / "warehouse" / "jobrec.duckdb"), read_only=True)
-        fwd, fwd_seekers, ot_reports = forward_window(con, args.day, night, models, policies, log)
+        grid = []
+        if args.forward_alpha is not None:
+            ot = curve[(curve["variant"] == "muse2") & (curve["model"] == "ot")]
+            ot = ot[ot["alpha"] == args.forward_alpha]
+            grid = [(r.tau, r.epsilon, r.alpha) for r in ot.itertuples()]
+        fwd, fwd_seekers, ot_reports = forward_window(
+            con, args.day, night, models, policies, log, grid
+        )
         fwd.to_csv(args.out / "forward.csv", index=False)
     else:
         log(f"{args.day}: the raw data holds no forward window; validation only")
     pairs = paired_rows([v.name for v in todo], val_seekers, fwd_seekers)
     pairs.to_csv(args.out / "pairs.csv", index=False)
+    if fwd is not None and args.forward_alpha is not None:
+        frontier = matched_points(fwd, fwd_seekers, [v.name for v in todo if v.name != "muse2"])
+        frontier.to_csv(args.out / "frontier.csv", index=False)
+        print("\n## Forward: each model's own lists against plain Muse.2 + OT at as much recall\n")
+        print(frontier.to_markdown(index=False, floatfmt=".4f"))
     # one line per (method, τ) at α = 0 (the plan alone), each model's own point and its
     # chosen point; the grouped control is left out (it is the batches' own effect)
     keep = (curve["model"] == "muse2") | (curve["alpha"] == 0.0) | curve["chosen"]
