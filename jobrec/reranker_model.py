@@ -57,6 +57,7 @@ class RerankConfig:
     recon_iterations: int = 10  # Sinkhorn iterations unrolled a batch
     recon_gradient: str = "unrolled"  # or "fixed": the plan held as a target
     recon_offset: bool = True  # p = sigmoid(score + β), β learned (False: β = 0, an ablation)
+    recon_edges: int = 300  # each list's top edges the term sees (0: all its candidates)
 
 
 class Reranker(nn.Module):

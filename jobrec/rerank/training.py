@@ -52,7 +52,12 @@ class Competition:
 def recon_settings(cfg: RerankConfig) -> ReconConfig:
     """The ReCon term's settings of a reranker configuration."""
     return ReconConfig(
-        cfg.recon_weight, cfg.recon_epsilon, cfg.recon_tau, cfg.recon_iterations, cfg.recon_gradient
+        cfg.recon_weight,
+        cfg.recon_epsilon,
+        cfg.recon_tau,
+        cfg.recon_iterations,
+        cfg.recon_gradient,
+        cfg.recon_edges,
     )
 
 

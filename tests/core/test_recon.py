@@ -245,3 +245,18 @@ def test_the_offset_moves_the_cross_entropy_not_the_plan():
     torch.testing.assert_close(plan, batch_plan_of(scores - 2.0, ads, capacity, cfg))
     expected = (torch.sigmoid(scores[edge] - 2.0) - plan[edge]).sum() / len(ads)
     assert float(beta.grad) == pytest.approx(float(expected), abs=1e-12)
+
+
+def test_a_list_keeps_its_top_edges_by_score():
+    """With `edges` = 2 the term is the term of each list's two best candidates (a list with
+    fewer keeps what it has), and the others get no gradient."""
+    scores, ads, capacity = sparse_batch()
+    s = scores.clone().requires_grad_(True)
+    loss = recon_loss(s, ads, capacity, ReconConfig(edges=2))
+    loss.backward()
+    ranked = torch.where(ads >= 0, scores, -math.inf)
+    top = torch.topk(ranked, 2, dim=1).indices
+    by_hand = recon_loss(scores.gather(1, top), ads.gather(1, top), capacity, ReconConfig(edges=0))
+    assert float(loss) == pytest.approx(float(by_hand), abs=1e-12)
+    outside = torch.ones_like(ads, dtype=torch.bool).scatter(1, top, False)
+    assert (s.grad[outside] == 0).all() and (s.grad.gather(1, top) != 0).all()
