@@ -271,7 +271,8 @@ def matched_points(fwd: pd.DataFrame, per_seeker: dict, names) -> pd.DataFrame:
         if ok.empty:
             continue
         point = ok.sort_values("gini_at_100").iloc[0]
-        row = {"model": name, "ot_point": point["method"].removeprefix("muse2 | +ot ")}
+        label = point["method"].removeprefix("muse2 | +ot").strip() or "the chosen point"
+        row = {"model": name, "ot_point": label}
         for k in KS:
             diff, se = paired_difference(
                 per_seeker[(own["method"], "applications", k)],

@@ -65,7 +65,8 @@ def _ad_lse(values: torch.Tensor, cols: torch.Tensor, n_ads: int) -> torch.Tenso
     safe_top = torch.where(torch.isfinite(top), top, torch.zeros_like(top))
     total = torch.zeros(n_ads, dtype=values.dtype, device=values.device)
     total = total.index_add(0, cols, torch.exp(values - safe_top.index_select(0, cols)))
-    return torch.where(total > 0, torch.log(total.clamp(min=1e-300)) + safe_top, top)
+    tiny = torch.finfo(total.dtype).tiny  # the log of a no-edge ad is never used
+    return torch.where(total > 0, torch.log(total.clamp(min=tiny)) + safe_top, top)
 
 
 def batch_plan(

@@ -45,7 +45,7 @@ SECTIONS = {
         "round(congestion_at_100, 4) AS congestion_at_100, "
         "round(coverage_at_100, 4) AS coverage_at_100, round(gini_at_100, 4) AS gini_at_100, "
         "chosen FROM metrics.ot_tradeoff WHERE run_date = ? AND (model = 'muse2' OR chosen) "
-        "ORDER BY model DESC",
+        "ORDER BY model <> 'muse2'",
     ),
     "thresholds": (
         "Thresholds per segment (greedy search, the grid as reference; a tuned greedy triple "
