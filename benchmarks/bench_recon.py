@@ -99,8 +99,7 @@ def variants(weights, gradients, epsilon, tau, iterations, offsets=(True,)) -> l
     return out
 
 
-def train(night, v: Variant, log) -> tuple[torch.nn.Module, dict]:
-    hires = hire_pairs(night.market, night.train_entities, night.market.train_end)
+def train(night, hires, v: Variant, log) -> tuple[torch.nn.Module, dict]:
     comp = competition(night.market, night.train_lists) if v.grouped else None
     model, report = train_reranker(
         night.inputs.seekers,
@@ -191,7 +190,7 @@ def validation_per_seeker(v, lists) -> dict:
     }
 
 
-def time_epochs(night, todo: list[Variant], epochs: int, out: Path, log) -> None:
+def time_epochs(night, hires, todo: list[Variant], epochs: int, out: Path, log) -> None:
     """Seconds per training epoch (the batches only) of each variant, side by side: every
     variant trains `epochs` epochs (no early stop), in turn, and the round is run twice; the
     median epoch of both rounds is compared with plain Muse.2's."""
@@ -201,7 +200,7 @@ def time_epochs(night, todo: list[Variant], epochs: int, out: Path, log) -> None
             fixed = dataclasses.replace(
                 v, cfg=dataclasses.replace(v.cfg, max_epochs=epochs, patience=epochs + 1)
             )
-            _, t = train(night, fixed, None)
+            _, t = train(night, hires, fixed, None)
             seconds[v.name] += t["train_seconds_per_epoch_all"]
             log(f"round {round_ + 1} {v.name}: {t['train_seconds_per_epoch_all']}")
     plain = float(np.median(seconds["muse2"]))
@@ -351,16 +350,17 @@ def main() -> None:
         print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
 
     night = load_night_inputs(models_dir, args.day)
+    hires = hire_pairs(night.market, night.train_entities, night.market.train_end)
     offsets = tuple(o == "on" for o in args.offset)
     todo = variants(args.weights, args.gradient, args.epsilon, args.tau, args.iterations, offsets)
     if args.no_control:
         todo = [v for v in todo if v.name != "grouped"]
     if args.timing:
-        return time_epochs(night, todo, args.timing, args.out, log)
+        return time_epochs(night, hires, todo, args.timing, args.out, log)
     models, training = {}, {}
     for v in todo:
         log(f"training {v.name}")
-        models[v.name], training[v.name] = train(night, v, log)
+        models[v.name], training[v.name] = train(night, hires, v, log)
         log(f"{v.name}: {training[v.name]}")
 
     # validation: each model's own curve and chosen policy, as the redistribution stage does

@@ -10,7 +10,7 @@ import shutil
 import duckdb
 
 from jobrec import redistribution, rerank, retrieval, send
-from jobrec.data import table_docs, warehouse
+from jobrec.data import model_store, table_docs, warehouse
 from jobrec.data.run_stats import build_counts
 from tests.chain.rewrite_future import rewrite_future
 from tests.conftest import TINY_DAY, TINY_END, make_settings, partition_rows, run_day
@@ -409,39 +409,32 @@ def _check_reranked_check_can_fail(db, tmp_path):
     }
 
 
-def _check_recon_option(settings, tmp_path):
-    """With the ReCon term on (JOBREC_RECON_WEIGHT), Muse.2 and everything after it run green on
-    copies of the night: Muse.2 trains with the term, and the trade-off curve records the
-    method (recon, recon+ot) and its λ; the night without it recorded muse2 / muse2+ot."""
-    from dagster import AssetKey, AssetSelection
-
-    from orchestration.definitions import ALL_ASSETS
-
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        plain = con.execute(
+def _tradeoff_methods(db) -> list[tuple]:
+    with duckdb.connect(str(db), read_only=True) as con:
+        return con.execute(
             "SELECT DISTINCT model, method, recon_weight FROM metrics.ot_tradeoff "
             "WHERE run_date = ? ORDER BY ALL",
             [TINY_DAY],
         ).fetchall()
-    assert plain == [("muse2", "muse2", 0.0), ("ot", "muse2+ot", 0.0)]
-    root = tmp_path / "recon"
-    shutil.copytree(settings.models_dir, root / "models")
-    (root / "warehouse").mkdir(parents=True)
-    shutil.copy(settings.warehouse, root / "warehouse" / "jobrec.duckdb")
-    on = dataclasses.replace(
-        settings,
-        warehouse=root / "warehouse" / "jobrec.duckdb",
-        models_dir=root / "models",
-        published=root / "published" / "jobrec.duckdb",
-        reports_dir=root / "reports",
-        outbox_dir=root / "outbox",
-        alerts_dir=root / "alerts",
-        recon_weight=0.5,
-    )
-    from dagster import materialize
+
+
+def _check_recon_option(settings, tmp_path):
+    """With the ReCon term on (JOBREC_RECON_WEIGHT), Muse.2 and everything after it run green on
+    copies of the night: Muse.2 trains with the term, and the trade-off curve records the
+    method (recon, recon+ot) and its λ; the night without it recorded muse2 / muse2+ot."""
+    from dagster import AssetKey, AssetSelection, materialize
 
     from assets.resources import build_resources
+    from orchestration.definitions import ALL_ASSETS
 
+    assert _tradeoff_methods(settings.warehouse) == [
+        ("muse2", "muse2", 0.0),
+        ("ot", "muse2+ot", 0.0),
+    ]
+    on = make_settings(tmp_path / "recon", settings.raw_dir, recon_weight=0.5)
+    shutil.copytree(settings.models_dir, on.models_dir)
+    on.warehouse.parent.mkdir(parents=True)
+    shutil.copy(settings.warehouse, on.warehouse)
     result = materialize(
         ALL_ASSETS,
         selection=AssetSelection.assets(AssetKey(["models", "muse2"])).downstream(),
@@ -449,17 +442,10 @@ def _check_recon_option(settings, tmp_path):
         resources=build_resources(on),
     )
     assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
-    report = json.loads(
-        (on.models_dir / TINY_DAY.isoformat() / "muse2" / "training.json").read_text()
-    )
+    folder = model_store.model_dir(on.models_dir, TINY_DAY, "muse2")
+    report = json.loads((folder / "training.json").read_text())
     assert all(h["recon_loss"] > 0 for h in report["history"])
-    with duckdb.connect(str(on.warehouse), read_only=True) as con:
-        tradeoff = con.execute(
-            "SELECT DISTINCT model, method, recon_weight FROM metrics.ot_tradeoff "
-            "WHERE run_date = ? ORDER BY ALL",
-            [TINY_DAY],
-        ).fetchall()
-    assert tradeoff == [("muse2", "recon", 0.5), ("ot", "recon+ot", 0.5)]
+    assert _tradeoff_methods(on.warehouse) == [("muse2", "recon", 0.5), ("ot", "recon+ot", 0.5)]
 
 
 def _check_market_rows(db, day):
