@@ -147,6 +147,12 @@ def tonight_top(con, day, night, models: dict, block: int = 2000):
     return seekers, {n: (np.vstack(a), np.vstack(s)) for n, (a, s) in out.items()}
 
 
+def in_universe(lists: np.ndarray, universe: np.ndarray) -> np.ndarray:
+    """Lists of market ad rows (-1 padded) as positions in `universe` (the metrics' input)."""
+    flat = universe_positions(universe, lists.reshape(-1)).reshape(lists.shape)
+    return np.where(lists >= 0, flat, -1)
+
+
 def forward_rows(lists_by_method, seekers, forward, active) -> tuple[list[dict], dict]:
     """Forward Recall@10/100 (applications, hires) over the evaluated forward seekers with a
     list, and market metrics over every seeker; per-seeker recalls for the paired tests."""
@@ -154,21 +160,14 @@ def forward_rows(lists_by_method, seekers, forward, active) -> tuple[list[dict],
     at = np.searchsorted(seekers, who)
     rows, per_seeker = [], {}
     for method, lists in lists_by_method.items():
-        pos = np.where(
-            lists >= 0,
-            universe_positions(forward.universe, lists.reshape(-1)).reshape(lists.shape),
-            -1,
-        )
+        pos = in_universe(lists, forward.universe)
         row = {"method": method}
         for relevance in ("applications", "hires"):
             for k in KS:
                 r = per_seeker_recall(pos[at], forward, who, k, relevance)
                 per_seeker[(method, relevance, k)] = r
                 row[f"{relevance}_recall_at_{k}"] = float(r.mean()) if len(r) else float("nan")
-        act = np.where(
-            lists >= 0, universe_positions(active, lists.reshape(-1)).reshape(lists.shape), -1
-        )
-        for m in market_metrics(act, len(active), KS):
+        for m in market_metrics(in_universe(lists, active), len(active), KS):
             row[f"congestion_at_{m.k}"] = m.congestion
             row[f"coverage_at_{m.k}"] = m.coverage
             row[f"gini_at_{m.k}"] = m.gini
@@ -177,11 +176,7 @@ def forward_rows(lists_by_method, seekers, forward, active) -> tuple[list[dict],
 
 
 def validation_per_seeker(v, lists) -> dict:
-    pos = np.where(
-        lists >= 0,
-        universe_positions(v.split.universe, lists.reshape(-1)).reshape(lists.shape),
-        -1,
-    )
+    pos = in_universe(lists, v.split.universe)
     held = v.held
     return {
         (rel, k): per_seeker_recall(pos[held], v.split, v.instance.seekers[held], k, rel)
