@@ -10,13 +10,18 @@ Columns (CROSS_COLUMNS), all scaled to about unit range:
   occupation_none, skill_overlap, skill_jaccard, log_wage_ratio, experience_gap_10y,
   education_gap, contract_match, hours_35h, muse0_cosine, muse0_log_rank, ad_age_30d,
   ad_log_popularity, ad_fresh_3d, ad_fresh_10d, ad_applications_per_day, history_code_share,
-  history_domain_share
+  history_domain_share, distance_over_mobility, distance_over_mobility_sq, wage_cut,
+  employer_applications_per_ad
 
 The last five (issue 17) give a model whose pair term is linear in them what trees find by
 splitting: an ad's freshness as exp(-age / 3 days) and exp(-age / 10 days) (applications
 concentrate in an ad's first days), its early response (applications per day online), and how
 much of the seeker's own past applications went to the ad's occupation code and domain (a
-career changer's target shows there, not in the profile).
+career changer's target shows there, not in the profile). The last four (issue 17, second step)
+give the pair term the shapes a seeker's choice has: distance in units of the seeker's own
+mobility and its square (a Gaussian tolerance is linear in the square), the wage cut apart from
+the raise (a cut costs more than a raise gains), and how many applications the employer's other
+ads drew (an employer's appeal is shared by its ads, a fresh ad has no record of its own).
 """
 
 from __future__ import annotations
@@ -54,7 +59,12 @@ CROSS_COLUMNS = (
     "ad_applications_per_day",
     "history_code_share",
     "history_domain_share",
+    "distance_over_mobility",
+    "distance_over_mobility_sq",
+    "wage_cut",
+    "employer_applications_per_ad",
 )
+MOBILITY_CAP = 5.0  # distance / mobility beyond this reads as "far": no seeker goes there
 MUSE0_COLUMNS = (CROSS_COLUMNS.index("muse0_cosine"), CROSS_COLUMNS.index("muse0_log_rank"))
 
 
@@ -76,6 +86,7 @@ class EntitySide:
     hours: np.ndarray  # ads only
     posted_day: np.ndarray  # ads only: days since the epoch
     popularity: np.ndarray  # ads only: applications before the list date
+    employer_popularity: np.ndarray  # ads only: applications per other ad of the employer
 
 
 @dataclasses.dataclass
@@ -172,6 +183,9 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
                 else np.zeros(len(frame), np.int64)
             ),
             popularity=popularity if is_ads else zeros,
+            employer_popularity=(
+                _employer_popularity(frame, popularity, day_number) if is_ads else zeros
+            ),
         )
 
     seekers = side(
@@ -193,6 +207,21 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
         is_ads=True,
     )
     return Entities(seekers, ads, day_number, _history(before, ads, len(s), codes, domains))
+
+
+def _employer_popularity(ads: pd.DataFrame, popularity: np.ndarray, day: int) -> np.ndarray:
+    """Per ad, the applications (before the popularity cut) per other ad its employer posted by
+    `day`; 0 without another ad or without an employer."""
+    employer = pd.factorize(ads["employer_id"], use_na_sentinel=True)[0]
+    posted = ads["posted_on"].to_numpy("datetime64[D]").astype(np.int64) <= day
+    known = (employer >= 0) & posted
+    n = int(employer.max()) + 1 if len(employer) else 0
+    count = np.bincount(employer[known], minlength=n).astype(np.float64)
+    total = np.bincount(employer[known], popularity[known], minlength=n)
+    own = np.where(known, popularity, 0.0)
+    others = np.where(employer >= 0, count[employer] - known, 0)
+    applications = np.where(employer >= 0, total[employer] - own, 0)
+    return np.where(others > 0, applications / np.maximum(others, 1), 0).astype(np.float32)
 
 
 def _history(before, ads: EntitySide, n_seekers: int, codes, domains) -> History:
@@ -275,6 +304,11 @@ def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
     domain_key = np.where(a.domain[j] >= 0, u * h.n_domains + a.domain[j], -1)
     out[:, 20] = h.count(h.code_keys, h.code_counts, code_key) / applied
     out[:, 21] = h.count(h.domain_keys, h.domain_counts, domain_key) / applied
+    reach = np.minimum(km / np.maximum(s.mobility_km[u], 1.0), MOBILITY_CAP)  # at least 1 km
+    out[:, 22] = reach
+    out[:, 23] = reach * reach / MOBILITY_CAP
+    out[:, 24] = np.minimum(out[:, 8], 0)
+    out[:, 25] = np.log1p(a.employer_popularity[j])
 
 
 def entity_numerics(side: EntitySide, is_ads: bool) -> np.ndarray:

@@ -15,6 +15,8 @@ Market (lists dated D = 2026-03-10, popularity counted on applications before 20
 
   applications before 2026-03-03: A0 three times, A2 once (A0 also on 2026-03-03 and after:
   not counted; A1 only after) -> popularity A0 3, A1 0, A2 1, A3 0.
+  employers: A0 and A1 employer E1, A2 and A3 employer E2 -> applications per other ad of the
+  employer: A0 0 (A1's), A1 3 (A0's), A2 0 (A3's), A3 1 (A2's).
 """
 
 from __future__ import annotations
@@ -92,6 +94,7 @@ def hand_market() -> Market:
             "longitude": [c[1] for c in ad_cities],
             "department": ["69", "75", "75", "13"],
             "skills": [["b", "c", "e"], ["a"], ["d", "a"], []],
+            "employer_id": ["E1", "E1", "E2", "E2"],
             "posted_on": pd.to_datetime(["2026-02-08", "2026-03-01", "2026-01-09", "2026-03-09"]),
             "closed_on": pd.to_datetime([None, None, None, None]),
             "positions": [1, 2, 1, 1],
@@ -152,6 +155,10 @@ def expected_rows() -> list[dict[str, float]]:
             "ad_applications_per_day": math.log1p(3 / 30),
             "history_code_share": 1.0,  # S0 applied to A0 (K2204) before the cut
             "history_domain_share": 1.0,
+            "distance_over_mobility": haversine_km(PARIS, LYON) / 400,
+            "distance_over_mobility_sq": (haversine_km(PARIS, LYON) / 400) ** 2 / 5,
+            "wage_cut": 0.0,  # a raise
+            "employer_applications_per_ad": 0.0,  # E1's other ad A1 has none
         },
         {  # S0 Paris -> A1 Paris: same domain K22, 1 shared skill
             "distance_100km": 0.0,
@@ -176,6 +183,10 @@ def expected_rows() -> list[dict[str, float]]:
             "ad_applications_per_day": 0.0,
             "history_code_share": 0.0,  # K2210: not S0's A0 code K2204...
             "history_domain_share": 1.0,  # ... but its domain K22
+            "distance_over_mobility": 0.0,
+            "distance_over_mobility_sq": 0.0,
+            "wage_cut": math.log(1500 / 2000),
+            "employer_applications_per_ad": math.log1p(3),  # E1's other ad A0
         },
         {  # S1 Lyon -> A1 Paris: beyond 10 km, same family K only (K21 vs K22), no shared skill
             "distance_100km": haversine_km(LYON, PARIS) / 100,
@@ -200,6 +211,10 @@ def expected_rows() -> list[dict[str, float]]:
             "ad_applications_per_day": 0.0,
             "history_code_share": 0.0,  # S1 applied to A0 (K2204) and A2 (K1111)
             "history_domain_share": 0.5,  # one of the two in K22
+            "distance_over_mobility": 5.0,  # ~392 km for 10 km of mobility: capped
+            "distance_over_mobility_sq": 5.0,
+            "wage_cut": math.log(1500 / 1800),
+            "employer_applications_per_ad": math.log1p(3),
         },
         {  # S0 Paris -> A3 Marseille: no occupation match, ad without skills, wage 0: unknown
             "distance_100km": haversine_km(PARIS, MARSEILLE) / 100,
@@ -224,6 +239,10 @@ def expected_rows() -> list[dict[str, float]]:
             "ad_applications_per_day": 0.0,
             "history_code_share": 0.0,
             "history_domain_share": 0.0,
+            "distance_over_mobility": haversine_km(PARIS, MARSEILLE) / 400,
+            "distance_over_mobility_sq": (haversine_km(PARIS, MARSEILLE) / 400) ** 2 / 5,
+            "wage_cut": 0.0,  # unknown wage: neutral
+            "employer_applications_per_ad": math.log1p(1),  # E2's other ad A2
         },
         {  # S2 Marseille (no wage, no education, no skills) -> A2 Paris
             "distance_100km": haversine_km(MARSEILLE, PARIS) / 100,
@@ -248,6 +267,10 @@ def expected_rows() -> list[dict[str, float]]:
             "ad_applications_per_day": math.log1p(1 / 60),
             "history_code_share": 0.0,  # S2 applied to A0 (K2204) only
             "history_domain_share": 0.0,
+            "distance_over_mobility": 5.0,  # no mobility reads as 1 km: capped
+            "distance_over_mobility_sq": 5.0,
+            "wage_cut": 0.0,
+            "employer_applications_per_ad": 0.0,  # E2's other ad A3 has none
         },
     ]
 
@@ -258,7 +281,7 @@ def test_haversine_reference_is_right():
 
 
 def test_columns_are_the_documented_ones():
-    assert len(CROSS_COLUMNS) == 22 and len(set(CROSS_COLUMNS)) == 22
+    assert len(CROSS_COLUMNS) == 26 and len(set(CROSS_COLUMNS)) == 26
     assert [CROSS_COLUMNS[i] for i in MUSE0_COLUMNS] == ["muse0_cosine", "muse0_log_rank"]
 
 
@@ -310,6 +333,19 @@ def test_popularity_counts_applications_before_the_cut():
     later = build_entities(market, D, dt.date(2026, 3, 8))  # + A0 on 03-03, A1 on 03-05
     assert later.ads.popularity.tolist() == [4, 1, 1, 0]
     assert (ent.seekers.popularity == 0).all()
+
+
+def test_employer_record_counts_its_other_ads_posted_by_the_list_date():
+    market = hand_market()
+    ent = build_entities(market, D, POPULARITY_BEFORE)
+    assert ent.ads.employer_popularity.tolist() == [0.0, 3.0, 0.0, 1.0]
+    # on 2026-03-05, A3 (posted 03-09) is not yet E2's: A2 has no other ad
+    early = build_entities(market, dt.date(2026, 3, 5), POPULARITY_BEFORE)
+    assert early.ads.employer_popularity.tolist() == [0.0, 3.0, 0.0, 1.0]
+    market.ads.loc[1, "employer_id"] = "E9"  # A0 alone at E1, A1 alone at E9
+    alone = build_entities(market, D, POPULARITY_BEFORE)
+    assert alone.ads.employer_popularity.tolist() == [0.0, 0.0, 0.0, 1.0]
+    assert (ent.seekers.employer_popularity == 0).all()
 
 
 def test_ad_age_follows_the_list_date():

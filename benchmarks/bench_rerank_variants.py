@@ -1,0 +1,169 @@
+"""Muse variants against the night's XGBoost on the forward window, paired over seekers (issue 17).
+
+    python benchmarks/bench_rerank_variants.py --work W --day D \
+        --variants muse2 muse2:early_stopping_k=10 muse2:dims=16,hidden=256 --out O
+
+`--work` is a night's working folder (`bench_night`'s layout: models/, warehouse/) whose
+partition `--day` ran through `metrics/ranking_rerank`, on raw data that holds the forward
+window [D, D + 7). Each variant (`kind[:field=value,...]` over RerankConfig, as
+bench_rerank_training reads them) is trained from scratch on that night's shared inputs, as the
+nightly stage trains it (same lists, hires and seed), and reranks tonight's candidates of the
+forward window's evaluated seekers; the night's own XGBoost reranks the same lists (as the
+rerank evaluation does). Reported per variant, against XGBoost on the same seekers: Recall and
+NDCG at 10 and 100 (applications), the paired difference with its standard error, relative
+difference and 95% interval, and every slice (history, family, ad age) where the variant trails
+with a Holm-corrected p < 0.05; the night's own Muse.1 and Muse.2 (recs.reranked) are rows too,
+so a variant equal to the nightly configuration reproduces the night's row.
+
+Writes `--out/metrics.csv`, `--out/pairs.csv`, `--out/training.json` and prints Markdown.
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+import json
+import platform
+import time
+from pathlib import Path
+
+import duckdb
+import numpy as np
+import pandas as pd
+import torch
+
+from jobrec.data import model_store
+from jobrec.evaluation import compare
+from jobrec.evaluation.offline import positions
+from jobrec.evaluation.offline import splits as market_splits
+from jobrec.rerank import hire_pairs, muse_tables, top_of, train_reranker
+from jobrec.rerank.stage import (
+    REFERENCE,
+    compared_lists,
+    compared_seekers,
+    load_booster,
+    reranked_lists,
+    tonight_lists,
+)
+from jobrec.reranker_model import RerankConfig, score_tables
+from jobrec.retrieval import load_night_inputs
+
+KS = (10, 100)
+BLOCK = 2000
+
+
+def variant(spec: str) -> RerankConfig:
+    """`kind[:field=value,...]` -> the nightly RerankConfig of that kind with those fields."""
+    kind, _, changes = spec.partition(":")
+    cfg = RerankConfig(kind=kind)
+    for change in filter(None, changes.split(",")):
+        field, value = change.split("=")
+        cfg = dataclasses.replace(cfg, **{field: type(getattr(cfg, field))(value)})
+    return cfg
+
+
+def muse_lists(con, day, night, model, who: np.ndarray, k: int) -> np.ndarray:
+    """A Muse model's top k of tonight's candidates of `who` (market ad rows, -1 padded)."""
+    tables = muse_tables(model, night.inputs)
+    out = np.full((len(who), k), -1, dtype=np.int64)
+    for lo in range(0, len(who), BLOCK):
+        block = who[lo : lo + BLOCK]
+        lists = tonight_lists(
+            con, day, night.market, night.tonight_entities, night.temperature, block
+        )
+        scores = score_tables(tables, lists.seeker, lists.ads, lists.cross)
+        top = top_of(scores, lists, k)[0]
+        at = np.searchsorted(who, lists.seeker)
+        out[at, : top.shape[1]] = top
+    return out
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--work", type=Path, required=True)
+    parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
+    parser.add_argument("--variants", nargs="+", default=["muse2"])
+    parser.add_argument("--out", type=Path, required=True)
+    args = parser.parse_args()
+    args.out.mkdir(parents=True, exist_ok=True)
+    models_dir = args.work / "models"
+
+    def log(line):
+        print(f"{time.strftime('%H:%M:%S')} {line}", flush=True)
+
+    night = load_night_inputs(models_dir, args.day)
+    all_splits = market_splits(night.market)
+    if len(all_splits) < 2:
+        raise SystemExit(f"{args.day}: the raw data holds no forward window to compare on")
+    forward = all_splits[1]
+    who = compared_seekers(all_splits).forward
+    con = duckdb.connect(str(args.work / "warehouse" / "jobrec.duckdb"), read_only=True)
+    log(f"{len(who)} forward seekers; XGBoost scores their lists")
+    booster = load_booster(model_store.model_dir(models_dir, args.day, "xgboost") / "xgboost.json")
+    lists = {REFERENCE: compared_lists(con, args.day, night, booster, who, 100)}
+    for kind in ("muse1", "muse2"):
+        lists[f"night {kind}"] = reranked_lists(con, args.day, night.market, who, kind, 100)
+
+    hires = hire_pairs(night.market, night.train_entities, night.market.train_end)
+    training = {}
+    for spec in args.variants:
+        cfg = variant(spec)
+        log(f"training {spec}")
+        model, report = train_reranker(
+            night.inputs.seekers,
+            night.inputs.ads,
+            night.train_lists,
+            night.holdout_lists,
+            hires if cfg.kind == "muse2" else None,
+            cfg,
+            device=torch.device("cpu"),
+            log=log,
+        )
+        training[spec] = {
+            "epochs": report.epochs,
+            "best_epoch": report.best_epoch,
+            "seconds": round(report.seconds, 1),
+        }
+        log(f"{spec}: {training[spec]}")
+        lists[spec] = muse_lists(con, args.day, night, model, who, 100)
+
+    pos = {m: np.where(ls >= 0, positions(forward.universe, ls), -1) for m, ls in lists.items()}
+    slices = compare.slices(night.market, who, forward.relevant["applications"], forward.start)
+    metric, pairs = compare.compare(pos, forward.universe, who, slices, KS, REFERENCE)
+    metric, pairs = pd.DataFrame(metric), pd.DataFrame(pairs)
+    metric.to_csv(args.out / "metrics.csv", index=False)
+    pairs.to_csv(args.out / "pairs.csv", index=False)
+    (args.out / "training.json").write_text(
+        json.dumps(
+            {
+                "work": str(args.work),
+                "day": args.day.isoformat(),
+                "machine": f"{platform.node()}, {torch.get_num_threads()} torch threads",
+                "training": training,
+            },
+            indent=2,
+        )
+    )
+
+    whole = metric[metric["slice"] == "all"].pivot(
+        index="model", columns="k", values=["recall", "ndcg"]
+    )
+    whole.columns = [f"{m}@{k}" for m, k in whole.columns]
+    print(f"\n## Forward window, {len(who)} seekers (applications)\n")
+    print(whole.to_markdown(floatfmt=".4f"))
+    head = pairs[pairs["slice"] == "all"]
+    cols = ["model", "k", "metric", "difference", "se", "relative", "ci_low", "ci_high", "p_value"]
+    print(f"\n## Paired against {REFERENCE} (slice all)\n")
+    print(head[cols].to_markdown(index=False, floatfmt=".4f"))
+    trails = pairs[(pairs["slice"] != "all") & (pairs["difference"] < 0) & (pairs["p_holm"] < 0.05)]
+    print("\n## Slices where a model trails with Holm p < 0.05\n")
+    cols = ["model", "slice", "k", "metric", "seekers", "difference", "se", "p_holm"]
+    print(trails[cols].to_markdown(index=False, floatfmt=".4f") if len(trails) else "none")
+    print("\n## Training\n")
+    for spec, t in training.items():
+        print(f"- {spec}: {t}")
+
+
+if __name__ == "__main__":
+    main()
