@@ -291,6 +291,8 @@ def train_reranker(
             total += loss.item()
             steps += 1
         epoch_seconds.append(time.perf_counter() - epoch_start)
+        for param_group in opt.param_groups:  # a step down each epoch (lr_decay 1: a constant rate)
+            param_group["lr"] *= cfg.lr_decay
         scores = score_lists(model, sx, ax, valid.seeker, valid.ads, valid.cross, device)
         recall = candidate_recall(scores, valid.applied, cfg.early_stopping_k)
         at_10 = candidate_recall(scores, valid.applied, 10)

@@ -43,7 +43,14 @@ pytestmark = pytest.mark.usefixtures("one_torch_thread")
 
 def small(kind: str, **kwargs) -> RerankConfig:
     base = dict(
-        kind=kind, hidden=16, max_epochs=3, seekers_per_batch=2, learning_rate=0.03, hire_batch=64
+        kind=kind,
+        hidden=16,
+        max_epochs=3,
+        seekers_per_batch=2,
+        learning_rate=0.03,
+        lr_decay=1.0,
+        hire_batch=64,
+        early_stopping_k=100,  # 30 candidates a list: saturated, so the first epoch is kept
     )
     return RerankConfig(**{**base, **kwargs})
 
@@ -442,6 +449,23 @@ def test_training_is_reproducible(planted, trained):
         seeker_x, ad_x, train, valid, planted_hires(train), small("muse2", seed=1), CPU
     )
     assert not torch.equal(other.state_dict()["seeker.0.weight"], state["seeker.0.weight"])
+
+
+def test_the_learning_rate_steps_down_after_each_epoch(planted):
+    # lr_decay 0: the first epoch trains at the full rate, every later one at 0 (frozen)
+    seeker_x, ad_x, train, valid, _ = planted
+    kw = dict(max_epochs=3, patience=5, early_stopping_k=5)
+    steady, steady_report = train_reranker(
+        seeker_x, ad_x, train, valid, None, small("muse1", **kw), CPU
+    )
+    frozen, report = train_reranker(
+        seeker_x, ad_x, train, valid, None, small("muse1", lr_decay=0.0, **kw), CPU
+    )
+    recalls = [h["validation_recall"] for h in report.history]
+    steady_recalls = [h["validation_recall"] for h in steady_report.history]
+    assert len(recalls) == 3 and recalls[0] == recalls[1] == recalls[2]
+    assert recalls[0] == steady_recalls[0]  # the same first epoch
+    assert steady_recalls[1:] != recalls[1:]  # a constant rate goes on learning
 
 
 # -- save / load --------------------------------------------------------------------------------
