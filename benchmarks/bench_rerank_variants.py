@@ -5,17 +5,19 @@
 
 `--work` is a night's working folder (`bench_night`'s layout: models/, warehouse/) whose
 partition `--day` ran through `metrics/ranking_rerank`, on raw data that holds the forward
-window [D, D + 7). Each variant (`kind[:field=value,...]` over RerankConfig, as
-bench_rerank_training reads them) is trained from scratch on that night's shared inputs, as the
-nightly stage trains it (same lists, hires and seed), and reranks tonight's candidates of the
-forward window's evaluated seekers; the night's own XGBoost reranks the same lists (as the
-rerank evaluation does). Reported per variant, against XGBoost on the same seekers: Recall and
-NDCG at 10 and 100 (applications), the paired difference with its standard error, relative
-difference and 95% interval, and every slice (history, family, ad age) where the variant trails
-with a Holm-corrected p < 0.05; the night's own Muse.1 and Muse.2 (recs.reranked) are rows too,
-so a variant equal to the nightly configuration reproduces the night's row.
+window [D, D + 7). Each variant (`kind[:field=value,...]` over RerankConfig, or over XGBConfig
+for `xgboost:...`: another XGBoost, compared with the night's) is trained from scratch on that
+night's shared inputs, as the nightly stage trains it (same lists, hires and seed), and reranks
+tonight's candidates of the forward window's evaluated seekers; the night's own XGBoost reranks
+the same lists (as the rerank evaluation does). Reported per variant, against XGBoost on the
+same seekers: Recall and NDCG at 10 and 100 (applications), the paired difference with its
+standard error, relative difference and 95% interval, and every slice (history, family, ad age)
+where the variant trails with a Holm-corrected p < 0.05; the night's own Muse.1 and Muse.2
+(recs.reranked) are rows too, so a variant equal to the nightly configuration reproduces the
+night's row.
 
-Writes `--out/metrics.csv`, `--out/pairs.csv`, `--out/training.json` and prints Markdown.
+Writes `--out/metrics.csv`, `--out/pairs.csv`, `--out/training.json`, `--out/lists.npz` (each
+model's top 100 of the compared seekers) and prints Markdown.
 """
 
 from __future__ import annotations
@@ -37,7 +39,7 @@ from jobrec.data import model_store
 from jobrec.evaluation import compare
 from jobrec.evaluation.offline import positions
 from jobrec.evaluation.offline import splits as market_splits
-from jobrec.rerank import hire_pairs, muse_tables, top_of, train_reranker
+from jobrec.rerank import XGBConfig, hire_pairs, muse_tables, top_of, train_reranker, train_xgb
 from jobrec.rerank.stage import (
     REFERENCE,
     compared_lists,
@@ -53,10 +55,11 @@ KS = (10, 100)
 BLOCK = 2000
 
 
-def variant(spec: str) -> RerankConfig:
-    """`kind[:field=value,...]` -> the nightly RerankConfig of that kind with those fields."""
+def variant(spec: str) -> RerankConfig | XGBConfig:
+    """`kind[:field=value,...]` -> the nightly configuration of that kind (RerankConfig, or
+    XGBConfig for `xgboost`) with those fields."""
     kind, _, changes = spec.partition(":")
-    cfg = RerankConfig(kind=kind)
+    cfg = XGBConfig() if kind == "xgboost" else RerankConfig(kind=kind)
     for change in filter(None, changes.split(",")):
         field, value = change.split("=")
         cfg = dataclasses.replace(cfg, **{field: type(getattr(cfg, field))(value)})
@@ -85,6 +88,11 @@ def main() -> None:
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--variants", nargs="+", default=["muse2"])
     parser.add_argument("--out", type=Path, required=True)
+    parser.add_argument(
+        "--reference",
+        default=REFERENCE,
+        help="the model every other is compared with: the night's XGBoost, or a variant's spec",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     models_dir = args.work / "models"
@@ -110,6 +118,14 @@ def main() -> None:
     for spec in args.variants:
         cfg = variant(spec)
         log(f"training {spec}")
+        if isinstance(cfg, XGBConfig):  # another XGBoost: a seed or a configuration
+            booster, report = train_xgb(
+                night.inputs.seekers, night.inputs.ads, night.train_lists, night.holdout_lists, cfg
+            )
+            training[spec] = {"trees": report.best_iteration + 1}
+            log(f"{spec}: {training[spec]}")
+            lists[spec] = compared_lists(con, args.day, night, booster, who, 100)
+            continue
         model, report = train_reranker(
             night.inputs.seekers,
             night.inputs.ads,
@@ -129,8 +145,10 @@ def main() -> None:
         lists[spec] = muse_lists(con, args.day, night, model, who, 100)
 
     pos = {m: np.where(ls >= 0, positions(forward.universe, ls), -1) for m, ls in lists.items()}
+    # every model's top 100 (market ad rows), to compare them again against any reference
+    np.savez_compressed(args.out / "lists.npz", seekers=who, **{m: ls for m, ls in lists.items()})
     slices = compare.slices(night.market, who, forward.relevant["applications"], forward.start)
-    metric, pairs = compare.compare(pos, forward.universe, who, slices, KS, REFERENCE)
+    metric, pairs = compare.compare(pos, forward.universe, who, slices, KS, args.reference)
     metric, pairs = pd.DataFrame(metric), pd.DataFrame(pairs)
     metric.to_csv(args.out / "metrics.csv", index=False)
     pairs.to_csv(args.out / "pairs.csv", index=False)
@@ -154,7 +172,7 @@ def main() -> None:
     print(whole.to_markdown(floatfmt=".4f"))
     head = pairs[pairs["slice"] == "all"]
     cols = ["model", "k", "metric", "difference", "se", "relative", "ci_low", "ci_high", "p_value"]
-    print(f"\n## Paired against {REFERENCE} (slice all)\n")
+    print(f"\n## Paired against {args.reference} (slice all)\n")
     print(head[cols].to_markdown(index=False, floatfmt=".4f"))
     trails = pairs[(pairs["slice"] != "all") & (pairs["difference"] < 0) & (pairs["p_holm"] < 0.05)]
     print("\n## Slices where a model trails with Holm p < 0.05\n")
