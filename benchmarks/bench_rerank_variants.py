@@ -16,6 +16,9 @@ where the variant trails with a Holm-corrected p < 0.05; the night's own Muse.1 
 (recs.reranked) are rows too, so a variant equal to the nightly configuration reproduces the
 night's row.
 
+`--lists` adds the models of earlier runs on the same night (their `lists.npz`), so that a
+comparison can take any of them as `--reference`.
+
 Writes `--out/metrics.csv`, `--out/pairs.csv`, `--out/training.json`, `--out/lists.npz` (each
 model's top 100 of the compared seekers) and prints Markdown.
 """
@@ -86,7 +89,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True)
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
-    parser.add_argument("--variants", nargs="+", default=["muse2"])
+    parser.add_argument("--variants", nargs="*", default=["muse2"])
+    parser.add_argument(
+        "--lists",
+        nargs="*",
+        type=Path,
+        default=[],
+        help="lists.npz of earlier runs on the same night: their models join the comparison",
+    )
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument(
         "--reference",
@@ -110,9 +120,18 @@ def main() -> None:
     log(f"{len(who)} forward seekers; XGBoost scores their lists")
     booster = load_booster(model_store.model_dir(models_dir, args.day, "xgboost") / "xgboost.json")
     lists = {REFERENCE: compared_lists(con, args.day, night, booster, who, 100)}
-    for kind in ("muse1", "muse2"):
+    reranked = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'recs' AND table_name = 'reranked'"
+    ).fetchall()[0][0]
+    for kind in ("muse1", "muse2") if reranked else ():  # a night stopped before recs/reranked
         lists[f"night {kind}"] = reranked_lists(con, args.day, night.market, who, kind, 100)
 
+    for path in args.lists:
+        with np.load(path) as saved:
+            if not np.array_equal(saved["seekers"], who):
+                raise SystemExit(f"{path}: lists of other seekers than tonight's compared ones")
+            lists.update({m: saved[m] for m in saved.files if m != "seekers" and m not in lists})
     hires = hire_pairs(night.market, night.train_entities, night.market.train_end)
     training = {}
     for spec in args.variants:

@@ -197,7 +197,9 @@ def train_xgb(
 
 def _score(booster: xgb.Booster, data: xgb.DMatrix, metric: str) -> float:
     """The booster's `metric` on `data` (all its trees), as xgboost's evaluation prints it."""
-    text = booster.eval_set([(data, "valid")])  # "[0]\tvalid-logloss:0.123"
+    scorer = booster.copy()  # a loaded booster has forgotten its eval_metric (rank:ndcg: @32)
+    scorer.set_param({"eval_metric": metric})
+    text = scorer.eval_set([(data, "valid")])  # "[0]\tvalid-logloss:0.123"
     return float(text.rsplit(f"valid-{metric}:", 1)[1].split()[0])
 
 

@@ -238,6 +238,18 @@ def test_continuing_keeps_the_previous_trees_and_adds_at_most_the_cap(planted, t
     assert again.best_iteration >= start or again.best_score == again.start_score
 
 
+def test_a_saved_model_continued_is_scored_with_the_training_metric(planted, trained, tmp_path):
+    # the night continues last night's booster as loaded from its file, which has forgotten
+    # its eval_metric: its starting score must still be the one it was early-stopped on
+    seeker_x, ad_x, train, valid, _ = planted
+    cfg, booster, report = trained
+    booster.save_model(tmp_path / "xgboost.json")
+    loaded = load_booster(tmp_path / "xgboost.json")
+    idle = dataclasses.replace(cfg, n_estimators=2, learning_rate=0.0, early_stopping_rounds=1)
+    _, again = train_xgb(seeker_x, ad_x, train, valid, idle, init=loaded)
+    assert again.start_score == pytest.approx(report.best_score, rel=1e-5)
+
+
 def test_continuing_with_no_useful_tree_keeps_the_previous_model(planted, trained):
     seeker_x, ad_x, train, valid, test = planted
     cfg, booster, report = trained

@@ -45,7 +45,10 @@ def test_each_stage_recovers_its_own_signal():
         predicted, observed, n = zip(*r["reliability"], strict=True)
         assert sum(n) == r["rows"]
         predicted, observed, n = np.array(predicted), np.array(observed), np.array(n)
-        noise = 3 * np.sqrt(predicted * (1 - predicted) / n)  # per decile, 3 standard errors
+        # 30 deciles (3 models x 10) judged at once: Bonferroni at a 0.1% family-wise level,
+        # z = 4.15 (3 SE a decile failed 2 of 6 seeds of this calibrated model: the largest
+        # of 30 |z| was 2.2-3.9)
+        noise = 4.15 * np.sqrt(predicted * (1 - predicted) / n)
         assert (np.abs(predicted - observed) < noise).all()  # calibrated
 
 
