@@ -20,15 +20,17 @@ import time
 import torch
 
 from jobrec import rerank, retrieval
+from jobrec.rerank import XGBConfig
 from jobrec.reranker_model import RerankConfig, score_lists
 
 LOSSES = ["muse1", "muse1:loss=bce", "muse2", "muse2:loss=bce"]
 
 
-def variant(spec: str) -> RerankConfig:
-    """`kind[:field=value,...]` -> the nightly RerankConfig of that kind with those fields."""
+def variant(spec: str) -> RerankConfig | XGBConfig:
+    """`kind[:field=value,...]` -> the nightly configuration of that kind (RerankConfig, or
+    XGBConfig for `xgboost`) with those fields, e.g. `muse2:hidden=256,dims=16`."""
     kind, _, changes = spec.partition(":")
-    cfg = RerankConfig(kind=kind)
+    cfg = XGBConfig() if kind == "xgboost" else RerankConfig(kind=kind)
     for change in filter(None, changes.split(",")):
         field, value = change.split("=")
         cfg = dataclasses.replace(cfg, **{field: type(getattr(cfg, field))(value)})

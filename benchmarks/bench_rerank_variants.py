@@ -26,7 +26,6 @@ model's top 100 of the compared seekers) and prints Markdown.
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import json
 import platform
@@ -37,6 +36,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 import torch
+from bench_rerank_training import variant  # benchmarks/ is on sys.path
 
 from jobrec.data import model_store
 from jobrec.evaluation import compare
@@ -51,22 +51,11 @@ from jobrec.rerank.stage import (
     reranked_lists,
     tonight_lists,
 )
-from jobrec.reranker_model import RerankConfig, score_tables
+from jobrec.reranker_model import score_tables
 from jobrec.retrieval import load_night_inputs
 
 KS = (10, 100)
 BLOCK = 2000
-
-
-def variant(spec: str) -> RerankConfig | XGBConfig:
-    """`kind[:field=value,...]` -> the nightly configuration of that kind (RerankConfig, or
-    XGBConfig for `xgboost`) with those fields."""
-    kind, _, changes = spec.partition(":")
-    cfg = XGBConfig() if kind == "xgboost" else RerankConfig(kind=kind)
-    for change in filter(None, changes.split(",")):
-        field, value = change.split("=")
-        cfg = dataclasses.replace(cfg, **{field: type(getattr(cfg, field))(value)})
-    return cfg
 
 
 def muse_lists(con, day, night, model, who: np.ndarray, k: int) -> np.ndarray:
