@@ -36,16 +36,24 @@ import duckdb
 import numpy as np
 import pandas as pd
 import torch
+import xgboost as xgb
 from bench_rerank_training import variant  # benchmarks/ is on sys.path
 
 from jobrec.data import model_store
 from jobrec.evaluation import compare
 from jobrec.evaluation.offline import positions
 from jobrec.evaluation.offline import splits as market_splits
-from jobrec.rerank import XGBConfig, hire_pairs, muse_tables, top_of, train_reranker, train_xgb
+from jobrec.rerank import (
+    XGBConfig,
+    hire_pairs,
+    muse_tables,
+    predict_lists,
+    top_of,
+    train_reranker,
+    train_xgb,
+)
 from jobrec.rerank.stage import (
     REFERENCE,
-    compared_lists,
     compared_seekers,
     load_booster,
     reranked_lists,
@@ -58,19 +66,24 @@ KS = (10, 100)
 BLOCK = 2000
 
 
-def muse_lists(con, day, night, model, who: np.ndarray, k: int) -> np.ndarray:
-    """A Muse model's top k of tonight's candidates of `who` (market ad rows, -1 padded)."""
-    tables = muse_tables(model, night.inputs)
-    out = np.full((len(who), k), -1, dtype=np.int64)
+def top_lists(con, day, night, scorers: dict, who: np.ndarray, k: int) -> dict[str, np.ndarray]:
+    """Each scorer's top k of tonight's candidates of `who` (market ad rows, -1 padded), the
+    lists read and featurised once per block for all of them. A scorer is Muse's tables
+    (`muse_tables`) or an XGBoost booster, scored as the nightly stage scores them."""
+    out = {name: np.full((len(who), k), -1, dtype=np.int64) for name in scorers}
     for lo in range(0, len(who), BLOCK):
         block = who[lo : lo + BLOCK]
         lists = tonight_lists(
             con, day, night.market, night.tonight_entities, night.temperature, block
         )
-        scores = score_tables(tables, lists.seeker, lists.ads, lists.cross)
-        top = top_of(scores, lists, k)[0]
         at = np.searchsorted(who, lists.seeker)
-        out[at, : top.shape[1]] = top
+        for name, scorer in scorers.items():
+            if isinstance(scorer, xgb.Booster):
+                scores = predict_lists(scorer, night.inputs.seekers, night.inputs.ads, lists)
+            else:
+                scores = score_tables(scorer, lists.seeker, lists.ads, lists.cross)
+            top = top_of(scores, lists, k)[0]
+            out[name][at, : top.shape[1]] = top
     return out
 
 
@@ -106,51 +119,54 @@ def main() -> None:
     forward = all_splits[1]
     who = compared_seekers(all_splits).forward
     con = duckdb.connect(str(args.work / "warehouse" / "jobrec.duckdb"), read_only=True)
-    log(f"{len(who)} forward seekers; XGBoost scores their lists")
-    booster = load_booster(model_store.model_dir(models_dir, args.day, "xgboost") / "xgboost.json")
-    lists = {REFERENCE: compared_lists(con, args.day, night, booster, who, 100)}
-    reranked = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE schema_name = 'recs' AND table_name = 'reranked'"
-    ).fetchall()[0][0]
-    for kind in ("muse1", "muse2") if reranked else ():  # a night stopped before recs/reranked
-        lists[f"night {kind}"] = reranked_lists(con, args.day, night.market, who, kind, 100)
-
-    for path in args.lists:
-        with np.load(path) as saved:
-            if not np.array_equal(saved["seekers"], who):
-                raise SystemExit(f"{path}: lists of other seekers than tonight's compared ones")
-            lists.update({m: saved[m] for m in saved.files if m != "seekers" and m not in lists})
+    scorers = {
+        REFERENCE: load_booster(
+            model_store.model_dir(models_dir, args.day, "xgboost") / "xgboost.json"
+        )
+    }
     hires = hire_pairs(night.market, night.train_entities, night.market.train_end)
     training = {}
     for spec in args.variants:
         cfg = variant(spec)
         log(f"training {spec}")
         if isinstance(cfg, XGBConfig):  # another XGBoost: a seed or a configuration
-            booster, report = train_xgb(
+            scorers[spec], report = train_xgb(
                 night.inputs.seekers, night.inputs.ads, night.train_lists, night.holdout_lists, cfg
             )
             training[spec] = {"trees": report.best_iteration + 1}
-            log(f"{spec}: {training[spec]}")
-            lists[spec] = compared_lists(con, args.day, night, booster, who, 100)
-            continue
-        model, report = train_reranker(
-            night.inputs.seekers,
-            night.inputs.ads,
-            night.train_lists,
-            night.holdout_lists,
-            hires if cfg.kind == "muse2" else None,
-            cfg,
-            device=torch.device("cpu"),
-            log=log,
-        )
-        training[spec] = {
-            "epochs": report.epochs,
-            "best_epoch": report.best_epoch,
-            "seconds": round(report.seconds, 1),
-        }
+        else:
+            model, report = train_reranker(
+                night.inputs.seekers,
+                night.inputs.ads,
+                night.train_lists,
+                night.holdout_lists,
+                hires if cfg.kind == "muse2" else None,
+                cfg,
+                device=torch.device("cpu"),
+                log=log,
+            )
+            scorers[spec] = muse_tables(model, night.inputs)
+            training[spec] = {
+                "epochs": report.epochs,
+                "best_epoch": report.best_epoch,
+                "seconds": round(report.seconds, 1),
+            }
         log(f"{spec}: {training[spec]}")
-        lists[spec] = muse_lists(con, args.day, night, model, who, 100)
+
+    con = duckdb.connect(str(args.work / "warehouse" / "jobrec.duckdb"), read_only=True)
+    log(f"{len(who)} forward seekers: every model scores their lists")
+    lists = top_lists(con, args.day, night, scorers, who, 100)
+    reranked = con.execute(
+        "SELECT count(*) FROM duckdb_tables() "
+        "WHERE schema_name = 'recs' AND table_name = 'reranked'"
+    ).fetchall()[0][0]
+    for kind in ("muse1", "muse2") if reranked else ():  # a night stopped before recs/reranked
+        lists[f"night {kind}"] = reranked_lists(con, args.day, night.market, who, kind, 100)
+    for path in args.lists:
+        with np.load(path) as saved:
+            if not np.array_equal(saved["seekers"], who):
+                raise SystemExit(f"{path}: lists of other seekers than tonight's compared ones")
+            lists.update({m: saved[m] for m in saved.files if m != "seekers" and m not in lists})
 
     pos = {m: np.where(ls >= 0, positions(forward.universe, ls), -1) for m, ls in lists.items()}
     # every model's top 100 (market ad rows), to compare them again against any reference
