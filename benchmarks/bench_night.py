@@ -64,8 +64,7 @@ def market(args) -> Path:
                 "0",
                 "--end-date",
                 args.end_date,
-                "--market",
-                args.market,
+                *(["--market", args.market] if args.market else []),
                 "--no-progress",
             ],
             cwd=ROOT,
@@ -324,7 +323,9 @@ def main() -> None:
     r.add_argument("--out", type=Path, required=True)
     r.add_argument("--raw", type=Path, help="an existing market (default: generate one)")
     r.add_argument(
-        "--market", default="standard", choices=["standard", "harder"], help="when generating"
+        "--market",
+        choices=["standard", "harder"],
+        help="when generating (default the scale's: harder, standard at tiny)",
     )
     r.add_argument("--end-date", default="2026-11-30", help="the market's last day")
     r.add_argument("--keep", action="store_true", help="go on in an existing working folder")

@@ -11,7 +11,7 @@ Columns (CROSS_COLUMNS), all scaled to about unit range:
   education_gap, contract_match, hours_35h, muse0_cosine, muse0_log_rank, ad_age_30d,
   ad_log_popularity, ad_fresh_3d, ad_fresh_10d, ad_applications_per_day, history_code_share,
   history_domain_share, distance_over_mobility, distance_over_mobility_sq, wage_cut,
-  employer_applications_per_ad
+  employer_applications_per_ad, ad_unposted_week
 
 The last five (issue 17) give a model whose pair term is linear in them what trees find by
 splitting: an ad's freshness as exp(-age / 3 days) and exp(-age / 10 days) (applications
@@ -22,6 +22,12 @@ give the pair term the shapes a seeker's choice has: distance in units of the se
 mobility and its square (a Gaussian tolerance is linear in the square), the wage cut apart from
 the raise (a cut costs more than a raise gains), and how many applications the employer's other
 ads drew (an employer's appeal is shared by its ads, a fresh ad has no record of its own).
+The last (issue 17, third step): the share of the label week after the list date that passed
+before the ad was posted. A training list dated at the cut holds ads posted during its label
+week (a fifth of its applications on the harder market); they were online only part of it,
+and without this column they look like ads posted on the cut day (freshness 1, no
+applications), so a model linear in the freshness columns learned to under-rate fresh ads.
+Tonight's candidates are all posted: the column is 0 on them.
 """
 
 from __future__ import annotations
@@ -32,7 +38,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
-from jobrec.data.market import Market
+from jobrec.data.market import VALIDATION_DAYS, Market
 
 EARTH_KM = 6371.0
 SKILL_WORDS = 32  # 2,048-bit skill sets
@@ -63,6 +69,7 @@ CROSS_COLUMNS = (
     "distance_over_mobility_sq",
     "wage_cut",
     "employer_applications_per_ad",
+    "ad_unposted_week",
 )
 MOBILITY_CAP = 5.0  # distance / mobility beyond this reads as "far": no seeker goes there
 MUSE0_COLUMNS = (CROSS_COLUMNS.index("muse0_cosine"), CROSS_COLUMNS.index("muse0_log_rank"))
@@ -309,6 +316,7 @@ def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
     out[:, 23] = reach * reach / MOBILITY_CAP
     out[:, 24] = np.minimum(out[:, 8], 0)
     out[:, 25] = np.log1p(a.employer_popularity[j])
+    out[:, 26] = np.clip(-age, 0, VALIDATION_DAYS) / VALIDATION_DAYS  # the labels' week
 
 
 def entity_numerics(side: EntitySide, is_ads: bool) -> np.ndarray:

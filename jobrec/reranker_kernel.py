@@ -11,19 +11,81 @@ from __future__ import annotations
 
 import numba
 import numpy as np
+from llvmlite import ir
+from numba import types
+from numba.core import cgutils
+from numba.extending import intrinsic
+
+PREFETCH_AHEAD = 16  # candidates: the ad rows a list will read next, asked for this far ahead
+
+
+@intrinsic
+def _prefetch(typingctx, rows, i, j):
+    """Ask the cache for rows[i, j] (a read hint, no fault on any address: LLVM's prefetch)."""
+
+    def codegen(context, builder, sig, args):
+        array = context.make_array(sig.args[0])(context, builder, args[0])
+        index = [
+            context.cast(builder, v, t, types.intp)
+            for v, t in zip(args[1:], sig.args[1:], strict=True)
+        ]
+        pointer = cgutils.get_item_pointer(
+            context, builder, sig.args[0], array, index, wraparound=False
+        )
+        byte, i32 = ir.IntType(8).as_pointer(), ir.IntType(32)
+        hint = cgutils.get_or_insert_function(
+            builder.module,
+            ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32]),
+            "llvm.prefetch.p0i8",
+        )
+        # read, keep in every cache level, data cache
+        builder.call(hint, [builder.bitcast(pointer, byte), i32(0), i32(3), i32(1)])
+        return context.get_dummy_value()
+
+    return types.void(rows, i, j), codegen
+
+
+@numba.njit(fastmath=True, cache=True, inline="always")
+def _prefetch_row(ad_rows, slot):
+    """Every cache line of one ad row (a hint every 16 floats, 64 bytes, and the last)."""
+    last = ad_rows.shape[1] - 1
+    for d in range(0, last, 16):
+        _prefetch(ad_rows, slot, d)
+    _prefetch(ad_rows, slot, last)
 
 
 @numba.njit(fastmath=True, cache=True, inline="always")
 def _dots(ad, pair, mats, weights):
-    """Both outputs of one pair: <ad, mats[o]> + <pair, weights[o]>, o = 0, 1."""
-    acc0, acc1 = np.float32(0.0), np.float32(0.0)
-    for d in range(ad.shape[0]):
+    """Both outputs of one pair: <ad[:D], mats[o]> + ad[D + o] + <pair, weights[o]>, o = 0, 1
+    (D = mats.shape[1]: the dot vectors, then the ad's two biases)."""
+    dims = mats.shape[1]
+    acc0, acc1 = ad[dims], ad[dims + 1]
+    for d in range(dims):
         acc0 += ad[d] * mats[0, d]
         acc1 += ad[d] * mats[1, d]
     for c in range(pair.shape[0]):
         acc0 += pair[c] * weights[0, c]
         acc1 += pair[c] * weights[1, c]
     return acc0, acc1
+
+
+@numba.njit(fastmath=True, cache=True, inline="always")
+def _ad_dots4(a, b, c, e, mats):
+    """Both outputs' ad part of four pairs: <x[:D], mats[o]> + x[D + o] for x = a, b, c, e."""
+    dims = mats.shape[1]
+    zero = np.float32(0.0)
+    sums = (zero, zero, zero, zero, zero, zero, zero, zero)
+    a0, a1, b0, b1, c0, c1, e0, e1 = _dots4(a, b, c, e, mats, sums)
+    return (
+        a0 + a[dims],
+        a1 + a[dims + 1],
+        b0 + b[dims],
+        b1 + b[dims + 1],
+        c0 + c[dims],
+        c1 + c[dims + 1],
+        e0 + e[dims],
+        e1 + e[dims + 1],
+    )
 
 
 @numba.njit(fastmath=True, cache=True, inline="always")
@@ -46,30 +108,35 @@ def _dots4(a, b, c, e, weights, sums):
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, second):
-    """first[g, k], second[g, k] = <ad_rows[ad_slot[ads[g, k]]], seeker_mats_t[g, o]>
-    + <cross[g, k], cross_w_t[g, o]> for o = 0, 1, every list g and candidate k (a one-output
-    model passes zeros for o = 1); padding (ads < 0) gives -inf and 0, an ad without a row
-    (ad_slot < 0) NaN; returns how many of those there were.
+    """first[g, k], second[g, k] = <row[:D], seeker_mats_t[g, o]> + row[D + o]
+    + <cross[g, k], cross_w_t[g, o]> for o = 0, 1, row = ad_rows[ad_slot[ads[g, k]]], every
+    list g and candidate k (a one-output model passes zeros for o = 1); padding (ads < 0) gives
+    -inf and 0, an ad without a row (ad_slot < 0) NaN; returns how many of those there were.
 
-    ad_rows (N_r, R), ad_slot (N_a,) integers, seeker_mats_t (G, 2, R), cross_w_t (G, 2, C),
-    ads (G, K) integers, cross (G, K, C), first and second (G, K); all float32 but the
-    integers. `ad_slot` lets the rows be a compact, reordered subset of the ads (see
-    `reranker_model.scoring_tables`). Both outputs share one pass over a pair's inputs, four
-    candidates are scored side by side, eight independent sums in flight (each measured faster
-    than its alternative: BENCHMARKS.md, "Rerank inference", "Where the time went")."""
+    ad_rows (N_r, D + 2) (an ad's dot vectors, then its bias of each output), ad_slot (N_a,)
+    integers, seeker_mats_t (G, 2, D), cross_w_t (G, 2, C), ads (G, K) integers, cross
+    (G, K, C), first and second (G, K); all float32 but the integers. `ad_slot` lets the rows be
+    a compact, reordered subset of the ads (see `reranker_model.scoring_tables`). Both outputs
+    share one pass over a pair's inputs, four candidates are scored side by side, eight
+    independent sums in flight, the ad rows PREFETCH_AHEAD candidates on are asked for ahead
+    (the rows are gathered at random: each measured faster than its alternative:
+    BENCHMARKS.md, "Rerank inference", "Where the time went")."""
     n_lists, n_candidates = ads.shape
     quads = n_candidates - n_candidates % 4
     missing = 0
     for g in numba.prange(n_lists):
         mats, weights, row_ads, row_cross = seeker_mats_t[g], cross_w_t[g], ads[g], cross[g]
         row_first, row_second = first[g], second[g]
+        for k in range(min(PREFETCH_AHEAD, n_candidates)):
+            _prefetch_row(ad_rows, max(ad_slot[max(row_ads[k], 0)], 0))
         for k in range(0, quads, 4):  # padding and missing rows read some row, fixed below
+            for j in range(k + PREFETCH_AHEAD, min(k + PREFETCH_AHEAD + 4, n_candidates)):
+                _prefetch_row(ad_rows, max(ad_slot[max(row_ads[j], 0)], 0))
             a = ad_rows[ad_slot[max(row_ads[k], 0)]]
             b = ad_rows[ad_slot[max(row_ads[k + 1], 0)]]
             c = ad_rows[ad_slot[max(row_ads[k + 2], 0)]]
             e = ad_rows[ad_slot[max(row_ads[k + 3], 0)]]
-            zero = np.float32(0.0)
-            sums = _dots4(a, b, c, e, mats, (zero, zero, zero, zero, zero, zero, zero, zero))
+            sums = _ad_dots4(a, b, c, e, mats)
             a0, a1, b0, b1, c0, c1, e0, e1 = _dots4(
                 row_cross[k], row_cross[k + 1], row_cross[k + 2], row_cross[k + 3], weights, sums
             )

@@ -216,9 +216,9 @@ class ScoringTables:
     Muse.1. Built once (`scoring_tables`), then any number of seeker blocks is scored from them
     (`score_tables`): a night runs the ad towers once, not once a block."""
 
-    ad_rows: np.ndarray  # (N_r, R) [dot vectors, biases] of the ads that may be candidates
+    ad_rows: np.ndarray  # (N_r, D + 2) [dot vectors, both outputs' biases] of the candidate ads
     ad_slot: np.ndarray  # (N_a,) int32: each ad's row in ad_rows, -1 when it has none
-    seeker_mats: np.ndarray  # (N_s, 2, R): the seeker's side of both outputs' dot products
+    seeker_mats: np.ndarray  # (N_s, 2, D): the seeker's side of both outputs' dot products
     cross_weights: np.ndarray  # (N_s, 2, C): the seeker's weights on the pair features
     hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
     model: Reranker | None = None  # the model (CPU) when it has a per-pair MLP, else None
@@ -248,8 +248,9 @@ def scoring_tables(
     Returns
     -------
     ScoringTables
-        `ad_rows` (N_r, R), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_s, 2, R),
-        `cross_weights` (N_s, 2, C), all float32, and `hire_term` (True for Muse.2).
+        `ad_rows` (N_r, D + 2), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_s, 2, D),
+        `cross_weights` (N_s, 2, C), all float32 (D = heads x dims), and `hire_term` (True for
+        Muse.2).
     """
     if any(t.device.type != "cpu" for t in model.parameters()):
         model = copy.deepcopy(model).cpu()
@@ -260,8 +261,16 @@ def scoring_tables(
         ad_x = ad_x[torch.as_tensor(ads)]
         slot = np.full(len(slot), -1, dtype=np.int32)
         slot[ads] = np.arange(len(ads), dtype=np.int32)
+    dims = model.heads * model.cfg.dims
     with torch.inference_mode():
         ad_rows, seeker_mats, cross_w = inference_tables(model, seeker_x.cpu(), ad_x)
+        # the biases' rows of `seeker_mats` are every seeker's (the output fold): folded into
+        # two numbers an ad, the ad part of a pair is one dot product of `dims`, no remainder
+        fold = output_fold(model)
+        biases = ad_rows[:, dims:] if fold is None else ad_rows[:, dims:] @ fold
+        if biases.shape[1] == 1:
+            biases = torch.cat([biases, torch.zeros_like(biases)], dim=1)
+        ad_rows = torch.cat([ad_rows[:, :dims], biases], dim=1).contiguous()
 
     def transposed(mats):  # (G, X, O) -> (G, 2, X), a one-output model padded with zeros
         mats = mats.transpose(1, 2)
@@ -272,7 +281,7 @@ def scoring_tables(
     return ScoringTables(
         ad_rows.numpy(),
         slot,
-        transposed(seeker_mats),
+        transposed(seeker_mats[:, :dims]),
         transposed(cross_w),
         model.heads == 2,
         model if model.pair_mlp is not None else None,

@@ -186,17 +186,19 @@ def generate(
     gender_effect: float = 1.0,
     progress: bool = True,
     oracle_days: Sequence[dt.date] | None = None,
-    market: str = "standard",
+    market: str | None = None,
 ) -> dict:
     """Generate the market; returns the summary (also written to out_dir/summary.json).
 
     `oracle_days`: the partitions whose oracle rankings are written beside the files for the
     evaluations (jobrec.synth.oracle_rankings); default the day after the timeline, the
     partition the nightly run takes. `market`: "standard", or "harder" (`behaviour.MARKETS`:
-    employer effects, fresh ads and seekers, career changers, costlier wage cuts)."""
+    employer effects, fresh ads and seekers, career changers, costlier wage cuts); default the
+    scale's (`Scale.market`: harder, but standard at `tiny`)."""
     t0 = time.perf_counter()
     if scale not in SCALES:
         raise ValueError(f"unknown scale {scale!r}: one of {', '.join(SCALES)}")
+    market = market or SCALES[scale].market
     if market not in behaviour.MARKETS:
         raise ValueError(f"unknown market {market!r}: one of {', '.join(behaviour.MARKETS)}")
     effects = behaviour.MARKETS[market]

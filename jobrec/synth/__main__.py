@@ -78,8 +78,9 @@ def main(argv=None) -> None:
     parser.add_argument(
         "--market",
         choices=list(behaviour.MARKETS),
-        default="standard",
-        help="harder: employer effects, fresh ads and seekers, career changers (issue 17)",
+        default=None,
+        help="harder: employer effects, fresh ads and seekers, career changers (issue 17); "
+        "default the scale's: harder, standard at tiny",
     )
     parser.add_argument("--no-progress", action="store_true")
     parser.add_argument(

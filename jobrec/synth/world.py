@@ -54,12 +54,16 @@ class Scale:
     ads: int
     departments: int = 100
     occupations: int = 500
+    # the market written when none is asked for: the harder one (issue 17) is the benchmark
+    # market since it was measured (BENCHMARKS.md, "Market versions"); `tiny`, the tests'
+    # market, stays the standard one its hand-checked facts were written on
+    market: str = "harder"
 
 
 SCALES = {
     # a small region: with 100 departments x 500 codes, 2,000 seekers would have almost no ad
     # of their occupation within reach
-    "tiny": Scale(2_000, 3_000, departments=20, occupations=140),
+    "tiny": Scale(2_000, 3_000, departments=20, occupations=140, market="standard"),
     "small": Scale(30_000, 50_000),
     "medium": Scale(200_000, 350_000),
     "pes": Scale(1_200_000, 2_200_000),

@@ -159,6 +159,7 @@ def expected_rows() -> list[dict[str, float]]:
             "distance_over_mobility_sq": (haversine_km(PARIS, LYON) / 400) ** 2 / 5,
             "wage_cut": 0.0,  # a raise
             "employer_applications_per_ad": 0.0,  # E1's other ad A1 has none
+            "ad_unposted_week": 0.0,  # posted before D
         },
         {  # S0 Paris -> A1 Paris: same domain K22, 1 shared skill
             "distance_100km": 0.0,
@@ -187,6 +188,7 @@ def expected_rows() -> list[dict[str, float]]:
             "distance_over_mobility_sq": 0.0,
             "wage_cut": math.log(1500 / 2000),
             "employer_applications_per_ad": math.log1p(3),  # E1's other ad A0
+            "ad_unposted_week": 0.0,  # posted before D
         },
         {  # S1 Lyon -> A1 Paris: beyond 10 km, same family K only (K21 vs K22), no shared skill
             "distance_100km": haversine_km(LYON, PARIS) / 100,
@@ -215,6 +217,7 @@ def expected_rows() -> list[dict[str, float]]:
             "distance_over_mobility_sq": 5.0,
             "wage_cut": math.log(1500 / 1800),
             "employer_applications_per_ad": math.log1p(3),
+            "ad_unposted_week": 0.0,  # posted before D
         },
         {  # S0 Paris -> A3 Marseille: no occupation match, ad without skills, wage 0: unknown
             "distance_100km": haversine_km(PARIS, MARSEILLE) / 100,
@@ -243,6 +246,7 @@ def expected_rows() -> list[dict[str, float]]:
             "distance_over_mobility_sq": (haversine_km(PARIS, MARSEILLE) / 400) ** 2 / 5,
             "wage_cut": 0.0,  # unknown wage: neutral
             "employer_applications_per_ad": math.log1p(1),  # E2's other ad A2
+            "ad_unposted_week": 0.0,  # posted before D
         },
         {  # S2 Marseille (no wage, no education, no skills) -> A2 Paris
             "distance_100km": haversine_km(MARSEILLE, PARIS) / 100,
@@ -271,6 +275,7 @@ def expected_rows() -> list[dict[str, float]]:
             "distance_over_mobility_sq": 5.0,
             "wage_cut": 0.0,
             "employer_applications_per_ad": 0.0,  # E2's other ad A3 has none
+            "ad_unposted_week": 0.0,  # posted before D
         },
     ]
 
@@ -281,7 +286,7 @@ def test_haversine_reference_is_right():
 
 
 def test_columns_are_the_documented_ones():
-    assert len(CROSS_COLUMNS) == 26 and len(set(CROSS_COLUMNS)) == 26
+    assert len(CROSS_COLUMNS) == 27 and len(set(CROSS_COLUMNS)) == 27
     assert [CROSS_COLUMNS[i] for i in MUSE0_COLUMNS] == ["muse0_cosine", "muse0_log_rank"]
 
 
@@ -353,6 +358,18 @@ def test_ad_age_follows_the_list_date():
     early = build_entities(market, dt.date(2026, 3, 1), POPULARITY_BEFORE)
     got = features(early, [(0, 0, 0.0, 1), (0, 1, 0.0, 1)])[:, COL["ad_age_30d"]]
     assert got == pytest.approx([21 / 30, 0.0], abs=1e-6)
+
+
+def test_unposted_share_of_the_label_week():
+    # lists dated 2026-03-05: A3 is posted on 03-09, 4 days into the week after; A1 on
+    # 03-01, before; dated 2026-02-20, A1 is posted 9 days on, after the whole week (capped)
+    market = hand_market()
+    week = lambda day, ads: features(  # noqa: E731
+        build_entities(market, day, POPULARITY_BEFORE), [(0, j, 0.0, 1) for j in ads]
+    )[:, COL["ad_unposted_week"]]
+    assert week(dt.date(2026, 3, 5), [3, 1]) == pytest.approx([4 / 7, 0.0], abs=1e-6)
+    assert week(dt.date(2026, 2, 20), [1, 0]) == pytest.approx([1.0, 0.0], abs=1e-6)
+    assert week(D, [0, 1, 2, 3]).tolist() == [0.0] * 4  # tonight's candidates: all posted
 
 
 def test_blocks_give_the_same_array(entities):

@@ -188,8 +188,9 @@ def test_tables_of_a_subset_refuse_a_candidate_outside_it():
 
 def test_fused_kernel_by_hand():
     """Two lists of two candidates, one padded, plus one list whose ad has no row: each logit
-    is a dot product worked out here. Ad j's row is ad_rows[ad_slot[j]] (stored in reverse)."""
-    ad_rows = np.array([[3.0, -1.0], [1.0, 2.0]], np.float32)  # ad 1's row, ad 0's row
+    is a dot product plus the ad's bias, worked out here. Ad j's row is ad_rows[ad_slot[j]]
+    (stored in reverse): its two dot-vector entries, then its bias of each output."""
+    ad_rows = np.array([[3.0, -1.0, 0.5, -1.0], [1.0, 2.0, 0.0, 0.0]], np.float32)
     ad_slot = np.array([1, 0, -1], np.int32)  # ad 2 has no row
     mats_t = np.array(
         [[[1.0, 0.0], [0.0, 1.0]], [[2.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]], np.float32
@@ -199,13 +200,31 @@ def test_fused_kernel_by_hand():
     cross = np.array([[[2.0], [4.0]], [[6.0], [8.0]], [[0.0], [0.0]]], np.float32)
     first, second = np.empty((3, 2), np.float32), np.empty((3, 2), np.float32)
     missing = pair_logits(ad_rows, ad_slot, mats_t, cross_w_t, ads, cross, first, second)
-    # list 0, ad 1 = (3, -1), pair 2: first 3 + 2 = 5, second -1 - 2 = -3
-    # list 0, ad 0 = (1, 2), pair 4: first 1 + 4 = 5, second 2 - 4 = -2
-    # list 1, ad 0 = (1, 2), pair 6: first 2 + 2 + 3 = 7, second 0; then padding: -inf, 0
-    # list 2: ad 2 has no row: NaN, counted; ad 1 = (3, -1): first 2, second 2
-    np.testing.assert_array_equal(first, [[5.0, 5.0], [7.0, -np.inf], [np.nan, 2.0]])
-    np.testing.assert_array_equal(second, [[-3.0, -2.0], [0.0, 0.0], [np.nan, 2.0]])
+    # list 0, ad 1 = (3, -1 | 0.5, -1), pair 2: first 3 + 0.5 + 2 = 5.5, second -1 - 1 - 2 = -4
+    # list 0, ad 0 = (1, 2 | 0, 0), pair 4: first 1 + 4 = 5, second 2 - 4 = -2
+    # list 1, ad 0, pair 6: first 2 + 2 + 3 = 7, second 0; then padding: -inf, 0
+    # list 2: ad 2 has no row: NaN, counted; ad 1: first 3 - 1 + 0.5 = 2.5, second 3 - 1 - 1 = 1
+    np.testing.assert_array_equal(first, [[5.5, 5.0], [7.0, -np.inf], [np.nan, 2.5]])
+    np.testing.assert_array_equal(second, [[-4.0, -2.0], [0.0, 0.0], [np.nan, 1.0]])
     assert missing == 1
+
+
+def test_fused_kernel_by_hand_four_at_a_time():
+    """Eight candidates (two groups of four, the kernel's inner path) of one list, some with
+    the same ad: first = <dots, (1, 2)> + bias + 3 x pair feature, second = bias 2 - pair."""
+    ad_rows = np.array([[1.0, 0.0, 0.5, 1.0], [0.0, 1.0, -1.0, 2.0], [2.0, 2.0, 0.0, 0.0]])
+    ad_slot = np.array([0, 1, 2], np.int32)
+    mats_t = np.array([[[1.0, 2.0], [0.0, 0.0]]], np.float32)
+    cross_w_t = np.array([[[3.0], [-1.0]]], np.float32)
+    ads = np.array([[0, 1, 2, 0, 2, 1, 1, 0]])
+    cross = np.arange(8, dtype=np.float32).reshape(1, 8, 1)
+    first, second = np.empty((1, 8), np.float32), np.empty((1, 8), np.float32)
+    pair_logits(ad_rows.astype(np.float32), ad_slot, mats_t, cross_w_t, ads, cross, first, second)
+    dots = {0: 1.0 + 0.5, 1: 2.0 - 1.0, 2: 6.0 + 0.0}  # <dots, (1, 2)> + bias of output 0
+    bias2 = {0: 1.0, 1: 2.0, 2: 0.0}
+    k = range(8)
+    np.testing.assert_array_equal(first[0], [dots[ads[0, i]] + 3 * i for i in k])
+    np.testing.assert_array_equal(second[0], [bias2[ads[0, i]] - i for i in k])
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")

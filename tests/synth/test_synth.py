@@ -465,6 +465,18 @@ def test_harder_market_keeps_the_contract_and_the_volumes(harder):
     assert 0.15 < summary["hires_per_seeker"] < 0.25
 
 
+def test_the_default_market_is_the_scales(summary):
+    # `tiny` (the tests' market, written without `market`) stays standard; from `small` up the
+    # harder market is the default (BENCHMARKS.md, "Market versions")
+    assert summary["market"] == "standard"
+    assert {name: s.market for name, s in SCALES.items()} == {
+        "tiny": "standard",
+        "small": "harder",
+        "medium": "harder",
+        "pes": "harder",
+    }
+
+
 def test_career_changers_apply_to_their_target_and_some_say_so(harder):
     oracle = load_oracle(harder / "oracle")
     s, occ = oracle.seekers, oracle.occ
