@@ -8,7 +8,8 @@ WITH computed AS (
     ) = 1
 )
 SELECT f.jobseeker_id, f.ad_id, f.sent_at, CAST(timezone('UTC', f.sent_at) AS DATE) AS day,
-    f.responded, f.applied, f.positive_outcome, f.unsubscribed, f.negative_feedback, c.features
+    f.responded, f.applied, f.positive_outcome, f.unsubscribed, f.negative_feedback, c.features,
+    coalesce(len(c.features), 0) AS n_features
 FROM clean.recommendation_feedback AS f
 LEFT JOIN computed AS c USING (jobseeker_id, ad_id, sent_at)
 WHERE f.run_date = $run_date

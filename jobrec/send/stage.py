@@ -91,7 +91,9 @@ def load_sends(con, run_date: dt.date, market: Market, start: dt.date, end: dt.d
     keep = (s >= 0) & (a >= 0)
     frame = frame[keep].reset_index(drop=True)
     cached = np.full((len(frame), len(funnel.FEATURES)), np.nan, dtype=np.float32)
-    known = frame["features"].notna().to_numpy()
+    # features stored under another feature set (a pair feature added since: an older, shorter
+    # row) are computed again, with tonight's models, and stored beside the old ones
+    known = (frame["n_features"] == len(funnel.FEATURES)).to_numpy()
     if known.any():
         cached[known] = np.stack(frame["features"].to_numpy()[known]).astype(np.float32)
     return Sends(

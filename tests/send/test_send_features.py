@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobrec.data import warehouse
 from jobrec.send import funnel
 from jobrec.send import stage as send_stage
 
@@ -77,3 +78,21 @@ def test_features_are_computed_once_and_rerun_nights_recompute_their_own(compute
     assert _night(con, D, 0).tolist() == [0.0, 11.0] and len(computed) == 3
     (rows,) = con.execute("SELECT count(*) FROM store.send_features").fetchone()
     assert rows == 3
+
+
+def test_features_of_another_feature_set_are_computed_again(computed):
+    """A warehouse from before a pair feature was added holds shorter rows: they are computed
+    again by the next night (and stored beside the old ones, which are not read again)."""
+    con = duckdb.connect()
+    _feedback(con, [(D, "S0", "A0", "2026-03-01"), (D, "S1", "A1", "2026-03-02")])
+    con.execute(warehouse.sql("create_send_features"))
+    short = [7.0] * (len(funnel.FEATURES) - 1)
+    con.execute(
+        "INSERT INTO store.send_features VALUES "
+        "('S0', 'A0', CAST('2026-03-01 06:00:00+00' AS TIMESTAMPTZ), ?, ?)",
+        [short, D - dt.timedelta(days=1)],
+    )
+    assert _night(con, D, 0).tolist() == [0.0, 11.0]
+    assert computed == [[(0, 0), (1, 1)]]
+    assert _night(con, D, 5).tolist() == [0.0, 11.0]  # read back, the short row ignored
+    assert len(computed) == 1
