@@ -17,7 +17,7 @@ The last five (issue 17) give a model whose pair term is linear in them what tre
 splitting: an ad's freshness as exp(-age / 3 days) and exp(-age / 10 days) (applications
 concentrate in an ad's first days), its early response (applications per day online), and how
 much of the seeker's own past applications went to the ad's occupation code and domain (a
-career changer's target shows there, not in the profile). The last four (issue 17, second step)
+career changer's target shows there, not in the profile). Four more (issue 17, second step)
 give the pair term the shapes a seeker's choice has: distance in units of the seeker's own
 mobility and its square (a Gaussian tolerance is linear in the square), the wage cut apart from
 the raise (a cut costs more than a raise gains), and how many applications the employer's other

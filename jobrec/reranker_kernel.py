@@ -36,7 +36,7 @@ def _prefetch(typingctx, rows, i, j):
         hint = cgutils.get_or_insert_function(
             builder.module,
             ir.FunctionType(ir.VoidType(), [byte, i32, i32, i32]),
-            "llvm.prefetch.p0i8",
+            "llvm.prefetch.p0",
         )
         # read, keep in every cache level, data cache
         builder.call(hint, [builder.bitcast(pointer, byte), i32(0), i32(3), i32(1)])

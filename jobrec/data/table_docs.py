@@ -499,7 +499,8 @@ TABLES.update(
         ),
         "store.send_features": TableDoc(
             "The funnel's pair features of each past send, computed once: by the first night "
-            "whose send windows held the send, with that night's Muse.0 and Muse.2.",
+            "whose send windows held the send, with that night's Muse.0 and Muse.2 (again, "
+            "by the next night, when the feature set has grown since).",
             {
                 "jobseeker_id": SEEKER_ID,
                 "ad_id": AD_ID,

@@ -31,7 +31,13 @@ from jobrec.data.run_stats import counted_build
 from jobrec.evaluation.metrics import hits_matrix
 from jobrec.evaluation.offline import Split, pairs_in, splits
 from jobrec.features import FeatureSpace
-from jobrec.pair_features import Entities, build_entities, entity_numerics, list_pair_features
+from jobrec.pair_features import (
+    CROSS_COLUMNS,
+    Entities,
+    build_entities,
+    entity_numerics,
+    list_pair_features,
+)
 from jobrec.reranker_model import Lists
 from jobrec.retrieval import two_tower
 from jobrec.retrieval.topk import exact_topk
@@ -274,8 +280,14 @@ def save_night_inputs(models_dir, run_date: dt.date, night: NightInputs) -> dict
 
 
 def load_night_inputs(models_dir, run_date: dt.date) -> NightInputs:
-    """The night's inputs of partition D, with its market."""
-    night = _unpickle(
-        model_store.model_dir(models_dir, run_date, NIGHT_INPUTS) / "night_inputs.pkl"
-    )
+    """The night's inputs of partition D, with its market; refused when they were built with
+    another set of pair features (a column added since: re-materialise `models/night_inputs`)."""
+    path = model_store.model_dir(models_dir, run_date, NIGHT_INPUTS) / "night_inputs.pkl"
+    night = _unpickle(path)
+    columns = night.train_lists.cross.shape[-1]
+    if columns != len(CROSS_COLUMNS):
+        raise ValueError(
+            f"{path}: its lists hold {columns} pair features, this code reads "
+            f"{len(CROSS_COLUMNS)}: re-materialise models/night_inputs for {run_date}"
+        )
     return dataclasses.replace(night, market=load_market(models_dir, run_date))

@@ -109,7 +109,8 @@ def load_sends(con, run_date: dt.date, market: Market, start: dt.date, end: dt.d
 def send_features(con, run_date: dt.date, sc: funnel.Scorer, sends: Sends) -> np.ndarray:
     """The funnel's pair features of past sends: those an earlier night computed, the others
     computed now with tonight's models and stored (`store.send_features`, computed_on D), so
-    that each send's features are computed once, by the first night that needs them.
+    that each send's features are computed once, by the first night that needs them (and once
+    more when the feature set has changed since: see `load_sends`).
 
     Parameters
     ----------

@@ -71,6 +71,7 @@ def test_planted_gender_gap_on_small(tmp_path):
             end_date=dt.date(2026, 11, 27),
             gender_effect=effect,
             progress=False,
+            market="standard",  # the market the thresholds below were validated on
         )
     truth = audit.realised_gap(dirs[1.0], dirs[0.0])
 

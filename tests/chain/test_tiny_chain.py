@@ -54,8 +54,7 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     # the night's shared inputs are built once: the market read from the clean tables, Muse.0's
     # tower inputs of the whole market, the inputs of the stages after retrieval
     assert build_counts == {"market": 1, "tower_inputs": 1, "night_inputs": 1}, build_counts
-    checks = result.get_asset_check_evaluations()
-    assert checks and all(c.passed for c in checks)
+    assert result.get_asset_check_evaluations() and _failed_checks(result) <= TINY_MAY_WARN
     counts = _counts(tiny_settings.warehouse, TINY_DAY)
     assert all(n > 0 for n in counts.values()), counts  # every table holds the day, forward too
     metrics = ["metrics.ranking", "metrics.market", "metrics.ot_tradeoff", "metrics.fairness"]
@@ -227,6 +226,20 @@ def _check_candidates_check_can_fail(db, tmp_path):
     }
 
 
+# at `tiny` every ad is in some top 100 (coverage 1.0): OT has nothing to spread, and its warning
+# (Muse.2's lists sent instead) may fire on a change of the models' noise; every other check,
+# blocking or warning, must pass
+TINY_MAY_WARN = {("recs/recommendations", "redistribution_helped")}
+
+
+def _failed_checks(result) -> set[tuple[str, str]]:
+    return {
+        (c.asset_key.to_user_string(), c.check_name)
+        for c in result.get_asset_check_evaluations()
+        if not c.passed
+    }
+
+
 def _materialised(result) -> dict:
     return {
         e.asset_key.to_user_string(): e.step_materialization_data.materialization.metadata
@@ -243,14 +256,7 @@ def test_tonight_starts_warm_from_last_night_and_has_no_forward_window(tiny_sett
     assert first["models/features"]["space"].value == "fitted"
     assert first["models/muse0"]["start"].value == "full retrain: no model from the last nights"
     result = run_day(tiny_settings, tonight)
-    failed = {
-        (c.asset_key.to_user_string(), c.check_name)
-        for c in result.get_asset_check_evaluations()
-        if not c.passed
-    }
-    # at `tiny` every ad is in some top 100 (coverage 1.0): OT has nothing to spread, and its
-    # warning (Muse.2's lists sent instead) may fire on a change of the models' noise
-    assert result.success and failed <= {("recs/recommendations", "redistribution_helped")}
+    assert result.success and _failed_checks(result) <= TINY_MAY_WARN
     second = _materialised(result)
     assert second["models/features"]["space"].value == "reused"
     assert second["models/features"]["fitted_on"].value == str(TINY_END)
@@ -448,7 +454,7 @@ def _check_recon_option(settings, tmp_path):
         partition_key=TINY_DAY.isoformat(),
         resources=build_resources(on),
     )
-    assert result.success and all(c.passed for c in result.get_asset_check_evaluations())
+    assert result.success and _failed_checks(result) <= TINY_MAY_WARN
     folder = model_store.model_dir(on.models_dir, TINY_DAY, "muse2")
     report = json.loads((folder / "training.json").read_text())
     assert all(h["recon_loss"] > 0 for h in report["history"])

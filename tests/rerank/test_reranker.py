@@ -92,6 +92,8 @@ def random_lists(g: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.
     ads = np.stack([rng.choice(N_ADS, k, replace=False) for _ in range(g)])
     ads[0, -3:] = -1  # padding at the end of a list
     ads[2, [1, 4]] = -1  # and in the middle of another
+    if k > 20:  # past the kernel's first rows asked for ahead (PREFETCH_AHEAD)
+        ads[3, [17, k - 2]] = -1
     cross = rng.normal(size=(g, k, C)).astype(np.float32)
     return seekers, ads, cross
 
@@ -104,7 +106,8 @@ def random_lists(g: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.
 @pytest.mark.parametrize("pair_hidden", [0, 4])
 def test_score_lists_equals_the_forward_pass(kind, fused, block, pair_hidden):
     seeker_x, ad_x = entity_inputs()
-    seekers, ads, cross = random_lists(g=7, k=11, seed=1)
+    # 37 candidates: the kernel's rows asked for ahead, its four-at-a-time path and a tail
+    seekers, ads, cross = random_lists(g=7, k=37, seed=1)
     model = random_model(kind, pair_hidden=pair_hidden)
     got = score_lists(
         model,
@@ -153,6 +156,8 @@ def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
     rows = np.random.default_rng(5).permutation(np.unique(ads[ads >= 0])) if subset else None
     tables = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), rows)
     assert tables.seeker_mats.shape[0] == N_SEEKERS
+    dims = model.heads * model.cfg.dims  # an ad row: its dot vectors, then both outputs' biases
+    assert tables.ad_rows.shape[1] == dims + 2 and tables.seeker_mats.shape[1:] == (2, dims)
     assert len(tables.ad_rows) == (len(rows) if subset else N_ADS)
     assert not subset or len(rows) < N_ADS  # a real subset
     want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
@@ -164,14 +169,14 @@ def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
 
 def test_tables_of_a_subset_refuse_a_candidate_outside_it():
     seeker_x, ad_x = entity_inputs()
-    seekers, ads, cross = random_lists(g=4, k=6, seed=6)
+    seekers, ads, cross = random_lists(g=4, k=24, seed=6)
     rows = np.unique(ads[ads >= 0])
     outside = np.setdiff1d(np.arange(N_ADS), rows)[0]
     tables = scoring_tables(
         random_model("muse2"), torch.as_tensor(seeker_x), torch.as_tensor(ad_x), rows
     )
     score_tables(tables, seekers, ads, cross)  # covered: fine
-    ads[3, 2] = outside
+    ads[3, 19] = outside  # past the rows the kernel asks for ahead
     with pytest.raises(ValueError, match=rf"1 candidate pairs .* \(ad rows \[{outside}\]\)"):
         score_tables(tables, seekers, ads, cross)
     empty = scoring_tables(

@@ -4,12 +4,24 @@ the validation window's seekers."""
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 
 import numpy as np
+import pytest
 
+from jobrec.data import model_store
 from jobrec.data.market import Events
 from jobrec.evaluation.offline import Split
-from jobrec.retrieval.night_inputs import ValidationListSettings, split_seekers
+from jobrec.pair_features import CROSS_COLUMNS
+from jobrec.reranker_model import Lists
+from jobrec.retrieval.night_inputs import (
+    NIGHT_INPUTS,
+    EntityInputs,
+    NightInputs,
+    ValidationListSettings,
+    load_night_inputs,
+    split_seekers,
+)
 
 
 def window(n_seekers: int, seed: int = 0) -> Split:
@@ -82,3 +94,24 @@ def test_split_seekers_caps():
 def test_split_seekers_of_an_empty_window():
     train, held = split_seekers(window(0), ValidationListSettings(seed=0))
     assert len(train) == 0 and len(held) == 0
+
+
+def test_night_inputs_of_another_feature_set_are_refused(tmp_path):
+    """Inputs pickled before a pair feature was added hold narrower lists: loading them says
+    what to re-materialise instead of failing later on a shape."""
+    day = dt.date(2026, 3, 10)
+    lists = Lists(
+        np.zeros(1, np.int64),
+        np.zeros((1, 2), np.int64),
+        np.zeros((1, 2, len(CROSS_COLUMNS) - 1), np.float32),
+        np.zeros((1, 2), bool),
+        np.zeros((1, 2), bool),
+    )
+    old = NightInputs(None, 1.0, EntityInputs(None, None), 0, None, None, lists, lists)
+    folder = model_store.model_dir(tmp_path, day, NIGHT_INPUTS)
+    folder.mkdir(parents=True)
+    (folder / "night_inputs.pkl").write_bytes(pickle.dumps(old))
+    with pytest.raises(
+        ValueError, match=rf"hold {len(CROSS_COLUMNS) - 1} pair features.*re-materialise"
+    ):
+        load_night_inputs(tmp_path, day)
