@@ -4,18 +4,23 @@
 
 Reads the candidate lists a nightly run wrote (recs.candidates of day D, every seeker, 1,000
 candidates each) and the Muse.2 and XGBoost models it trained, then reranks them the way
-`jobrec.rerank.write_reranked` does: Muse's tables over every seeker and the active ads
+`jobrec.rerank.write_reranked` does: Muse's tables over tonight's seekers and the active ads
 grouped by occupation (`tonight_ads`), seekers grouped by desired occupation
-(`tonight_seekers`), blocks of 2,000 seekers. Timed, all from host arrays to host scores:
-  muse2 towers   the folded tables (once a night)
-  muse2 pairs    the fused kernel + log-sigmoid over every block
-  plain order    the same pairs with tables over every ad in row order and the seekers in id
-                 order (what the locality buys)
-  xgb rows       building XGBoost's flat rows, block by block (once: it takes minutes)
+(`tonight_seekers`), blocks of 2,000 seekers read together, and in each block chunks of
+`score_chunk` (64) seekers whose pair features are written, then scored by every model while
+they are in the cache. Timed, all from host arrays to host scores:
+  muse2 towers   the folded tables (once a night) of tonight's seekers and active ads
+  muse2 pairs    the fused kernel + log-sigmoid over every chunk
+  from memory    the same pairs scored a block of 2,000 seekers at a time from features that
+                 were written long before (what scoring in chunks buys)
+  plain order    the same pairs with tables over every seeker and every ad in row order, the
+                 seekers in id order, from memory (what the subsets and the locality buy)
+  xgb rows       building XGBoost's flat rows, chunk by chunk (once: it takes minutes)
   xgb predict    predicting on them
 Entity inputs and pair features are random with the real shapes (speed depends on shapes, not
-values; four blocks of pair features are cycled); the candidate lists, hence which ad rows each
-block gathers, are the night's own. Ratio = (xgb rows + predict) / (muse2 towers + pairs).
+values; four blocks of pair features are cycled, a chunk's copied into the chunk's buffer before
+it is scored, untimed, as the night computes them); the candidate lists, hence which ad rows
+each chunk gathers, are the night's own. Ratio = (xgb rows + predict) / (muse2 towers + pairs).
 """
 
 from __future__ import annotations
@@ -36,7 +41,7 @@ import xgboost as xgb
 from jobrec.data import model_store
 from jobrec.data.market import read_lists, read_market
 from jobrec.pair_features import CROSS_COLUMNS
-from jobrec.rerank import load_booster, predict_lists, tonight_ads, tonight_seekers
+from jobrec.rerank import SETTINGS, load_booster, predict_lists, tonight_ads, tonight_seekers
 from jobrec.reranker_model import Lists, load_reranker, score_tables, scoring_tables
 
 BLOCK = 2000  # write_reranked's seeker block
@@ -55,17 +60,63 @@ def night_lists(con, day: dt.date, market) -> tuple[np.ndarray, np.ndarray]:
     return seekers, ads
 
 
-def time_muse(model, sx, ax, rows, seekers, ads, pool, repeat) -> tuple[float, float]:
-    """Best of `repeat`: (towers s, pairs s), tables over the ads `rows` (None: all)."""
+@numba.njit(parallel=True, fastmath=True, cache=True)
+def _total(flat):
+    """Sum of a float32 array in 64 parallel stretches (a read of every byte, nothing else)."""
+    step = (len(flat) + 63) // 64
+    parts = np.zeros(64, dtype=np.float32)
+    for p in numba.prange(64):
+        acc = np.float32(0.0)
+        for i in range(p * step, min(len(flat), (p + 1) * step)):
+            acc += flat[i]
+        parts[p] = acc
+    return parts.sum()
+
+
+def read_rate(pool, repeat: int) -> float:
+    """Bytes a second the machine's threads read from memory: the pool's blocks (each larger
+    than the caches) summed, best of `repeat` rounds."""
+    _total(pool[0][:1].reshape(-1))
+    best = float("inf")
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        for block in pool:
+            _total(block.reshape(-1))
+        best = min(best, time.perf_counter() - t0)
+    return sum(block.nbytes for block in pool) / best
+
+
+def chunks(seekers, ads, pool, size: int | None):
+    """(seekers, candidates, pair features) of each chunk of `size` lists in the night's order,
+    its features copied into one buffer just before it is yielded, as `write_reranked`
+    computes a chunk's; None: whole blocks of BLOCK lists, features read from the pool."""
+    buffer = None if size is None else np.empty((size, *pool[0].shape[1:]), dtype=np.float32)
+    for b, lo in enumerate(range(0, len(seekers), BLOCK)):
+        hi, block = min(len(seekers), lo + BLOCK), pool[b % POOL]
+        if size is None:
+            yield seekers[lo:hi], ads[lo:hi], block[: hi - lo]
+            continue
+        for c in range(lo, hi, size):
+            n = min(size, hi - c)
+            np.copyto(buffer[:n], block[c - lo : c - lo + n])
+            yield seekers[c : c + n], ads[c : c + n], buffer[:n]
+
+
+def time_muse(model, sx, ax, rows, lists, repeat, subset, size) -> tuple[float, float]:
+    """Best of `repeat`: (towers s, pairs s), tables over the ads `rows` (None: all) and over
+    the lists' seekers (`subset`) or every seeker, the lists (seekers, candidates, pool) scored
+    in chunks of `size` (`chunks`)."""
+    seekers, ads, pool = lists
     best_towers = best_pairs = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
-        tables = scoring_tables(model, sx, ax, rows)
-        t1 = time.perf_counter()
-        for b, lo in enumerate(range(0, len(seekers), BLOCK)):
-            score_tables(tables, seekers[lo : lo + BLOCK], ads[lo : lo + BLOCK], pool[b % POOL])
-        t2 = time.perf_counter()
-        best_towers, best_pairs = min(best_towers, t1 - t0), min(best_pairs, t2 - t1)
+        tables = scoring_tables(model, sx, ax, rows, seekers if subset else None)
+        towers, pairs = time.perf_counter() - t0, 0.0
+        for who, candidates, cross in chunks(seekers, ads, pool, size):
+            t0 = time.perf_counter()
+            score_tables(tables, who, candidates, cross)
+            pairs += time.perf_counter() - t0
+        best_towers, best_pairs = min(best_towers, towers), min(best_pairs, pairs)
     return best_towers, best_pairs
 
 
@@ -104,28 +155,39 @@ def main() -> None:
         f"{int(ranker.attr('best_iteration')) + 1}"
     )
     rows = tonight_ads(market)
-    time_muse(muse2, sx, ax, rows, seekers[:BLOCK], ads[:BLOCK], pool, 1)  # warm-up, numba cache
-    towers, muse_pairs = time_muse(muse2, sx, ax, rows, seekers, ads, pool, args.repeat)
+    size = SETTINGS.score_chunk
+    nightly = (seekers, ads, pool)
+    time_muse(muse2, sx, ax, rows, (seekers[:BLOCK], ads[:BLOCK], pool), 1, True, size)  # warm-up
+    towers, muse_pairs = time_muse(muse2, sx, ax, rows, nightly, args.repeat, True, size)
+    _, memory_pairs = time_muse(muse2, sx, ax, rows, nightly, args.repeat, True, None)
     by_id = np.argsort(seekers, kind="stable")
-    _, plain_pairs = time_muse(muse2, sx, ax, None, seekers[by_id], ads[by_id], pool, args.repeat)
+    plain = (seekers[by_id], ads[by_id], pool)
+    plain_towers, plain_pairs = time_muse(muse2, sx, ax, None, plain, args.repeat, False, None)
     timings = {}
-    for b, lo in enumerate(range(0, len(seekers), BLOCK)):
-        hi = min(len(seekers), lo + BLOCK)
-        lists = Lists(seekers[lo:hi], ads[lo:hi], pool[b % POOL][: hi - lo], None, None)
+    for who, candidates, cross in chunks(seekers, ads, pool, size):
+        lists = Lists(who, candidates, cross, None, None)
         predict_lists(ranker, seeker_x, ad_x, lists, timings=timings)
     muse = towers + muse_pairs
     xgb_total = timings["rows"] + timings["predict"]
+    ns = lambda t: f"{t / pairs * 1e9:.1f}"  # noqa: E731
     print(
-        "| seekers | pairs | muse2 towers s | muse2 pairs s | muse2 s | pairs s, plain order | "
-        "ns a pair (nightly / plain) | xgb rows s | xgb predict s | ratio (rows+predict)"
-        "/muse2 | ratio predict/muse2 |"
+        "| seekers | pairs | muse2 towers s | muse2 pairs s | muse2 s | pairs s, from memory | "
+        "towers / pairs s, plain order | ns a pair (nightly / memory / plain) | xgb rows s | "
+        "xgb predict s | ratio (rows+predict)/muse2 | ratio predict/muse2 |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {len(seekers):,} | {pairs:,} | {towers:.3f} | {muse_pairs:.3f} | {muse:.3f} | "
-        f"{plain_pairs:.3f} | {muse_pairs / pairs * 1e9:.1f} / {plain_pairs / pairs * 1e9:.1f} | "
-        f"{timings['rows']:.1f} | {timings['predict']:.1f} | **{xgb_total / muse:.1f}** | "
+        f"{memory_pairs:.3f} | {plain_towers:.3f} / {plain_pairs:.3f} | {ns(muse_pairs)} / "
+        f"{ns(memory_pairs)} / {ns(plain_pairs)} | {timings['rows']:.1f} | "
+        f"{timings['predict']:.1f} | **{xgb_total / muse:.1f}** | "
         f"{timings['predict'] / muse:.1f} |"
+    )
+    rate = read_rate(pool, args.repeat)
+    floor = pool[0][0, 0].nbytes / rate * 1e9
+    print(
+        f"memory read rate {rate / 1e9:.1f} GB/s on {threads} threads: reading a pair's "
+        f"{pool[0][0, 0].nbytes} bytes of pair features from memory alone takes {floor:.1f} ns"
     )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:,.0f} MB")

@@ -218,52 +218,66 @@ class ScoringTables:
 
     ad_rows: np.ndarray  # (N_r, D + 2) [dot vectors, both outputs' biases] of the candidate ads
     ad_slot: np.ndarray  # (N_a,) int32: each ad's row in ad_rows, -1 when it has none
-    seeker_mats: np.ndarray  # (N_s, 2, D): the seeker's side of both outputs' dot products
-    cross_weights: np.ndarray  # (N_s, 2, C): the seeker's weights on the pair features
+    seeker_mats: np.ndarray  # (N_t, 2, D): the seeker's side of both outputs' dot products
+    cross_weights: np.ndarray  # (N_t, 2, C): the seeker's weights on the pair features
+    seeker_slot: np.ndarray  # (N_s,) int32: each seeker's row in the two above, -1: none
     hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
     model: Reranker | None = None  # the model (CPU) when it has a per-pair MLP, else None
 
 
+def _subset(x: torch.Tensor, rows: np.ndarray | None) -> tuple[torch.Tensor, np.ndarray]:
+    """(the rows `rows` of x (None: all), each row of x's position among them, -1: absent)."""
+    slot = np.arange(len(x), dtype=np.int32)
+    if rows is None:
+        return x, slot
+    slot = np.full(len(x), -1, dtype=np.int32)
+    slot[rows] = np.arange(len(rows), dtype=np.int32)
+    return x[torch.as_tensor(rows)], slot
+
+
 def scoring_tables(
-    model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor, ads: np.ndarray | None = None
+    model: Reranker,
+    seeker_x: torch.Tensor,
+    ad_x: torch.Tensor,
+    ads: np.ndarray | None = None,
+    seekers: np.ndarray | None = None,
 ) -> ScoringTables:
-    """The folded tables of every row of `seeker_x` and of the ads `ads` (rows of `ad_x`, in
-    the order their rows are to be stored; None: every ad in row order), computed on the CPU (a
-    model on a GPU is copied there: the caller's stays where it is). Tonight's candidates are
-    the active ads only, a quarter of the market's at `small`: rows for them alone, grouped by
-    occupation, keep the gathered table in cache (measured: BENCHMARKS.md, "Rerank
-    inference").
+    """The folded tables of the seekers `seekers` (rows of `seeker_x`; None: all) and of the
+    ads `ads` (rows of `ad_x`, in the order their rows are to be stored; None: every ad in row
+    order), computed on the CPU (a model on a GPU is copied there: the caller's stays where it
+    is). Tonight's candidates are the active ads only, a quarter of the market's at `small`:
+    rows for them alone, grouped by occupation, keep the gathered table in cache (measured:
+    BENCHMARKS.md, "Rerank inference"); tonight's seekers are about half the market's at
+    `medium`: the seeker towers run for them alone.
 
     Parameters
     ----------
     model : Reranker
         Muse.1 or Muse.2, on any device.
     seeker_x : (N_s, S) float32 tensor
-        Entity inputs of the seekers to build tables for (table row i = row i here).
+        Entity inputs of every seeker row (lists name their seeker as a row here).
     ad_x : (N_a, A) float32 tensor
         Entity inputs of every ad row.
     ads : (N_r,) int array, optional
         Rows of `ad_x` to build ad rows for, in table order; None: all N_a, in row order.
+    seekers : (N_t,) int array, optional
+        Rows of `seeker_x` to build seeker rows for (distinct); None: all N_s.
 
     Returns
     -------
     ScoringTables
-        `ad_rows` (N_r, D + 2), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_s, 2, D),
-        `cross_weights` (N_s, 2, C), all float32 (D = heads x dims), and `hire_term` (True for
-        Muse.2).
+        `ad_rows` (N_r, D + 2), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_t, 2, D),
+        `cross_weights` (N_t, 2, C), all float32 (D = heads x dims), `hire_term` (True for
+        Muse.2) and `seeker_slot` (N_s,) int32 (-1: no row).
     """
     if any(t.device.type != "cpu" for t in model.parameters()):
         model = copy.deepcopy(model).cpu()
     model.eval()
-    ad_x = ad_x.cpu()
-    slot = np.arange(len(ad_x), dtype=np.int32)
-    if ads is not None:
-        ad_x = ad_x[torch.as_tensor(ads)]
-        slot = np.full(len(slot), -1, dtype=np.int32)
-        slot[ads] = np.arange(len(ads), dtype=np.int32)
+    ad_x, slot = _subset(ad_x.cpu(), ads)
+    seeker_x, seeker_slot = _subset(seeker_x.cpu(), seekers)
     dims = model.heads * model.cfg.dims
     with torch.inference_mode():
-        ad_rows, seeker_mats, cross_w = inference_tables(model, seeker_x.cpu(), ad_x)
+        ad_rows, seeker_mats, cross_w = inference_tables(model, seeker_x, ad_x)
         # the biases' rows of `seeker_mats` are every seeker's (the output fold): folded into
         # two numbers an ad, the ad part of a pair is one dot product of `dims`, no remainder
         fold = output_fold(model)
@@ -283,6 +297,7 @@ def scoring_tables(
         slot,
         transposed(seeker_mats[:, :dims]),
         transposed(cross_w),
+        seeker_slot,
         model.heads == 2,
         model if model.pair_mlp is not None else None,
     )
@@ -306,7 +321,8 @@ def score_tables(
     tables : ScoringTables
         From `scoring_tables`.
     lists_seeker : (G,) int array
-        Each list's seeker, as a row of the tables.
+        Each list's seeker, as a row of the seeker inputs the tables were built from; each
+        must have a row in the tables.
     lists_ads : (G, K) int array
         Candidates as ad rows of the market (-1: padding); each must have a row in the tables.
     cross : (G, K, C) float array
@@ -322,8 +338,16 @@ def score_tables(
     Raises
     ------
     ValueError
-        When a candidate names an ad without a row in the tables.
+        When a list's seeker or a candidate's ad has no row in the tables.
     """
+    seeker_rows = tables.seeker_slot[np.asarray(lists_seeker)]
+    if (seeker_rows < 0).any():
+        absent = np.unique(np.asarray(lists_seeker)[seeker_rows < 0])
+        raise ValueError(
+            f"the seekers of {(seeker_rows < 0).sum()} lists have no row in the scoring tables "
+            f"(seeker rows {absent[:5].tolist()}): tables of a subset must cover every list's "
+            "seeker"
+        )
     if not len(tables.ad_rows):  # tables of no ads (a night without active ads): padding only
         if (lists_ads >= 0).any():
             raise ValueError("the scoring tables hold no ads, the lists name some")
@@ -332,7 +356,7 @@ def score_tables(
     second = np.empty((min(block, len(lists_ads)), lists_ads.shape[1]), dtype=np.float32)
     for lo in range(0, len(lists_ads), block):
         hi = min(len(lists_ads), lo + block)
-        who, ads = lists_seeker[lo:hi], np.ascontiguousarray(lists_ads[lo:hi])
+        who, ads = seeker_rows[lo:hi], np.ascontiguousarray(lists_ads[lo:hi])
         missing = pair_logits(
             tables.ad_rows,
             tables.ad_slot,

@@ -69,7 +69,11 @@ class RerankSettings:
     # list lengths kept in recs.reranked: muse2's top 300 are the redistribution's edges
     keep: tuple[tuple[str, int], ...] = (("muse2", 300), ("muse1", 100), ("xgboost", 100))
     metric_ks: tuple[int, ...] = (10, 100)
-    block_seekers: int = 2000  # tonight's seekers scored per block
+    block_seekers: int = 2000  # tonight's seekers read and written per block
+    # seekers whose pair features are computed and scored together, by every model while the
+    # features (64 x 1,000 pairs, 7 MB) are still in the cache (measured: BENCHMARKS.md,
+    # "Rerank inference", "Scored while in cache")
+    score_chunk: int = 64
     seed: int = 0
     warm_epochs: int = 3  # at most, when Muse.1/2 start from the previous night's weights
     # a warm XGBoost continues the previous night's trees with at most this many new ones
@@ -202,17 +206,40 @@ def tonight_lists(
         `cross` (G, CANDIDATES_K, C) float32 pair features, `applied` and `hired`
         (G, CANDIDATES_K) bool from the forward window (all False without one).
     """
+    ads, muse0 = tonight_candidates(con, run_date, market, temperature, seekers)
+    return candidate_lists(market, ent, seekers, ads, muse0)
+
+
+def tonight_candidates(
+    con, run_date: dt.date, market: Market, temperature: float, seekers: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """recs.candidates of D for `seekers` (market rows): (ads (G, CANDIDATES_K) market ad rows
+    in Muse.0 order, -1 padded; their Muse.0 scores as the pair features take them, the
+    cosines times `temperature`)."""
     ads, scores = read_lists(con, "recs.candidates", run_date, market, seekers, CANDIDATES_K)
-    cosine = np.nan_to_num(scores) * temperature
-    keys = seekers.astype(np.int64)[:, None] * len(market.ads) + ads
-    labels = []
-    for events in (market.forward_applications, market.forward_hires):
-        if events is None:
-            labels.append(np.zeros(ads.shape, bool))
-        else:
-            known = events.seeker.astype(np.int64) * len(market.ads) + events.ad
-            labels.append(np.isin(keys, known) & (ads >= 0))
-    return Lists(seekers, ads, list_pair_features(ent, seekers, ads, cosine), *labels)
+    return ads, np.nan_to_num(scores) * temperature
+
+
+def candidate_lists(
+    market: Market,
+    ent: Entities,
+    seekers: np.ndarray,
+    ads: np.ndarray,
+    muse0: np.ndarray,
+    labelled: bool = True,
+) -> Lists:
+    """Lists of the candidates `ads` (G, K) of `seekers` (G,) with their pair features (Muse.0
+    scores `muse0` (G, K), see `tonight_candidates`); labels from the forward window when
+    `labelled` and the raw data holds it (all False without one; None when not `labelled`)."""
+    labels = [None, None]
+    if labelled:
+        keys = seekers.astype(np.int64)[:, None] * len(market.ads) + ads
+        for i, events in enumerate((market.forward_applications, market.forward_hires)):
+            labels[i] = np.zeros(ads.shape, bool)
+            if events is not None:
+                known = events.seeker.astype(np.int64) * len(market.ads) + events.ad
+                labels[i] = np.isin(keys, known) & (ads >= 0)
+    return Lists(seekers, ads, list_pair_features(ent, seekers, ads, muse0), *labels)
 
 
 def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -385,11 +412,13 @@ def _muse0_order(lists: Lists) -> np.ndarray:
     return np.where(lists.ads >= 0, -np.arange(k, dtype=np.float32)[None, :], -np.inf)
 
 
-def muse_tables(model, inputs: EntityInputs, ads: np.ndarray | None = None) -> ScoringTables:
-    """A Muse model's folded tables over every seeker of the market and the ads `ads` (None:
-    all), on the CPU wherever it trained: with the pair features on the host, the fused CPU
-    kernel beat a GPU's eager path on the same machine (measured: BENCHMARKS.md, "Rerank
-    inference").
+def muse_tables(
+    model, inputs: EntityInputs, ads: np.ndarray | None = None, seekers: np.ndarray | None = None
+) -> ScoringTables:
+    """A Muse model's folded tables over the seekers `seekers` and the ads `ads` (None: all of
+    the market's), on the CPU wherever it trained: with the pair features on the host, the
+    fused CPU kernel beat a GPU's eager path on the same machine (measured: BENCHMARKS.md,
+    "Rerank inference").
 
     Parameters
     ----------
@@ -399,13 +428,17 @@ def muse_tables(model, inputs: EntityInputs, ads: np.ndarray | None = None) -> S
         The night's entity inputs (`seekers` (N_s, S), `ads` (N_a, A)).
     ads : (N_r,) int array, optional
         Market ad rows to build rows for, in table order; None: every ad in row order.
+    seekers : (N_t,) int array, optional
+        Market seeker rows to build rows for (the lists' seekers); None: every seeker.
 
     Returns
     -------
     ScoringTables
         Ready for `score_tables`.
     """
-    return scoring_tables(model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads), ads)
+    return scoring_tables(
+        model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads), ads, seekers
+    )
 
 
 def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
@@ -413,11 +446,15 @@ def _score_muse(model, inputs: EntityInputs, lists: Lists) -> np.ndarray:
 
 
 def load_scorers(
-    models_dir, run_date: dt.date, inputs: EntityInputs, ads: np.ndarray | None = None
+    models_dir,
+    run_date: dt.date,
+    inputs: EntityInputs,
+    ads: np.ndarray | None = None,
+    seekers: np.ndarray | None = None,
 ) -> dict:
-    """The three trained rerankers of D, ready to score lists whose candidates are among `ads`
-    (None: any ad of the market): Muse's tables are built once here (entity towers over every
-    seeker and those ads), XGBoost as loaded.
+    """The three trained rerankers of D, ready to score lists of the seekers `seekers` whose
+    candidates are among `ads` (None: any of the market's): Muse's tables are built once here
+    (entity towers over those seekers and ads), XGBoost as loaded.
 
     Parameters
     ----------
@@ -429,6 +466,8 @@ def load_scorers(
         The night's entity inputs.
     ads : (N_r,) int array, optional
         Market ad rows the lists' candidates are drawn from (e.g. `tonight_ads`); None: all.
+    seekers : (N_t,) int array, optional
+        Market seeker rows whose lists will be scored (e.g. `tonight_seekers`); None: all.
 
     Returns
     -------
@@ -437,7 +476,7 @@ def load_scorers(
     """
     folder = lambda kind: model_store.model_dir(models_dir, run_date, kind)  # noqa: E731
     scorers = {
-        kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads)
+        kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads, seekers)
         for kind in ("muse2", "muse1")
     }
     scorers["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
@@ -542,6 +581,7 @@ def write_reranked(
     block_seekers: int = SETTINGS.block_seekers,
     xgboost_scope: str = "evaluation",
     log=None,
+    score_chunk: int = SETTINGS.score_chunk,
 ) -> dict:
     """Rerank tonight's candidates of every active seeker with Muse.2 and Muse.1, and with
     XGBoost when `xgboost_scope` is `all`, seeker block by seeker block (seekers of one
@@ -556,11 +596,13 @@ def write_reranked(
     models_dir : path
         The model store (the night's inputs, the three rerankers).
     block_seekers : int, default SETTINGS.block_seekers
-        Seekers whose lists are read, scored and written together.
+        Seekers whose lists are read and written together.
     xgboost_scope : {"evaluation", "all"}, default "evaluation"
         Whose lists XGBoost reranks here (the JOBREC_XGBOOST_SCOPE setting, `xgboost_seekers`).
     log : callable, optional
         A progress line a block.
+    score_chunk : int, default SETTINGS.score_chunk
+        Seekers of a block whose pair features are computed and scored together.
 
     Returns
     -------
@@ -572,7 +614,7 @@ def write_reranked(
     night = load_night_inputs(models_dir, run_date)
     seekers = tonight_seekers(con, run_date, night.market)
     by_xgboost = xgboost_seekers(seekers, xgboost_scope)
-    scorers = load_scorers(models_dir, run_date, night.inputs, tonight_ads(night.market))
+    scorers = load_scorers(models_dir, run_date, night.inputs, tonight_ads(night.market), seekers)
     if not len(by_xgboost):
         del scorers["xgboost"]
     temperature = night.temperature
@@ -581,18 +623,24 @@ def write_reranked(
     rows = dict.fromkeys(MODELS, 0)
     with partition(con, "recs.reranked", run_date) as writer:
         for lo in range(0, len(seekers), block_seekers):
-            block = tonight_lists(
-                con,
-                run_date,
-                night.market,
-                night.tonight_entities,
-                temperature,
-                seekers[lo : lo + block_seekers],
-            )
-            for kind, scores in score_all(scorers, night.inputs, block).items():
-                top_ads, top_scores = top_of(scores, block, RERANK_KEEP[kind])
+            who = seekers[lo : lo + block_seekers]
+            ads, muse0 = tonight_candidates(con, run_date, night.market, temperature, who)
+            tops = {kind: [] for kind in scorers}
+            for c in range(0, len(who), score_chunk):
+                chunk = candidate_lists(
+                    night.market,
+                    night.tonight_entities,
+                    who[c : c + score_chunk],
+                    ads[c : c + score_chunk],
+                    muse0[c : c + score_chunk],
+                    labelled=False,
+                )
+                for kind, scores in score_all(scorers, night.inputs, chunk).items():
+                    tops[kind].append(top_of(scores, chunk, RERANK_KEEP[kind]))
+            for kind, parts in tops.items():
+                top_ads, top_scores = (np.concatenate(part) for part in zip(*parts, strict=True))
                 rows[kind] += writer.append(
-                    seeker_ids, ad_ids, block.seeker, top_ads, top_scores, {"model": kind}
+                    seeker_ids, ad_ids, who, top_ads, top_scores, {"model": kind}
                 )
             if log:
                 log(f"reranked {min(lo + block_seekers, len(seekers))}/{len(seekers)} seekers")

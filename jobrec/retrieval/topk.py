@@ -66,6 +66,25 @@ def tile_rows(n_items: int, k: int, budget_bytes: int) -> int:
     return max(1, min(room // per_row, max(2, TILE_BYTES // (4 * n_items))))
 
 
+def row_blocks(
+    n_q: int, n_items: int, k: int, budget_bytes: int, device: torch.device
+) -> list[tuple[int, int]]:
+    """The (first, end) query rows of each product `exact_topk` makes: tiles (`tile_rows`) on
+    the two-stage path, else blocks (`block_rows`). A score is the float32 rounding of its
+    block's product, which BLAS may round differently for another number of rows."""
+    k = min(k, n_items)
+    two_stage = two_stage_applies(n_items, k, device)
+    step = (
+        tile_rows(n_items, k, budget_bytes) if two_stage else block_rows(n_items, k, budget_bytes)
+    )
+    starts = list(range(0, n_q, step))
+    if len(starts) > 1 and n_q - starts[-1] == 1 and step >= 3:
+        # A one-row product takes BLAS's matrix-vector path, whose float32 rounding differs
+        # most from the matrix product's: the last block takes a row from the one before.
+        starts[-1] -= 1
+    return list(zip(starts, [*starts[1:], n_q], strict=True))
+
+
 @torch.no_grad()
 def exact_topk(
     queries: np.ndarray | torch.Tensor,
@@ -120,8 +139,8 @@ def exact_topk(
     else:
         ex_rows = ex_items = np.zeros(0, dtype=np.int64)
     two_stage = two_stage_applies(n_items, k, device)
+    blocks = row_blocks(n_q, n_items, k, budget_bytes, device)
     if two_stage:
-        step = tile_rows(n_items, k, budget_bytes)
         # Pad the items to a multiple of FINE so that a row views as (FINE, groups); the
         # padding columns are set to -inf and can never pass a finite threshold.
         groups = -(-n_items // FINE)
@@ -130,16 +149,10 @@ def exact_topk(
         select = _TwoStage(n_items, groups, k)
         out_s, out_i = torch.from_numpy(scores), torch.from_numpy(index)
     else:
-        step = block_rows(n_items, k, budget_bytes)
         it_t = it.T.contiguous()
-    starts = list(range(0, n_q, step))
-    if len(starts) > 1 and n_q - starts[-1] == 1 and step >= 3:
-        # A one-row product takes BLAS's matrix-vector path, whose float32 rounding differs
-        # from the matrix product's: the last block takes a row from the one before, so that
-        # a score does not depend on the block size.
-        starts[-1] -= 1
-    block = torch.empty((min(step, n_q), it_t.shape[1]), dtype=torch.float32, device=device)
-    for lo, hi in zip(starts, [*starts[1:], n_q], strict=True):  # blocks, not single seekers
+    rows = max(hi - lo for lo, hi in blocks) if blocks else 0
+    block = torch.empty((rows, it_t.shape[1]), dtype=torch.float32, device=device)
+    for lo, hi in blocks:  # blocks, not single seekers
         out = block[: hi - lo]
         torch.mm(q[lo:hi], it_t, out=out)
         a, b = np.searchsorted(ex_rows, [lo, hi])

@@ -75,6 +75,7 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_xgboost_scope(tiny_settings, tmp_path)
+    _check_scoring_chunks(tiny_settings, tmp_path)
     _check_recon_option(tiny_settings, tmp_path)
     _check_market_rows(tiny_settings.warehouse, TINY_DAY)
     _check_recommendations_check_can_fail(tiny_settings.warehouse, tmp_path)
@@ -359,6 +360,21 @@ def _check_xgboost_scope(settings, tmp_path):
         )
     assert ("xgboost", "forward", "oracle_sample") in {r[:3] for r in default}
     assert default == every  # XGBoost's forward rows included
+
+
+def _check_scoring_chunks(settings, tmp_path):
+    """The night scores a block's lists in chunks whose pair features stay in the cache: other
+    block and chunk sizes (a last chunk shorter than the others) write the same lists."""
+    copy = tmp_path / "chunks" / "jobrec.duckdb"
+    copy.parent.mkdir()
+    shutil.copy(settings.warehouse, copy)
+    with duckdb.connect(str(copy)) as con:
+        stats = rerank.write_reranked(
+            con, TINY_DAY, settings.models_dir, block_seekers=50, score_chunk=7
+        )
+    assert stats["seekers"] > 50  # several blocks of 50 lists, each ending in a chunk of 1
+    table = ["recs.reranked"]
+    assert _dump(copy, TINY_DAY, table) == _dump(settings.warehouse, TINY_DAY, table)
 
 
 def _check_reranked_check_can_fail(db, tmp_path):

@@ -146,16 +146,19 @@ def test_one_pair_lists_of_repeated_seekers_score_as_their_whole_lists(kind):
 @pytest.mark.parametrize("kind", ["muse1", "muse2"])
 @pytest.mark.parametrize("subset", [False, True])
 def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
-    """A night builds the tables once (every seeker; every ad, or only those that can be
-    candidates, in an order of its own), then scores blocks of seekers in its own order: each
-    list's scores must be the forward pass's, whatever the order, the block size or the lists
-    scored beside it."""
+    """A night builds the tables once (every seeker and ad, or only tonight's seekers and the
+    ads that can be candidates, each in an order of its own), then scores blocks of seekers in
+    its own order: each list's scores must be the forward pass's, whatever the order, the block
+    size or the lists scored beside it."""
     seeker_x, ad_x = entity_inputs()
     seekers, ads, cross = random_lists(g=9, k=13, seed=3)
     model = random_model(kind)
-    rows = np.random.default_rng(5).permutation(np.unique(ads[ads >= 0])) if subset else None
-    tables = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), rows)
-    assert tables.seeker_mats.shape[0] == N_SEEKERS
+    rng = np.random.default_rng(5)
+    rows = rng.permutation(np.unique(ads[ads >= 0])) if subset else None
+    who = rng.permutation(np.unique(seekers)) if subset else None
+    tables = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), rows, who)
+    assert tables.seeker_mats.shape[0] == (len(who) if subset else N_SEEKERS)
+    assert not subset or len(who) < N_SEEKERS  # a real subset
     dims = model.heads * model.cfg.dims  # an ad row: its dot vectors, then both outputs' biases
     assert tables.ad_rows.shape[1] == dims + 2 and tables.seeker_mats.shape[1:] == (2, dims)
     assert len(tables.ad_rows) == (len(rows) if subset else N_ADS)
@@ -179,6 +182,13 @@ def test_tables_of_a_subset_refuse_a_candidate_outside_it():
     ads[3, 19] = outside  # past the rows the kernel asks for ahead
     with pytest.raises(ValueError, match=rf"1 candidate pairs .* \(ad rows \[{outside}\]\)"):
         score_tables(tables, seekers, ads, cross)
+    others = np.setdiff1d(seekers, seekers[:1])  # not the seeker of lists 0 and 1
+    some = scoring_tables(
+        random_model("muse2"), torch.as_tensor(seeker_x), torch.as_tensor(ad_x), None, others
+    )
+    score_tables(some, seekers[2:], ads[2:], cross[2:])  # covered: fine
+    with pytest.raises(ValueError, match=rf"seekers of 2 lists have no row .*\[{seekers[0]}\]"):
+        score_tables(some, seekers, ads, cross)
     empty = scoring_tables(
         random_model("muse2"),
         torch.as_tensor(seeker_x),
