@@ -7,12 +7,12 @@ candidates each) and the Muse.2 and XGBoost models it trained, then reranks them
 `jobrec.rerank.write_reranked` does: Muse's tables over tonight's seekers and the active ads
 grouped by occupation (`tonight_ads`), seekers grouped by desired occupation
 (`tonight_seekers`), blocks of 2,000 seekers read together, and in each block chunks of
-`score_chunk` (64) seekers whose pair features are written, then scored by every model while
-they are in the cache. Timed, all from host arrays to host scores:
+`score_chunk` seekers (the setting; by default the whole block) whose pair features are
+written, then scored by every model. Timed, all from host arrays to host scores:
   muse2 towers   the folded tables (once a night) of tonight's seekers and active ads
   muse2 pairs    the fused kernel + log-sigmoid over every chunk
   from memory    the same pairs scored a block of 2,000 seekers at a time from features that
-                 were written long before (what scoring in chunks buys)
+                 were written long before (what scoring in smaller chunks buys or costs)
   plain order    the same pairs with tables over every seeker and every ad in row order, the
                  seekers in id order, from memory (what the subsets and the locality buy)
   xgb rows       building XGBoost's flat rows, chunk by chunk (once: it takes minutes)

@@ -70,10 +70,10 @@ class RerankSettings:
     keep: tuple[tuple[str, int], ...] = (("muse2", 300), ("muse1", 100), ("xgboost", 100))
     metric_ks: tuple[int, ...] = (10, 100)
     block_seekers: int = 2000  # tonight's seekers read and written per block
-    # seekers whose pair features are computed and scored together, by every model while the
-    # features (64 x 1,000 pairs, 7 MB) are still in the cache (measured: BENCHMARKS.md,
-    # "Rerank inference", "Scored while in cache")
-    score_chunk: int = 64
+    # seekers of a block whose pair features are computed and scored together: chunks of 64
+    # (7 MB of features, read from the cache) measured slower than the whole block on this
+    # 2-core machine (BENCHMARKS.md, "Rerank inference", "fourth session")
+    score_chunk: int = 2000
     seed: int = 0
     warm_epochs: int = 3  # at most, when Muse.1/2 start from the previous night's weights
     # a warm XGBoost continues the previous night's trees with at most this many new ones
