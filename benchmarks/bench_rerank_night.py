@@ -9,13 +9,18 @@ grouped by occupation (`tonight_ads`), seekers grouped by desired occupation
 (`tonight_seekers`), blocks of 2,000 seekers read together, and in each block chunks of
 `score_chunk` seekers (the setting; by default the whole block) whose pair features are
 written, then scored by every model. Timed, all from host arrays to host scores:
-  muse2 towers   the folded tables (once a night) of tonight's seekers and active ads
-  muse2 pairs    the fused kernel + log-sigmoid over every chunk
+  muse2 towers   the folded tables (once a night) of tonight's seekers and active ads, the
+                 ad-only pair features folded into the ad rows (as the night builds them)
+  muse2 pairs    the fused kernel + log-sigmoid over every chunk, on the PAIR_COLUMNS the night
+                 computes for Muse
   from memory    the same pairs scored a block of 2,000 seekers at a time from features that
                  were written long before (what scoring in smaller chunks buys or costs)
-  plain order    the same pairs with tables over every seeker and every ad in row order, the
-                 seekers in id order, from memory (what the subsets and the locality buy)
-  xgb rows       building XGBoost's flat rows, chunk by chunk (once: it takes minutes)
+  unfolded       the same, from memory, with tables that do not fold the ad-only columns: every
+                 pair reads all CROSS_COLUMNS (what the fold buys)
+  plain order    unfolded, with tables over every seeker and every ad in row order, the
+                 seekers in id order (what the subsets and the locality buy)
+  xgb rows       building XGBoost's flat rows (all CROSS_COLUMNS), chunk by chunk (once: it
+                 takes minutes)
   xgb predict    predicting on them
 Entity inputs and pair features are random with the real shapes (speed depends on shapes, not
 values; four blocks of pair features are cycled, a chunk's copied into the chunk's buffer before
@@ -40,7 +45,7 @@ import xgboost as xgb
 
 from jobrec.data import model_store
 from jobrec.data.market import read_lists, read_market
-from jobrec.pair_features import CROSS_COLUMNS
+from jobrec.pair_features import AD_ONLY_COLUMNS, CROSS_COLUMNS, PAIR_COLUMNS
 from jobrec.rerank import SETTINGS, load_booster, predict_lists, tonight_ads, tonight_seekers
 from jobrec.reranker_model import Lists, load_reranker, score_tables, scoring_tables
 
@@ -102,15 +107,16 @@ def chunks(seekers, ads, pool, size: int | None):
             yield seekers[c : c + n], ads[c : c + n], buffer[:n]
 
 
-def time_muse(model, sx, ax, rows, lists, repeat, subset, size) -> tuple[float, float]:
+def time_muse(model, sx, ax, rows, lists, repeat, subset, size, per_ad) -> tuple[float, float]:
     """Best of `repeat`: (towers s, pairs s), tables over the ads `rows` (None: all) and over
-    the lists' seekers (`subset`) or every seeker, the lists (seekers, candidates, pool) scored
-    in chunks of `size` (`chunks`)."""
+    the lists' seekers (`subset`) or every seeker, with the ad-only pair features `per_ad`
+    folded in (None: unfolded), the lists (seekers, candidates, pool) scored in chunks of
+    `size` (`chunks`)."""
     seekers, ads, pool = lists
     best_towers = best_pairs = float("inf")
     for _ in range(repeat):
         t0 = time.perf_counter()
-        tables = scoring_tables(model, sx, ax, rows, seekers if subset else None)
+        tables = scoring_tables(model, sx, ax, rows, seekers if subset else None, per_ad)
         towers, pairs = time.perf_counter() - t0, 0.0
         for who, candidates, cross in chunks(seekers, ads, pool, size):
             t0 = time.perf_counter()
@@ -142,10 +148,13 @@ def main() -> None:
     seeker_x = rng.normal(0, 0.15, (len(market.seekers), n_in)).astype(np.float32)
     ad_x = rng.normal(0, 0.15, (len(market.ads), n_in)).astype(np.float32)
     sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
+    # every pair column for XGBoost and the unfolded tables; a pair's own for the folded ones
     pool = [
         rng.random((min(BLOCK, len(seekers)), K, len(CROSS_COLUMNS)), dtype=np.float32)
         for _ in range(POOL)
     ]
+    pair_pool = [np.ascontiguousarray(block[..., PAIR_COLUMNS]) for block in pool]
+    per_ad = rng.random((len(market.ads), len(AD_ONLY_COLUMNS)), dtype=np.float32)
     pairs = int((ads >= 0).sum())
     print(
         f"machine: {platform.machine()}, {threads} threads (torch, numba and xgboost); torch "
@@ -156,13 +165,17 @@ def main() -> None:
     )
     rows = tonight_ads(market)
     size = SETTINGS.score_chunk
-    nightly = (seekers, ads, pool)
-    time_muse(muse2, sx, ax, rows, (seekers[:BLOCK], ads[:BLOCK], pool), 1, True, size)  # warm-up
-    towers, muse_pairs = time_muse(muse2, sx, ax, rows, nightly, args.repeat, True, size)
-    _, memory_pairs = time_muse(muse2, sx, ax, rows, nightly, args.repeat, True, None)
+    nightly, unfolded = (seekers, ads, pair_pool), (seekers, ads, pool)
+    warm = (seekers[:BLOCK], ads[:BLOCK], pair_pool)
+    time_muse(muse2, sx, ax, rows, warm, 1, True, size, per_ad)  # warm-up
+    towers, muse_pairs = time_muse(muse2, sx, ax, rows, nightly, args.repeat, True, size, per_ad)
+    _, memory_pairs = time_muse(muse2, sx, ax, rows, nightly, args.repeat, True, None, per_ad)
+    _, unfolded_pairs = time_muse(muse2, sx, ax, rows, unfolded, args.repeat, True, None, None)
     by_id = np.argsort(seekers, kind="stable")
     plain = (seekers[by_id], ads[by_id], pool)
-    plain_towers, plain_pairs = time_muse(muse2, sx, ax, None, plain, args.repeat, False, None)
+    plain_towers, plain_pairs = time_muse(
+        muse2, sx, ax, None, plain, args.repeat, False, None, None
+    )
     timings = {}
     for who, candidates, cross in chunks(seekers, ads, pool, size):
         lists = Lists(who, candidates, cross, None, None)
@@ -172,23 +185,25 @@ def main() -> None:
     ns = lambda t: f"{t / pairs * 1e9:.1f}"  # noqa: E731
     print(
         "| seekers | pairs | muse2 towers s | muse2 pairs s | muse2 s | pairs s, from memory | "
-        "towers / pairs s, plain order | ns a pair (nightly / memory / plain) | xgb rows s | "
-        "xgb predict s | ratio (rows+predict)/muse2 | ratio predict/muse2 |"
+        "pairs s, unfolded | towers / pairs s, plain order | ns a pair (nightly / memory / "
+        "unfolded / plain) | xgb rows s | xgb predict s | ratio (rows+predict)/muse2 | "
+        "ratio, from memory | ratio predict/muse2 |"
     )
-    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
+    print("|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     print(
         f"| {len(seekers):,} | {pairs:,} | {towers:.3f} | {muse_pairs:.3f} | {muse:.3f} | "
-        f"{memory_pairs:.3f} | {plain_towers:.3f} / {plain_pairs:.3f} | {ns(muse_pairs)} / "
-        f"{ns(memory_pairs)} / {ns(plain_pairs)} | {timings['rows']:.1f} | "
-        f"{timings['predict']:.1f} | **{xgb_total / muse:.1f}** | "
-        f"{timings['predict'] / muse:.1f} |"
+        f"{memory_pairs:.3f} | {unfolded_pairs:.3f} | {plain_towers:.3f} / {plain_pairs:.3f} | "
+        f"{ns(muse_pairs)} / {ns(memory_pairs)} / {ns(unfolded_pairs)} / {ns(plain_pairs)} | "
+        f"{timings['rows']:.1f} | {timings['predict']:.1f} | **{xgb_total / muse:.1f}** | "
+        f"{xgb_total / (towers + memory_pairs):.1f} | {timings['predict'] / muse:.1f} |"
     )
     rate = read_rate(pool, args.repeat)
-    floor = pool[0][0, 0].nbytes / rate * 1e9
-    print(
-        f"memory read rate {rate / 1e9:.1f} GB/s on {threads} threads: reading a pair's "
-        f"{pool[0][0, 0].nbytes} bytes of pair features from memory alone takes {floor:.1f} ns"
-    )
+    for name, block in (("folded", pair_pool[0]), ("unfolded", pool[0])):
+        print(
+            f"memory read rate {rate / 1e9:.1f} GB/s on {threads} threads: reading a pair's "
+            f"{block[0, 0].nbytes} bytes of pair features ({name}) from memory alone takes "
+            f"{block[0, 0].nbytes / rate * 1e9:.1f} ns"
+        )
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     print(f"peak RSS {peak:,.0f} MB")
 

@@ -73,6 +73,22 @@ CROSS_COLUMNS = (
 )
 MOBILITY_CAP = 5.0  # distance / mobility beyond this reads as "far": no seeker goes there
 MUSE0_COLUMNS = (CROSS_COLUMNS.index("muse0_cosine"), CROSS_COLUMNS.index("muse0_log_rank"))
+# functions of the ad and the list date alone: Muse's scoring tables hold them once an ad
+# (`ad_features`), so that a scored pair reads only the PAIR_COLUMNS (`reranker_model`)
+AD_ONLY_COLUMNS = tuple(
+    CROSS_COLUMNS.index(name)
+    for name in (
+        "hours_35h",
+        "ad_age_30d",
+        "ad_log_popularity",
+        "ad_fresh_3d",
+        "ad_fresh_10d",
+        "ad_applications_per_day",
+        "employer_applications_per_ad",
+        "ad_unposted_week",
+    )
+)
+PAIR_COLUMNS = tuple(c for c in range(len(CROSS_COLUMNS)) if c not in AD_ONLY_COLUMNS)
 
 
 @dataclasses.dataclass
@@ -255,10 +271,13 @@ def cross_features(
     muse0_cosine: np.ndarray,
     muse0_rank: np.ndarray,
     block: int = 1 << 18,
+    columns: tuple[int, ...] | None = None,
 ) -> np.ndarray:
-    """(P, len(CROSS_COLUMNS)) float32 for the pairs (seeker_rows[i], ad_rows[i]), computed
-    in blocks of pairs so that temporaries stay small."""
-    out = np.empty((len(seeker_rows), len(CROSS_COLUMNS)), dtype=np.float32)
+    """(P, len(columns)) float32 for the pairs (seeker_rows[i], ad_rows[i]), computed in
+    blocks of pairs so that temporaries stay small; `columns` are positions in CROSS_COLUMNS,
+    in the order wanted (None: all of them; PAIR_COLUMNS: what Muse's folded tables read)."""
+    columns = tuple(range(len(CROSS_COLUMNS))) if columns is None else tuple(columns)
+    out = np.empty((len(seeker_rows), len(columns)), dtype=np.float32)
     for lo in range(0, len(seeker_rows), block):
         hi = min(len(seeker_rows), lo + block)
         _cross_block(
@@ -268,55 +287,79 @@ def cross_features(
             muse0_cosine[lo:hi],
             muse0_rank[lo:hi],
             out[lo:hi],
+            columns,
         )
     return out
 
 
-def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out) -> None:
+def ad_features(ent: Entities) -> np.ndarray:
+    """(N_a, len(AD_ONLY_COLUMNS)) float32: every ad's AD_ONLY_COLUMNS, the values its pairs
+    take (functions of the ad and the list date alone)."""
+    return np.column_stack(_ad_columns(ent, np.arange(len(ent.ads.hours)))).astype(np.float32)
+
+
+def _ad_columns(ent: Entities, j: np.ndarray) -> list[np.ndarray]:
+    """The AD_ONLY_COLUMNS of ad rows `j`, in that order (the one place their formulas live)."""
+    a = ent.ads
+    age = (ent.day - a.posted_day[j]).astype(np.float32)
+    online = np.maximum(age, 0)
+    return [
+        a.hours[j] / 35,
+        age / 30,
+        np.log1p(a.popularity[j]),
+        np.exp(-online / 3),
+        np.exp(-online / 10),
+        np.log1p(a.popularity[j] / np.maximum(online, 1)),
+        np.log1p(a.employer_popularity[j]),
+        np.clip(-age, 0, VALIDATION_DAYS) / VALIDATION_DAYS,  # the labels' week
+    ]
+
+
+def _cross_block(ent: Entities, u, j, muse0_cosine, muse0_rank, out, columns) -> None:
+    at = {c: i for i, c in enumerate(columns)}
+
+    def put(column: int, values) -> None:
+        if column in at:
+            out[:, at[column]] = values
+
     s, a = ent.seekers, ent.ads
     cos = np.einsum("ij,ij->i", s.xyz[u], a.xyz[j])
     km = EARTH_KM * np.arccos(np.clip(cos, -1.0, 1.0))
-    out[:, 0] = km / 100
-    out[:, 1] = km <= s.mobility_km[u] + 1e-3  # 1 m: arccos of a rounded 1 is not 0
+    put(0, km / 100)
+    put(1, km <= s.mobility_km[u] + 1e-3)  # 1 m: arccos of a rounded 1 is not 0
     same_code = (s.code[u] == a.code[j]) & (s.code[u] >= 0)
     same_domain = (s.domain[u] == a.domain[j]) & (s.domain[u] >= 0)
     same_family = (s.family[u] == a.family[j]) & (s.family[u] >= 0)
-    out[:, 2] = same_code
-    out[:, 3] = same_domain & ~same_code
-    out[:, 4] = same_family & ~same_domain
-    out[:, 5] = ~same_family
+    put(2, same_code)
+    put(3, same_domain & ~same_code)
+    put(4, same_family & ~same_domain)
+    put(5, ~same_family)
     overlap = np.bitwise_count(s.skills[u] & a.skills[j]).sum(axis=1).astype(np.float32)
-    out[:, 6] = overlap / 10
-    out[:, 7] = overlap / np.maximum(s.n_skills[u] + a.n_skills[j] - overlap, 1)
+    put(6, overlap / 10)
+    put(7, overlap / np.maximum(s.n_skills[u] + a.n_skills[j] - overlap, 1))
     wages_known = (a.wage[j] > 0) & (s.wage[u] > 0)  # a missing wage says nothing
-    out[:, 8] = np.where(
+    log_wage_ratio = np.where(
         wages_known, np.log(np.maximum(a.wage[j], 1) / np.maximum(s.wage[u], 1)), 0
-    )
-    out[:, 9] = (a.experience[j] - s.experience[u]) / 10
-    out[:, 10] = (a.education[j] - s.education[u]) / 4
-    out[:, 11] = (s.contract[u] == a.contract[j]) & (s.contract[u] >= 0)
-    out[:, 12] = a.hours[j] / 35
-    out[:, 13] = muse0_cosine
-    out[:, 14] = np.log1p(muse0_rank) / np.log(1001)
-    age = (ent.day - a.posted_day[j]).astype(np.float32)
-    out[:, 15] = age / 30
-    out[:, 16] = np.log1p(a.popularity[j])
-    online = np.maximum(age, 0)
-    out[:, 17] = np.exp(-online / 3)
-    out[:, 18] = np.exp(-online / 10)
-    out[:, 19] = np.log1p(a.popularity[j] / np.maximum(online, 1))
+    ).astype(np.float32)
+    put(8, log_wage_ratio)
+    put(9, (a.experience[j] - s.experience[u]) / 10)
+    put(10, (a.education[j] - s.education[u]) / 4)
+    put(11, (s.contract[u] == a.contract[j]) & (s.contract[u] >= 0))
+    put(13, muse0_cosine)
+    put(14, np.log1p(muse0_rank) / np.log(1001))
+    if any(c in at for c in AD_ONLY_COLUMNS):
+        for column, values in zip(AD_ONLY_COLUMNS, _ad_columns(ent, j), strict=True):
+            put(column, values)
     h = ent.history
     applied = np.maximum(h.total[u], 1)
     code_key = np.where(a.code[j] >= 0, u * h.n_codes + a.code[j], -1)
     domain_key = np.where(a.domain[j] >= 0, u * h.n_domains + a.domain[j], -1)
-    out[:, 20] = h.count(h.code_keys, h.code_counts, code_key) / applied
-    out[:, 21] = h.count(h.domain_keys, h.domain_counts, domain_key) / applied
+    put(20, h.count(h.code_keys, h.code_counts, code_key) / applied)
+    put(21, h.count(h.domain_keys, h.domain_counts, domain_key) / applied)
     reach = np.minimum(km / np.maximum(s.mobility_km[u], 1.0), MOBILITY_CAP)  # at least 1 km
-    out[:, 22] = reach
-    out[:, 23] = reach * reach / MOBILITY_CAP
-    out[:, 24] = np.minimum(out[:, 8], 0)
-    out[:, 25] = np.log1p(a.employer_popularity[j])
-    out[:, 26] = np.clip(-age, 0, VALIDATION_DAYS) / VALIDATION_DAYS  # the labels' week
+    put(22, reach)
+    put(23, reach * reach / MOBILITY_CAP)
+    put(24, np.minimum(log_wage_ratio, 0))
 
 
 def entity_numerics(side: EntitySide, is_ads: bool) -> np.ndarray:
@@ -334,7 +377,11 @@ def entity_numerics(side: EntitySide, is_ads: bool) -> np.ndarray:
 
 
 def list_pair_features(
-    ent: Entities, seekers: np.ndarray, ads: np.ndarray, muse0_cosine: np.ndarray
+    ent: Entities,
+    seekers: np.ndarray,
+    ads: np.ndarray,
+    muse0_cosine: np.ndarray,
+    columns: tuple[int, ...] | None = None,
 ) -> np.ndarray:
     """(G, K, C) pair features of G ranked lists of K ads (market ad rows, -1 padded) of
     `seekers`, with their Muse.0 cosines; a list's rank is its column + 1; padding is zeros.
@@ -349,15 +396,22 @@ def list_pair_features(
         Market ad rows of each list, best first, -1 for padding.
     muse0_cosine : (G, K) float array
         Muse.0's (temperature-scaled) score of each pair.
+    columns : tuple of int, optional
+        Positions in CROSS_COLUMNS to compute, in that order (None: all; PAIR_COLUMNS: what
+        Muse's folded scoring tables read).
 
     Returns
     -------
-    (G, K, len(CROSS_COLUMNS)) float32 array
+    (G, K, C) float32 array
+        C = len(columns), or len(CROSS_COLUMNS).
     """
     g, k = ads.shape
     valid = ads >= 0
     rows = np.repeat(seekers, k).reshape(g, k)
     rank = np.tile(np.arange(1, k + 1), (g, 1))
-    cross = np.zeros((g, k, len(CROSS_COLUMNS)), dtype=np.float32)
-    cross[valid] = cross_features(ent, rows[valid], ads[valid], muse0_cosine[valid], rank[valid])
+    width = len(CROSS_COLUMNS) if columns is None else len(columns)
+    cross = np.zeros((g, k, width), dtype=np.float32)
+    cross[valid] = cross_features(
+        ent, rows[valid], ads[valid], muse0_cosine[valid], rank[valid], columns=columns
+    )
     return cross

@@ -45,6 +45,47 @@ def _prefetch(typingctx, rows, i, j):
     return types.void(rows, i, j), codegen
 
 
+@intrinsic
+def _float_of_bits(typingctx, bits):
+    """The float32 whose bit pattern is the int32 `bits` (a register reinterpretation)."""
+
+    def codegen(context, builder, sig, args):
+        return builder.bitcast(args[0], ir.FloatType())
+
+    return types.float32(types.int32), codegen
+
+
+LOG2E = np.float32(1.4426950408889634)
+LN2_HI, LN2_LO = np.float32(0.693145751953125), np.float32(1.428606765330187e-06)  # Cody-Waite
+
+
+@numba.njit(fastmath=True, cache=True, inline="always")
+def log_sigmoid(x):
+    """log(1 / (1 + exp(-x))) of a finite float32, in arithmetic alone, so that a loop of it
+    vectorises (numba calls libm's exp and log1p one value at a time: 12.4 against PyTorch's
+    2.4 ns a value; measured: BENCHMARKS.md, "The hire term inside the kernel"):
+    min(x, 0) - log1p(exp(-|x|)), with
+      exp(y), y in [-87, 0]: 2^n exp(r), n = round(y / ln 2), r = y - n ln 2 (ln 2 split in two
+        so that r is exact to float32), exp(r) by its Taylor polynomial of degree 7 (|r| <=
+        ln 2 / 2: truncation < 6e-9 relative), 2^n built from its exponent bits;
+      log1p(t), t in (0, 1]: 2 atanh(z), z = t / (2 + t) in (0, 1/3] (no cancellation for a
+        small t), the series 2z (1 + z^2/3 + ... + z^14/15) (truncation < 2e-9 relative).
+    Within 2.4e-7 of PyTorch's logsigmoid (tested)."""
+    y = max(-abs(x), np.float32(-87.0))
+    n = np.floor(y * LOG2E + np.float32(0.5))
+    r = (y - n * LN2_HI) - n * LN2_LO
+    p = np.float32(1.0 / 5040.0)
+    for c in (1.0 / 720.0, 1.0 / 120.0, 1.0 / 24.0, 1.0 / 6.0, 0.5, 1.0, 1.0):
+        p = p * r + np.float32(c)
+    t = p * _float_of_bits(np.int32((np.int32(n) + 127) << 23))
+    z = t / (np.float32(2.0) + t)
+    w = z * z
+    q = np.float32(1.0 / 15.0)
+    for c in (1.0 / 13.0, 1.0 / 11.0, 1.0 / 9.0, 1.0 / 7.0, 1.0 / 5.0, 1.0 / 3.0, 1.0):
+        q = q * w + np.float32(c)
+    return min(x, np.float32(0.0)) - np.float32(2.0) * z * q
+
+
 @numba.njit(fastmath=True, cache=True, inline="always")
 def _prefetch_row(ad_rows, slot):
     """Every cache line of one ad row (a hint every 16 floats, 64 bytes, and the last)."""
@@ -107,11 +148,13 @@ def _dots4(a, b, c, e, weights, sums):
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
-def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, second):
+def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, second, hire_term):
     """first[g, k], second[g, k] = <row[:D], seeker_mats_t[g, o]> + row[D + o]
     + <cross[g, k], cross_w_t[g, o]> for o = 0, 1, row = ad_rows[ad_slot[ads[g, k]]], every
-    list g and candidate k (a one-output model passes zeros for o = 1); padding (ads < 0) gives
-    -inf and 0, an ad without a row (ad_slot < 0) NaN; returns how many of those there were.
+    list g and candidate k (a one-output model passes zeros for o = 1), and with `hire_term`
+    first[g, k] += log_sigmoid(second[g, k]) (Muse.2's final score, while the list's row is in
+    the core's cache); padding (ads < 0) gives -inf and 0, an ad without a row (ad_slot < 0)
+    NaN; returns how many of those there were.
 
     ad_rows (N_r, D + 2) (an ad's dot vectors, then its bias of each output), ad_slot (N_a,)
     integers, seeker_mats_t (G, 2, D), cross_w_t (G, 2, C), ads (G, K) integers, cross
@@ -146,6 +189,9 @@ def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, s
             row_first[k], row_second[k] = _dots(
                 ad_rows[ad_slot[max(row_ads[k], 0)]], row_cross[k], mats, weights
             )
+        if hire_term:  # every value finite here (padding read some row), fixed below
+            for k in range(n_candidates):
+                row_first[k] += log_sigmoid(row_second[k])
         for k in range(n_candidates):
             if row_ads[k] < 0:
                 row_first[k], row_second[k] = -np.inf, 0.0

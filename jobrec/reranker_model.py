@@ -27,7 +27,7 @@ import torch
 from torch import nn
 
 from jobrec.devices import pick_device
-from jobrec.pair_features import CROSS_COLUMNS, MUSE0_COLUMNS
+from jobrec.pair_features import AD_ONLY_COLUMNS, CROSS_COLUMNS, MUSE0_COLUMNS, PAIR_COLUMNS
 from jobrec.reranker_kernel import pair_logits
 
 
@@ -149,7 +149,7 @@ class Lists:
 
     seeker: np.ndarray  # (G,) seeker rows
     ads: np.ndarray  # (G, K) ad rows (-1: padding)
-    cross: np.ndarray  # (G, K, C) float32
+    cross: np.ndarray  # (G, K, C) float32: CROSS_COLUMNS, or the subset the lists were built with
     applied: np.ndarray  # (G, K) bool
     hired: np.ndarray  # (G, K) bool
 
@@ -223,6 +223,9 @@ class ScoringTables:
     seeker_slot: np.ndarray  # (N_s,) int32: each seeker's row in the two above, -1: none
     hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
     model: Reranker | None = None  # the model (CPU) when it has a per-pair MLP, else None
+    # the CROSS_COLUMNS the kernel reads a pair (cross_weights' order): all of them, or
+    # PAIR_COLUMNS when the ad-only columns are folded into the ad rows' dot vectors
+    pair_columns: tuple[int, ...] = tuple(range(len(CROSS_COLUMNS)))
 
 
 def _subset(x: torch.Tensor, rows: np.ndarray | None) -> tuple[torch.Tensor, np.ndarray]:
@@ -241,6 +244,7 @@ def scoring_tables(
     ad_x: torch.Tensor,
     ads: np.ndarray | None = None,
     seekers: np.ndarray | None = None,
+    ad_pair_features: np.ndarray | None = None,
 ) -> ScoringTables:
     """The folded tables of the seekers `seekers` (rows of `seeker_x`; None: all) and of the
     ads `ads` (rows of `ad_x`, in the order their rows are to be stored; None: every ad in row
@@ -249,6 +253,13 @@ def scoring_tables(
     rows for them alone, grouped by occupation, keep the gathered table in cache (measured:
     BENCHMARKS.md, "Rerank inference"); tonight's seekers are about half the market's at
     `medium`: the seeker towers run for them alone.
+
+    With `ad_pair_features` (the ads' AD_ONLY_COLUMNS as of the lists' date), those columns'
+    part of a pair, <feature(ad), seeker weights>, is a dot product of an ad vector and a
+    seeker vector: it moves into the ad rows and seeker matrices, and a pair's own input shrinks
+    to the PAIR_COLUMNS (27 to 19 floats). The night then computes 19 columns a pair, not 27
+    (27% less time); the kernel's speed stays the same (measured: BENCHMARKS.md, "Issue 17,
+    fifth session"). Same scores to float32 rounding.
 
     Parameters
     ----------
@@ -262,17 +273,31 @@ def scoring_tables(
         Rows of `ad_x` to build ad rows for, in table order; None: all N_a, in row order.
     seekers : (N_t,) int array, optional
         Rows of `seeker_x` to build seeker rows for (distinct); None: all N_s.
+    ad_pair_features : (N_a, len(AD_ONLY_COLUMNS)) float array, optional
+        Every ad row's ad-only pair features (`pair_features.ad_features`) on the day of the
+        lists to be scored; None: no fold, the kernel reads all CROSS_COLUMNS. Not with a
+        per-pair MLP (it reads every column of a pair).
 
     Returns
     -------
     ScoringTables
         `ad_rows` (N_r, D + 2), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_t, 2, D),
-        `cross_weights` (N_t, 2, C), all float32 (D = heads x dims), `hire_term` (True for
-        Muse.2) and `seeker_slot` (N_s,) int32 (-1: no row).
+        `cross_weights` (N_t, 2, C), all float32 (D = heads x dims, + len(AD_ONLY_COLUMNS)
+        folded), `hire_term` (True for Muse.2), `seeker_slot` (N_s,) int32 (-1: no row) and
+        `pair_columns` (the C columns, CROSS_COLUMNS or PAIR_COLUMNS).
     """
+    fold_ads = ad_pair_features is not None
+    if fold_ads and model.pair_mlp is not None:
+        raise ValueError("a model with a per-pair MLP reads every pair column: no ad-only fold")
+    if fold_ads and ad_pair_features.shape != (len(ad_x), len(AD_ONLY_COLUMNS)):
+        raise ValueError(
+            f"ad_pair_features is {ad_pair_features.shape}: expected one row of "
+            f"{len(AD_ONLY_COLUMNS)} ad-only pair features for each of the {len(ad_x)} ads"
+        )
     if any(t.device.type != "cpu" for t in model.parameters()):
         model = copy.deepcopy(model).cpu()
     model.eval()
+    n_ads = len(ad_x)
     ad_x, slot = _subset(ad_x.cpu(), ads)
     seeker_x, seeker_slot = _subset(seeker_x.cpu(), seekers)
     dims = model.heads * model.cfg.dims
@@ -284,7 +309,16 @@ def scoring_tables(
         biases = ad_rows[:, dims:] if fold is None else ad_rows[:, dims:] @ fold
         if biases.shape[1] == 1:
             biases = torch.cat([biases, torch.zeros_like(biases)], dim=1)
-        ad_rows = torch.cat([ad_rows[:, :dims], biases], dim=1).contiguous()
+        dot_ads, dot_seekers = ad_rows[:, :dims], seeker_mats[:, :dims]
+        pair_columns = tuple(range(len(CROSS_COLUMNS)))
+        if fold_ads:
+            rows = np.arange(n_ads) if ads is None else np.asarray(ads)
+            features = torch.as_tensor(np.asarray(ad_pair_features, np.float32)[rows])
+            dot_ads = torch.cat([dot_ads, features], dim=1)
+            dot_seekers = torch.cat([dot_seekers, cross_w[:, list(AD_ONLY_COLUMNS)]], dim=1)
+            pair_columns = PAIR_COLUMNS
+            cross_w = cross_w[:, list(PAIR_COLUMNS)]
+        ad_rows = torch.cat([dot_ads, biases], dim=1).contiguous()
 
     def transposed(mats):  # (G, X, O) -> (G, 2, X), a one-output model padded with zeros
         mats = mats.transpose(1, 2)
@@ -295,11 +329,12 @@ def scoring_tables(
     return ScoringTables(
         ad_rows.numpy(),
         slot,
-        transposed(seeker_mats[:, :dims]),
+        transposed(dot_seekers),
         transposed(cross_w),
         seeker_slot,
         model.heads == 2,
         model if model.pair_mlp is not None else None,
+        pair_columns,
     )
 
 
@@ -311,10 +346,10 @@ def score_tables(
     block: int = 512,
 ) -> np.ndarray:
     """(G, K) final scores (-inf on padding) of lists whose seekers are rows of the tables: the
-    fused kernel's logits, then the top head's log-sigmoid in PyTorch (vectorised there, scalar
-    calls in the kernel), in blocks of seekers so that the second logit's buffer is reused and
-    stays in cache (larger blocks measured slower). A
-    candidate whose ad has no row in the tables is an error.
+    fused kernel's logits with the top head's log-sigmoid (`reranker_kernel.log_sigmoid`, added
+    by the kernel; in PyTorch after the per-pair MLP's part when the model has one), in blocks
+    of seekers so that the second logit's buffer is reused and stays in cache (larger blocks
+    measured slower). A candidate whose ad has no row in the tables is an error.
 
     Parameters
     ----------
@@ -326,7 +361,8 @@ def score_tables(
     lists_ads : (G, K) int array
         Candidates as ad rows of the market (-1: padding); each must have a row in the tables.
     cross : (G, K, C) float array
-        Pair features.
+        Pair features: the tables' `pair_columns` (what the night computes for folded tables),
+        or all CROSS_COLUMNS (the columns the tables read are taken from them, block by block).
     block : int, default 512
         Lists scored together.
 
@@ -338,8 +374,17 @@ def score_tables(
     Raises
     ------
     ValueError
-        When a list's seeker or a candidate's ad has no row in the tables.
+        When a list's seeker or a candidate's ad has no row in the tables, or `cross` holds
+        neither the tables' pair columns nor all of them.
     """
+    width = cross.shape[-1]
+    if width not in (len(tables.pair_columns), len(CROSS_COLUMNS)):
+        raise ValueError(
+            f"the pair features hold {width} columns: the scoring tables read "
+            f"{len(tables.pair_columns)} (their pair_columns) or take them from all "
+            f"{len(CROSS_COLUMNS)}"
+        )
+    take = None if width == len(tables.pair_columns) else list(tables.pair_columns)
     seeker_rows = tables.seeker_slot[np.asarray(lists_seeker)]
     if (seeker_rows < 0).any():
         absent = np.unique(np.asarray(lists_seeker)[seeker_rows < 0])
@@ -357,15 +402,19 @@ def score_tables(
     for lo in range(0, len(lists_ads), block):
         hi = min(len(lists_ads), lo + block)
         who, ads = seeker_rows[lo:hi], np.ascontiguousarray(lists_ads[lo:hi])
+        fused = tables.hire_term and tables.model is None  # the kernel adds the hire term
         missing = pair_logits(
             tables.ad_rows,
             tables.ad_slot,
             tables.seeker_mats[who],
             tables.cross_weights[who],
             ads,
-            np.ascontiguousarray(cross[lo:hi], dtype=np.float32),
+            np.ascontiguousarray(
+                cross[lo:hi] if take is None else cross[lo:hi][..., take], dtype=np.float32
+            ),
             out[lo:hi],
             second[: hi - lo],
+            fused,
         )
         if missing:
             absent = np.unique(ads[(ads >= 0) & (tables.ad_slot[np.maximum(ads, 0)] < 0)])
@@ -379,7 +428,7 @@ def score_tables(
                 term = folded_pair_term(tables.model, torch.from_numpy(cross[lo:hi]).float())
             torch.from_numpy(out[lo:hi]).add_(term[..., 0])
             torch.from_numpy(second[: hi - lo]).add_(term[..., 1])
-        if tables.hire_term:  # + log P(hire | apply)
+        if tables.hire_term and not fused:  # + log P(hire | apply), after the MLP's part
             hire = torch.from_numpy(second[: hi - lo])
             torch.from_numpy(out[lo:hi]).add_(nn.functional.logsigmoid(hire))
     return out

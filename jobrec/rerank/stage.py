@@ -33,7 +33,13 @@ from jobrec.evaluation.offline import (
     positions,
     splits,
 )
-from jobrec.pair_features import Entities, cross_features, list_pair_features
+from jobrec.pair_features import (
+    PAIR_COLUMNS,
+    Entities,
+    ad_features,
+    cross_features,
+    list_pair_features,
+)
 from jobrec.rerank.training import (
     Competition,
     candidate_recall,
@@ -227,10 +233,12 @@ def candidate_lists(
     ads: np.ndarray,
     muse0: np.ndarray,
     labelled: bool = True,
+    columns: tuple[int, ...] | None = None,
 ) -> Lists:
     """Lists of the candidates `ads` (G, K) of `seekers` (G,) with their pair features (Muse.0
-    scores `muse0` (G, K), see `tonight_candidates`); labels from the forward window when
-    `labelled` and the raw data holds it (all False without one; None when not `labelled`)."""
+    scores `muse0` (G, K), see `tonight_candidates`; the CROSS_COLUMNS `columns`, None: all);
+    labels from the forward window when `labelled` and the raw data holds it (all False
+    without one; None when not `labelled`)."""
     labels = [None, None]
     if labelled:
         keys = seekers.astype(np.int64)[:, None] * len(market.ads) + ads
@@ -239,7 +247,7 @@ def candidate_lists(
             if events is not None:
                 known = events.seeker.astype(np.int64) * len(market.ads) + events.ad
                 labels[i] = np.isin(keys, known) & (ads >= 0)
-    return Lists(seekers, ads, list_pair_features(ent, seekers, ads, muse0), *labels)
+    return Lists(seekers, ads, list_pair_features(ent, seekers, ads, muse0, columns), *labels)
 
 
 def top_of(scores: np.ndarray, lists: Lists, k: int) -> tuple[np.ndarray, np.ndarray]:
@@ -413,7 +421,11 @@ def _muse0_order(lists: Lists) -> np.ndarray:
 
 
 def muse_tables(
-    model, inputs: EntityInputs, ads: np.ndarray | None = None, seekers: np.ndarray | None = None
+    model,
+    inputs: EntityInputs,
+    ads: np.ndarray | None = None,
+    seekers: np.ndarray | None = None,
+    ad_pair_features: np.ndarray | None = None,
 ) -> ScoringTables:
     """A Muse model's folded tables over the seekers `seekers` and the ads `ads` (None: all of
     the market's), on the CPU wherever it trained: with the pair features on the host, the
@@ -430,14 +442,25 @@ def muse_tables(
         Market ad rows to build rows for, in table order; None: every ad in row order.
     seekers : (N_t,) int array, optional
         Market seeker rows to build rows for (the lists' seekers); None: every seeker.
+    ad_pair_features : (N_a, len(AD_ONLY_COLUMNS)) float array, optional
+        Every ad's ad-only pair features on the lists' day (`ad_features`): folded into the
+        ad rows, so the lists need only their PAIR_COLUMNS (not for a model with a per-pair
+        MLP, which reads all of a pair's columns: its tables stay unfolded).
 
     Returns
     -------
     ScoringTables
         Ready for `score_tables`.
     """
+    if model.pair_mlp is not None:
+        ad_pair_features = None
     return scoring_tables(
-        model, torch.as_tensor(inputs.seekers), torch.as_tensor(inputs.ads), ads, seekers
+        model,
+        torch.as_tensor(inputs.seekers),
+        torch.as_tensor(inputs.ads),
+        ads,
+        seekers,
+        ad_pair_features,
     )
 
 
@@ -451,10 +474,12 @@ def load_scorers(
     inputs: EntityInputs,
     ads: np.ndarray | None = None,
     seekers: np.ndarray | None = None,
+    ad_pair_features: np.ndarray | None = None,
 ) -> dict:
     """The three trained rerankers of D, ready to score lists of the seekers `seekers` whose
     candidates are among `ads` (None: any of the market's): Muse's tables are built once here
-    (entity towers over those seekers and ads), XGBoost as loaded.
+    (entity towers over those seekers and ads, the ad-only pair features folded in when given:
+    `muse_tables`), XGBoost as loaded.
 
     Parameters
     ----------
@@ -468,6 +493,8 @@ def load_scorers(
         Market ad rows the lists' candidates are drawn from (e.g. `tonight_ads`); None: all.
     seekers : (N_t,) int array, optional
         Market seeker rows whose lists will be scored (e.g. `tonight_seekers`); None: all.
+    ad_pair_features : (N_a, len(AD_ONLY_COLUMNS)) float array, optional
+        The ads' ad-only pair features on the lists' day (`ad_features`).
 
     Returns
     -------
@@ -476,7 +503,9 @@ def load_scorers(
     """
     folder = lambda kind: model_store.model_dir(models_dir, run_date, kind)  # noqa: E731
     scorers = {
-        kind: muse_tables(load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads, seekers)
+        kind: muse_tables(
+            load_reranker(folder(kind) / "model.pt", CPU)[0], inputs, ads, seekers, ad_pair_features
+        )
         for kind in ("muse2", "muse1")
     }
     scorers["xgboost"] = load_booster(folder("xgboost") / "xgboost.json")
@@ -506,6 +535,16 @@ def score_all(scorers: dict, inputs: EntityInputs, lists: Lists) -> dict[str, np
         else score_tables(scorer, lists.seeker, lists.ads, lists.cross)
         for kind, scorer in scorers.items()
     }
+
+
+def scored_columns(scorers: dict) -> tuple[int, ...] | None:
+    """The CROSS_COLUMNS the lists must hold for every scorer of `load_scorers`: PAIR_COLUMNS
+    when they are all Muse tables with the ad-only columns folded in, else None (all)."""
+    folded = all(
+        kind != "xgboost" and scorer.pair_columns == PAIR_COLUMNS
+        for kind, scorer in scorers.items()
+    )
+    return PAIR_COLUMNS if folded else None
 
 
 def locality_order(market: Market, seekers: np.ndarray) -> np.ndarray:
@@ -614,9 +653,17 @@ def write_reranked(
     night = load_night_inputs(models_dir, run_date)
     seekers = tonight_seekers(con, run_date, night.market)
     by_xgboost = xgboost_seekers(seekers, xgboost_scope)
-    scorers = load_scorers(models_dir, run_date, night.inputs, tonight_ads(night.market), seekers)
+    scorers = load_scorers(
+        models_dir,
+        run_date,
+        night.inputs,
+        tonight_ads(night.market),
+        seekers,
+        ad_features(night.tonight_entities),
+    )
     if not len(by_xgboost):
         del scorers["xgboost"]
+    columns = scored_columns(scorers)  # Muse alone: a pair's own columns, no ad-only ones
     temperature = night.temperature
     seeker_ids = night.market.seekers["jobseeker_id"].to_numpy()
     ad_ids = night.market.ads["ad_id"].to_numpy()
@@ -634,6 +681,7 @@ def write_reranked(
                     ads[c : c + score_chunk],
                     muse0[c : c + score_chunk],
                     labelled=False,
+                    columns=columns,
                 )
                 for kind, scores in score_all(scorers, night.inputs, chunk).items():
                     tops[kind].append(top_of(scores, chunk, RERANK_KEEP[kind]))

@@ -30,11 +30,15 @@ import pytest
 
 from jobrec.data.market import Events, Market
 from jobrec.pair_features import (
+    AD_ONLY_COLUMNS,
     CROSS_COLUMNS,
     MUSE0_COLUMNS,
+    PAIR_COLUMNS,
+    ad_features,
     build_entities,
     cross_features,
     entity_numerics,
+    list_pair_features,
 )
 
 D = dt.date(2026, 3, 10)
@@ -390,6 +394,41 @@ def test_blocks_give_the_same_array(entities):
     # and each row is the row of the pair computed on its own
     for i in (0, 17, 36):
         np.testing.assert_array_equal(features(entities, [pairs[i]])[0], whole[i])
+
+
+def test_ad_only_columns_do_not_depend_on_the_seeker(entities):
+    """The premise of Muse's folded tables: these columns are one value an ad, whoever the
+    seeker and whatever Muse.0 says, and `ad_features` holds that value."""
+    assert sorted(AD_ONLY_COLUMNS + PAIR_COLUMNS) == list(range(len(CROSS_COLUMNS)))
+    assert not set(AD_ONLY_COLUMNS) & set(MUSE0_COLUMNS)
+    every = [(u, j, 0.1 * u, 1 + 7 * u) for u in range(3) for j in range(4)]
+    got = features(entities, every)[:, AD_ONLY_COLUMNS].reshape(3, 4, len(AD_ONLY_COLUMNS))
+    per_ad = ad_features(entities)
+    assert per_ad.shape == (4, len(AD_ONLY_COLUMNS)) and per_ad.dtype == np.float32
+    for u in range(3):
+        np.testing.assert_array_equal(got[u], per_ad)
+    # the ads differ in all but the unposted share (every ad is posted by D): a real check
+    assert (per_ad.std(0) > 0).sum() == len(AD_ONLY_COLUMNS) - 1
+
+
+def test_a_subset_of_columns_is_those_columns_of_the_whole(entities):
+    rng = np.random.default_rng(1)
+    pairs = [
+        (u, j, float(rng.normal()), int(rng.integers(1, 1001))) for u in range(3) for j in range(4)
+    ]
+    whole = features(entities, pairs)
+    np.testing.assert_array_equal(
+        features(entities, pairs, columns=PAIR_COLUMNS), whole[:, PAIR_COLUMNS]
+    )
+    backwards = tuple(reversed(range(len(CROSS_COLUMNS))))
+    np.testing.assert_array_equal(features(entities, pairs, columns=backwards), whole[:, backwards])
+    ads = np.array([[0, 3, 1, -1], [2, -1, -1, -1]])
+    cosine = rng.normal(size=ads.shape).astype(np.float32)
+    full = list_pair_features(entities, np.array([0, 2]), ads, cosine)
+    some = list_pair_features(entities, np.array([0, 2]), ads, cosine, columns=PAIR_COLUMNS)
+    assert some.shape == (2, 4, len(PAIR_COLUMNS))
+    np.testing.assert_array_equal(some, full[..., PAIR_COLUMNS])
+    assert not some[ads < 0].any()  # padding stays zeros
 
 
 def test_entity_numerics_by_hand(entities):

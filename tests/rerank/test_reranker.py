@@ -8,18 +8,19 @@ from __future__ import annotations
 import dataclasses
 import math
 
+import numba
 import numpy as np
 import pytest
 import torch
 
-from jobrec.pair_features import CROSS_COLUMNS, MUSE0_COLUMNS
+from jobrec.pair_features import AD_ONLY_COLUMNS, CROSS_COLUMNS, MUSE0_COLUMNS, PAIR_COLUMNS
 from jobrec.rerank.training import (
     _listwise_loss,
     candidate_recall,
     per_list_recall,
     train_reranker,
 )
-from jobrec.reranker_kernel import pair_logits
+from jobrec.reranker_kernel import log_sigmoid, pair_logits
 from jobrec.reranker_model import (
     HirePairs,
     Lists,
@@ -170,6 +171,48 @@ def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
         np.testing.assert_allclose(got, want[order], rtol=1e-5, atol=1e-5)
 
 
+@pytest.mark.parametrize("kind", ["muse1", "muse2"])
+@pytest.mark.parametrize("subset", [False, True])
+def test_folded_ad_columns_give_the_forward_pass(kind, subset):
+    """With the ad-only columns folded into the ad rows, a pair's kernel input is its
+    PAIR_COLUMNS alone: given those (as the night computes them) or all columns, the scores
+    are the forward pass's on the full pair features."""
+    seeker_x, ad_x = entity_inputs()
+    seekers, ads, cross = random_lists(g=9, k=31, seed=8)
+    rng = np.random.default_rng(9)
+    per_ad = rng.normal(size=(N_ADS, len(AD_ONLY_COLUMNS))).astype(np.float32)
+    cross[..., AD_ONLY_COLUMNS] = per_ad[np.maximum(ads, 0)]  # one value an ad, as in a night
+    cross[ads < 0] = 0.0
+    model = random_model(kind)
+    rows = rng.permutation(np.unique(ads[ads >= 0])) if subset else None
+    who = rng.permutation(np.unique(seekers)) if subset else None
+    sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
+    tables = scoring_tables(model, sx, ax, rows, who, ad_pair_features=per_ad)
+    dims = model.heads * model.cfg.dims + len(AD_ONLY_COLUMNS)
+    assert tables.ad_rows.shape[1] == dims + 2 and tables.seeker_mats.shape[1:] == (2, dims)
+    assert tables.cross_weights.shape[1:] == (2, len(PAIR_COLUMNS))
+    assert tables.pair_columns == PAIR_COLUMNS
+    want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
+    compact = np.ascontiguousarray(cross[..., PAIR_COLUMNS])
+    for block in (512, 4):
+        np.testing.assert_allclose(
+            score_tables(tables, seekers, ads, compact, block=block), want, rtol=1e-5, atol=1e-5
+        )
+    np.testing.assert_allclose(
+        score_tables(tables, seekers, ads, cross), want, rtol=1e-5, atol=1e-5
+    )
+    # the fold is what carries the ad-only columns: other per-ad values, other scores
+    other = scoring_tables(model, sx, ax, rows, who, ad_pair_features=per_ad + 1.0)
+    moved = score_tables(other, seekers, ads, compact)[ads >= 0] - want[ads >= 0]
+    assert np.abs(moved).min() > 1e-4
+    with pytest.raises(ValueError, match=r"hold 18 columns: the scoring tables read 19"):
+        score_tables(tables, seekers, ads, compact[..., 1:])
+    with pytest.raises(ValueError, match=r"ad_pair_features is \(120, 7\)"):
+        scoring_tables(model, sx, ax, ad_pair_features=per_ad[:, 1:])
+    with pytest.raises(ValueError, match="per-pair MLP reads every pair column"):
+        scoring_tables(random_model(kind, pair_hidden=4), sx, ax, ad_pair_features=per_ad)
+
+
 def test_tables_of_a_subset_refuse_a_candidate_outside_it():
     seeker_x, ad_x = entity_inputs()
     seekers, ads, cross = random_lists(g=4, k=24, seed=6)
@@ -214,7 +257,7 @@ def test_fused_kernel_by_hand():
     ads = np.array([[1, 0], [0, -1], [2, 1]])
     cross = np.array([[[2.0], [4.0]], [[6.0], [8.0]], [[0.0], [0.0]]], np.float32)
     first, second = np.empty((3, 2), np.float32), np.empty((3, 2), np.float32)
-    missing = pair_logits(ad_rows, ad_slot, mats_t, cross_w_t, ads, cross, first, second)
+    missing = pair_logits(ad_rows, ad_slot, mats_t, cross_w_t, ads, cross, first, second, False)
     # list 0, ad 1 = (3, -1 | 0.5, -1), pair 2: first 3 + 0.5 + 2 = 5.5, second -1 - 1 - 2 = -4
     # list 0, ad 0 = (1, 2 | 0, 0), pair 4: first 1 + 4 = 5, second 2 - 4 = -2
     # list 1, ad 0, pair 6: first 2 + 2 + 3 = 7, second 0; then padding: -inf, 0
@@ -222,6 +265,41 @@ def test_fused_kernel_by_hand():
     np.testing.assert_array_equal(first, [[5.5, 5.0], [7.0, -np.inf], [np.nan, 2.5]])
     np.testing.assert_array_equal(second, [[-4.0, -2.0], [0.0, 0.0], [np.nan, 1.0]])
     assert missing == 1
+    # with the hire term: first + log(sigmoid(second)), e.g. 7 + log(1/2) on list 1
+    hired, second2 = np.empty_like(first), np.empty_like(second)
+    missing = pair_logits(ad_rows, ad_slot, mats_t, cross_w_t, ads, cross, hired, second2, True)
+    log_sig = lambda x: -math.log1p(math.exp(-x))  # noqa: E731
+    want = [
+        [5.5 + log_sig(-4), 5 + log_sig(-2)],
+        [7 - math.log(2), -np.inf],
+        [np.nan, 2.5 + log_sig(1)],
+    ]
+    np.testing.assert_allclose(hired, want, rtol=3e-7)
+    np.testing.assert_array_equal(second2, second)
+    assert missing == 1
+
+
+def test_log_sigmoid_against_pytorch():
+    """The kernel's arithmetic log-sigmoid: by hand at 0 and far out, and within 2.5e-7 of
+    PyTorch's (float64) over the range a logit takes and beyond."""
+
+    @numba.njit
+    def each(x):
+        out = np.empty_like(x)
+        for i in range(len(x)):
+            out[i] = log_sigmoid(x[i])
+        return out
+
+    hand = each(np.array([0.0, 200.0, -200.0, 1e-30], np.float32))
+    assert hand[0] == pytest.approx(-math.log(2), rel=1e-7)
+    assert hand[1] == pytest.approx(0.0, abs=1e-37) and hand[2] == pytest.approx(-200.0)
+    assert hand[3] == pytest.approx(-math.log(2), rel=1e-7)
+    x = np.concatenate(
+        [np.linspace(-100, 100, 100_001), np.random.default_rng(0).normal(0, 3, 100_000)]
+    ).astype(np.float32)
+    want = torch.nn.functional.logsigmoid(torch.as_tensor(x, dtype=torch.float64)).numpy()
+    # float32 rounds min(x, 0) itself to half an ulp: 4.8e-7 at |x| in [8, 16)
+    np.testing.assert_allclose(each(x), want, rtol=2.5e-7, atol=1e-12)
 
 
 def test_fused_kernel_by_hand_four_at_a_time():
@@ -234,7 +312,8 @@ def test_fused_kernel_by_hand_four_at_a_time():
     ads = np.array([[0, 1, 2, 0, 2, 1, 1, 0]])
     cross = np.arange(8, dtype=np.float32).reshape(1, 8, 1)
     first, second = np.empty((1, 8), np.float32), np.empty((1, 8), np.float32)
-    pair_logits(ad_rows.astype(np.float32), ad_slot, mats_t, cross_w_t, ads, cross, first, second)
+    args = (ad_rows.astype(np.float32), ad_slot, mats_t, cross_w_t, ads, cross, first, second)
+    pair_logits(*args, False)
     dots = {0: 1.0 + 0.5, 1: 2.0 - 1.0, 2: 6.0 + 0.0}  # <dots, (1, 2)> + bias of output 0
     bias2 = {0: 1.0, 1: 2.0, 2: 0.0}
     k = range(8)
