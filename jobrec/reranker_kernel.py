@@ -156,7 +156,8 @@ def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, s
     the core's cache); padding (ads < 0) gives -inf and 0, an ad without a row (ad_slot < 0)
     NaN; returns how many of those there were.
 
-    ad_rows (N_r, D + 2) (an ad's dot vectors, then its bias of each output), ad_slot (N_a,)
+    ad_rows (N_r, W >= D + 2) (an ad's dot vectors, then its bias of each output, then any
+    padding), ad_slot (N_a,)
     integers, seeker_mats_t (G, 2, D), cross_w_t (G, 2, C), ads (G, K) integers, cross
     (G, K, C), first and second (G, K); all float32 but the integers. `ad_slot` lets the rows be
     a compact, reordered subset of the ads (see `reranker_model.scoring_tables`). Both outputs

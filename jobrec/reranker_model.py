@@ -108,12 +108,14 @@ class Reranker(nn.Module):
     def entities(self, side: str, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
         """Per entity: (dot vectors (..., heads, dims), seeker cross weights (..., outputs, C)
         or ad biases (..., outputs)). Computed once per entity."""
+        return self.parts(side, (self.seeker if side == "seekers" else self.ad)(x))
+
+    def parts(self, side: str, out: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+        """`entities` from a tower's output `out` (..., F)."""
         d = self.heads * self.cfg.dims
         if side == "seekers":
-            out = self.seeker(x)
             weights = out[..., d:].unflatten(-1, (self.outputs, self.n_cross)) * self.cross_mask
             return out[..., :d].unflatten(-1, (self.heads, self.cfg.dims)), weights
-        out = self.ad(x)
         return out[..., :d].unflatten(-1, (self.heads, self.cfg.dims)), out[..., d:]
 
     def pair_logits(self, seeker, ad, c: torch.Tensor) -> torch.Tensor:
@@ -216,7 +218,8 @@ class ScoringTables:
     Muse.1. Built once (`scoring_tables`), then any number of seeker blocks is scored from them
     (`score_tables`): a night runs the ad towers once, not once a block."""
 
-    ad_rows: np.ndarray  # (N_r, D + 2) [dot vectors, both outputs' biases] of the candidate ads
+    # (N_r, W >= D + 2) [dot vectors, both outputs' biases, zero padding] of the candidate ads
+    ad_rows: np.ndarray
     ad_slot: np.ndarray  # (N_a,) int32: each ad's row in ad_rows, -1 when it has none
     seeker_mats: np.ndarray  # (N_t, 2, D): the seeker's side of both outputs' dot products
     cross_weights: np.ndarray  # (N_t, 2, C): the seeker's weights on the pair features
@@ -281,7 +284,8 @@ def scoring_tables(
     Returns
     -------
     ScoringTables
-        `ad_rows` (N_r, D + 2), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_t, 2, D),
+        `ad_rows` (N_r, W) (D dot floats, both outputs' biases, zeros to W, a multiple of
+        ROW_FLOATS), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_t, 2, D),
         `cross_weights` (N_t, 2, C), all float32 (D = heads x dims, + len(AD_ONLY_COLUMNS)
         folded), `hire_term` (True for Muse.2), `seeker_slot` (N_s,) int32 (-1: no row) and
         `pair_columns` (the C columns, CROSS_COLUMNS or PAIR_COLUMNS).
@@ -294,48 +298,95 @@ def scoring_tables(
             f"ad_pair_features is {ad_pair_features.shape}: expected one row of "
             f"{len(AD_ONLY_COLUMNS)} ad-only pair features for each of the {len(ad_x)} ads"
         )
-    if any(t.device.type != "cpu" for t in model.parameters()):
-        model = copy.deepcopy(model).cpu()
-    model.eval()
+    model = copy.deepcopy(model).cpu().eval()  # the caller's stays where it is, as it is
     n_ads = len(ad_x)
     ad_x, slot = _subset(ad_x.cpu(), ads)
     seeker_x, seeker_slot = _subset(seeker_x.cpu(), seekers)
-    dims = model.heads * model.cfg.dims
     with torch.inference_mode():
-        ad_rows, seeker_mats, cross_w = inference_tables(model, seeker_x, ad_x)
-        # the biases' rows of `seeker_mats` are every seeker's (the output fold): folded into
-        # two numbers an ad, the ad part of a pair is one dot product of `dims`, no remainder
-        fold = output_fold(model)
-        biases = ad_rows[:, dims:] if fold is None else ad_rows[:, dims:] @ fold
-        if biases.shape[1] == 1:
-            biases = torch.cat([biases, torch.zeros_like(biases)], dim=1)
-        dot_ads, dot_seekers = ad_rows[:, :dims], seeker_mats[:, :dims]
-        pair_columns = tuple(range(len(CROSS_COLUMNS)))
+        # the tables are affine in each tower's hidden layer: the towers' last layers and all
+        # that follows them fold into one matrix a side, one product an entity (no elementwise
+        # passes over the tables: measured, BENCHMARKS.md, "Issue 17, sixth session")
+        seeker_w, seeker_b = _folded_last_layer(
+            model, "seekers", lambda m, out: _seeker_table(m, out, fold_ads)
+        )
+        ad_w, ad_b = _folded_last_layer(model, "ads", _ad_table)
+        seeker_hidden, ad_hidden = model.seeker[0](seeker_x).relu_(), model.ad[0](ad_x).relu_()
+        width = seeker_w.shape[1] // 2
+        pair_columns = PAIR_COLUMNS if fold_ads else tuple(range(len(CROSS_COLUMNS)))
+        dot_width = width - len(pair_columns)
+        columns = torch.arange(seeker_w.shape[1]).view(2, width)
+        dot_cols, cross_cols = columns[:, :dot_width].flatten(), columns[:, dot_width:].flatten()
+        seeker_mats = torch.addmm(seeker_b[dot_cols], seeker_hidden, seeker_w[:, dot_cols])
+        cross_w = torch.addmm(seeker_b[cross_cols], seeker_hidden, seeker_w[:, cross_cols])
+        ad_part = torch.addmm(ad_b, ad_hidden, ad_w)  # (N_r, dims + 2)
+        dims = ad_part.shape[1] - 2
+        # a row of whole 64-byte cache lines: the kernel gathers rows at random, and a 104-byte
+        # row spans three lines half the time (padding measured ~2.5% faster a pair)
+        row_width = -(-(dot_width + 2) // ROW_FLOATS) * ROW_FLOATS
+        ad_rows = np.zeros((len(ad_part), row_width), dtype=np.float32)
+        ad_rows[:, :dims] = ad_part[:, :dims].numpy()
         if fold_ads:
             rows = np.arange(n_ads) if ads is None else np.asarray(ads)
-            features = torch.as_tensor(np.asarray(ad_pair_features, np.float32)[rows])
-            dot_ads = torch.cat([dot_ads, features], dim=1)
-            dot_seekers = torch.cat([dot_seekers, cross_w[:, list(AD_ONLY_COLUMNS)]], dim=1)
-            pair_columns = PAIR_COLUMNS
-            cross_w = cross_w[:, list(PAIR_COLUMNS)]
-        ad_rows = torch.cat([dot_ads, biases], dim=1).contiguous()
-
-    def transposed(mats):  # (G, X, O) -> (G, 2, X), a one-output model padded with zeros
-        mats = mats.transpose(1, 2)
-        if mats.shape[1] == 1:
-            mats = torch.cat([mats, torch.zeros_like(mats)], dim=1)
-        return mats.contiguous().numpy()
-
+            ad_rows[:, dims:dot_width] = np.asarray(ad_pair_features, np.float32)[rows]
+        ad_rows[:, dot_width : dot_width + 2] = ad_part[:, dims:].numpy()
     return ScoringTables(
-        ad_rows.numpy(),
+        ad_rows,
         slot,
-        transposed(dot_seekers),
-        transposed(cross_w),
+        seeker_mats.view(-1, 2, dot_width).numpy(),
+        cross_w.view(-1, 2, len(pair_columns)).numpy(),
         seeker_slot,
         model.heads == 2,
         model if model.pair_mlp is not None else None,
         pair_columns,
     )
+
+
+ROW_FLOATS = 16  # an ad row's width is a multiple of this many floats (64-byte cache lines)
+
+
+def _seeker_table(model: Reranker, out: torch.Tensor, fold_ads: bool) -> torch.Tensor:
+    """(N, 2, D + C) from the seeker tower's outputs `out` (N, F): per folded output (the
+    score's linear part and the hire logit; Muse.1's one output and zeros), the seeker's dot
+    side (its dot vectors, then with `fold_ads` its weights on the AD_ONLY_COLUMNS), then its
+    weights on the pair columns the kernel reads."""
+    h, d = model.heads, model.cfg.dims
+    s_dot, s_w = model.parts("seekers", out)
+    mats = out.new_zeros(len(out), h * d, model.outputs)
+    for head in range(h):
+        mats[:, head * d : (head + 1) * d, head] = s_dot[:, head]
+    cross_w = s_w.transpose(1, 2)  # (N, C, O)
+    fold = output_fold(model)
+    if fold is not None:
+        mats, cross_w = mats @ fold.to(out.dtype), cross_w @ fold.to(out.dtype)
+    if fold_ads:
+        mats = torch.cat([mats, cross_w[:, list(AD_ONLY_COLUMNS)]], dim=1)
+        cross_w = cross_w[:, list(PAIR_COLUMNS)]
+    both = torch.cat([mats, cross_w], dim=1).transpose(1, 2)
+    if both.shape[1] == 1:
+        both = torch.cat([both, torch.zeros_like(both)], dim=1)
+    return both
+
+
+def _ad_table(model: Reranker, out: torch.Tensor) -> torch.Tensor:
+    """(N, dims + 2) from the ad tower's outputs `out`: the ad's dot vectors, then its bias of
+    each folded output (0 for Muse.1's second)."""
+    a_dot, a_b = model.parts("ads", out)
+    fold = output_fold(model)
+    biases = a_b if fold is None else a_b @ fold.to(out.dtype)
+    if biases.shape[1] == 1:
+        biases = torch.cat([biases, torch.zeros_like(biases)], dim=1)
+    return torch.cat([a_dot.flatten(1), biases], dim=1)
+
+
+def _folded_last_layer(model: Reranker, side: str, table) -> tuple[torch.Tensor, torch.Tensor]:
+    """(W, b), float32, with table(model, last(h)).flatten(1) = h @ W + b for every hidden
+    activation h of the tower `side` (`last` its last layer): the table is affine in the last
+    layer's output, so it is read off at h = 0 and the unit vectors, in float64."""
+    exact = copy.deepcopy(model).double()
+    last = (exact.seeker if side == "seekers" else exact.ad)[-1]
+    probe = torch.cat([torch.zeros(1, last.in_features), torch.eye(last.in_features)]).double()
+    out = table(exact, last(probe)).flatten(1)
+    return (out[1:] - out[:1]).float(), out[0].float()
 
 
 def score_tables(

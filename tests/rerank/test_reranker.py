@@ -22,6 +22,7 @@ from jobrec.rerank.training import (
 )
 from jobrec.reranker_kernel import log_sigmoid, pair_logits
 from jobrec.reranker_model import (
+    ROW_FLOATS,
     HirePairs,
     Lists,
     RerankConfig,
@@ -160,8 +161,10 @@ def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
     tables = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), rows, who)
     assert tables.seeker_mats.shape[0] == (len(who) if subset else N_SEEKERS)
     assert not subset or len(who) < N_SEEKERS  # a real subset
-    dims = model.heads * model.cfg.dims  # an ad row: its dot vectors, then both outputs' biases
-    assert tables.ad_rows.shape[1] == dims + 2 and tables.seeker_mats.shape[1:] == (2, dims)
+    dims = model.heads * model.cfg.dims  # an ad row: its dot vectors, both outputs' biases,
+    width = -(-(dims + 2) // ROW_FLOATS) * ROW_FLOATS  # zeros to whole cache lines
+    assert tables.ad_rows.shape[1] == width and tables.seeker_mats.shape[1:] == (2, dims)
+    assert not tables.ad_rows[:, dims + 2 :].any()
     assert len(tables.ad_rows) == (len(rows) if subset else N_ADS)
     assert not subset or len(rows) < N_ADS  # a real subset
     want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
@@ -189,7 +192,10 @@ def test_folded_ad_columns_give_the_forward_pass(kind, subset):
     sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
     tables = scoring_tables(model, sx, ax, rows, who, ad_pair_features=per_ad)
     dims = model.heads * model.cfg.dims + len(AD_ONLY_COLUMNS)
-    assert tables.ad_rows.shape[1] == dims + 2 and tables.seeker_mats.shape[1:] == (2, dims)
+    width = -(-(dims + 2) // ROW_FLOATS) * ROW_FLOATS
+    assert tables.ad_rows.shape[1] == width and tables.seeker_mats.shape[1:] == (2, dims)
+    in_rows = per_ad if rows is None else per_ad[rows]  # the features as they are, unscaled
+    assert np.array_equal(tables.ad_rows[:, dims - len(AD_ONLY_COLUMNS) : dims], in_rows)
     assert tables.cross_weights.shape[1:] == (2, len(PAIR_COLUMNS))
     assert tables.pair_columns == PAIR_COLUMNS
     want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
