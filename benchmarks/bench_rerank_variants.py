@@ -16,6 +16,10 @@ where the variant trails with a Holm-corrected p < 0.05; the night's own Muse.1 
 (recs.reranked) are rows too, so a variant equal to the nightly configuration reproduces the
 night's row.
 
+`--warm-from D` starts every Muse variant from day D's model of its kind in the same folder,
+for at most the night's warm epochs (a variant may set max_epochs), as a warm night trains it;
+D = `--day` - 1 and the variant `muse2` reproduce a warm night's Muse.2.
+
 `--lists` adds the models of earlier runs on the same night (their `lists.npz`), so that a
 comparison can take any of them as `--reference`.
 
@@ -26,6 +30,7 @@ model's top 100 of the compared seekers) and prints Markdown.
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import datetime as dt
 import json
 import platform
@@ -44,6 +49,7 @@ from jobrec.evaluation import compare
 from jobrec.evaluation.offline import positions
 from jobrec.evaluation.offline import splits as market_splits
 from jobrec.rerank import (
+    SETTINGS,
     XGBConfig,
     hire_pairs,
     muse_tables,
@@ -59,7 +65,7 @@ from jobrec.rerank.stage import (
     reranked_lists,
     tonight_lists,
 )
-from jobrec.reranker_model import score_tables
+from jobrec.reranker_model import load_reranker, score_tables
 from jobrec.retrieval import load_night_inputs
 
 KS = (10, 100)
@@ -105,6 +111,12 @@ def main() -> None:
         default=REFERENCE,
         help="the model every other is compared with: the night's XGBoost, or a variant's spec",
     )
+    parser.add_argument(
+        "--warm-from",
+        type=dt.date.fromisoformat,
+        help="start every Muse variant from that day's model of its kind, at most "
+        "SETTINGS.warm_epochs epochs unless the variant sets max_epochs (the night's warm start)",
+    )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
     models_dir = args.work / "models"
@@ -135,6 +147,12 @@ def main() -> None:
             )
             training[spec] = {"trees": report.best_iteration + 1}
         else:
+            init_state = None
+            if args.warm_from is not None:
+                source = model_store.model_dir(models_dir, args.warm_from, cfg.kind) / "model.pt"
+                init_state = load_reranker(source)[0].state_dict()
+                if "max_epochs=" not in spec:
+                    cfg = dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs)
             model, report = train_reranker(
                 night.inputs.seekers,
                 night.inputs.ads,
@@ -144,6 +162,7 @@ def main() -> None:
                 cfg,
                 device=torch.device("cpu"),
                 log=log,
+                init_state=init_state,
             )
             scorers[spec] = muse_tables(model, night.inputs)
             training[spec] = {
