@@ -333,8 +333,8 @@ def scoring_tables(
     return ScoringTables(
         ad_rows,
         slot,
-        seeker_mats.view(-1, 2, dot_width).numpy(),
-        cross_w.view(-1, 2, len(pair_columns)).numpy(),
+        seeker_mats.view(len(seeker_mats), 2, dot_width).numpy(),  # (no -1: zero seekers)
+        cross_w.view(len(cross_w), 2, len(pair_columns)).numpy(),
         seeker_slot,
         model.heads == 2,
         model if model.pair_mlp is not None else None,

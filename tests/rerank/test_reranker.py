@@ -639,3 +639,21 @@ def test_the_pair_mlp_learns_what_a_linear_pair_term_cannot():
         model, _ = train_reranker(seeker_x, ad_x, train, valid, None, cfg, CPU)
         got[hidden] = recall5(model, seeker_x, ad_x, test)
     assert got[0] < 0.12 and got[16] > 0.2, got  # measured 0.07 and 0.28
+
+
+@pytest.mark.parametrize("kind", ["muse1", "muse2"])
+def test_scoring_tables_of_no_seekers_and_no_ads(kind):
+    """A night without active ads or seekers still gets tables of the right widths, and lists
+    of padding alone score -inf."""
+    seeker_x, ad_x = entity_inputs()
+    model = random_model(kind)
+    none = np.array([], dtype=np.int64)
+    tables = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), none, none)
+    dims = model.heads * model.cfg.dims
+    assert tables.seeker_mats.shape == (0, 2, dims)
+    assert tables.cross_weights.shape == (0, 2, len(CROSS_COLUMNS))
+    assert tables.ad_rows.shape == (0, -(-(dims + 2) // ROW_FLOATS) * ROW_FLOATS)
+    full = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), none)
+    padding = np.full((2, 5), -1)
+    scores = score_tables(full, np.array([0, 1]), padding, np.zeros((2, 5, len(CROSS_COLUMNS))))
+    assert np.isneginf(scores).all()
