@@ -17,7 +17,8 @@ where the variant trails with a Holm-corrected p < 0.05; the night's own Muse.1 
 night's row.
 
 `--warm-from D` starts every Muse variant from day D's model of its kind in the same folder,
-for at most the night's warm epochs (a variant may set max_epochs), as a warm night trains it;
+for at most the night's warm epochs from its warm rate (`warm_config`; a variant may set
+max_epochs or learning_rate), as a warm night trains it;
 D = `--day` - 1 and the variant `muse2` reproduce a warm night's Muse.2.
 
 `--lists` adds the models of earlier runs on the same night (their `lists.npz`), so that a
@@ -49,7 +50,6 @@ from jobrec.evaluation import compare
 from jobrec.evaluation.offline import positions
 from jobrec.evaluation.offline import splits as market_splits
 from jobrec.rerank import (
-    SETTINGS,
     XGBConfig,
     hire_pairs,
     muse_tables,
@@ -64,6 +64,7 @@ from jobrec.rerank.stage import (
     load_booster,
     reranked_lists,
     tonight_lists,
+    warm_config,
 )
 from jobrec.reranker_model import load_reranker, score_tables
 from jobrec.retrieval import load_night_inputs
@@ -90,6 +91,11 @@ def top_lists(con, day, night, scorers: dict, who: np.ndarray, k: int) -> dict[s
                 scores = score_tables(scorer, lists.seeker, lists.ads, lists.cross)
             top = top_of(scores, lists, k)[0]
             out[name][at, : top.shape[1]] = top
+    if not any((ls >= 0).any() for ls in out.values()):  # all-zero metrics would look like results
+        raise SystemExit(
+            f"{day}: recs.candidates holds no lists of the compared seekers "
+            "(the night's candidates no longer retained?)"
+        )
     return out
 
 
@@ -114,8 +120,8 @@ def main() -> None:
     parser.add_argument(
         "--warm-from",
         type=dt.date.fromisoformat,
-        help="start every Muse variant from that day's model of its kind, at most "
-        "SETTINGS.warm_epochs epochs unless the variant sets max_epochs (the night's warm start)",
+        help="start every Muse variant from that day's model of its kind with the night's warm "
+        "epochs and rate, unless the variant sets max_epochs or learning_rate",
     )
     args = parser.parse_args()
     args.out.mkdir(parents=True, exist_ok=True)
@@ -151,8 +157,11 @@ def main() -> None:
             if args.warm_from is not None:
                 source = model_store.model_dir(models_dir, args.warm_from, cfg.kind) / "model.pt"
                 init_state = load_reranker(source)[0].state_dict()
-                if "max_epochs=" not in spec:
-                    cfg = dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs)
+                # the night's warm epochs and rate, unless the variant sets them
+                kept = {
+                    f: getattr(cfg, f) for f in ("max_epochs", "learning_rate") if f"{f}=" in spec
+                }
+                cfg = dataclasses.replace(warm_config(cfg), **kept)
             model, report = train_reranker(
                 night.inputs.seekers,
                 night.inputs.ads,
@@ -176,8 +185,8 @@ def main() -> None:
     log(f"{len(who)} forward seekers: every model scores their lists")
     lists = top_lists(con, args.day, night, scorers, who, 100)
     reranked = con.execute(
-        "SELECT count(*) FROM duckdb_tables() "
-        "WHERE schema_name = 'recs' AND table_name = 'reranked'"
+        "SELECT count(*) FROM information_schema.tables "  # a table, or a view over Parquet
+        "WHERE table_schema = 'recs' AND table_name = 'reranked'"
     ).fetchall()[0][0]
     for kind in ("muse1", "muse2") if reranked else ():  # a night stopped before recs/reranked
         lists[f"night {kind}"] = reranked_lists(con, args.day, night.market, who, kind, 100)

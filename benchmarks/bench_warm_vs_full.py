@@ -13,7 +13,13 @@ are scored on the partition's forward window [D, D + 7), which the market must h
 at least 7 days before its end): per seeker with a Muse.2 list and an application there, the
 share of its applied ads in the list's top 10 and top 100 (sql/bench_forward_recall.sql). The
 difference warm − full is paired over the seekers both score, with its standard error. Writes
-`--out/result.json` and prints a Markdown table.
+`--out/result.json`, each night's per-seeker recalls (`--out/recall/{warm,full}-D.json`) and
+prints a Markdown table.
+
+`--full-from O` takes the full retrains' per-seeker recalls from an earlier run's `O/recall`
+instead of running them again: a full retrain of D does not depend on the nights before it (the
+space is refitted and every model trained from scratch on the same raw files), so this is sound
+while the code of the full path is unchanged (e.g. when only the warm start changed).
 """
 
 from __future__ import annotations
@@ -52,6 +58,14 @@ def per_seeker_recall(work: Path, day: dt.date) -> dict[str, tuple[float, float]
     return {s: (h10 / n, h100 / n) for s, n, h10, h100 in rows}
 
 
+def save_recalls(path: Path, recalls: dict[str, tuple[float, float]]) -> None:
+    path.write_text(json.dumps({s: list(r) for s, r in sorted(recalls.items())}))
+
+
+def load_recalls(path: Path) -> dict[str, tuple[float, float]]:
+    return {s: tuple(r) for s, r in json.loads(path.read_text()).items()}
+
+
 def starts(work: Path, day: dt.date) -> dict[str, str]:
     """How each model of `day` started (its training report's `start`)."""
     out = {}
@@ -83,11 +97,15 @@ def main() -> None:
     parser.add_argument("--out", type=Path, required=True)
     parser.add_argument("--nights", type=int, default=7)
     parser.add_argument("--last", required=True, help="the last warm night (D + 7 in the market)")
+    parser.add_argument(
+        "--full-from", type=Path, help="an earlier run's --out: reuse its full retrains' recalls"
+    )
     args = parser.parse_args()
     last = dt.date.fromisoformat(args.last)
     days = [last - dt.timedelta(days=i) for i in range(args.nights - 1, -1, -1)]
     cold = days[0] - dt.timedelta(days=1)
-    args.out.mkdir(parents=True, exist_ok=True)
+    recall_dir = args.out / "recall"
+    recall_dir.mkdir(parents=True, exist_ok=True)
     work, scratch = args.out / "warm", args.out / "full"
     shutil.rmtree(work, ignore_errors=True)
     (work / "dagster_home").mkdir(parents=True)
@@ -96,19 +114,29 @@ def main() -> None:
     nights = [{"day": cold.isoformat(), "cold_s": run_night(work, base, cold, "warm")}]
     print(f"cold night {cold}: {nights[0]['cold_s']:.0f} s", flush=True)
     for day in days:
-        shutil.rmtree(scratch, ignore_errors=True)
-        shutil.copytree(work, scratch, symlinks=True)
-        full_env = {**environment(scratch, args.raw.resolve()), "JOBREC_FULL_RETRAIN": "1"}
-        full_env["JOBREC_FULL_RETRAIN_DAYS"] = base["JOBREC_FULL_RETRAIN_DAYS"]
-        full_s = run_night(scratch, full_env, day, "full")
+        if args.full_from is None:
+            shutil.rmtree(scratch, ignore_errors=True)
+            shutil.copytree(work, scratch, symlinks=True)
+            full_env = {**environment(scratch, args.raw.resolve()), "JOBREC_FULL_RETRAIN": "1"}
+            full_env["JOBREC_FULL_RETRAIN_DAYS"] = base["JOBREC_FULL_RETRAIN_DAYS"]
+            full_s = run_night(scratch, full_env, day, "full")
+            full, full_starts = per_seeker_recall(scratch, day), starts(scratch, day)
+        else:
+            earlier = json.loads((args.full_from / "result.json").read_text())
+            row = next(n for n in earlier["nights"] if n["day"] == day.isoformat())
+            full_s, full_starts = row["full_s"], row["full_starts"]
+            full = load_recalls(args.full_from / "recall" / f"full-{day}.json")
         warm_s = run_night(work, base, day, "warm")
-        warm, full = per_seeker_recall(work, day), per_seeker_recall(scratch, day)
+        warm = per_seeker_recall(work, day)
+        save_recalls(recall_dir / f"warm-{day}.json", warm)
+        save_recalls(recall_dir / f"full-{day}.json", full)
         row = {
             "day": day.isoformat(),
             "warm_s": warm_s,
             "full_s": full_s,
+            "full_from": str(args.full_from) if args.full_from else None,
             "warm_starts": starts(work, day),
-            "full_starts": starts(scratch, day),
+            "full_starts": full_starts,
             "recall_at_10": paired(warm, full, 0),
             "recall_at_100": paired(warm, full, 1),
         }

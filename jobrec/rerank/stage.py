@@ -82,12 +82,27 @@ class RerankSettings:
     score_chunk: int = 2000
     seed: int = 0
     warm_epochs: int = 3  # at most, when Muse.1/2 start from the previous night's weights
+    # the rate a warm start resumes at, near where a full training's decayed schedule ends
+    # (5e-3 x 0.6^3): restarting at the full 5e-3 kept no epoch better than the start on some
+    # nights and lost Muse.2's lead over XGBoost (BENCHMARKS.md, "the warm start's rate")
+    warm_learning_rate: float = 1e-3
     # a warm XGBoost continues the previous night's trees with at most this many new ones
     warm_trees: int = 60
     warm_early_stopping_rounds: int = 10
 
 
 SETTINGS = RerankSettings()
+
+
+def warm_config(cfg: RerankConfig) -> RerankConfig:
+    """`cfg` as a warm night trains it from the previous night's weights: at most
+    `warm_epochs`, from `warm_learning_rate` (its hash, which decides warm starts, stays
+    `cfg`'s)."""
+    return dataclasses.replace(
+        cfg, max_epochs=SETTINGS.warm_epochs, learning_rate=SETTINGS.warm_learning_rate
+    )
+
+
 RERANK_KEEP = dict(SETTINGS.keep)
 MODELS = tuple(RERANK_KEEP)
 # Whose lists XGBoost reranks into recs.reranked (the JOBREC_XGBOOST_SCOPE setting): nobody's
@@ -358,9 +373,7 @@ def train_model(
                 train,
                 held,
                 hires,
-                cfg
-                if source is None
-                else dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs),
+                cfg if source is None else warm_config(cfg),
                 log=log,
                 init_state=init_state,
                 competition=competition(night.market, train) if cfg.recon_weight > 0 else None,

@@ -12,6 +12,7 @@ import duckdb
 from jobrec import redistribution, rerank, retrieval, send
 from jobrec.data import model_store, table_docs, warehouse
 from jobrec.data.run_stats import build_counts
+from jobrec.reranker_model import RerankConfig, load_reranker
 from tests.chain.rewrite_future import rewrite_future
 from tests.conftest import TINY_DAY, TINY_END, make_settings, partition_rows, run_day
 
@@ -266,6 +267,12 @@ def test_tonight_starts_warm_from_last_night_and_has_no_forward_window(tiny_sett
     for kind in ("muse1", "muse2"):
         assert second[f"models/{kind}"]["start"].value == f"warm start from {TINY_END}"
         assert second[f"models/{kind}"]["epochs"].value <= rerank.SETTINGS.warm_epochs
+        # resumed at the warm rate; last night's full training ran at the configured one
+        folders = [
+            model_store.model_dir(tiny_settings.models_dir, d, kind) for d in (TINY_END, tonight)
+        ]
+        rates = [load_reranker(f / "model.pt")[0].cfg.learning_rate for f in folders]
+        assert rates == [RerankConfig().learning_rate, rerank.SETTINGS.warm_learning_rate]
     # XGBoost continues last night's trees (up to its best) with at most warm_trees new ones
     xgb_tonight = second["models/xgboost"]
     assert xgb_tonight["start"].value == f"warm start from {TINY_END}"
