@@ -23,11 +23,13 @@ standard error of their difference (`joint_difference`).
 from __future__ import annotations
 
 import dataclasses
+import os
 from collections.abc import Callable
 
 import duckdb
 import numpy as np
 import pandas as pd
+from joblib import Parallel, delayed
 from scipy.stats import norm
 from sklearn.base import RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -510,9 +512,24 @@ AUDIT_K = 10  # list depth of the audited recommendations (the send list holds a
 AUDIT_DAYS = 28  # applications and hires of the 28 days before the partition
 SOURCES = ("muse2", "ot", "send", "applications", "hires")
 RECOMMENDERS = ("muse2", "ot", "send")
+# processes estimating the sources side by side (each on one thread, see `_estimate_source`)
+AUDIT_WORKERS = min(len(SOURCES), os.cpu_count() or 1)
 
 
-def nightly_audit(con, run_date, log=None):
+def _estimate_source(seekers, outcomes) -> Estimates | str:
+    """`estimate` of one source, or why not (too few seekers of either gender).
+
+    One OpenMP thread: the fits are small, and in the nightly process (scikit-learn's and
+    torch's OpenMP runtimes both loaded) two threads ran the audit 4.4x slower than one (66.6 s
+    against 14.6 s on `small`; BENCHMARKS.md). The sources run in parallel processes instead."""
+    try:
+        with threadpool_limits(limits=1, user_api="openmp"):
+            return estimate(seekers, outcomes)
+    except ValueError as exc:
+        return str(exc)
+
+
+def nightly_audit(con, run_date, log=None, workers: int = AUDIT_WORKERS):
     """metrics.fairness rows of partition D: θ per source, estimand and outcome, and for each
     recommender source its difference to the applications' gap, tested jointly.
 
@@ -532,6 +549,9 @@ def nightly_audit(con, run_date, log=None):
         The partition D.
     log : callable, optional
         A line per source.
+    workers : int, default AUDIT_WORKERS
+        Processes estimating the sources side by side (1: one after the other, in this
+        process). The estimates do not depend on it.
 
     Returns
     -------
@@ -549,21 +569,21 @@ def nightly_audit(con, run_date, log=None):
     pairs = con.execute(
         warehouse.sql("fairness_pairs"), {"run_date": run_date, "k": AUDIT_K, "days": AUDIT_DAYS}
     ).df()
+    outcomes = {s: seeker_outcomes(seekers, ads, pairs[pairs["source"] == s]) for s in SOURCES}
+    jobs = [delayed(_estimate_source)(seekers, outcomes[s]) for s in SOURCES]
+    if workers > 1:
+        estimates = Parallel(n_jobs=min(workers, len(jobs)), backend="loky")(jobs)
+    else:
+        estimates = [f(*args, **kwargs) for f, args, kwargs in jobs]
     found: dict[str, Estimates] = {}
-    for source in SOURCES:
-        outcomes = seeker_outcomes(seekers, ads, pairs[pairs["source"] == source])
-        try:
-            # One OpenMP thread: the fits are small, and in the nightly process (scikit-learn's
-            # and torch's OpenMP runtimes both loaded) two threads ran this 4.4x slower than one
-            # (66.6 s against 14.6 s on `small`; BENCHMARKS.md).
-            with threadpool_limits(limits=1, user_api="openmp"):
-                found[source] = estimate(seekers, outcomes)
-        except ValueError as exc:  # too few seekers of either gender: said, not estimated
+    for source, est in zip(SOURCES, estimates, strict=True):
+        if isinstance(est, str):  # too few seekers of either gender: said, not estimated
             if log:
-                log(f"fairness {source}: {exc}")
+                log(f"fairness {source}: {est}")
             continue
+        found[source] = est
         if log:
-            log(f"fairness {source}: {len(outcomes)} seekers")
+            log(f"fairness {source}: {len(outcomes[source])} seekers")
     rows = []
     for source, est in found.items():
         for estimand in ESTIMANDS:

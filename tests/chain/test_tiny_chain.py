@@ -8,8 +8,9 @@ import json
 import shutil
 
 import duckdb
+import pandas as pd
 
-from jobrec import redistribution, rerank, retrieval, send
+from jobrec import audit, redistribution, rerank, retrieval, send
 from jobrec.data import model_store, table_docs, warehouse
 from jobrec.data.run_stats import build_counts
 from jobrec.reranker_model import RerankConfig, load_reranker
@@ -605,6 +606,11 @@ def _check_fairness_and_report(settings):
         assert found == ["atte", "plr"], source
         # a recommender is compared with the applications, jointly; the others are not
         assert tested is (True if source in ("muse2", "ot", "send") else None), source
+    # the sources estimated in worker processes or one after the other: the same estimates
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        serial, parallel = (audit.nightly_audit(con, TINY_DAY, workers=w) for w in (1, 2))
+    pd.testing.assert_frame_equal(serial, parallel)
+    assert len(serial) == len(rows)
     report = settings.reports_dir / TINY_DAY.isoformat() / "report.md"
     text = report.read_text()
     assert "Gender gap" in text and "Market before and after" in text
