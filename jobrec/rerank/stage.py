@@ -84,7 +84,8 @@ class RerankSettings:
     warm_epochs: int = 3  # at most, when Muse.1/2 start from the previous night's weights
     # the rate a warm start resumes at, near where a full training's decayed schedule ends
     # (5e-3 x 0.6^3): restarting at the full 5e-3 kept no epoch better than the start on some
-    # nights and lost Muse.2's lead over XGBoost (BENCHMARKS.md, "the warm start's rate")
+    # nights and lost Muse.2's lead over XGBoost (BENCHMARKS.md, "the warm rate over three more
+    # warm nights")
     warm_learning_rate: float = 1e-3
     # a warm XGBoost continues the previous night's trees with at most this many new ones
     warm_trees: int = 60
