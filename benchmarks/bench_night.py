@@ -106,11 +106,15 @@ def night_command(day: dt.date | str) -> list[str]:
     ]
 
 
-def run_night(work: Path, env: dict[str, str], day: dt.date) -> dict:
+def run_night(
+    work: Path, env: dict[str, str], day: dt.date, project: Path = ROOT, log: Path | None = None
+) -> dict:
+    """Run partition `day` in `work` with `project`'s code (its own checkout, not necessarily
+    this one); the output goes to `log` (default `work/night-<day>.log`)."""
     command = night_command(day)
     start = time.perf_counter()
-    with open(work / f"night-{day}.log", "w") as log:
-        proc = subprocess.Popen(command, env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT)
+    with open(log or work / f"night-{day}.log", "w") as out:
+        proc = subprocess.Popen(command, env=env, cwd=project, stdout=out, stderr=subprocess.STDOUT)
         _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     rc = os.waitstatus_to_exitcode(status)
@@ -152,10 +156,18 @@ def night_facts(work: Path, day: dt.date) -> dict:
     )
     return {
         "assets": assets,
+        # a step's peak counts its worker processes (the audit's), which the night process's
+        # own ru_maxrss does not
+        "peak_rss_steps_mb": max((a["peak_rss_mb"] for a in assets.values()), default=0.0),
         "night_status": checks[0] if checks else None,
         "incomplete": checks_failed,
         "disk": disk,
     }
+
+
+def night_peak_mb(night: dict) -> float:
+    """The night's peak RSS: its process's, or a step's with its workers, whichever is higher."""
+    return max(night["peak_rss_mb"], night.get("peak_rss_steps_mb", 0.0))
 
 
 def summary_entities(raw: Path) -> int:
@@ -190,7 +202,7 @@ def run(args) -> None:
         night["kind"] = kind
         print(
             f"night {i + 1} ({day}, {kind}): rc {night['rc']}, "
-            f"{night['wall_s']:.1f} s, peak RSS {night['peak_rss_mb']:.0f} MB, "
+            f"{night['wall_s']:.1f} s, peak RSS {night_peak_mb(night):.0f} MB, "
             f"disk {night.get('disk', {}).get('total', 0) / 1e6:.1f} MB",
             flush=True,
         )
@@ -224,7 +236,7 @@ def print_tables(result: dict) -> None:
         print(
             f"| {i + 1} {n.get('kind', 'cold' if i == 0 else 'warm')} | {n['day']} | "
             f"{n['wall_s']:.1f} | "
-            f"{n['peak_rss_mb']:,.0f} | {d['warehouse'] / 1e6:.1f} | {d['lists'] / 1e6:.1f} | "
+            f"{night_peak_mb(n):,.0f} | {d['warehouse'] / 1e6:.1f} | {d['lists'] / 1e6:.1f} | "
             f"{d['models'] / 1e6:.1f} | {d['published'] / 1e6:.1f} | {d['total'] / 1e6:.1f} | "
             f"{d['total'] / first:.2f}x | {d['lists_awaiting_removal'] / 1e6:.1f} |"
         )

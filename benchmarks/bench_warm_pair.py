@@ -18,34 +18,18 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
 import shutil
-import subprocess
-import time
 from pathlib import Path
 
-from bench_night import environment, night_command, night_facts
+from bench_night import environment, night_facts, night_peak_mb, run_night
 
 
 def run_copy(source: Path, work: Path, raw: Path, project: Path, day: dt.date) -> dict:
     shutil.rmtree(work, ignore_errors=True)
     shutil.copytree(source, work, symlinks=True)
-    start = time.perf_counter()
-    with open(work.parent / f"{work.name}.log", "w") as log:
-        proc = subprocess.Popen(
-            night_command(day),
-            env=environment(work, raw, project),
-            cwd=project,  # the project's own code, not this checkout's
-            stdout=log,
-            stderr=subprocess.STDOUT,
-        )
-        _, status, usage = os.wait4(proc.pid, 0)
-    return {
-        "rc": os.waitstatus_to_exitcode(status),
-        "wall_s": time.perf_counter() - start,
-        "peak_rss_mb": usage.ru_maxrss / 1024,
-        **night_facts(work, day),
-    }
+    env = environment(work, raw, project)
+    night = run_night(work, env, day, project, log=work.parent / f"{work.name}.log")
+    return {**{k: night[k] for k in ("rc", "wall_s", "peak_rss_mb")}, **night_facts(work, day)}
 
 
 def main() -> None:
@@ -76,7 +60,7 @@ def main() -> None:
     for r in runs:
         cells = " | ".join(f"{r['assets'].get(a, {}).get('seconds', 0):.1f}" for a in top[:8])
         print(
-            f"| {r['project']} #{r['repeat']} | {r['wall_s']:.1f} | {r['peak_rss_mb']:,.0f} | "
+            f"| {r['project']} #{r['repeat']} | {r['wall_s']:.1f} | {night_peak_mb(r):,.0f} | "
             f"{r['night_status']} | {cells} |"
         )
 

@@ -34,25 +34,22 @@ import json
 import math
 import platform
 import shutil
-import subprocess
 from pathlib import Path
 
+import bench_night
 import duckdb
 import numpy as np
-from bench_night import ROOT, environment, night_command
+from bench_night import environment
 
 from jobrec.data import warehouse
 
 
 def run_night(work: Path, env: dict[str, str], day: dt.date, log_name: str) -> float:
-    start = dt.datetime.now()
-    with open(work.parent / f"{log_name}-{day}.log", "w") as log:
-        rc = subprocess.call(
-            night_command(day), env=env, cwd=ROOT, stdout=log, stderr=subprocess.STDOUT
-        )
-    if rc:
-        raise SystemExit(f"night {day} in {work} failed (rc {rc}): see {log.name}")
-    return (dt.datetime.now() - start).total_seconds()
+    log = work.parent / f"{log_name}-{day}.log"
+    night = bench_night.run_night(work, env, day, log=log)
+    if night["rc"]:
+        raise SystemExit(f"night {day} in {work} failed (rc {night['rc']}): see {log}")
+    return night["wall_s"]
 
 
 def per_seeker_recall(work: Path, day: dt.date) -> dict[str, tuple[float, float]]:

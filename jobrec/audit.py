@@ -23,13 +23,14 @@ standard error of their difference (`joint_difference`).
 from __future__ import annotations
 
 import dataclasses
+import multiprocessing
 import os
 from collections.abc import Callable
+from concurrent.futures import ProcessPoolExecutor
 
 import duckdb
 import numpy as np
 import pandas as pd
-from joblib import Parallel, delayed
 from scipy.stats import norm
 from sklearn.base import RegressorMixin, clone
 from sklearn.ensemble import HistGradientBoostingClassifier, HistGradientBoostingRegressor
@@ -570,11 +571,15 @@ def nightly_audit(con, run_date, log=None, workers: int = AUDIT_WORKERS):
         warehouse.sql("fairness_pairs"), {"run_date": run_date, "k": AUDIT_K, "days": AUDIT_DAYS}
     ).df()
     outcomes = {s: seeker_outcomes(seekers, ads, pairs[pairs["source"] == s]) for s in SOURCES}
-    jobs = [delayed(_estimate_source)(seekers, outcomes[s]) for s in SOURCES]
+    each = [outcomes[s] for s in SOURCES]
     if workers > 1:
-        estimates = Parallel(n_jobs=min(workers, len(jobs)), backend="loky")(jobs)
+        # spawned, not forked (the night's process runs threads: DuckDB's, the step tracker's);
+        # the pool ends with the audit, so no idle worker keeps its memory into later steps
+        spawn = multiprocessing.get_context("spawn")
+        with ProcessPoolExecutor(min(workers, len(SOURCES)), mp_context=spawn) as pool:
+            estimates = list(pool.map(_estimate_source, [seekers] * len(SOURCES), each))
     else:
-        estimates = [f(*args, **kwargs) for f, args, kwargs in jobs]
+        estimates = [_estimate_source(seekers, o) for o in each]
     found: dict[str, Estimates] = {}
     for source, est in zip(SOURCES, estimates, strict=True):
         if isinstance(est, str):  # too few seekers of either gender: said, not estimated

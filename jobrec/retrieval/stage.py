@@ -55,7 +55,10 @@ class RetrievalSettings:
     # ... or sooner, when this share of tonight's active seekers or ads meets an occupation,
     # department or skill the space was not fitted on (FeatureSpace.unknown_share)
     max_unknown_share: float = 0.02
-    warm_epochs: int = 3  # at most, on a warm night (early stopping as on a full one)
+    # at most, on a warm night (early stopping as on a full one). One: on the 9 warm nights
+    # measured (8 `small`, 1 `medium`) neither of two warm epochs beat the start, so the
+    # second only cost time (BENCHMARKS.md, "Muse.0: one warm epoch")
+    warm_epochs: int = 1
     warm_window_days: int = 28  # a warm night trains on the pairs of these days before D - 7
 
 

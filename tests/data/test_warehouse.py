@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 import subprocess
 import sys
 import time
@@ -11,7 +12,7 @@ import duckdb
 import pytest
 
 from jobrec.data import warehouse
-from jobrec.data.run_stats import StepTracker
+from jobrec.data.run_stats import StepTracker, descendant_pids
 
 D1, D2, D3 = dt.date(2026, 3, 1), dt.date(2026, 3, 2), dt.date(2026, 3, 9)
 SELECT = "SELECT CAST($run_date AS DATE) AS run_date, i AS x FROM range($n) t(i)"
@@ -97,6 +98,32 @@ def test_step_tracker_sees_the_step_peak():
         del block
     assert tracker.peak_rss_mb - tracker.start_rss_mb > 150
     assert tracker.seconds >= 0.1
+
+
+def test_step_tracker_counts_child_processes():
+    # a worker process holding 300 MiB for a second: its memory is the step's too
+    worker = "import time; block = b'x' * (300 * 2**20); time.sleep(1.0)"
+    with StepTracker() as tracker:
+        subprocess.run([sys.executable, "-c", worker], check=True)
+    assert tracker.peak_rss_mb - tracker.start_rss_mb > 250
+
+
+def test_descendant_pids_finds_a_grandchild():
+    # a child that starts a grandchild and prints its pid: both are found under this process
+    code = (
+        "import subprocess, sys, time; "
+        "g = subprocess.Popen([sys.executable, '-c', 'import time; time.sleep(5)']); "
+        "print(g.pid, flush=True); g.wait()"
+    )
+    child = subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+    try:
+        grandchild = int(child.stdout.readline())
+        found = descendant_pids(os.getpid())
+        assert child.pid in found and grandchild in found
+        os.kill(grandchild, 9)
+    finally:
+        child.kill()
+        child.wait()
 
 
 def _hold_lock(path, seconds: float):
