@@ -274,7 +274,9 @@ def project(args) -> None:
 
     def warm(r):  # the warm nights' median of each asset (the cold one if it is alone)
         nights = [n for n in r["nights"] if "disk" in n]
-        return nights[1:] or nights
+        if all("kind" in n for n in nights):
+            return [n for n in nights if n["kind"] != "cold"] or nights
+        return nights[1:] or nights  # results written before nights had a kind
 
     rows = []
     # the assets every scale's warm nights report (publish/warehouse records itself only on

@@ -18,10 +18,12 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
+import os
+import platform
 import shutil
 from pathlib import Path
 
-from bench_night import environment, night_facts, night_peak_mb, run_night
+from bench_night import environment, night_facts, night_peak_mb, run_night, summary_entities
 
 
 def run_copy(source: Path, work: Path, raw: Path, project: Path, day: dt.date) -> dict:
@@ -30,6 +32,26 @@ def run_copy(source: Path, work: Path, raw: Path, project: Path, day: dt.date) -
     env = environment(work, raw, project)
     night = run_night(work, env, day, project, log=work.parent / f"{work.name}.log")
     return {**{k: night[k] for k in ("rc", "wall_s", "peak_rss_mb")}, **night_facts(work, day)}
+
+
+def write_night_results(runs: list[dict], raw: Path, day: dt.date, out: Path) -> None:
+    """Each version's runs as `bench_night` results (`out/night-<name>.json`, every night warm),
+    so that `bench_night.py project` can fit them against another scale's."""
+    summary = json.loads((raw / "summary.json").read_text())
+    for name in dict.fromkeys(r["project"] for r in runs):
+        nights = [
+            {**r, "day": day.isoformat(), "kind": "warm"} for r in runs if r["project"] == name
+        ]
+        result = {
+            "scale": summary.get("scale", raw.name),
+            "entities": summary_entities(raw),
+            "raw": str(raw),
+            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+            f"Python {platform.python_version()}",
+            "date": dt.date.today().isoformat(),
+            "nights": [n for n in nights if n["rc"] == 0],
+        }
+        (out / f"night-{name}.json").write_text(json.dumps(result, indent=1))
 
 
 def main() -> None:
@@ -53,6 +75,7 @@ def main() -> None:
             print(f"{name} repeat {rep}: {row['wall_s']:.1f} s, rc {row['rc']}", flush=True)
             (args.out / "result.json").write_text(json.dumps(runs, indent=1))
             shutil.rmtree(work, ignore_errors=True)
+    write_night_results(runs, args.raw.resolve(), args.day, args.out)
     assets = sorted({a for r in runs for a in r["assets"]})
     top = sorted(assets, key=lambda a: -max(r["assets"].get(a, {}).get("seconds", 0) for r in runs))
     print("\n| run | wall s | peak RSS MB | status | " + " | ".join(top[:8]) + " |")

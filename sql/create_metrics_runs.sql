@@ -3,7 +3,7 @@ CREATE TABLE IF NOT EXISTS metrics.runs (
     run_date DATE NOT NULL,
     asset VARCHAR NOT NULL,
     seconds DOUBLE NOT NULL,
-    peak_rss_mb DOUBLE NOT NULL,  -- the process's peak resident memory during the step
+    peak_rss_mb DOUBLE NOT NULL,  -- peak resident memory during the step, worker processes included
     "rows" BIGINT NOT NULL,
     run_id VARCHAR NOT NULL,
     start_rss_mb DOUBLE NOT NULL,  -- resident memory when the step began (own growth = peak - start)
