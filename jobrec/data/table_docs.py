@@ -433,7 +433,8 @@ TABLES: dict[str, TableDoc] = {
             "run_date": RUN_DATE,
             "asset": "The Dagster asset, e.g. `recs/candidates`.",
             "seconds": "Wall-clock seconds of the step.",
-            "peak_rss_mb": "The process's peak resident memory during the step, MiB.",
+            "peak_rss_mb": "The peak resident memory during the step, MiB: the night process's "
+            "and its worker processes' (the audit's), summed.",
             "rows": "Rows the step wrote (0 for most model steps).",
             "run_id": "The Dagster run.",
             "start_rss_mb": "Resident memory when the step began, MiB (the step's own growth: "
