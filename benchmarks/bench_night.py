@@ -170,6 +170,18 @@ def night_peak_mb(night: dict) -> float:
     return max(night["peak_rss_mb"], night.get("peak_rss_steps_mb", 0.0))
 
 
+def result_header(scale: str, raw: Path) -> dict:
+    """What a result file says of its market and machine, before its nights."""
+    return {
+        "scale": scale,
+        "entities": summary_entities(raw),
+        "raw": str(raw),
+        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
+        f"Python {platform.python_version()}",
+        "date": dt.date.today().isoformat(),
+    }
+
+
 def summary_entities(raw: Path) -> int:
     summary = json.loads((raw / "summary.json").read_text())
     return int(summary["seekers"]) + int(summary["ads"])
@@ -209,12 +221,7 @@ def run(args) -> None:
         if night["rc"]:
             break
     result = {
-        "scale": args.scale,
-        "entities": summary_entities(raw),
-        "raw": str(raw),
-        "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-        f"Python {platform.python_version()}",
-        "date": dt.date.today().isoformat(),
+        **result_header(args.scale, raw),
         "nights": nights,
     }
     name = "result-again.json" if args.again else "result.json"

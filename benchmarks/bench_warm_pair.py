@@ -18,12 +18,10 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import shutil
 from pathlib import Path
 
-from bench_night import environment, night_facts, night_peak_mb, run_night, summary_entities
+from bench_night import environment, night_facts, night_peak_mb, result_header, run_night
 
 
 def run_copy(source: Path, work: Path, raw: Path, project: Path, day: dt.date) -> dict:
@@ -43,12 +41,7 @@ def write_night_results(runs: list[dict], raw: Path, day: dt.date, out: Path) ->
             {**r, "day": day.isoformat(), "kind": "warm"} for r in runs if r["project"] == name
         ]
         result = {
-            "scale": summary.get("scale", raw.name),
-            "entities": summary_entities(raw),
-            "raw": str(raw),
-            "machine": f"{platform.machine()}, {os.cpu_count()} cores, "
-            f"Python {platform.python_version()}",
-            "date": dt.date.today().isoformat(),
+            **result_header(summary.get("scale", raw.name), raw),
             "nights": [n for n in nights if n["rc"] == 0],
         }
         (out / f"night-{name}.json").write_text(json.dumps(result, indent=1))
