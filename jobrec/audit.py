@@ -513,21 +513,41 @@ AUDIT_K = 10  # list depth of the audited recommendations (the send list holds a
 AUDIT_DAYS = 28  # applications and hires of the 28 days before the partition
 SOURCES = ("muse2", "ot", "send", "applications", "hires")
 RECOMMENDERS = ("muse2", "ot", "send")
-# processes estimating the sources side by side (each on one thread, see `_estimate_source`)
+# processes estimating the sources side by side (each on one thread, see `_estimate_task`)
 AUDIT_WORKERS = min(len(SOURCES), os.cpu_count() or 1)
 
+_worker_seekers = None  # the seekers, sent once to each audit worker (`_keep_seekers`)
 
-def _estimate_source(seekers, outcomes) -> Estimates | str:
-    """`estimate` of one source, or why not (too few seekers of either gender).
+
+def _keep_seekers(seekers) -> None:
+    global _worker_seekers
+    _worker_seekers = seekers
+
+
+def _estimate_task(outcomes, estimand: str, seekers=None) -> Estimates | str:
+    """`estimate` of one source and one estimand, or why not (too few seekers of either
+    gender); the seekers are the worker's own (`_keep_seekers`) unless given.
 
     One OpenMP thread: the fits are small, and in the nightly process (scikit-learn's and
     torch's OpenMP runtimes both loaded) two threads ran the audit 4.4x slower than one (66.6 s
-    against 14.6 s on `small`; BENCHMARKS.md). The sources run in parallel processes instead."""
+    against 14.6 s on `small`; BENCHMARKS.md). The tasks run in parallel processes instead: a
+    task per source and estimand, so that the workers' shares come out even."""
     try:
         with threadpool_limits(limits=1, user_api="openmp"):
-            return estimate(seekers, outcomes)
+            return estimate(
+                _worker_seekers if seekers is None else seekers, outcomes, estimands=(estimand,)
+            )
     except ValueError as exc:
         return str(exc)
+
+
+def _merged(parts: list[Estimates | str]) -> Estimates | str:
+    """One source's estimates from its per-estimand tasks (the same seekers in each)."""
+    refused = [p for p in parts if isinstance(p, str)]
+    if refused:
+        return refused[0]
+    gaps = {e: g for p in parts for e, g in p.gaps.items()}
+    return Estimates(parts[0].ids, gaps, parts[0].left_out)
 
 
 def nightly_audit(con, run_date, log=None, workers: int = AUDIT_WORKERS):
@@ -571,15 +591,23 @@ def nightly_audit(con, run_date, log=None, workers: int = AUDIT_WORKERS):
         warehouse.sql("fairness_pairs"), {"run_date": run_date, "k": AUDIT_K, "days": AUDIT_DAYS}
     ).df()
     outcomes = {s: seeker_outcomes(seekers, ads, pairs[pairs["source"] == s]) for s in SOURCES}
-    each = [outcomes[s] for s in SOURCES]
+    tasks = [(s, e) for e in ESTIMANDS for s in SOURCES]
+    each = [outcomes[s] for s, _ in tasks]
+    estimands = [e for _, e in tasks]
     if workers > 1:
         # spawned, not forked (the night's process runs threads: DuckDB's, the step tracker's);
         # the pool ends with the audit, so no idle worker keeps its memory into later steps
         spawn = multiprocessing.get_context("spawn")
-        with ProcessPoolExecutor(min(workers, len(SOURCES)), mp_context=spawn) as pool:
-            estimates = list(pool.map(_estimate_source, [seekers] * len(SOURCES), each))
+        with ProcessPoolExecutor(
+            min(workers, len(tasks)), spawn, initializer=_keep_seekers, initargs=(seekers,)
+        ) as pool:
+            results = list(pool.map(_estimate_task, each, estimands))
     else:
-        estimates = [_estimate_source(seekers, o) for o in each]
+        results = [_estimate_task(o, e, seekers) for o, e in zip(each, estimands, strict=True)]
+    estimates = [
+        _merged([r for (s, _), r in zip(tasks, results, strict=True) if s == source])
+        for source in SOURCES
+    ]
     found: dict[str, Estimates] = {}
     for source, est in zip(SOURCES, estimates, strict=True):
         if isinstance(est, str):  # too few seekers of either gender: said, not estimated

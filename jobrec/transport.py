@@ -477,7 +477,14 @@ def capacities(positions: np.ndarray, total_mass: float) -> np.ndarray:
 # --- final lists -------------------------------------------------------------------------
 
 
-def final_lists(plan: np.ndarray, log_p: np.ndarray, ads: np.ndarray, k: int, alpha: float = 0.0):
+def final_lists(
+    plan: np.ndarray,
+    log_p: np.ndarray,
+    ads: np.ndarray,
+    k: int,
+    alpha: float = 0.0,
+    tie_order: np.ndarray | None = None,
+):
     """Each seeker's top-k edges by (1 - α) log(plan mass) + α log p (α = 0: the plan alone,
     α = 1: Muse.2's order), ties by log p.
 
@@ -493,6 +500,9 @@ def final_lists(plan: np.ndarray, log_p: np.ndarray, ads: np.ndarray, k: int, al
         List length; at most K is kept.
     alpha : float, default 0.0
         The blend α ∈ [0, 1].
+    tie_order : (U, K) int array, optional
+        `tie_order(log_p)` when already computed (a policy grid ranks the same edges many
+        times).
 
     Returns
     -------
@@ -506,14 +516,19 @@ def final_lists(plan: np.ndarray, log_p: np.ndarray, ads: np.ndarray, k: int, al
         key = (1.0 - alpha) * np.log(plan) + alpha * log_p if alpha < 1 else log_p.copy()
     key = np.where(ads >= 0, key, -np.inf)
     k = min(k, ads.shape[1])
-    order = _lexsort_rows(key, log_p, k)
+    by_tie = tie_order if tie_order is not None else tie_order_of(log_p)
+    order = _lexsort_rows(key, by_tie, k)
     return order, np.take_along_axis(key, order, axis=1)
 
 
-def _lexsort_rows(key: np.ndarray, tie: np.ndarray, k: int) -> np.ndarray:
-    """Per row, the indices of the k largest `key`, ties broken by larger `tie`."""
+def tie_order_of(tie: np.ndarray) -> np.ndarray:
+    """Per row, the stable order of `tie` from largest (`final_lists`' tie-breaker)."""
+    return np.argsort(-tie, axis=1, kind="stable")
+
+
+def _lexsort_rows(key: np.ndarray, by_tie: np.ndarray, k: int) -> np.ndarray:
+    """Per row, the indices of the k largest `key`, ties broken by the order `by_tie`."""
     # A stable sort on the tie-breaker, then a stable sort on the key keeps ties in tie order.
-    by_tie = np.argsort(-tie, axis=1, kind="stable")
     key_sorted = np.take_along_axis(key, by_tie, axis=1)
     order = np.argsort(-key_sorted, axis=1, kind="stable")[:, :k]
     return np.take_along_axis(by_tie, order, axis=1)

@@ -1,7 +1,8 @@
 -- recs.candidates of one partition against what each active seeker should get: min(k, active
 -- ads not yet applied to) distinct ads, ranks 1..n, scores non-increasing by rank, only active
 -- ads, no ad the seeker applied to before. One row per problem kind with a few sample seekers.
--- the lists are re-read by each problem rather than materialised (several GB at scale)
+-- the lists are re-read by each problem rather than materialised (several GB at scale); their
+-- per-seeker counts (`got`, a row a seeker) are computed once for the three problems that read them
 WITH c AS NOT MATERIALIZED (
     SELECT * FROM recs.candidates WHERE run_date = $run_date
 ),
@@ -21,7 +22,7 @@ expected AS (
     FROM clean.jobseekers AS s LEFT JOIN seen_active AS x USING (jobseeker_id)
     WHERE s.run_date = $run_date AND s.active
 ),
-got AS (
+got AS MATERIALIZED (
     SELECT
         jobseeker_id,
         count(*) AS n,
@@ -31,16 +32,18 @@ got AS (
     FROM c GROUP BY ALL
 ),
 problems AS (
-    SELECT 'wrong number of candidates' AS problem, e.jobseeker_id,
-        format('expected {}, got {}', e.n, coalesce(g.n, 0)) AS detail
-    FROM expected AS e LEFT JOIN got AS g USING (jobseeker_id)
-    WHERE coalesce(g.n, 0) <> e.n
-    UNION ALL
-    SELECT 'not an active seeker', jobseeker_id, '' FROM got ANTI JOIN expected USING (jobseeker_id)
-    UNION ALL
-    SELECT 'duplicate ads or ranks not 1..n', jobseeker_id,
-        format('{} rows, {} ads, ranks {}..{}', n, n_ads, min_rank, max_rank)
-    FROM got WHERE n_ads <> n OR min_rank <> 1 OR max_rank <> n
+    SELECT * FROM (
+        SELECT 'wrong number of candidates' AS problem, e.jobseeker_id,
+            format('expected {}, got {}', e.n, coalesce(g.n, 0)) AS detail
+        FROM expected AS e LEFT JOIN got AS g USING (jobseeker_id)
+        WHERE coalesce(g.n, 0) <> e.n
+        UNION ALL
+        SELECT 'not an active seeker', jobseeker_id, '' FROM got ANTI JOIN expected USING (jobseeker_id)
+        UNION ALL
+        SELECT 'duplicate ads or ranks not 1..n', jobseeker_id,
+            format('{} rows, {} ads, ranks {}..{}', n, n_ads, min_rank, max_rank)
+        FROM got WHERE n_ads <> n OR min_rank <> 1 OR max_rank <> n
+    )
     UNION ALL
     SELECT 'score increases with rank', jobseeker_id, format('rank {}', "rank")
     FROM (SELECT jobseeker_id, "rank", score,

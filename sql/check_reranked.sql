@@ -3,7 +3,9 @@
 -- seeker's candidates. Muse reranks every seeker with candidates, XGBoost those of
 -- $xgboost_seekers (ids; NULL: every one) and no other. One row per (model, problem) with a
 -- few sample seekers.
--- the lists are re-read by each problem rather than materialised (several GB at scale)
+-- the lists are re-read by each problem rather than materialised (several GB at scale); their
+-- per-list counts (`got`) and the expected lengths are computed once for the three problems
+-- that read them
 WITH r AS NOT MATERIALIZED (
     SELECT * FROM recs.reranked WHERE run_date = $run_date
 ),
@@ -17,29 +19,31 @@ cand AS NOT MATERIALIZED (
 xgboost_seekers AS (
     SELECT unnest($xgboost_seekers::VARCHAR[]) AS jobseeker_id
 ),
-expected AS (
+expected AS MATERIALIZED (
     SELECT k.model, c.jobseeker_id, least(k.n, c.n) AS n FROM keep AS k CROSS JOIN cand AS c
     WHERE k.model <> 'xgboost' OR $xgboost_seekers::VARCHAR[] IS NULL
         OR c.jobseeker_id IN (SELECT jobseeker_id FROM xgboost_seekers)
 ),
-got AS (
+got AS MATERIALIZED (
     SELECT model, jobseeker_id, count(*) AS n, count(DISTINCT ad_id) AS n_ads,
         min("rank") AS min_rank, max("rank") AS max_rank
     FROM r GROUP BY ALL
 ),
 problems AS (
-    SELECT e.model, 'wrong list length' AS problem, e.jobseeker_id,
-        format('expected {}, got {}', e.n, coalesce(g.n, 0)) AS detail
-    FROM expected AS e LEFT JOIN got AS g USING (model, jobseeker_id)
-    WHERE coalesce(g.n, 0) <> e.n
-    UNION ALL
-    SELECT g.model, 'list of a seeker the model does not rerank', g.jobseeker_id,
-        format('{} rows', g.n)
-    FROM got AS g SEMI JOIN keep USING (model) ANTI JOIN expected AS e USING (model, jobseeker_id)
-    UNION ALL
-    SELECT model, 'duplicate ads or ranks not 1..n', jobseeker_id,
-        format('{} rows, {} ads, ranks {}..{}', n, n_ads, min_rank, max_rank)
-    FROM got WHERE n_ads <> n OR min_rank <> 1 OR max_rank <> n
+    SELECT * FROM (
+        SELECT e.model, 'wrong list length' AS problem, e.jobseeker_id,
+            format('expected {}, got {}', e.n, coalesce(g.n, 0)) AS detail
+        FROM expected AS e LEFT JOIN got AS g USING (model, jobseeker_id)
+        WHERE coalesce(g.n, 0) <> e.n
+        UNION ALL
+        SELECT g.model, 'list of a seeker the model does not rerank', g.jobseeker_id,
+            format('{} rows', g.n)
+        FROM got AS g SEMI JOIN keep USING (model) ANTI JOIN expected AS e USING (model, jobseeker_id)
+        UNION ALL
+        SELECT model, 'duplicate ads or ranks not 1..n', jobseeker_id,
+            format('{} rows, {} ads, ranks {}..{}', n, n_ads, min_rank, max_rank)
+        FROM got WHERE n_ads <> n OR min_rank <> 1 OR max_rank <> n
+    )
     UNION ALL
     SELECT model, 'score not finite or increasing with rank', jobseeker_id, format('rank {}', "rank")
     FROM (SELECT model, jobseeker_id, "rank", score,

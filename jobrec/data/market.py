@@ -88,6 +88,35 @@ class Market:
     def active_ads(self) -> np.ndarray:
         return np.flatnonzero(self.ads["active"].to_numpy(bool))
 
+    # Pickled with the skill lists as Arrow list arrays, a few buffers, rather than one object
+    # per row: the night's steps load the market a dozen times, and the lists took most of it.
+    _LIST_COLUMNS = ("skills",)
+
+    def __getstate__(self) -> dict:
+        state = dict(self.__dict__)
+        for side in ("seekers", "ads"):
+            frame = state[side]
+            lists = [c for c in self._LIST_COLUMNS if c in frame.columns]
+            state[side] = frame.assign(
+                **{c: pd.arrays.ArrowExtensionArray(_arrow_lists(frame[c])) for c in lists}
+            )
+        return state
+
+    def __setstate__(self, state: dict) -> None:
+        for side in ("seekers", "ads"):
+            frame = state[side]
+            for c in self._LIST_COLUMNS:
+                if c in frame.columns and isinstance(frame[c].dtype, pd.ArrowDtype):
+                    lists = pa.array(frame[c]).to_pylist()  # None where missing, as read
+                    frame[c] = pd.Series(lists, index=frame.index, dtype=object)
+        self.__dict__.update(state)
+
+
+def _arrow_lists(column: pd.Series) -> pa.Array:
+    if isinstance(column.dtype, pd.ArrowDtype):
+        return pa.array(column)
+    return pa.array(column.to_numpy(), type=pa.list_(pa.string()), from_pandas=True)
+
 
 def _events(frame: pd.DataFrame, seekers: pd.Index, ads: pd.Index) -> Events:
     s = seekers.get_indexer(frame["jobseeker_id"])
@@ -151,22 +180,30 @@ def read_lists(
     """A ranked-list table's (recs.candidates, recs.reranked) lists of `seekers` (market rows)
     as (len(seekers), k) ad rows and scores, rank 1 first (-1 / NaN padded)."""
     ids = market.seekers["jobseeker_id"].to_numpy()[seekers]
+    # ad ids become market rows inside DuckDB: no id string crosses into Python
+    ad_rows = pa.table(
+        {"ad_id": pa.array(market.ads["ad_id"]), "ad_row": np.arange(len(market.ads))}
+    )
     con.register("wanted_seekers", pa.table({"jobseeker_id": ids, "pos": np.arange(len(ids))}))
+    con.register("market_ad_rows", ad_rows)
     try:
-        frame = con.execute(
-            f'SELECT w.pos, t.ad_id, t."rank", t.score FROM {warehouse.checked_name(table)} AS t '
+        found = con.execute(
+            'SELECT w.pos, coalesce(m.ad_row, -1) AS ad_row, t."rank", t.score '
+            f"FROM {warehouse.checked_name(table)} AS t "
             "JOIN wanted_seekers AS w USING (jobseeker_id) "
+            "LEFT JOIN market_ad_rows AS m USING (ad_id) "
             f'WHERE t.run_date = $day AND t."rank" <= $k'
             + (" AND t.model = $model" if model else ""),
             {"day": run_date, "k": k, **({"model": model} if model else {})},
-        ).df()
+        ).fetchnumpy()
     finally:
         con.unregister("wanted_seekers")
+        con.unregister("market_ad_rows")
     ads = np.full((len(seekers), k), -1, dtype=np.int64)
     scores = np.full((len(seekers), k), np.nan, dtype=np.float32)
-    at = (frame["pos"].to_numpy(), frame["rank"].to_numpy() - 1)
-    ads[at] = market.ad_index(frame["ad_id"])
-    scores[at] = frame["score"].to_numpy(np.float32)
+    at = (np.asarray(found["pos"]), np.asarray(found["rank"]) - 1)
+    ads[at] = np.asarray(found["ad_row"])
+    scores[at] = np.asarray(found["score"], dtype=np.float32)
     return ads, scores
 
 

@@ -7,11 +7,14 @@ re-run never leaves a half-written model and a reader sees the old or the new on
 from __future__ import annotations
 
 import datetime as dt
+import pickle
 import shutil
 import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+
+import numpy as np
 
 
 def model_dir(models_dir: str | Path, run_date: dt.date, name: str) -> Path:
@@ -34,6 +37,42 @@ def writing(models_dir: str | Path, run_date: dt.date, name: str) -> Iterator[Pa
         shutil.rmtree(old, ignore_errors=True)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+
+
+_ALIGN = 64  # bytes: every out-of-band buffer starts on a cache line
+
+
+def buffers_path(path: str | Path) -> Path:
+    return Path(f"{path}.buffers")
+
+
+def save_mapped(obj, path: str | Path) -> None:
+    """Pickle `obj` (protocol 5) to `path` with its large buffers (contiguous numpy arrays,
+    pandas and Arrow columns) out of band, one after the other in `path`.buffers, so that
+    `load_mapped` maps them instead of copying them (the night's shared inputs are loaded by a
+    dozen steps)."""
+    buffers: list[pickle.PickleBuffer] = []
+    stream = pickle.dumps(obj, protocol=5, buffer_callback=buffers.append)
+    spans = []
+    with open(buffers_path(path), "wb") as f:
+        for buffer in buffers:
+            raw = buffer.raw()  # a byte view; numpy and Arrow hand out contiguous buffers only
+            f.write(bytes(-f.tell() % _ALIGN))
+            spans.append((f.tell(), raw.nbytes))
+            f.write(raw)
+    with open(path, "wb") as f:
+        pickle.dump((spans, stream), f, protocol=5)
+
+
+def load_mapped(path: str | Path):
+    """The object `save_mapped` wrote to `path`: its buffers mapped copy-on-write from
+    `path`.buffers (pages are read when touched, and writes stay private as with a copy)."""
+    with open(path, "rb") as f:
+        spans, stream = pickle.load(f)  # our own file, written by save_mapped
+    if sum(n for _, n in spans) == 0:  # nothing to map (an empty file cannot be mapped)
+        return pickle.loads(stream, buffers=[b""] * len(spans))
+    data = np.memmap(buffers_path(path), mode="c")
+    return pickle.loads(stream, buffers=[data[start : start + n] for start, n in spans])
 
 
 def prune(models_dir: str | Path, run_date: dt.date, keep_days: int) -> list[str]:

@@ -34,7 +34,9 @@ def problem_rows(
     """The rows of a check query (sql/<name>.sql) whose `problems` CTE is a UNION ALL of one
     branch per problem kind, each branch run as its own query and the rows concatenated in
     order: DuckDB runs a union's branches at once, and on the big lists their hash tables and
-    sorts together outgrew the memory limit (each alone stays within it)."""
+    sorts together outgrew the memory limit (each alone stays within it). A branch may itself
+    be a union, indented further (`SELECT * FROM (... UNION ALL ...)`): it runs as one query, so
+    that its parts share a MATERIALIZED CTE computed once."""
     # comments dropped: a parameter named in one would count as used
     text = "\n".join(line for line in sql(name).splitlines() if not line.lstrip().startswith("--"))
     start = text.index("problems AS (") + len("problems AS (")

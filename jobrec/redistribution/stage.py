@@ -22,6 +22,7 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
+import typing
 
 import numpy as np
 import pandas as pd
@@ -36,7 +37,6 @@ from jobrec.evaluation.offline import (
     frame_of,
     metric_rows,
     oracle_sample,
-    positions,
     splits,
 )
 from jobrec.rerank import RERANK_KEEP, muse_tables, reranked_lists
@@ -120,7 +120,17 @@ class Redistributed:
     ad_rows: np.ndarray  # the graph's ad columns as market rows
 
 
-def _graph(inst: Instance, policy: Policy) -> tuple[transport.EdgeGraph, np.ndarray, np.ndarray]:
+class _Built(typing.NamedTuple):
+    """An instance's edge graph (`_graph`): it depends on the instance, the cost and the
+    temperature only, so a policy grid builds it once."""
+
+    graph: transport.EdgeGraph
+    used: np.ndarray  # the graph's ad columns as market rows
+    log_p: np.ndarray
+    tie_order: np.ndarray  # transport.tie_order_of(log_p): the final lists' tie-breaker
+
+
+def _graph(inst: Instance, policy: Policy) -> _Built:
     valid = inst.ads >= 0
     used = inst.graph_ads()
     cols = np.where(valid, np.searchsorted(used, np.where(valid, inst.ads, used[0])), -1)
@@ -129,7 +139,8 @@ def _graph(inst: Instance, policy: Policy) -> tuple[transport.EdgeGraph, np.ndar
     log_p = transport.log_probabilities(scores, policy.temperature)
     seeker_mass = np.ones(len(inst.seekers))
     ad_mass = transport.capacities(inst.positions[used], seeker_mass.sum())
-    return transport.EdgeGraph(cols, cost, seeker_mass, ad_mass), used, log_p
+    graph = transport.EdgeGraph(cols, cost, seeker_mass, ad_mass)
+    return _Built(graph, used, log_p, transport.tie_order_of(log_p))
 
 
 def redistribute(
@@ -172,12 +183,12 @@ def redistribute(
         `lists` (U, min(k, K)) market ad rows (-1 padded), their ranking key, plan mass,
         Muse.2 rank (1-based) and score, the solution and the graph's ad rows.
     """
-    graph, used, log_p = graph or _graph(inst, policy)
+    graph, used, log_p, tie_order = graph or _graph(inst, policy)
     if solution is None:
         cfg = transport.OTConfig(policy.epsilon, policy.tau, TOL, MAX_ITER)
         solution = transport.solve(graph, cfg, init_ad_potential, log=log)
     alpha = policy.alpha if policy.qualified else 1.0
-    order, key = transport.final_lists(solution.plan, log_p, graph.ads, k, alpha)
+    order, key = transport.final_lists(solution.plan, log_p, graph.ads, k, alpha, tie_order)
     take = lambda a: np.take_along_axis(a, order, axis=1)  # noqa: E731
     lists = np.where(np.isfinite(key), take(inst.ads), -1)
     return Redistributed(
@@ -265,7 +276,12 @@ def _positions(market: Market) -> np.ndarray:
 
 
 def _universe_lists(lists: np.ndarray, universe: np.ndarray) -> np.ndarray:
-    return np.where(lists >= 0, positions(universe, lists.reshape(-1)).reshape(lists.shape), -1)
+    """`positions(universe, lists)` (-1 kept) by a lookup table over the ad rows: the policy
+    grid maps ~40 lists of the same universe, and a gather beats a binary search per entry."""
+    top = max(universe.max(initial=-1), lists.max(initial=-1))
+    lookup = np.full(int(top) + 2, -1)
+    lookup[universe] = np.arange(len(universe))
+    return lookup[lists]  # -1 (padding) reads the table's last entry, always -1
 
 
 def _curve_row(lists: np.ndarray, v: ValidationInstance, **labels) -> dict:

@@ -113,10 +113,8 @@ def tower_inputs(
 def save_market_inputs(folder, market: Market, space: FeatureSpace) -> None:
     """Write the market and its tower inputs beside the feature space (in `folder`)."""
     seekers, ads = tower_inputs(space, market)
-    with open(folder / "market.pkl", "wb") as f:
-        pickle.dump(market, f, protocol=pickle.HIGHEST_PROTOCOL)
-    with open(folder / "tower_inputs.pkl", "wb") as f:
-        pickle.dump((seekers, ads), f, protocol=pickle.HIGHEST_PROTOCOL)
+    model_store.save_mapped(market, folder / "market.pkl")
+    model_store.save_mapped((seekers, ads), folder / "tower_inputs.pkl")
 
 
 def load_space(models_dir, run_date: dt.date) -> FeatureSpace:
@@ -142,8 +140,10 @@ def load_tower_inputs(
 
 
 def _unpickle(path):
-    with open(path, "rb") as f:
-        return pickle.load(f)  # our own file, written by this module
+    if not model_store.buffers_path(path).exists():  # written before the buffers were mapped
+        with open(path, "rb") as f:
+            return pickle.load(f)  # our own file, written by this module
+    return model_store.load_mapped(path)
 
 
 # --- part two: everything after Muse.0 -------------------------------------------------------
@@ -261,11 +261,10 @@ def build_night_inputs(
 
 def save_night_inputs(models_dir, run_date: dt.date, night: NightInputs) -> dict:
     """Write the night's inputs (the market stays in the features folder); their sizes."""
-    with (
-        model_store.writing(models_dir, run_date, NIGHT_INPUTS) as folder,
-        open(folder / "night_inputs.pkl", "wb") as f,
-    ):
-        pickle.dump(dataclasses.replace(night, market=None), f, protocol=pickle.HIGHEST_PROTOCOL)
+    with model_store.writing(models_dir, run_date, NIGHT_INPUTS) as folder:
+        model_store.save_mapped(
+            dataclasses.replace(night, market=None), folder / "night_inputs.pkl"
+        )
     folder = model_store.model_dir(models_dir, run_date, NIGHT_INPUTS)
     return {
         "bytes": sum(p.stat().st_size for p in folder.iterdir()),

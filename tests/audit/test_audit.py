@@ -4,6 +4,7 @@ folds and learners, and its coverage of a planted gap."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 from sklearn.linear_model import LinearRegression
 
@@ -183,3 +184,42 @@ def test_joint_difference_matches_a_bootstrap_over_seekers():
         draws.append(ra.gap - rb.gap)
     assert 0.8 < se / np.std(draws) < 1.25, (se, np.std(draws))
     assert se < 0.6 * np.hypot(a.std_error, b.std_error)
+
+
+def test_estimands_estimated_apart_equal_both_at_once():
+    """The nightly audit runs a task per source and estimand: the same numbers as one
+    `estimate` of both (the same folds and seeded learners)."""
+    rng = np.random.default_rng(5)
+    n = 400
+    seekers = pd.DataFrame(
+        {
+            "jobseeker_id": [f"S{i:04d}" for i in range(n)],
+            "gender": rng.choice(["F", "M", "X"], n, p=[0.49, 0.49, 0.02]),
+            "desired_occupation": rng.choice(["K2204", "K2111", "M1234", "A1101"], n),
+            "desired_contract": rng.choice(["permanent", "fixed_term"], n),
+            "department": rng.choice(["75", "69", "13"], n),
+            "desired_wage": rng.uniform(1500, 3000, n),
+            "profile_text": rng.choice(["Part-time wish", "full time"], n),
+            "mobility_km": rng.uniform(0, 50, n),
+            "latitude": rng.uniform(43, 49, n),
+            "longitude": rng.uniform(-1, 6, n),
+            "experience_years": rng.uniform(0, 20, n),
+            "education_level": rng.integers(1, 6, n).astype(float),
+        }
+    )
+    female = (seekers["gender"] == "F").to_numpy()
+    outcomes = pd.DataFrame(
+        {o: rng.normal(size=n) - 0.2 * female for o in audit.OUTCOMES},
+        index=pd.Index(seekers["jobseeker_id"], name="jobseeker_id"),
+    )
+    both = audit.estimate(seekers, outcomes)
+    apart = audit._merged([audit._estimate_task(outcomes, e, seekers) for e in audit.ESTIMANDS])
+    assert apart.left_out == both.left_out > 0
+    np.testing.assert_array_equal(apart.ids, both.ids)
+    for estimand in audit.ESTIMANDS:
+        for outcome in audit.OUTCOMES:
+            a, b = apart.gaps[estimand][outcome], both.gaps[estimand][outcome]
+            assert (a.gap, a.std_error, a.n) == (b.gap, b.std_error, b.n)
+            np.testing.assert_array_equal(a.influence, b.influence)
+    too_few = outcomes.iloc[:3]
+    assert isinstance(audit._merged([audit._estimate_task(too_few, "atte", seekers)]), str)

@@ -4,9 +4,10 @@ reloaded unchanged."""
 from __future__ import annotations
 
 import numpy as np
+import pandas as pd
 import pytest
 
-from jobrec.features import AD_COLUMNS, SEEKER_COLUMNS, FeatureSpace
+from jobrec.features import AD_COLUMNS, SEEKER_COLUMNS, FeatureSpace, _text
 
 
 def test_both_sides_share_one_layout_of_finite_values(mini_space, mini_frames):
@@ -49,3 +50,14 @@ def test_saved_space_transforms_identically(mini_space, mini_frames, tmp_path):
     seekers, ads = mini_frames
     np.testing.assert_array_equal(again.transform(ads, "ads"), mini_space.transform(ads, "ads"))
     assert (tmp_path / "features" / "features_schema.json").exists()
+
+
+def test_text_joins_the_columns_of_each_row_missing_as_empty():
+    frame = pd.DataFrame(
+        {"title": ["cook", None, "driver"], "description": ["hot kitchen", "night shifts", None]},
+        index=[7, 3, 5],
+    )
+    joined = _text(frame, ("title", "description"))
+    assert joined.tolist() == ["cook hot kitchen", " night shifts", "driver "]
+    assert joined.index.tolist() == [7, 3, 5]
+    assert _text(frame, "title").tolist() == ["cook", "", "driver"]

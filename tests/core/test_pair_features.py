@@ -28,6 +28,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobrec.data import model_store
 from jobrec.data.market import Events, Market
 from jobrec.pair_features import (
     AD_ONLY_COLUMNS,
@@ -464,3 +465,22 @@ def test_side_arrays(entities):
     assert s.code[0] == a.code[0] and s.domain[0] == a.domain[1] and s.family[1] == a.family[2]
     assert s.contract[2] == -1 and a.contract[3] == -1
     assert entities.day == (np.datetime64(D, "D") - np.datetime64("1970-01-01", "D")).astype(int)
+
+
+def test_a_mapped_market_gives_the_same_pair_features(tmp_path):
+    """The market as the night's steps load it (skill lists pickled as Arrow lists, mapped back
+    to Python lists) gives the same pair features; a missing list stays None."""
+    market = hand_market()
+    market.seekers.at[2, "skills"] = None
+    model_store.save_mapped(market, tmp_path / "market.pkl")
+    loaded = model_store.load_mapped(tmp_path / "market.pkl")
+    assert loaded.seekers["skills"].dtype == object
+    assert loaded.seekers["skills"].tolist() == [["a", "b", "c"], ["d"], None]
+    assert loaded.ads["skills"].tolist() == [["b", "c", "e"], ["a"], ["d", "a"], []]
+    pd.testing.assert_frame_equal(
+        loaded.ads.drop(columns="skills"), market.ads.drop(columns="skills")
+    )
+    np.testing.assert_array_equal(
+        features(build_entities(loaded, D, POPULARITY_BEFORE)),
+        features(build_entities(market, D, POPULARITY_BEFORE)),
+    )

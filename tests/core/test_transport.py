@@ -298,3 +298,15 @@ def test_final_lists_order_and_ties():
     order, _ = transport.final_lists(plan, log_p, cols, 3, alpha=1.0)
     assert order.tolist() == [[0, 2, 1]]  # Muse.2's order; the padded edge never listed
     assert np.all(np.diff(key, axis=1) <= 0)
+
+
+def test_final_lists_with_a_given_tie_order_are_the_same():
+    rng = np.random.default_rng(3)
+    plan = rng.integers(0, 4, size=(50, 30)) / 4.0  # many ties in the plan
+    log_p = np.log(rng.integers(1, 5, size=(50, 30)) / 5.0)  # and in the tie-breaker
+    cols = np.where(rng.random((50, 30)) < 0.9, rng.integers(0, 99, size=(50, 30)), -1)
+    for alpha in (0.0, 0.5, 1.0):
+        expected = transport.final_lists(plan, log_p, cols, 10, alpha)
+        got = transport.final_lists(plan, log_p, cols, 10, alpha, transport.tie_order_of(log_p))
+        np.testing.assert_array_equal(got[0], expected[0])
+        np.testing.assert_array_equal(got[1], expected[1])

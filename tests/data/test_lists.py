@@ -9,9 +9,11 @@ import shutil
 
 import duckdb
 import numpy as np
+import pandas as pd
 import pytest
 
 from jobrec.data import lists, warehouse
+from jobrec.data.market import Market, read_lists
 
 D1, D2 = dt.date(2026, 3, 1), dt.date(2026, 3, 2)
 SEEKERS = ["S0", "S1", "S2"]
@@ -202,3 +204,41 @@ def test_a_partition_block_that_raises_leaves_no_file_and_no_night(con, tmp_path
         raise RuntimeError("the step failed")
     assert not writer.path.exists()
     assert _rows(con, D1) == kept == [("S0", "A1", 1, 0.9), ("S0", "A2", 2, 0.5)]
+
+
+def test_read_lists_gives_market_rows_ranked_and_padded():
+
+    con = duckdb.connect()
+    con.execute(
+        "CREATE SCHEMA recs; CREATE TABLE recs.reranked (run_date DATE, jobseeker_id VARCHAR, "
+        'ad_id VARCHAR, "rank" SMALLINT, score FLOAT, model VARCHAR)'
+    )
+    con.executemany(
+        "INSERT INTO recs.reranked VALUES (?, ?, ?, ?, ?, ?)",
+        [
+            (D1, "S2", "A3", 2, 0.5, "muse2"),
+            (D1, "S2", "A1", 1, 0.9, "muse2"),
+            (D1, "S2", "A9", 3, 0.1, "muse2"),  # an ad the market does not know: -1
+            (D1, "S2", "A0", 4, 0.0, "muse2"),  # beyond k
+            (D1, "S0", "A2", 1, 0.7, "muse1"),  # another model
+            (D2, "S0", "A2", 1, 0.6, "muse2"),  # another day
+            (D1, "S0", "A0", 1, 0.8, "muse2"),
+        ],
+    )
+    market = Market(
+        D1,
+        pd.DataFrame({"jobseeker_id": SEEKERS}),
+        pd.DataFrame({"ad_id": ADS}),
+        None,
+        None,
+        None,
+        None,
+    )
+    ads, scores = read_lists(con, "recs.reranked", D1, market, np.array([2, 1, 0]), 3, "muse2")
+    assert ads.tolist() == [[1, 3, -1], [-1, -1, -1], [0, -1, -1]]
+    np.testing.assert_allclose(
+        scores, [[0.9, 0.5, 0.1], [np.nan, np.nan, np.nan], [0.8, np.nan, np.nan]], rtol=1e-6
+    )
+    assert not {"wanted_seekers", "market_ad_rows"} & {
+        n for (n,) in con.execute("SELECT table_name FROM duckdb_tables()").fetchall()
+    }

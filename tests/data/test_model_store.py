@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
+import pandas as pd
 import pytest
 
 from jobrec.data import model_store
@@ -119,3 +121,51 @@ def test_prune_caches_keeps_the_last_nights_caches_and_every_model(tmp_path):
     ]
     # a backfill of an earlier night leaves the later nights' caches
     assert model_store.prune_caches(tmp_path, days[0], keep_nights=1) == []
+
+
+# --- mapped pickles: the night's shared inputs, loaded by a dozen steps -----------------------
+
+
+def mapped(array: np.ndarray) -> bool:
+    base = array.base
+    while base is not None and not isinstance(base, np.memmap):
+        base = getattr(base, "base", None)
+    return base is not None
+
+
+def test_mapped_pickle_round_trip_maps_the_arrays(tmp_path):
+    grid = np.arange(12, dtype=np.float32).reshape(3, 4)
+    obj = {
+        "c": grid,
+        "f": np.asfortranarray(grid),
+        "strided": grid[:, ::2],  # not contiguous: pickled in band
+        "frame": pd.DataFrame({"id": ["a", "b", "c"], "x": [1.5, 2.5, 3.5]}),
+        "text": "no buffer",
+    }
+    path = tmp_path / "obj.pkl"
+    model_store.save_mapped(obj, path)
+    got = model_store.load_mapped(path)
+    for key in ("c", "f", "strided"):
+        np.testing.assert_array_equal(got[key], obj[key])
+    assert got["f"].flags.f_contiguous
+    pd.testing.assert_frame_equal(got["frame"], obj["frame"])
+    assert got["text"] == "no buffer"
+    # the contiguous arrays come from the buffers file, each on a 64-byte boundary
+    assert mapped(got["c"]) and mapped(got["f"]) and not mapped(got["strided"])
+    assert model_store.buffers_path(path).stat().st_size >= 2 * grid.nbytes
+    assert got["c"].ctypes.data % 64 == 0
+
+
+def test_mapped_pickle_writes_stay_private(tmp_path):
+    path = tmp_path / "obj.pkl"
+    model_store.save_mapped(np.zeros(1000), path)
+    first = model_store.load_mapped(path)
+    first[:] = 7.0  # copy-on-write: as with a copy, the file keeps what was saved
+    np.testing.assert_array_equal(model_store.load_mapped(path), np.zeros(1000))
+
+
+def test_mapped_pickle_without_buffers(tmp_path):
+    path = tmp_path / "obj.pkl"
+    model_store.save_mapped({"empty": np.zeros(0), "n": 3}, path)
+    got = model_store.load_mapped(path)
+    assert got["n"] == 3 and got["empty"].shape == (0,)

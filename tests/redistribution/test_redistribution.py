@@ -7,6 +7,7 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 
+from jobrec.evaluation.offline import positions
 from jobrec.redistribution import stage
 
 
@@ -152,3 +153,11 @@ def test_the_plot_draws_one_reference_point_per_method(tmp_path):
         "Muse.2",
         "Muse.2 ReCon λ=0.5 + OT",
     ]
+
+
+def test_universe_lists_are_the_positions_in_the_universe():
+    universe = np.array([2, 3, 7, 11, 40])
+    lists = np.array([[7, 2, -1], [40, 5, 11], [-1, -1, -1], [60, 3, 2]])
+    expected = np.where(lists >= 0, positions(universe, lists.reshape(-1)).reshape(lists.shape), -1)
+    assert stage._universe_lists(lists, universe).tolist() == expected.tolist()
+    assert expected.tolist() == [[2, 0, -1], [4, -1, 3], [-1, -1, -1], [-1, 1, 0]]
