@@ -1,11 +1,12 @@
 """Compare one partition of two warehouses table by table, value by value (for "the change leaves
-every output identical"): for each table of both, the rows of partition D in one and not the
+every output identical"): for each table or view of both, the rows of partition D in one and not the
 other (EXCEPT ALL both ways, so duplicates count), over the columns both have.
 
     python benchmarks/compare_warehouses.py A.duckdb B.duckdb --day 2026-12-01 \
         [--tables recs.% metrics.ranking]
 
-Prints a Markdown table; exits 1 when a compared table differs.
+Prints a Markdown table; exits 1 when a compared table differs (other than the run's own
+bookkeeping: `BOOKKEEPING`).
 """
 
 from __future__ import annotations
@@ -15,12 +16,19 @@ import sys
 
 import duckdb
 
+# what a run records about itself (run ids, times, file paths): differs between any two runs
+BOOKKEEPING = {"metrics.runs", "metrics.nights", "store.list_files", "store.partitions"}
+
 
 def tables_of(con: duckdb.DuckDBPyConnection, db: str) -> set[str]:
+    """Tables and views (the Parquet lists and the clean history are read through views)."""
     return {
         f"{s}.{t}"
         for s, t in con.execute(
-            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = ?", [db]
+            "SELECT schema_name, table_name FROM duckdb_tables() WHERE database_name = $db "
+            "UNION ALL SELECT schema_name, view_name FROM duckdb_views() "
+            "WHERE database_name = $db AND NOT internal",
+            {"db": db},
         ).fetchall()
     }
 
@@ -50,7 +58,7 @@ def main() -> None:
     con.execute(f"ATTACH '{args.a}' AS a (READ_ONLY)")
     con.execute(f"ATTACH '{args.b}' AS b (READ_ONLY)")
     both = tables_of(con, "a") & tables_of(con, "b")
-    only = (tables_of(con, "a") ^ tables_of(con, "b")) - {"metrics.runs"}
+    only = (tables_of(con, "a") ^ tables_of(con, "b")) - BOOKKEEPING
     wanted = sorted(
         t
         for t in both
@@ -79,10 +87,11 @@ def main() -> None:
             f"SELECT {cols} FROM b.{table} {part} EXCEPT ALL SELECT {cols} FROM a.{table} {part}"
         )
         same = only_a == 0 and only_b == 0
-        differs |= not same and table != "metrics.runs"
+        differs |= not same and table not in BOOKKEEPING
+        verdict = "yes" if same else "no (run bookkeeping)" if table in BOOKKEEPING else "NO"
         print(
             f"| {table} | {a_rows:,} | {b_rows:,} | {only_a:,} | {only_b:,} | {len(columns)} | "
-            f"{'yes' if same else 'NO'} |"
+            f"{verdict} |"
         )
     if only:
         print(f"\ntables in one warehouse only: {', '.join(sorted(only))}")
