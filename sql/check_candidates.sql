@@ -45,11 +45,14 @@ problems AS (
         FROM got WHERE n_ads <> n OR min_rank <> 1 OR max_rank <> n
     )
     UNION ALL
-    SELECT 'score increases with rank', jobseeker_id, format('rank {}', "rank")
+    -- a rank given twice shows as equal neighbours in rank order; with n rows, min 1 and max n,
+    -- none twice means exactly 1..n
+    SELECT CASE WHEN "rank" = previous_rank THEN 'duplicate ads or ranks not 1..n'
+        ELSE 'score increases with rank' END, jobseeker_id, format('rank {}', "rank")
     FROM (SELECT jobseeker_id, "rank", score,
-                 lag(score) OVER (PARTITION BY jobseeker_id ORDER BY "rank") AS previous
-          FROM c)
-    WHERE score > previous OR NOT isfinite(score)
+                 lag(score) OVER w AS previous, lag("rank") OVER w AS previous_rank
+          FROM c WINDOW w AS (PARTITION BY jobseeker_id ORDER BY "rank"))
+    WHERE "rank" = previous_rank OR score > previous OR NOT isfinite(score)
     UNION ALL
     SELECT 'inactive ad', jobseeker_id, ad_id FROM c ANTI JOIN active_ads USING (ad_id)
     UNION ALL

@@ -26,11 +26,14 @@ problems AS (
     SELECT 'plan mass NaN, infinite or negative', jobseeker_id, format('rank {}', "rank")
     FROM r WHERE NOT isfinite(plan_mass) OR plan_mass < 0
     UNION ALL
-    SELECT 'score not finite or increasing with rank', jobseeker_id, format('rank {}', "rank")
+    -- a rank given twice shows as equal neighbours in rank order; with n rows, min 1 and max n,
+    -- none twice means exactly 1..n
+    SELECT CASE WHEN "rank" = previous_rank THEN 'duplicate ads or ranks not 1..n'
+        ELSE 'score not finite or increasing with rank' END, jobseeker_id, format('rank {}', "rank")
     FROM (SELECT jobseeker_id, "rank", score,
-                 lag(score) OVER (PARTITION BY jobseeker_id ORDER BY "rank") AS previous
-          FROM r)
-    WHERE score > previous OR NOT isfinite(score)
+                 lag(score) OVER w AS previous, lag("rank") OVER w AS previous_rank
+          FROM r WINDOW w AS (PARTITION BY jobseeker_id ORDER BY "rank"))
+    WHERE "rank" = previous_rank OR score > previous OR NOT isfinite(score)
     UNION ALL
     SELECT 'ad not among the Muse.2 reranked ads', r.jobseeker_id, r.ad_id
     FROM r ANTI JOIN recs.reranked AS m

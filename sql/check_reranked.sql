@@ -45,11 +45,14 @@ problems AS (
         FROM got WHERE n_ads <> n OR min_rank <> 1 OR max_rank <> n
     )
     UNION ALL
-    SELECT model, 'score not finite or increasing with rank', jobseeker_id, format('rank {}', "rank")
+    -- a rank given twice shows as equal neighbours in rank order; with n rows, min 1 and max n,
+    -- none twice means exactly 1..n
+    SELECT model, CASE WHEN "rank" = previous_rank THEN 'duplicate ads or ranks not 1..n'
+        ELSE 'score not finite or increasing with rank' END, jobseeker_id, format('rank {}', "rank")
     FROM (SELECT model, jobseeker_id, "rank", score,
-                 lag(score) OVER (PARTITION BY model, jobseeker_id ORDER BY "rank") AS previous
-          FROM r)
-    WHERE score > previous OR NOT isfinite(score)
+                 lag(score) OVER w AS previous, lag("rank") OVER w AS previous_rank
+          FROM r WINDOW w AS (PARTITION BY model, jobseeker_id ORDER BY "rank"))
+    WHERE "rank" = previous_rank OR score > previous OR NOT isfinite(score)
     UNION ALL
     SELECT r.model, 'ad not among the candidates', r.jobseeker_id, r.ad_id
     FROM r ANTI JOIN recs.candidates AS c

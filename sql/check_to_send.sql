@@ -14,7 +14,8 @@ problems AS (
     UNION ALL
     SELECT 'more than the nightly cap or ranks not 1..n', jobseeker_id
     FROM s GROUP BY jobseeker_id
-    HAVING count(*) > $per_seeker OR max("rank") <> count(*) OR count(DISTINCT ad_id) <> count(*)
+    HAVING count(*) > $per_seeker OR min("rank") <> 1 OR max("rank") <> count(*)
+        OR count(DISTINCT "rank") <> count(*) OR count(DISTINCT ad_id) <> count(*)
     UNION ALL
     SELECT 'unsubscribed seeker', s.jobseeker_id FROM s
     WHERE s.jobseeker_id IN (SELECT jobseeker_id FROM clean.recommendation_feedback

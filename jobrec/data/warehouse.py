@@ -28,6 +28,9 @@ def sql(name: str) -> str:
     return (SQL_DIR / f"{name}.sql").read_text()
 
 
+_CHECK_SAMPLES = 3  # the sample rows a check query keeps per problem (`[1:3]` in sql/check_*)
+
+
 def problem_rows(
     con: duckdb.DuckDBPyConnection, name: str, params: Mapping[str, object]
 ) -> list[tuple]:
@@ -36,7 +39,9 @@ def problem_rows(
     order: DuckDB runs a union's branches at once, and on the big lists their hash tables and
     sorts together outgrew the memory limit (each alone stays within it). A branch may itself
     be a union, indented further (`SELECT * FROM (... UNION ALL ...)`): it runs as one query, so
-    that its parts share a MATERIALIZED CTE computed once."""
+    that its parts share a MATERIALIZED CTE computed once. The query's rows end in (n, sample);
+    a problem that several branches find is one row, its counts added and its samples the first
+    `_CHECK_SAMPLES` of both."""
     # comments dropped: a parameter named in one would count as used
     text = "\n".join(line for line in sql(name).splitlines() if not line.lstrip().startswith("--"))
     start = text.index("problems AS (") + len("problems AS (")
@@ -52,10 +57,14 @@ def problem_rows(
     first = run(head + branches[0] + "\n)\nSELECT * FROM problems LIMIT 0")
     names = ", ".join(f'"{d[0]}"' for d in first.description)
     named = head[: -len("problems AS (")] + f"problems({names}) AS ("
-    rows = []
+    merged: dict[tuple, tuple[int, list]] = {}
     for branch in branches:
-        rows += run(named + branch + tail).fetchall()
-    return sorted(rows)
+        for *key, n, sample in run(named + branch + tail).fetchall():
+            if tuple(key) in merged:  # the same problem found by another branch: one row
+                n0, sample0 = merged[tuple(key)]
+                n, sample = n0 + n, sorted(sample0 + sample)[:_CHECK_SAMPLES]
+            merged[tuple(key)] = (n, sample)
+    return sorted((*key, n, sample) for key, (n, sample) in merged.items())
 
 
 def checked_name(name: str) -> str:

@@ -197,7 +197,8 @@ def _as_table(con, table: str) -> None:
 
 
 def _check_candidates_check_can_fail(db, tmp_path):
-    """The blocking check's query finds a shuffled score, a removed row and an inactive ad."""
+    """The blocking check's query finds a shuffled score, a removed row, an inactive ad and a
+    rank given twice."""
 
     copy = tmp_path / "corrupted.duckdb"
     shutil.copy(db, copy)
@@ -220,9 +221,15 @@ def _check_candidates_check_can_fail(db, tmp_path):
             "UPDATE recs.candidates SET ad_id = ? WHERE jobseeker_id = ? AND rank = 9",
             [inactive, seeker],
         )
+        # another seeker's list with rank 3 twice (n rows, ranks from 1 to n, the ads distinct)
+        con.execute(
+            "UPDATE recs.candidates SET rank = 3 WHERE rank = 4 AND jobseeker_id = "
+            "(SELECT max(jobseeker_id) FROM recs.candidates WHERE run_date = ?)",
+            [TINY_DAY],
+        )
         problems = {p: n for p, n, _ in warehouse.problem_rows(con, "check_candidates", params)}
     assert problems == {
-        "duplicate ads or ranks not 1..n": 1,
+        "duplicate ads or ranks not 1..n": 2,
         "inactive ad": 1,
         "score increases with rank": 1,
         "wrong number of candidates": 1,
@@ -386,8 +393,9 @@ def _check_scoring_chunks(settings, tmp_path):
 
 
 def _check_reranked_check_can_fail(db, tmp_path):
-    """The blocking check's query finds a swapped score, a missing row, a foreign ad, an
-    XGBoost list of a seeker it was not asked to rerank, and missing XGBoost lists."""
+    """The blocking check's query finds a swapped score, a missing row, a foreign ad, a rank
+    given twice, an XGBoost list of a seeker it was not asked to rerank, and missing XGBoost
+    lists."""
 
     copy = tmp_path / "corrupted_reranked.duckdb"
     shutil.copy(db, copy)
@@ -430,6 +438,10 @@ def _check_reranked_check_can_fail(db, tmp_path):
             f"score FROM recs.reranked WHERE {where}",
             [TINY_DAY, "muse1", other],
         )
+        con.execute(  # rank 3 twice in a list otherwise whole
+            f"UPDATE recs.reranked SET rank = 3 WHERE {where} AND rank = 4",
+            [TINY_DAY, "muse2", other],
+        )
         problems = {
             (m, p): n for m, p, n, _ in warehouse.problem_rows(con, "check_reranked", params)
         }
@@ -439,6 +451,7 @@ def _check_reranked_check_can_fail(db, tmp_path):
         assert not any(m == "xgboost" for m, *_ in found)
     assert problems == {
         ("muse2", "score not finite or increasing with rank"): 1,
+        ("muse2", "duplicate ads or ranks not 1..n"): 1,
         ("muse1", "wrong list length"): 1,
         ("muse1", "duplicate ads or ranks not 1..n"): 1,
         ("muse1", "ad not among the candidates"): 1,
@@ -509,8 +522,8 @@ def _check_market_rows(db, day):
 
 
 def _check_recommendations_check_can_fail(db, tmp_path):
-    """The blocking check's query finds a NaN mass, a missing row and an ad from outside the
-    seeker's Muse.2 list."""
+    """The blocking check's query finds a NaN mass, a missing row, an ad from outside the
+    seeker's Muse.2 list and a rank given twice."""
 
     copy = tmp_path / "corrupted_recommendations.duckdb"
     shutil.copy(db, copy)
@@ -538,12 +551,17 @@ def _check_recommendations_check_can_fail(db, tmp_path):
             "UPDATE recs.recommendations SET ad_id = ? WHERE jobseeker_id = ? AND rank = 4",
             [foreign, seeker],
         )
+        con.execute(  # another seeker's list with rank 1 twice
+            "UPDATE recs.recommendations SET rank = 1 WHERE rank = 2 AND jobseeker_id = "
+            "(SELECT max(jobseeker_id) FROM recs.recommendations WHERE run_date = ?)",
+            [TINY_DAY],
+        )
         problems = {
             p: n for p, n, _ in warehouse.problem_rows(con, "check_recommendations", params)
         }
     assert problems == {
         "ad not among the Muse.2 reranked ads": 1,
-        "duplicate ads or ranks not 1..n": 1,
+        "duplicate ads or ranks not 1..n": 2,
         "plan mass NaN, infinite or negative": 1,
         "wrong list length": 1,
     }
@@ -573,10 +591,20 @@ def _check_send_check_can_fail(db, tmp_path):
             "TIMESTAMP '2020-01-01', false, false, false, true, false, ?)",
             [seeker, TINY_DAY],
         )
+        (twice,) = con.execute(  # another seeker with two sends: the second's rank made 1
+            "SELECT min(jobseeker_id) FROM recs.to_send WHERE run_date = ? AND rank = 2 "
+            "AND jobseeker_id <> ?",
+            [TINY_DAY, seeker],
+        ).fetchone()
+        con.execute("UPDATE recs.to_send SET rank = 1 WHERE jobseeker_id = ? AND rank = 2", [twice])
         problems = {
             p: c for p, c, _ in con.execute(warehouse.sql("check_to_send"), params).fetchall()
         }
-    assert problems == {"below its segment's thresholds": 1, "unsubscribed seeker": n}
+    assert problems == {
+        "below its segment's thresholds": 1,
+        "unsubscribed seeker": n,
+        "more than the nightly cap or ranks not 1..n": 1,
+    }
 
 
 def _check_fairness_and_report(settings):
