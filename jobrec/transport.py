@@ -501,7 +501,7 @@ def final_lists(
     alpha : float, default 0.0
         The blend α ∈ [0, 1].
     tie_order : (U, K) int array, optional
-        `tie_order(log_p)` when already computed (a policy grid ranks the same edges many
+        `tie_order_of(log_p)` when already computed (a policy grid ranks the same edges many
         times).
 
     Returns

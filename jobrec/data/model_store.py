@@ -66,8 +66,11 @@ def save_mapped(obj, path: str | Path) -> None:
 
 def load_mapped(path: str | Path):
     """The object `save_mapped` wrote to `path`: its buffers mapped copy-on-write from
-    `path`.buffers (pages are read when touched, and writes stay private as with a copy)."""
+    `path`.buffers (pages are read when touched, and writes stay private as with a copy). A
+    file without buffers is a plain pickle (the store's files before they were mapped)."""
     with open(path, "rb") as f:
+        if not buffers_path(path).exists():
+            return pickle.load(f)  # our own file, written by an earlier save
         spans, stream = pickle.load(f)  # our own file, written by save_mapped
     if sum(n for _, n in spans) == 0:  # nothing to map (an empty file cannot be mapped)
         return pickle.loads(stream, buffers=[b""] * len(spans))

@@ -21,7 +21,6 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 import json
-import pickle
 
 import numpy as np
 
@@ -130,20 +129,17 @@ def space_facts(models_dir, run_date: dt.date) -> dict:
 
 def load_market(models_dir, run_date: dt.date) -> Market:
     """The market as known at D, as the features step read it from the clean tables."""
-    return _unpickle(model_store.model_dir(models_dir, run_date, FEATURES) / "market.pkl")
+    return model_store.load_mapped(
+        model_store.model_dir(models_dir, run_date, FEATURES) / "market.pkl"
+    )
 
 
 def load_tower_inputs(
     models_dir, run_date: dt.date
 ) -> tuple[two_tower.TowerInputs, two_tower.TowerInputs]:
-    return _unpickle(model_store.model_dir(models_dir, run_date, FEATURES) / "tower_inputs.pkl")
-
-
-def _unpickle(path):
-    if not model_store.buffers_path(path).exists():  # written before the buffers were mapped
-        with open(path, "rb") as f:
-            return pickle.load(f)  # our own file, written by this module
-    return model_store.load_mapped(path)
+    return model_store.load_mapped(
+        model_store.model_dir(models_dir, run_date, FEATURES) / "tower_inputs.pkl"
+    )
 
 
 # --- part two: everything after Muse.0 -------------------------------------------------------
@@ -282,7 +278,7 @@ def load_night_inputs(models_dir, run_date: dt.date) -> NightInputs:
     """The night's inputs of partition D, with its market; refused when they were built with
     another set of pair features (a column added since: re-materialise `models/night_inputs`)."""
     path = model_store.model_dir(models_dir, run_date, NIGHT_INPUTS) / "night_inputs.pkl"
-    night = _unpickle(path)
+    night = model_store.load_mapped(path)
     columns = night.train_lists.cross.shape[-1]
     if columns != len(CROSS_COLUMNS):
         raise ValueError(

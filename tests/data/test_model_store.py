@@ -169,3 +169,11 @@ def test_mapped_pickle_without_buffers(tmp_path):
     model_store.save_mapped({"empty": np.zeros(0), "n": 3}, path)
     got = model_store.load_mapped(path)
     assert got["n"] == 3 and got["empty"].shape == (0,)
+
+
+def test_a_plain_pickle_from_before_still_loads(tmp_path):
+    import pickle
+
+    path = tmp_path / "old.pkl"
+    path.write_bytes(pickle.dumps({"x": np.arange(3)}))
+    np.testing.assert_array_equal(model_store.load_mapped(path)["x"], np.arange(3))
