@@ -1,6 +1,9 @@
 """Muse.0 training variants on one partition: validation recall and training time.
 
-    python benchmarks/bench_muse0.py --warehouse W --day D [--variants default in_batch no_log_q]
+    python benchmarks/bench_muse0.py --warehouse W --day D [--variants default mixed no_log_q]
+    python benchmarks/bench_muse0.py --warehouse W --day D --variants default default:out_dims=128
+
+A variant is a name of VARIANTS, optionally with `:field=value,...` changes to its Muse0Config.
 
 Needs a warehouse whose clean tables hold partition D (e.g. `./scripts/nightly D` once, or
 `dagster asset materialize ... --select 'group:raw or group:clean'`). Every variant trains with
@@ -22,7 +25,7 @@ import torch
 from jobrec import retrieval
 from jobrec.data.market import read_market
 from jobrec.evaluation.offline import comparison_k, metric_rows, pairs_in, popularity_lists, splits
-from jobrec.features import FeatureSpace
+from jobrec.features import FOURIER_SCALES, FeatureSpace
 
 VARIANTS = {
     "default": {},  # in-batch negatives only, log-Q corrected
@@ -31,16 +34,34 @@ VARIANTS = {
 }
 
 
+def config(spec: str, validation_k: int, max_epochs: int | None) -> retrieval.Muse0Config:
+    """`name[:field=value,...]` -> VARIANTS[name] with those fields changed."""
+    name, _, changes = spec.partition(":")
+    cfg = dataclasses.replace(retrieval.Muse0Config(), **VARIANTS[name], validation_k=validation_k)
+    for change in filter(None, changes.split(",")):
+        field, value = change.split("=")
+        cfg = dataclasses.replace(cfg, **{field: type(getattr(cfg, field))(value)})
+    return cfg if max_epochs is None else dataclasses.replace(cfg, max_epochs=max_epochs)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--warehouse", required=True)
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
+    parser.add_argument("--max-epochs", type=int, help="cap every variant's epochs")
+    parser.add_argument(
+        "--fourier-scales",
+        type=float,
+        nargs="+",
+        default=FOURIER_SCALES,
+        help="the feature space's random Fourier frequency spreads",
+    )
     args = parser.parse_args()
     con = duckdb.connect(args.warehouse, read_only=True)
     con.execute("SET TimeZone = 'UTC'")
     market = read_market(con, args.day)
-    space = FeatureSpace(0).fit(*market.known_before(market.train_end))
+    space = FeatureSpace(0, tuple(args.fourier_scales)).fit(*market.known_before(market.train_end))
     seekers, ads = retrieval.tower_inputs(space, market)
     val = splits(market)[0]
     hires = market.hires.between(dt.date.min, market.train_end)
@@ -51,7 +72,7 @@ def main() -> None:
         f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}; partition {args.day}: {len(market.seekers):,} seekers, "
         f"{len(market.ads):,} ads, validation universe {len(val.universe):,} ads, "
-        f"{len(who):,} validation seekers"
+        f"{len(who):,} validation seekers; Fourier scales {space.fourier_scales}"
     )
     print("| variant | epochs (kept) | train s | s/epoch | Recall@10 | Recall@100 | Recall@1000 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -63,11 +84,7 @@ def main() -> None:
     }
     print(f"| popularity | - | - | - | {recall[10]:.4f} | {recall[100]:.4f} | {recall[1000]:.4f} |")
     for name in args.variants:
-        cfg = dataclasses.replace(
-            retrieval.Muse0Config(),
-            **VARIANTS[name],
-            validation_k=comparison_k(len(val.universe)) or 10,
-        )
+        cfg = config(name, comparison_k(len(val.universe)) or 10, args.max_epochs)
         pairs = retrieval.training_pairs(
             val.seen.seeker, val.seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight
         )

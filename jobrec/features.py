@@ -9,7 +9,7 @@ Blocks (same layout for both sides, so that the two towers see comparable inputs
   skills       hashed multi-hot (128), L2-normalised
   numeric      standardised numbers (log wages, experience, education, ...)
   contract     one-hot (4)
-  location     standardised lat/lon and 16 random Fourier features of them
+  location     standardised lat/lon and 16 random Fourier features of them a scale
   text         TF-IDF of the free text reduced by truncated SVD (64)
 
 Beside the dense vector, `indices` gives each row's department, occupation code and skills as
@@ -35,6 +35,9 @@ from jobrec.data.contract import CONTRACTS
 
 FAMILIES = tuple("ABCDEFGHIJKLMN")
 CODE_BUCKETS, SKILL_BUCKETS, TEXT_DIMS, FOURIER = 128, 128, 64, 16
+# The random Fourier features' frequency spreads: FOURIER features each. A spread of s gives a
+# kernel of width ~1/s standard deviations of lat/lon (at `small`/`medium`, 2 ~ 140 km)
+FOURIER_SCALES = (2.0,)
 
 # The only columns the transforms read. Gender is deliberately absent.
 SEEKER_COLUMNS = {
@@ -99,8 +102,9 @@ class FittedSide:
 class FeatureSpace:
     """Fit on training-window seekers and ads; transform any seekers/ads into float32 vectors."""
 
-    def __init__(self, seed: int = 0):
+    def __init__(self, seed: int = 0, fourier_scales: tuple[float, ...] = FOURIER_SCALES):
         self.seed = seed
+        self.fourier_scales = tuple(fourier_scales)
         self.code_hasher = FeatureHasher(CODE_BUCKETS, input_type="string", alternate_sign=False)
         self.skill_hasher = FeatureHasher(SKILL_BUCKETS, input_type="string", alternate_sign=False)
 
@@ -123,7 +127,10 @@ class FeatureSpace:
         )
         self.geo_scaler = StandardScaler().fit(lat_lon)
         rng = np.random.default_rng(self.seed)
-        self.fourier_w = rng.normal(0, 2.0, (2, FOURIER // 2))  # ~50-100 km wavelengths
+        # FOURIER // 2 frequencies a scale; frequencies in units of the standardised lat/lon
+        self.fourier_w = np.hstack(
+            [rng.normal(0, scale, (2, FOURIER // 2)) for scale in self.fourier_scales]
+        )
         self.sides = {
             "seekers": self._fit_side(seekers, SEEKER_COLUMNS),
             "ads": self._fit_side(ads, AD_COLUMNS),
@@ -228,7 +235,7 @@ class FeatureSpace:
                 "numeric": len(SEEKER_COLUMNS["numeric"]),
                 "contract": len(CONTRACTS),
                 "latlon": 2,
-                "fourier": FOURIER,
+                "fourier": 2 * self.fourier_w.shape[1],
                 "text": self.svd.n_components,
             },
             "seekers": SEEKER_COLUMNS,

@@ -52,7 +52,10 @@ class TowerInputs:
 
     def rows(self, index, device) -> TowerInputs:
         index = torch.as_tensor(index, dtype=torch.int64)
-        return TowerInputs(*(t[index].to(device) for t in dataclasses.astuple(self)))
+        # the fields one by one: dataclasses.astuple deep-copies every whole tensor first
+        # (measured: 70% of a `medium` epoch went to those copies)
+        fields = (getattr(self, f.name) for f in dataclasses.fields(self))
+        return TowerInputs(*(t[index].to(device) for t in fields))
 
 
 @dataclasses.dataclass

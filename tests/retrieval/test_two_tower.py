@@ -106,6 +106,17 @@ def test_embedding_tables_are_shared_and_padding_is_zero():
             assert not table.weight.grad[0].any()  # id 0 is padding: never trained
 
 
+def test_rows_picks_the_rows_of_every_field_and_leaves_the_inputs_alone():
+    x = random_inputs(6, 4, 3)
+    before = [t.clone() for t in (x.dense, x.department, x.occupation, x.skills)]
+    part = x.rows([4, 0, 4], "cpu")
+    fields = (part.dense, part.department, part.occupation, part.skills)
+    for got, whole in zip(fields, before, strict=True):
+        torch.testing.assert_close(got, whole[[4, 0, 4]])
+    part.dense += 1  # a batch is its own copy: changing it leaves the inputs as they were
+    torch.testing.assert_close(x.dense, before[0])
+
+
 def test_embed_in_blocks_equals_one_block_and_follows_rows():
     model = new_model()
     seekers = random_inputs(23, 5, 2)
