@@ -65,6 +65,8 @@ def main() -> None:
     seekers, ads = retrieval.tower_inputs(space, market)
     val = splits(market)[0]
     hires = market.hires.between(dt.date.min, market.train_end)
+    apps = market.applications
+    history = retrieval.ApplicationHistory.of(apps.seeker, apps.ad, apps.day, ads.occupation)
     who = val.seekers(20_000, 0)
     ex = pairs_in(who, val.universe, val.seen, keep_outside=False)
     k = min(1000, len(val.universe))
@@ -86,14 +88,19 @@ def main() -> None:
     for name in args.variants:
         cfg = config(name, comparison_k(len(val.universe)) or 10, args.max_epochs)
         pairs = retrieval.training_pairs(
-            val.seen.seeker, val.seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight
+            *(val.seen.seeker, val.seen.ad, hires.seeker, hires.ad),
+            *(len(market.ads), cfg.hire_weight, val.seen.day, hires.day),
         )
+        # validation reads the history as of the window's start, training each pair's own
+        at_cut = retrieval.with_history(seekers, history, val.start, cfg.history_length)
         t0 = time.perf_counter()
         model, report = retrieval.train_muse0(
-            seekers, ads, pairs, retrieval.validation_set(val, 5000, 0), space.vocab_sizes(), cfg
+            *(at_cut, ads, pairs, retrieval.validation_set(val, 5000, 0)),
+            *(space.vocab_sizes(), cfg),
+            history=history,
         )
         seconds = time.perf_counter() - t0
-        u = retrieval.embed(model, "seekers", seekers, who)
+        u = retrieval.embed(model, "seekers", at_cut, who)
         v = retrieval.embed(model, "ads", ads, val.universe)
         _, top = retrieval.exact_topk(u, v, k, *ex)
         recall = {

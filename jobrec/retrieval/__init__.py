@@ -33,15 +33,18 @@ from jobrec.retrieval.stage import (
 )
 from jobrec.retrieval.topk import block_rows, exact_topk
 from jobrec.retrieval.two_tower import (
+    ApplicationHistory,
     Muse0Config,
     TowerInputs,
     embed,
     train_muse0,
     training_pairs,
     validation_set,
+    with_history,
 )
 
 __all__ = [
+    "ApplicationHistory",
     "Muse0Config",
     "TowerInputs",
     "block_rows",
@@ -51,6 +54,7 @@ __all__ = [
     "train_muse0",
     "training_pairs",
     "validation_set",
+    "with_history",
     "CANDIDATES_K",
     "EMBEDDING_SIDES",
     "SETTINGS",

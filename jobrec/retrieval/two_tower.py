@@ -40,6 +40,9 @@ class TowerInputs:
     department: torch.Tensor  # (N,) int64, 0 = unknown
     occupation: torch.Tensor  # (N,)
     skills: torch.Tensor  # (N, L) int64, 0 = padding
+    # seekers: the occupations of their latest applications before some day (`with_history`),
+    # (N, H) int64, 0 = padding; None where the model reads no history (and for ads)
+    history: torch.Tensor | None = None
 
     @classmethod
     def from_arrays(cls, dense: np.ndarray, ids: dict[str, np.ndarray]) -> TowerInputs:
@@ -55,7 +58,7 @@ class TowerInputs:
         # the fields one by one: dataclasses.astuple deep-copies every whole tensor first
         # (measured: 70% of a `medium` epoch went to those copies)
         fields = (getattr(self, f.name) for f in dataclasses.fields(self))
-        return TowerInputs(*(t[index].to(device) for t in fields))
+        return TowerInputs(*(None if t is None else t[index].to(device) for t in fields))
 
 
 @dataclasses.dataclass
@@ -76,6 +79,9 @@ class Muse0Config:
     validation_k: int = 1000
     validation_seekers: int = 5000  # early stopping looks at a fixed sample of this size
     seed: int = 0
+    # > 0: the seeker tower also reads the mean embedding of the occupations of the seeker's
+    # last this many applications (career changers show their target there); 0: no history
+    history_length: int = 0
 
 
 class Muse0(nn.Module):
@@ -86,24 +92,31 @@ class Muse0(nn.Module):
         self.department = nn.Embedding(vocab_sizes["department"], e, padding_idx=0)
         self.occupation = nn.Embedding(vocab_sizes["occupation"], e, padding_idx=0)
         self.skills = nn.EmbeddingBag(vocab_sizes["skill"], e, mode="mean", padding_idx=0)
+        history = e if cfg.history_length else 0
         self.towers = nn.ModuleDict(
             {
-                "seekers": _mlp(seeker_dims + 3 * e, cfg.hidden, cfg.out_dims),
+                "seekers": _mlp(seeker_dims + 3 * e + history, cfg.hidden, cfg.out_dims),
                 "ads": _mlp(ad_dims + 3 * e, cfg.hidden, cfg.out_dims),
             }
         )
 
     def encode(self, side: str, x: TowerInputs) -> torch.Tensor:
-        h = torch.cat(
-            [
-                x.dense,
-                self.department(x.department),
-                self.occupation(x.occupation),
-                self.skills(x.skills),
-            ],
-            dim=1,
-        )
-        return nn.functional.normalize(self.towers[side](h), dim=1)
+        parts = [
+            x.dense,
+            self.department(x.department),
+            self.occupation(x.occupation),
+            self.skills(x.skills),
+        ]
+        if side == "seekers" and self.cfg.history_length:
+            if x.history is None:
+                raise ValueError("this Muse.0 reads the seekers' history: use with_history")
+            # the same occupation table as the codes; a seeker without history reads zeros
+            parts.append(
+                nn.functional.embedding_bag(
+                    x.history, self.occupation.weight, mode="mean", padding_idx=0
+                )
+            )
+        return nn.functional.normalize(self.towers[side](torch.cat(parts, dim=1)), dim=1)
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
@@ -150,19 +163,80 @@ def embed(model: Muse0, side: str, x: TowerInputs, rows=None, block: int = 8192)
 
 @dataclasses.dataclass
 class Pairs:
-    """Training pairs (seeker row, ad row, weight)."""
+    """Training pairs (seeker row, ad row, weight; the pair's first day, when given)."""
 
     seeker: np.ndarray
     ad: np.ndarray
     weight: np.ndarray
+    day: np.ndarray | None = None  # datetime64[D]
 
 
-def training_pairs(app_s, app_a, hire_s, hire_a, n_ads: int, hire_weight: float) -> Pairs:
-    """Distinct (seeker, ad) pairs applied to or hired on; a hire adds `hire_weight`."""
+def training_pairs(
+    app_s, app_a, hire_s, hire_a, n_ads: int, hire_weight: float, app_day=None, hire_day=None
+) -> Pairs:
+    """Distinct (seeker, ad) pairs applied to or hired on; a hire adds `hire_weight`. With the
+    events' days, each pair also gets the first day it was applied to (or hired on)."""
     keys = np.concatenate([app_s * n_ads + app_a, hire_s * n_ads + hire_a]).astype(np.int64)
-    uniq = np.unique(keys)
+    uniq, first = np.unique(keys, return_index=True)
     hired = np.isin(uniq, hire_s.astype(np.int64) * n_ads + hire_a)
-    return Pairs(uniq // n_ads, uniq % n_ads, 1.0 + hire_weight * hired)
+    pairs = Pairs(uniq // n_ads, uniq % n_ads, 1.0 + hire_weight * hired)
+    if app_day is not None and hire_day is not None:
+        days = np.concatenate([app_day, hire_day]).astype("datetime64[D]")
+        order = np.lexsort((days, keys))  # by pair, then day: a pair's first event first
+        _, first = np.unique(keys[order], return_index=True)
+        pairs.day = days[order][first]
+    return pairs
+
+
+@dataclasses.dataclass
+class ApplicationHistory:
+    """Applications as (seeker row, day, occupation id of the ad), sorted by seeker then day:
+    what the seeker tower's history is read from."""
+
+    seeker: np.ndarray
+    day: np.ndarray  # datetime64[D]
+    occupation: np.ndarray  # vocabulary ids (0 = unknown)
+
+    @classmethod
+    def of(cls, seeker, ad, day, ad_occupation) -> ApplicationHistory:
+        """From application events (seeker rows, ad rows, days) and every ad row's occupation
+        id (the ads' TowerInputs.occupation)."""
+        day = np.asarray(day).astype("datetime64[D]")
+        order = np.lexsort((day, seeker))
+        occupation = np.asarray(ad_occupation)[np.asarray(ad)[order]]
+        return cls(np.asarray(seeker)[order], day[order], occupation)
+
+    def at(self, seekers, days, length: int) -> np.ndarray:
+        """(Q, length) int64: the occupation ids of each seeker's latest `length` applications
+        made strictly before its day (latest first, 0-padded).
+
+        Parameters
+        ----------
+        seekers : (Q,) int array
+            Seeker rows.
+        days : datetime64[D] array of shape (Q,), or one date
+            The as-of day of each seeker (a training pair's own day, or the window's start).
+        length : int
+            Applications kept a seeker.
+        """
+        seekers = np.asarray(seekers, dtype=np.int64)
+        span = np.int64(1) << 32  # days since 1970 fit far below this
+        key = self.seeker.astype(np.int64) * span + self.day.astype(np.int64)
+        days = np.broadcast_to(np.asarray(days, dtype="datetime64[D]"), seekers.shape)
+        lo = np.searchsorted(key, seekers * span, side="left")
+        hi = np.searchsorted(key, seekers * span + days.astype(np.int64), side="left")
+        idx = hi[:, None] - 1 - np.arange(length)[None, :]
+        valid = idx >= lo[:, None]
+        return np.where(valid, self.occupation[np.maximum(idx, 0)], 0).astype(np.int64)
+
+
+def with_history(x: TowerInputs, history: ApplicationHistory, day, length: int) -> TowerInputs:
+    """The seekers' inputs with each seeker's history as of `day` (applications before it);
+    `x` itself unchanged. Length 0: `x` as it is."""
+    if not length:
+        return x
+    rows = np.arange(len(x.dense))
+    return dataclasses.replace(x, history=torch.as_tensor(history.at(rows, day, length)))
 
 
 @dataclasses.dataclass
@@ -221,6 +295,7 @@ def train_muse0(
     device: torch.device | None = None,
     log=None,
     init_state: dict | None = None,
+    history: ApplicationHistory | None = None,
 ) -> tuple[Muse0, TrainingReport]:
     """Train on `pairs`; keep the epoch with the best validation Recall@k (the last one when
     there is no validation set).
@@ -254,6 +329,10 @@ def train_muse0(
         A line an epoch.
     init_state : dict, optional
         Starting weights (a state dict of a Muse0 with the same shapes).
+    history : ApplicationHistory, optional
+        Needed when `cfg.history_length` > 0, with `pairs.day`: each training pair reads the
+        seeker's applications before the pair's own day (never the pair itself), while
+        validation reads `seekers.history` (set by `with_history` at the window's start).
 
     Returns
     -------
@@ -269,7 +348,7 @@ def train_muse0(
     rng = np.random.default_rng(cfg.seed)
     model = Muse0(seekers.dense.shape[1], ads.dense.shape[1], vocab_sizes, cfg).to(device)
     opt = torch.optim.Adam(model.parameters(), lr=cfg.learning_rate, weight_decay=cfg.weight_decay)
-    history, stopper = [], EarlyStopping(cfg.patience, cfg.min_improvement)
+    epochs_seen, stopper = [], EarlyStopping(cfg.patience, cfg.min_improvement)
     if init_state is not None:
         model.load_state_dict(init_state)
         if val is not None and len(val.seekers):
@@ -287,6 +366,11 @@ def train_muse0(
     n_uniform = min(cfg.uniform_negatives, n_ads)
     log_q_uniform = float(np.log(max(n_uniform, 1) / n_ads))
     weights = torch.as_tensor(pairs.weight, dtype=torch.float32)
+    pair_history = None
+    if cfg.history_length:
+        if history is None or pairs.day is None:
+            raise ValueError("history_length > 0 needs the application history and pair days")
+        pair_history = torch.as_tensor(history.at(pairs.seeker, pairs.day, cfg.history_length))
     t0 = time.perf_counter()
     for epoch in range(1, cfg.max_epochs + 1 if len(pairs.seeker) else 1):
         model.train()
@@ -295,7 +379,10 @@ def train_muse0(
         for lo in range(0, len(order) - batch + 1, batch):  # full batches: a fixed softmax size
             idx = order[lo : lo + batch]
             s_rows, a_rows = pairs.seeker[idx], pairs.ad[idx]
-            u = model.encode("seekers", seekers.rows(s_rows, device))
+            s_in = seekers.rows(s_rows, device)
+            if pair_history is not None:  # the history as of the pair's day, not the window's
+                s_in.history = pair_history[idx].to(device)
+            u = model.encode("seekers", s_in)
             a_t = torch.as_tensor(a_rows, device=device)
             logits = u @ model.encode("ads", ads.rows(a_rows, device)).T / cfg.temperature
             if cfg.log_q:
@@ -327,7 +414,7 @@ def train_muse0(
             entry["validation_recall"] = validation_recall(
                 model, seekers, ads, val, cfg.validation_k
             )
-        history.append(entry)
+        epochs_seen.append(entry)
         if log:
             log(
                 f"muse0 epoch {epoch}: "
@@ -338,11 +425,11 @@ def train_muse0(
     stopper.restore(model)
     validated = val is not None and len(val.seekers)
     report = TrainingReport(
-        epochs=len(history),
+        epochs=len(epochs_seen),
         best_epoch=stopper.best_epoch,
         validation_k=cfg.validation_k,
         best_validation_recall=float(stopper.best) if validated else np.nan,
-        history=history,
+        history=epochs_seen,
         seconds=time.perf_counter() - t0,
         pairs=len(pairs.seeker),
         device=str(device),

@@ -77,6 +77,79 @@ def test_training_pairs_without_hires():
     assert pairs.weight.tolist() == [1.0, 1.0]
 
 
+def test_training_pairs_keep_each_pairs_first_day():
+    # seeker 0 applied to ad 1 on days 5 and 2; seeker 1 was hired on ad 0 (day 9) without
+    # an application; seeker 1 applied to ad 2 on day 4 and was hired on it on day 8
+    day = np.datetime64("2026-11-01", "D")
+    app_s, app_a, app_d = np.array([0, 0, 1]), np.array([1, 1, 2]), day + np.array([5, 2, 4])
+    hire_s, hire_a, hire_d = np.array([1, 1]), np.array([0, 2]), day + np.array([9, 8])
+    pairs = two_tower.training_pairs(app_s, app_a, hire_s, hire_a, 3, 3.0, app_d, hire_d)
+    assert list(zip(pairs.seeker.tolist(), pairs.ad.tolist(), strict=True)) == [
+        (0, 1),
+        (1, 0),
+        (1, 2),
+    ]
+    assert (pairs.day - day).astype(int).tolist() == [2, 9, 4]
+
+
+def test_history_reads_the_latest_applications_before_the_day():
+    # seeker 0: day 1 an ad of code 5, day 3 codes 7 then 8, day 6 code 9; seeker 2: day 2
+    # code 4; seeker 1 never applied. Ad row j has code ad_codes[j].
+    day = np.datetime64("2026-11-01", "D")
+    ad_codes = np.array([5, 7, 8, 9, 4])
+    history = two_tower.ApplicationHistory.of(
+        np.array([0, 2, 0, 0, 0]),
+        np.array([3, 4, 1, 2, 0]),
+        day + np.array([6, 2, 3, 3, 1]),
+        ad_codes,
+    )
+    seekers = np.array([0, 0, 0, 1, 2, 2])
+    days = day + np.array([3, 4, 10, 10, 2, 3])
+    assert history.at(seekers, days, 3).tolist() == [
+        [5, 0, 0],  # strictly before day 3: the day-3 applications are not history yet
+        [8, 7, 5],  # latest first; on one day in the order given
+        [9, 8, 7],  # only the latest 3
+        [0, 0, 0],  # no applications
+        [0, 0, 0],
+        [4, 0, 0],
+    ]
+    assert history.at(np.array([0, 2]), day + 10, 1).tolist() == [[9], [4]]  # one day for all
+
+
+def test_a_model_with_history_reads_it_and_asks_for_it():
+    cfg = dataclasses.replace(SMALL, history_length=2)
+    model = new_model(cfg=cfg)
+    seekers = random_inputs(3, 5, 0)
+    with pytest.raises(ValueError, match="with_history"):
+        two_tower.embed(model, "seekers", seekers)
+    none = dataclasses.replace(seekers, history=torch.zeros((3, 2), dtype=torch.int64))
+    some = dataclasses.replace(seekers, history=torch.tensor([[1, 0], [2, 3], [0, 0]]))
+    u0, u1 = (two_tower.embed(model, "seekers", x) for x in (none, some))
+    assert not np.allclose(u0[:2], u1[:2])  # a history moves the vector
+    np.testing.assert_allclose(u0[2], u1[2])  # an empty one is no history
+    # the ads' tower reads none
+    ads = random_inputs(4, 7, 1)
+    assert two_tower.embed(model, "ads", ads).shape == (4, 8)
+
+
+def test_training_with_history_is_seeded_and_needs_the_pair_days():
+    seekers, ads, _ = random_problem()
+    rng = np.random.default_rng(5)
+    day = np.datetime64("2026-11-01", "D") + rng.integers(0, 20, 60)
+    app_s, app_a = rng.integers(0, 30, 60), rng.integers(0, 20, 60)
+    pairs = two_tower.training_pairs(app_s, app_a, app_s[:5], app_a[:5], 20, 3.0, day, day[:5])
+    history = two_tower.ApplicationHistory.of(app_s, app_a, day, ads.occupation.numpy())
+    cfg = dataclasses.replace(SMALL, history_length=3)
+    x = two_tower.with_history(seekers, history, np.datetime64("2026-11-21"), 3)
+    assert x.history.shape == (30, 3) and seekers.history is None
+    a, _ = two_tower.train_muse0(x, ads, pairs, None, VOCAB, cfg, device=CPU, history=history)
+    b, _ = two_tower.train_muse0(x, ads, pairs, None, VOCAB, cfg, device=CPU, history=history)
+    assert all(torch.equal(v, b.state_dict()[k]) for k, v in a.state_dict().items())
+    with pytest.raises(ValueError, match="pair days"):
+        no_days = two_tower.Pairs(pairs.seeker, pairs.ad, pairs.weight)
+        two_tower.train_muse0(x, ads, no_days, None, VOCAB, cfg, device=CPU, history=history)
+
+
 # -- the model --------------------------------------------------------------------------------
 
 
