@@ -232,6 +232,10 @@ def build_night_inputs(
     """
     cut = market.train_end
     train_entities = build_entities(market, cut, cut)
+    # the seekers as known at the cut: the rerankers train on lists dated there
+    seekers_in = two_tower.seekers_as_of(
+        model, seekers_in, market.applications, ads_in.occupation, cut
+    )
     seeker_vectors = two_tower.embed(model, "seekers", seekers_in)
     ad_vectors = two_tower.embed(model, "ads", ads_in)
     inputs = EntityInputs(

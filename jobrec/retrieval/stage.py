@@ -202,8 +202,13 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
     seen = validation.seen.between(first_day, market.train_end)
     hires = market.hires.between(first_day, market.train_end)
     pairs = two_tower.training_pairs(
-        seen.seeker, seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight
+        *(seen.seeker, seen.ad, hires.seeker, hires.ad),
+        *(len(market.ads), cfg.hire_weight, seen.day, hires.day),
     )
+    # a pair reads the applications before its own day; validation those before the window
+    apps = market.applications
+    history = two_tower.ApplicationHistory.of(apps.seeker, apps.ad, apps.day, ads.occupation)
+    seekers = two_tower.with_history(seekers, history, market.train_end, cfg.history_length)
     warm_cfg = cfg if source is None else dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs)
     # early stopping looks at Recall@1000, or at a smaller k when the window holds too few ads
     # for Recall@1000 to tell epochs apart (it is 1 for any model when k ≥ the ads)
@@ -212,7 +217,10 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
     )
     val = two_tower.validation_set(validation, warm_cfg.validation_seekers, warm_cfg.seed)
     model, report = two_tower.train_muse0(
-        seekers, ads, pairs, val, space.vocab_sizes(), warm_cfg, log=log, init_state=init_state
+        *(seekers, ads, pairs, val, space.vocab_sizes(), warm_cfg),
+        log=log,
+        init_state=init_state,
+        history=history,
     )
     report = dataclasses.replace(
         report, warm_from=source.parent.name if source else None, start=start
@@ -351,6 +359,11 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
     inputs = two_tower.TowerInputs.from_arrays(
         space.transform(frame.iloc[rows], side), space.indices(frame.iloc[rows], side)
     )
+    if side == "seekers":  # tonight's vectors read every application before D
+        ad_occupation = night_inputs.load_tower_inputs(models_dir, run_date)[1].occupation
+        inputs = two_tower.seekers_as_of(
+            model, inputs, market.applications, ad_occupation, run_date, rows
+        )
     vectors = two_tower.embed(model, side, inputs)
     con.execute(warehouse.sql("create_embeddings"))
     con.execute(f"DELETE FROM {table} WHERE run_date = ?", [run_date])
@@ -513,6 +526,10 @@ def evaluate(
     market = night.market
     model, _ = load_muse0(models_dir, run_date)
     seekers, ads = night_inputs.load_tower_inputs(models_dir, run_date)
+    # the validation window's seekers as known at its start
+    seekers = two_tower.seekers_as_of(
+        model, seekers, market.applications, ads.occupation, market.train_end
+    )
     oracle = OracleRankings.load(raw_dir, run_date)
     ks = SETTINGS.metric_ks
     rows, oracle_pairs, universe, popularity_pairs = [], {}, {}, None

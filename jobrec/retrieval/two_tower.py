@@ -230,13 +230,28 @@ class ApplicationHistory:
         return np.where(valid, self.occupation[np.maximum(idx, 0)], 0).astype(np.int64)
 
 
-def with_history(x: TowerInputs, history: ApplicationHistory, day, length: int) -> TowerInputs:
+def with_history(
+    x: TowerInputs, history: ApplicationHistory, day, length: int, rows=None
+) -> TowerInputs:
     """The seekers' inputs with each seeker's history as of `day` (applications before it);
-    `x` itself unchanged. Length 0: `x` as it is."""
+    `x` itself unchanged. Length 0: `x` as it is. `rows`: the seeker rows `x` holds (default
+    all, in order)."""
     if not length:
         return x
-    rows = np.arange(len(x.dense))
+    rows = np.arange(len(x.dense)) if rows is None else np.asarray(rows)
     return dataclasses.replace(x, history=torch.as_tensor(history.at(rows, day, length)))
+
+
+def seekers_as_of(model: Muse0, x: TowerInputs, applications, ad_occupation, day, rows=None):
+    """`x` ready for `model`'s seeker tower on `day`: with the history of `applications`
+    (events with seeker, ad and day; ad rows -> `ad_occupation`) before `day` when the model
+    reads one, else `x` as it is."""
+    length = model.cfg.history_length
+    if not length:
+        return x
+    a = applications
+    history = ApplicationHistory.of(a.seeker, a.ad, a.day, ad_occupation)
+    return with_history(x, history, day, length, rows)
 
 
 @dataclasses.dataclass
