@@ -26,7 +26,8 @@ from jobrec.retrieval import night_inputs, two_tower
 def rows_before(self, index, device):
     """TowerInputs.rows before the change: astuple deep-copies each whole tensor first."""
     index = torch.as_tensor(index, dtype=torch.int64)
-    return two_tower.TowerInputs(*(t[index].to(device) for t in dataclasses.astuple(self)))
+    fields = dataclasses.astuple(self)
+    return two_tower.TowerInputs(*(None if t is None else t[index].to(device) for t in fields))
 
 
 def main() -> None:
