@@ -61,3 +61,19 @@ def test_text_joins_the_columns_of_each_row_missing_as_empty():
     assert joined.tolist() == ["cook hot kitchen", " night shifts", "driver "]
     assert joined.index.tolist() == [7, 3, 5]
     assert _text(frame, "title").tolist() == ["cook", "", "driver"]
+
+
+def test_each_fourier_scale_adds_its_features_and_keeps_the_others(mini_frames):
+    seekers, ads = mini_frames
+    one = FeatureSpace(seed=0, fourier_scales=(2.0,)).fit(seekers, ads)
+    two = FeatureSpace(seed=0, fourier_scales=(2.0, 8.0)).fit(seekers, ads)
+    assert two.dims == one.dims + 16
+    assert two.schema()["blocks"]["fourier"] == 32
+    # the first scale's frequencies are drawn first: the same as with that scale alone
+    np.testing.assert_array_equal(two.fourier_w[:, :8], one.fourier_w)
+    assert np.std(two.fourier_w[:, 8:]) > 2 * np.std(two.fourier_w[:, :8])
+    # each feature is a sine or cosine of one frequency's phase: sin^2 + cos^2 = 1 per frequency
+    x = two.transform(seekers, "seekers")
+    start = sum(v for k, v in two.schema()["blocks"].items() if k not in ("fourier", "text"))
+    sin, cos = x[:, start : start + 16], x[:, start + 16 : start + 32]
+    np.testing.assert_allclose(sin**2 + cos**2, 1.0, rtol=1e-5)

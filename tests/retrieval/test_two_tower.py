@@ -150,6 +150,29 @@ def test_training_with_history_is_seeded_and_needs_the_pair_days():
         two_tower.train_muse0(x, ads, no_days, None, VOCAB, cfg, device=CPU, history=history)
 
 
+def test_seekers_as_of_reads_the_events_before_the_day_only_for_a_model_with_history():
+    day = np.datetime64("2026-11-01", "D")
+    ad_occupation = np.array([0, 3, 2])
+    # seeker 1 applied to ad 1 (code 3) on day 0 and ad 2 (code 2) on day 4; seeker 0 to ad 2
+    # on day 2
+    events = dataclasses.make_dataclass("Events", ["seeker", "ad", "day"])(
+        np.array([1, 1, 0]), np.array([1, 2, 2]), day + np.array([0, 4, 2])
+    )
+    seekers = random_inputs(2, 5, 0)
+    plain = new_model()
+    assert two_tower.seekers_as_of(plain, seekers, events, ad_occupation, day + 3) is seekers
+    model = new_model(cfg=dataclasses.replace(SMALL, history_length=2))
+    at_3 = two_tower.seekers_as_of(model, seekers, events, ad_occupation, day + 3)
+    assert at_3.history.tolist() == [[2, 0], [3, 0]]
+    at_5 = two_tower.seekers_as_of(model, seekers, events, ad_occupation, day + 5)
+    assert at_5.history.tolist() == [[2, 0], [2, 3]]
+    # rows: inputs that hold seeker rows [1] only
+    one = two_tower.seekers_as_of(
+        model, random_inputs(1, 5, 0), events, ad_occupation, day + 5, rows=np.array([1])
+    )
+    assert one.history.tolist() == [[2, 3]]
+
+
 # -- the model --------------------------------------------------------------------------------
 
 
