@@ -201,14 +201,15 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
         first_day = market.train_end - dt.timedelta(days=SETTINGS.warm_window_days)
     seen = validation.seen.between(first_day, market.train_end)
     hires = market.hires.between(first_day, market.train_end)
+    history, days = None, ()
+    if cfg.history_length:  # a pair reads the applications before its own day, validation
+        apps = market.applications  # those before the window
+        history = two_tower.ApplicationHistory.of(apps.seeker, apps.ad, apps.day, ads.occupation)
+        seekers = two_tower.with_history(seekers, history, market.train_end, cfg.history_length)
+        days = (seen.day, hires.day)
     pairs = two_tower.training_pairs(
-        *(seen.seeker, seen.ad, hires.seeker, hires.ad),
-        *(len(market.ads), cfg.hire_weight, seen.day, hires.day),
+        *(seen.seeker, seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight), *days
     )
-    # a pair reads the applications before its own day; validation those before the window
-    apps = market.applications
-    history = two_tower.ApplicationHistory.of(apps.seeker, apps.ad, apps.day, ads.occupation)
-    seekers = two_tower.with_history(seekers, history, market.train_end, cfg.history_length)
     warm_cfg = cfg if source is None else dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs)
     # early stopping looks at Recall@1000, or at a smaller k when the window holds too few ads
     # for Recall@1000 to tell epochs apart (it is 1 for any model when k ≥ the ads)
@@ -359,7 +360,7 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
     inputs = two_tower.TowerInputs.from_arrays(
         space.transform(frame.iloc[rows], side), space.indices(frame.iloc[rows], side)
     )
-    if side == "seekers":  # tonight's vectors read every application before D
+    if side == "seekers" and model.cfg.history_length:  # every application before D
         ad_occupation = night_inputs.load_tower_inputs(models_dir, run_date)[1].occupation
         inputs = two_tower.seekers_as_of(
             model, inputs, market.applications, ad_occupation, run_date, rows

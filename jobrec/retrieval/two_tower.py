@@ -92,13 +92,19 @@ class Muse0(nn.Module):
         self.department = nn.Embedding(vocab_sizes["department"], e, padding_idx=0)
         self.occupation = nn.Embedding(vocab_sizes["occupation"], e, padding_idx=0)
         self.skills = nn.EmbeddingBag(vocab_sizes["skill"], e, mode="mean", padding_idx=0)
-        history = e if cfg.history_length else 0
         self.towers = nn.ModuleDict(
             {
-                "seekers": _mlp(seeker_dims + 3 * e + history, cfg.hidden, cfg.out_dims),
-                "ads": _mlp(ad_dims + 3 * e, cfg.hidden, cfg.out_dims),
+                "seekers": _mlp(
+                    seeker_dims + self.embedded_dims("seekers"), cfg.hidden, cfg.out_dims
+                ),
+                "ads": _mlp(ad_dims + self.embedded_dims("ads"), cfg.hidden, cfg.out_dims),
             }
         )
+
+    def embedded_dims(self, side: str) -> int:
+        """The width the embedding tables add to a tower's input (the history's included)."""
+        e = self.cfg.embedding_dims
+        return 3 * e + (e if side == "seekers" and self.cfg.history_length else 0)
 
     def encode(self, side: str, x: TowerInputs) -> torch.Tensor:
         parts = [
@@ -457,9 +463,9 @@ def save_model(model: Muse0, report: TrainingReport, path) -> None:
         {
             "state": {k: v.cpu() for k, v in model.state_dict().items()},
             "config": dataclasses.asdict(model.cfg),
-            "dims": {
-                "seekers": model.towers["seekers"][0].in_features - 3 * model.cfg.embedding_dims,
-                "ads": model.towers["ads"][0].in_features - 3 * model.cfg.embedding_dims,
+            "dims": {  # the dense inputs' widths: the towers' inputs less the embeddings
+                side: model.towers[side][0].in_features - model.embedded_dims(side)
+                for side in ("seekers", "ads")
             },
             "vocab_sizes": {
                 "department": model.department.num_embeddings,

@@ -380,6 +380,19 @@ def test_save_and_load_give_the_same_embeddings(tmp_path):
     assert saved["history"] == report.history
 
 
+def test_a_model_with_history_saves_and_loads(tmp_path):
+    model = new_model(cfg=dataclasses.replace(SMALL, history_length=2))
+    report = two_tower.TrainingReport(0, 0, 10, float("nan"), [], 0.0, 0, "cpu")
+    two_tower.save_model(model, report, tmp_path / "muse0.pt")
+    again, _ = two_tower.load_model(tmp_path / "muse0.pt", device=CPU)
+    seekers = dataclasses.replace(
+        random_inputs(4, 5, 0), history=torch.tensor([[1, 2], [0, 0], [3, 0], [2, 2]])
+    )
+    np.testing.assert_array_equal(
+        two_tower.embed(again, "seekers", seekers), two_tower.embed(model, "seekers", seekers)
+    )
+
+
 # -- validation set -----------------------------------------------------------------------------
 
 

@@ -1,0 +1,53 @@
+"""Muse.0 with the seekers' application history on (`Muse0Config.history_length`), through the
+retrieval stage on the tiny market: trained with each pair's own history, tonight's seeker
+vectors read every application before D, and the stage's checks pass."""
+
+from __future__ import annotations
+
+import dataclasses
+import functools
+
+import duckdb
+import numpy as np
+
+from jobrec import retrieval
+from jobrec.retrieval import night_inputs, two_tower
+from tests.conftest import TINY_DAY
+
+
+def test_the_retrieval_stage_with_history(tiny_settings, monkeypatch):
+    from dagster import AssetKey, AssetSelection, materialize
+
+    from assets.resources import build_resources
+    from orchestration.definitions import ALL_ASSETS
+
+    with_history = functools.partial(two_tower.Muse0Config, history_length=3)
+    monkeypatch.setattr(two_tower, "Muse0Config", with_history)
+    keys = [["metrics", "ranking_retrieval"], ["embed", "jobseekers_embeddings"]]
+    result = materialize(
+        ALL_ASSETS,
+        selection=AssetSelection.assets(*(AssetKey(k) for k in keys)).upstream(),
+        partition_key=TINY_DAY.isoformat(),
+        resources=build_resources(tiny_settings),
+    )
+    assert result.success
+    assert all(c.passed for c in result.get_asset_check_evaluations())
+    model, report = retrieval.load_muse0(tiny_settings.models_dir, TINY_DAY)
+    assert model.cfg.history_length == 3 and report["pairs"] > 0
+    # tonight's vectors: each active seeker's history as of D, not as of the cut
+    market = night_inputs.load_market(tiny_settings.models_dir, TINY_DAY)
+    seekers, ads = night_inputs.load_tower_inputs(tiny_settings.models_dir, TINY_DAY)
+    rows = market.active_seekers()
+    vectors = {}
+    for day in (market.run_date, market.train_end):
+        x = two_tower.seekers_as_of(model, seekers, market.applications, ads.occupation, day)
+        vectors[day] = two_tower.embed(model, "seekers", x, rows)
+    with duckdb.connect(str(tiny_settings.warehouse), read_only=True) as con:
+        ids, written = retrieval.stage.read_embeddings(con, TINY_DAY, "seekers")
+    order = np.argsort(market.seekers["jobseeker_id"].to_numpy()[rows])
+    assert list(ids) == list(market.seekers["jobseeker_id"].to_numpy()[rows][order])
+    np.testing.assert_allclose(written, vectors[market.run_date][order], atol=1e-5)
+    # the week between the cut and D moved some seekers' histories, and so their vectors
+    moved = ~np.isclose(vectors[market.run_date], vectors[market.train_end], atol=1e-5).all(1)
+    assert moved.any() and not moved.all()
+    assert dataclasses.asdict(model.cfg)["history_length"] == 3
