@@ -183,7 +183,7 @@ def training_pairs(
     """Distinct (seeker, ad) pairs applied to or hired on; a hire adds `hire_weight`. With the
     events' days, each pair also gets the first day it was applied to (or hired on)."""
     keys = np.concatenate([app_s * n_ads + app_a, hire_s * n_ads + hire_a]).astype(np.int64)
-    uniq, first = np.unique(keys, return_index=True)
+    uniq = np.unique(keys)
     hired = np.isin(uniq, hire_s.astype(np.int64) * n_ads + hire_a)
     pairs = Pairs(uniq // n_ads, uniq % n_ads, 1.0 + hire_weight * hired)
     if app_day is not None and hire_day is not None:
