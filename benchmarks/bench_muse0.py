@@ -2,6 +2,7 @@
 
     python benchmarks/bench_muse0.py --warehouse W --day D [--variants default mixed no_log_q]
     python benchmarks/bench_muse0.py --warehouse W --day D --variants default default:out_dims=128
+    python benchmarks/bench_muse0.py --warehouse W --day D --variants default --train-gap-days 7
 
 A variant is a name of VARIANTS, optionally with `:field=value,...` changes to its Muse0Config.
 
@@ -40,7 +41,10 @@ def config(spec: str, validation_k: int, max_epochs: int | None) -> retrieval.Mu
     cfg = dataclasses.replace(retrieval.Muse0Config(), **VARIANTS[name], validation_k=validation_k)
     for change in filter(None, changes.split(",")):
         field, value = change.split("=")
-        cfg = dataclasses.replace(cfg, **{field: type(getattr(cfg, field))(value)})
+        kind = type(getattr(cfg, field))
+        # bool("0") is True: a switch reads 1/true/yes as on, anything else as off
+        parsed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+        cfg = dataclasses.replace(cfg, **{field: parsed})
     return cfg if max_epochs is None else dataclasses.replace(cfg, max_epochs=max_epochs)
 
 
@@ -50,6 +54,13 @@ def main() -> None:
     parser.add_argument("--day", type=dt.date.fromisoformat, required=True)
     parser.add_argument("--variants", nargs="+", default=list(VARIANTS))
     parser.add_argument("--max-epochs", type=int, help="cap every variant's epochs")
+    parser.add_argument(
+        "--train-gap-days",
+        type=int,
+        default=0,
+        help="train only on events this many days before the validation window (what a week "
+        "of fresher events is worth)",
+    )
     parser.add_argument(
         "--fourier-scales",
         type=float,
@@ -64,7 +75,9 @@ def main() -> None:
     space = FeatureSpace(0, tuple(args.fourier_scales)).fit(*market.known_before(market.train_end))
     seekers, ads = retrieval.tower_inputs(space, market)
     val = splits(market)[0]
-    hires = market.hires.between(dt.date.min, market.train_end)
+    train_end = market.train_end - dt.timedelta(days=args.train_gap_days)
+    hires = market.hires.between(dt.date.min, train_end)
+    seen = val.seen.between(dt.date.min, train_end)
     apps = market.applications
     history = retrieval.ApplicationHistory.of(apps.seeker, apps.ad, apps.day, ads.occupation)
     who = val.seekers(20_000, 0)
@@ -74,7 +87,8 @@ def main() -> None:
         f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}; partition {args.day}: {len(market.seekers):,} seekers, "
         f"{len(market.ads):,} ads, validation universe {len(val.universe):,} ads, "
-        f"{len(who):,} validation seekers; Fourier scales {space.fourier_scales}"
+        f"{len(who):,} validation seekers; Fourier scales {space.fourier_scales}; "
+        f"training events before {train_end}"
     )
     print("| variant | epochs (kept) | train s | s/epoch | Recall@10 | Recall@100 | Recall@1000 |")
     print("|---|---:|---:|---:|---:|---:|---:|")
@@ -88,8 +102,8 @@ def main() -> None:
     for name in args.variants:
         cfg = config(name, comparison_k(len(val.universe)) or 10, args.max_epochs)
         pairs = retrieval.training_pairs(
-            *(val.seen.seeker, val.seen.ad, hires.seeker, hires.ad),
-            *(len(market.ads), cfg.hire_weight, val.seen.day, hires.day),
+            *(seen.seeker, seen.ad, hires.seeker, hires.ad),
+            *(len(market.ads), cfg.hire_weight, seen.day, hires.day),
         )
         # validation reads the history as of the window's start, training each pair's own
         at_cut = retrieval.with_history(seekers, history, val.start, cfg.history_length)
