@@ -20,7 +20,7 @@ from jobrec import retrieval
 from jobrec.data import lists, model_store, warehouse
 from jobrec.evaluation.offline import paired_difference
 
-NORM_TOLERANCE = 1e-3  # tower outputs are unit vectors
+NORM_TOLERANCE = 1e-3  # the towers' vectors are unit vectors (the distance term aside)
 
 
 def _features_finite(step: Step, written: Written) -> Verdict:
@@ -156,7 +156,7 @@ def _embedding_check(side: str):
 
     def check(step: Step, written: Written) -> Verdict:
         query = warehouse.sql("check_embeddings").format(
-            table=table, entities=entities, id=id_column
+            table=table, entities=entities, id=id_column, unit_dims=written.metadata["unit_dims"]
         )
         names = (
             "n_rows",
@@ -189,7 +189,10 @@ def _embedding_check(side: str):
             {k: v for k, v in stats.items() if v is not None},
         )
 
-    check.__doc__ = f"One finite unit vector per active {side[:-1]} of D, all of one width."
+    check.__doc__ = (
+        f"One finite score vector per active {side[:-1]} of D, all of one width, its tower's "
+        "part a unit vector."
+    )
     return check
 
 

@@ -21,11 +21,19 @@ import platform
 import time
 
 import duckdb
+import numpy as np
 import torch
 
 from jobrec import retrieval
 from jobrec.data.market import read_market
-from jobrec.evaluation.offline import comparison_k, metric_rows, pairs_in, popularity_lists, splits
+from jobrec.evaluation.offline import (
+    comparison_k,
+    evaluated_seekers,
+    metric_rows,
+    pairs_in,
+    popularity_lists,
+    splits,
+)
 from jobrec.features import FOURIER_SCALES, FeatureSpace
 
 VARIANTS = {
@@ -46,6 +54,18 @@ def config(spec: str, validation_k: int, max_epochs: int | None) -> retrieval.Mu
         parsed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
         cfg = dataclasses.replace(cfg, **{field: parsed})
     return cfg if max_epochs is None else dataclasses.replace(cfg, max_epochs=max_epochs)
+
+
+def recalls(top, split, who) -> str:
+    """'R@10 | R@100 | R@1000' of lists `top` (universe positions) on `split`'s applications."""
+    if split is None:
+        return "- | - | -"
+    recall = {
+        r["k"]: r["recall"]
+        for r in metric_rows(top, split, who, (10, 100, 1000))
+        if r["relevance"] == "applications"
+    }
+    return " | ".join(f"{recall[k]:.4f}" for k in (10, 100, 1000))
 
 
 def main() -> None:
@@ -83,6 +103,10 @@ def main() -> None:
     who = val.seekers(20_000, 0)
     ex = pairs_in(who, val.universe, val.seen, keep_outside=False)
     k = min(1000, len(val.universe))
+    # the forward window as the night's metrics.ranking scores tonight's candidates: the
+    # evaluated seekers with applications in [D, D + 7) over the ads active at D
+    forward = next((s for s in splits(market) if s.name == "forward"), None)
+    ahead = evaluated_seekers(forward) if forward is not None else None
     print(
         f"machine: {platform.machine()}, {torch.get_num_threads()} torch threads, "
         f"torch {torch.__version__}; partition {args.day}: {len(market.seekers):,} seekers, "
@@ -90,15 +114,22 @@ def main() -> None:
         f"{len(who):,} validation seekers; Fourier scales {space.fourier_scales}; "
         f"training events before {train_end}"
     )
-    print("| variant | epochs (kept) | train s | s/epoch | Recall@10 | Recall@100 | Recall@1000 |")
-    print("|---|---:|---:|---:|---:|---:|---:|")
+    print(
+        "| variant | epochs (kept) | train s | s/epoch | Recall@10 | Recall@100 | Recall@1000 "
+        "| forward Recall@10 | forward Recall@100 | forward Recall@1000 |"
+    )
+    print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     pop = popularity_lists(market, val, who, k)
     recall = {
         r["k"]: r["recall"]
         for r in metric_rows(pop, val, who, (10, 100, 1000))
         if r["relevance"] == "applications"
     }
-    print(f"| popularity | - | - | - | {recall[10]:.4f} | {recall[100]:.4f} | {recall[1000]:.4f} |")
+    ahead_recall = recalls(popularity_lists(market, forward, ahead, k), forward, ahead)
+    print(
+        f"| popularity | - | - | - | {recall[10]:.4f} | {recall[100]:.4f} | {recall[1000]:.4f} "
+        f"| {ahead_recall} |"
+    )
     for name in args.variants:
         cfg = config(name, comparison_k(len(val.universe)) or 10, args.max_epochs)
         pairs = retrieval.training_pairs(
@@ -114,18 +145,27 @@ def main() -> None:
             history=history,
         )
         seconds = time.perf_counter() - t0
-        u = retrieval.embed(model, "seekers", at_cut, who)
-        v = retrieval.embed(model, "ads", ads, val.universe)
+        u = retrieval.embed(model, "seekers", at_cut, who, scoring=True)
+        v = retrieval.embed(model, "ads", ads, val.universe, scoring=True)
         _, top = retrieval.exact_topk(u, v, k, *ex)
         recall = {
             r["k"]: r["recall"]
             for r in metric_rows(top, val, who, (10, 100, 1000))
             if r["relevance"] == "applications"
         }
+        ahead_recall = "- | - | -"
+        if forward is not None:
+            tonight = retrieval.with_history(seekers, history, forward.start, cfg.history_length)
+            u = retrieval.embed(model, "seekers", tonight, ahead, scoring=True)
+            v = retrieval.embed(model, "ads", ads, forward.universe, scoring=True)
+            ex_ahead = pairs_in(ahead, forward.universe, forward.seen, keep_outside=False)
+            scores, top = retrieval.exact_topk(u, v, k, *ex_ahead)
+            top = np.where(np.isfinite(scores), top, -1)
+            ahead_recall = recalls(top, forward, ahead)
         print(
             f"| {name} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
             f"{seconds / report.epochs:.1f} | {recall[10]:.4f} | {recall[100]:.4f} | "
-            f"{recall[1000]:.4f} |",
+            f"{recall[1000]:.4f} | {ahead_recall} |",
             flush=True,
         )
 

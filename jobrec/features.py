@@ -245,6 +245,15 @@ class FeatureSpace:
             "vocabularies": self.vocab_sizes(),
         }
 
+    def block_columns(self, name: str) -> slice:
+        """The columns of block `name` (a key of the schema's blocks) in the dense vectors."""
+        start = 0
+        for block, width in self.schema()["blocks"].items():
+            if block == name:
+                return slice(start, start + width)
+            start += width
+        raise KeyError(name)
+
     @property
     def dims(self) -> int:
         return int(sum(self.schema()["blocks"].values()))

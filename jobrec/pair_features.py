@@ -56,6 +56,8 @@ CROSS_COLUMNS = (
     "education_gap",
     "contract_match",
     "hours_35h",
+    # the rerankers' lists: Muse.0's score (the cosine less the distance term) times the
+    # temperature; the funnel's sends: the towers' cosine (jobrec.send.funnel)
     "muse0_cosine",
     "muse0_log_rank",
     "ad_age_30d",

@@ -1,12 +1,13 @@
 -- One partition of an embedding table against the active entities of the same partition:
 -- rows, distinct ids, active entities without a vector, vectors with a non-finite value, and
--- the range of norms and dimensions. {table}, {entities}, {id} are filled in by the caller.
+-- the range of norms (of the unit part: the first {unit_dims} values; the rest is the distance
+-- term's) and of dimensions. {table}, {entities}, {id}, {unit_dims} are filled in by the caller.
 WITH e AS (
     SELECT
         {id} AS id,
         len(embedding) AS dims,
         list_bool_and(list_transform(embedding, lambda x: isfinite(x))) AS finite,
-        sqrt(list_sum(list_transform(embedding, lambda x: x * x))) AS norm
+        sqrt(list_sum(list_transform(embedding[1:{unit_dims}], lambda x: x * x))) AS norm
     FROM {table}
     WHERE run_date = $run_date
 )

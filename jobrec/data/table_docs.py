@@ -158,8 +158,9 @@ TABLES: dict[str, TableDoc] = {
         {
             "run_date": RUN_DATE,
             "jobseeker_id": SEEKER_ID,
-            "embedding": "The seeker tower's output, a unit vector: its dot product with an ad's "
-            "vector is the pair's Muse.0 score.",
+            "embedding": "Muse.0's score vector: the seeker tower's unit vector (64 values by "
+            "default), then the 4 values of the learned distance term; its dot product with "
+            "an ad's vector is the pair's Muse.0 score.",
         },
     ),
     "embed.job_ads": TableDoc(
@@ -167,8 +168,9 @@ TABLES: dict[str, TableDoc] = {
         {
             "run_date": RUN_DATE,
             "ad_id": AD_ID,
-            "embedding": "The ad tower's output, a unit vector: its dot product with a seeker's "
-            "vector is the pair's Muse.0 score.",
+            "embedding": "Muse.0's score vector: the ad tower's unit vector (64 values by "
+            "default), then the 4 values of the learned distance term; its dot product with "
+            "a seeker's vector is the pair's Muse.0 score.",
         },
     ),
     "recs.candidates": TableDoc(
@@ -179,8 +181,9 @@ TABLES: dict[str, TableDoc] = {
             "jobseeker_id": SEEKER_ID,
             "ad_id": AD_ID,
             "rank": "1..1000 by decreasing `score`.",
-            "score": "Muse.0 score: the cosine of the seeker's and the ad's vectors (`embed.*`), "
-            "in [-1, 1].",
+            "score": "Muse.0 score: the dot product of the seeker's and the ad's vectors "
+            "(`embed.*`): their towers' cosine less the seeker's distance decay times the "
+            "squared distance (the logit times the temperature).",
         },
     ),
     "recs.reranked": TableDoc(

@@ -216,8 +216,8 @@ def tonight_lists(
     ent : Entities
         Pair-feature entities as of D (the night's `tonight_entities`).
     temperature : float
-        Muse.0's temperature: the candidates' scores (cosines) times it are the pair
-        features' Muse.0 score, as in the night's training lists.
+        Muse.0's temperature: the candidates' scores times it are the pair features' Muse.0
+        score, as in the night's training lists.
     seekers : (G,) int array
         Market seeker rows.
 
@@ -237,7 +237,7 @@ def tonight_candidates(
 ) -> tuple[np.ndarray, np.ndarray]:
     """recs.candidates of D for `seekers` (market rows): (ads (G, CANDIDATES_K) market ad rows
     in Muse.0 order, -1 padded; their Muse.0 scores as the pair features take them, the
-    cosines times `temperature`)."""
+    scores times `temperature`)."""
     ads, scores = read_lists(con, "recs.candidates", run_date, market, seekers, CANDIDATES_K)
     return ads, np.nan_to_num(scores) * temperature
 

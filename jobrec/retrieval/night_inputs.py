@@ -73,7 +73,7 @@ class NightInputs:
     """What every stage after retrieval starts from (see the module docstring)."""
 
     market: Market
-    temperature: float  # Muse.0's score scale: cosine x temperature
+    temperature: float  # Muse.0's score scale: the candidates' scores x temperature
     inputs: EntityInputs  # [Muse.0 vector, numbers] of every seeker / ad row
     vector_dims: int  # Muse.0's output width: the first columns of the entity inputs
     train_entities: Entities  # pair features as of the training cut (D - 7)
@@ -100,13 +100,16 @@ def tower_inputs(
 ) -> tuple[two_tower.TowerInputs, two_tower.TowerInputs]:
     """Muse.0's inputs of every seeker and every ad row of the market."""
     return (
-        two_tower.TowerInputs.from_arrays(
-            space.transform(market.seekers, "seekers"), space.indices(market.seekers, "seekers")
-        ),
-        two_tower.TowerInputs.from_arrays(
-            space.transform(market.ads, "ads"), space.indices(market.ads, "ads")
-        ),
+        inputs_of(space, market.seekers, "seekers"),
+        inputs_of(space, market.ads, "ads"),
     )
+
+
+def inputs_of(space: FeatureSpace, frame, side: str) -> two_tower.TowerInputs:
+    """Muse.0's inputs of these rows of one side (their location read off the dense vectors)."""
+    dense = space.transform(frame, side)
+    location = dense[:, space.block_columns("latlon")]
+    return two_tower.TowerInputs.from_arrays(dense, space.indices(frame, side), location)
 
 
 def save_market_inputs(folder, market: Market, space: FeatureSpace) -> None:
@@ -191,8 +194,8 @@ def labelled_lists(
     Lists
         G lists of market ad rows (-1 padded) with pair features and application / hire labels.
     """
-    u = two_tower.embed(model, "seekers", seekers_in, who)
-    v = two_tower.embed(model, "ads", ads_in, split.universe)
+    u = two_tower.embed(model, "seekers", seekers_in, who, scoring=True)
+    v = two_tower.embed(model, "ads", ads_in, split.universe, scoring=True)
     k = min(k, len(split.universe))
     scores, pos = exact_topk(u, v, k, *pairs_in(who, split.universe, split.seen, False))
     pos = np.where(np.isfinite(scores), pos, -1)

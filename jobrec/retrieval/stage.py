@@ -333,7 +333,8 @@ EMBEDDING_SIDES = {
 
 
 def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
-    """Embed every active seeker (or ad) of D and replace the partition of embed.*.
+    """Score vectors (`Muse0.score_vectors`: the tower's unit vector, then the distance
+    term's values) of every active seeker (or ad) of D; the partition of embed.* replaced.
 
     Parameters
     ----------
@@ -349,7 +350,8 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
     Returns
     -------
     dict
-        `rows` (entities embedded) and `dims` (the vectors' length).
+        `rows` (entities embedded), `dims` (the vectors' length) and `unit_dims` (the
+        unit part's).
     """
     table, id_column = EMBEDDING_SIDES[side]
     market = night_inputs.load_market(models_dir, run_date)
@@ -357,15 +359,13 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
     model, _ = load_muse0(models_dir, run_date)
     frame = market.seekers if side == "seekers" else market.ads
     rows = market.active_seekers() if side == "seekers" else market.active_ads()
-    inputs = two_tower.TowerInputs.from_arrays(
-        space.transform(frame.iloc[rows], side), space.indices(frame.iloc[rows], side)
-    )
+    inputs = night_inputs.inputs_of(space, frame.iloc[rows], side)
     if side == "seekers" and model.cfg.history_length:  # every application before D
         ad_occupation = night_inputs.load_tower_inputs(models_dir, run_date)[1].occupation
         inputs = two_tower.seekers_as_of(
             model, inputs, market.applications, ad_occupation, run_date, rows
         )
-    vectors = two_tower.embed(model, side, inputs)
+    vectors = two_tower.embed(model, side, inputs, scoring=True)
     con.execute(warehouse.sql("create_embeddings"))
     con.execute(f"DELETE FROM {table} WHERE run_date = ?", [run_date])
     dims = vectors.shape[1]
@@ -384,7 +384,7 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
         )
     finally:
         con.unregister("embedding_block")
-    return {"rows": len(rows), "dims": dims}
+    return {"rows": len(rows), "dims": dims, "unit_dims": model.cfg.out_dims}
 
 
 def read_embeddings(con, run_date: dt.date, side: str) -> tuple[np.ndarray, np.ndarray]:
@@ -404,7 +404,7 @@ def read_embeddings(con, run_date: dt.date, side: str) -> tuple[np.ndarray, np.n
     ids : (N,) array
         The entity ids, sorted.
     vectors : (N, dims) float32 array
-        Their unit vectors, row-aligned with `ids` ((0, 0) when the partition is empty).
+        Their score vectors, row-aligned with `ids` ((0, 0) when the partition is empty).
     """
     table, id_column = EMBEDDING_SIDES[side]
     result = con.sql(
@@ -545,8 +545,8 @@ def evaluate(
             continue
         k = min(SETTINGS.candidates_k, len(split.universe))
         if split.name == "validation":
-            u = two_tower.embed(model, "seekers", seekers, who)
-            v = two_tower.embed(model, "ads", ads, split.universe)
+            u = two_tower.embed(model, "seekers", seekers, who, scoring=True)
+            v = two_tower.embed(model, "ads", ads, split.universe, scoring=True)
             ex = pairs_in(who, split.universe, split.seen, keep_outside=False)
             scores, muse0 = exact_topk(u, v, k, *ex)
             muse0 = np.where(np.isfinite(scores), muse0, -1)

@@ -6,6 +6,15 @@ department, occupation code and skills (an embedding bag) through an MLP to a un
 embedding tables are shared by the two towers, so that a code or a skill means the same on both
 sides from the start.
 
+Distance term (`distance`, on by default): the seeker tower also outputs the log of the
+seeker's own distance decay β_u, and the logit gains −β_u · ‖W(x_u − x_j)‖², x the standardised
+lat/lon and W a learned diagonal metric. Seekers tolerate distance in proportion to their own
+mobility; a cosine over Fourier features of the location can only approximate that, worst in
+the tails, where Muse.0 lost far-away applications (BENCHMARKS.md, issue 17). The term is still
+a dot product, so retrieval stays an exact top-k over a matrix product (`score_vectors`):
+seeker [u, 2τβ_u Wx_u, −τβ_u, −τβ_u‖Wx_u‖²] · ad [v, Wx_j, ‖Wx_j‖², 1] = cos − τβ_u‖W(x_u − x_j)‖²,
+the logit times the temperature.
+
 Training: applications before the training cut (D - 7 days), hires weighted up, with an in-batch
 sampled softmax: every other ad of the batch is a negative. In-batch negatives are drawn in
 proportion to their popularity, so their logits are corrected by log Q (the expected count of the
@@ -40,17 +49,23 @@ class TowerInputs:
     department: torch.Tensor  # (N,) int64, 0 = unknown
     occupation: torch.Tensor  # (N,)
     skills: torch.Tensor  # (N, L) int64, 0 = padding
+    # standardised (lat, lon), (N, 2) float32: the distance term's coordinates; None where the
+    # model has no distance term
+    location: torch.Tensor | None = None
     # seekers: the occupations of their latest applications before some day (`with_history`),
     # (N, H) int64, 0 = padding; None where the model reads no history (and for ads)
     history: torch.Tensor | None = None
 
     @classmethod
-    def from_arrays(cls, dense: np.ndarray, ids: dict[str, np.ndarray]) -> TowerInputs:
+    def from_arrays(
+        cls, dense: np.ndarray, ids: dict[str, np.ndarray], location: np.ndarray | None = None
+    ) -> TowerInputs:
         return cls(
             torch.as_tensor(dense, dtype=torch.float32),
             torch.as_tensor(ids["department"], dtype=torch.int64),
             torch.as_tensor(ids["occupation"], dtype=torch.int64),
             torch.as_tensor(ids["skills"], dtype=torch.int64),
+            None if location is None else torch.as_tensor(location, dtype=torch.float32),
         )
 
     def rows(self, index, device) -> TowerInputs:
@@ -82,6 +97,8 @@ class Muse0Config:
     # > 0: the seeker tower also reads the mean embedding of the occupations of the seeker's
     # last this many applications (career changers show their target there); 0: no history
     history_length: int = 0
+    # the learned per-seeker distance term (module docstring); needs TowerInputs.location
+    distance: bool = True
 
 
 class Muse0(nn.Module):
@@ -93,13 +110,22 @@ class Muse0(nn.Module):
         self.occupation = nn.Embedding(vocab_sizes["occupation"], e, padding_idx=0)
         self.skills = nn.EmbeddingBag(vocab_sizes["skill"], e, mode="mean", padding_idx=0)
         self.towers = nn.ModuleDict(
-            {
+            {  # with the distance term, the seeker tower's last output is log β_u
                 "seekers": _mlp(
-                    seeker_dims + self.embedded_dims("seekers"), cfg.hidden, cfg.out_dims
+                    seeker_dims + self.embedded_dims("seekers"),
+                    cfg.hidden,
+                    cfg.out_dims + int(cfg.distance),
                 ),
                 "ads": _mlp(ad_dims + self.embedded_dims("ads"), cfg.hidden, cfg.out_dims),
             }
         )
+        if cfg.distance:  # log of the metric's weight on each standardised axis
+            self.axis_log_weight = nn.Parameter(torch.zeros(2))
+
+    @property
+    def score_dims(self) -> int:
+        """The width of `score_vectors` (both sides)."""
+        return self.cfg.out_dims + (4 if self.cfg.distance else 0)
 
     def embedded_dims(self, side: str) -> int:
         """The width the embedding tables add to a tower's input (the history's included)."""
@@ -107,6 +133,11 @@ class Muse0(nn.Module):
         return 3 * e + (e if side == "seekers" and self.cfg.history_length else 0)
 
     def encode(self, side: str, x: TowerInputs) -> torch.Tensor:
+        """The unit vectors (N, out_dims)."""
+        return self.represent(side, x)[0]
+
+    def represent(self, side: str, x: TowerInputs):
+        """(unit vectors, metric coordinates Wx or None, log β_u or None (ads: None))."""
         parts = [
             x.dense,
             self.department(x.department),
@@ -122,7 +153,41 @@ class Muse0(nn.Module):
                     x.history, self.occupation.weight, mode="mean", padding_idx=0
                 )
             )
-        return nn.functional.normalize(self.towers[side](torch.cat(parts, dim=1)), dim=1)
+        out = self.towers[side](torch.cat(parts, dim=1))
+        unit = nn.functional.normalize(out[:, : self.cfg.out_dims], dim=1)
+        if not self.cfg.distance:
+            return unit, None, None
+        if x.location is None:
+            raise ValueError("this Muse.0 has a distance term: TowerInputs need their location")
+        coords = x.location * torch.exp(self.axis_log_weight)
+        return unit, coords, out[:, -1] if side == "seekers" else None
+
+    def logits(self, seekers: TowerInputs, ads: TowerInputs) -> tuple[torch.Tensor, torch.Tensor]:
+        """(S, A) logits of every seeker against every ad, and the seekers' unit vectors."""
+        u, xu, log_beta = self.represent("seekers", seekers)
+        v, xa, _ = self.represent("ads", ads)
+        logits = u @ v.T / self.cfg.temperature
+        if self.cfg.distance:
+            logits = logits - torch.exp(log_beta)[:, None] * torch.cdist(xu, xa).square()
+        return logits, u
+
+    def score_vectors(self, side: str, x: TowerInputs) -> torch.Tensor:
+        """Vectors whose dot products are the logits times the temperature (module docstring):
+        the unit vectors alone without the distance term."""
+        unit, coords, log_beta = self.represent(side, x)
+        if not self.cfg.distance:
+            return unit
+        sq = coords.square().sum(dim=1, keepdim=True)
+        if side == "ads":
+            return torch.cat([unit, coords, sq, torch.ones_like(sq)], dim=1)
+        decay = self.cfg.temperature * torch.exp(log_beta)[:, None]
+        return torch.cat([unit, 2 * decay * coords, -decay, -decay * sq], dim=1)
+
+    @torch.no_grad()
+    def start_distance_decay(self, squared_distance: float) -> None:
+        """Start every seeker's β at 1 / (2 × the training pairs' median squared distance)."""
+        if self.cfg.distance:
+            self.towers["seekers"][-1].bias[-1] = -float(np.log(2 * max(squared_distance, 1e-6)))
 
 
 def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
@@ -136,8 +201,11 @@ def _mlp(n_in: int, hidden: int, n_out: int) -> nn.Sequential:
 
 
 @torch.no_grad()
-def embed(model: Muse0, side: str, x: TowerInputs, rows=None, block: int = 8192) -> np.ndarray:
-    """Unit vectors (len(rows), out_dims) float32, computed in blocks.
+def embed(
+    model: Muse0, side: str, x: TowerInputs, rows=None, block: int = 8192, scoring: bool = False
+) -> np.ndarray:
+    """Unit vectors (len(rows), out_dims) float32, or with `scoring` the score vectors that
+    retrieval ranks by (`Muse0.score_vectors`, `score_dims` wide), computed in blocks.
 
     Parameters
     ----------
@@ -151,19 +219,22 @@ def embed(model: Muse0, side: str, x: TowerInputs, rows=None, block: int = 8192)
         Rows of `x` to embed; default all.
     block : int, default 8192
         Rows encoded together.
+    scoring : bool, default False
+        The score vectors instead of the unit vectors.
 
     Returns
     -------
-    (n, out_dims) float32 array
-        The unit vectors, row-aligned with `rows`.
+    (n, out_dims) or (n, score_dims) float32 array
+        Row-aligned with `rows`.
     """
     model.eval()
     device = next(model.parameters()).device
     rows = np.arange(len(x.dense)) if rows is None else np.asarray(rows)
-    out = np.empty((len(rows), model.cfg.out_dims), dtype=np.float32)
+    encode = model.score_vectors if scoring else model.encode
+    out = np.empty((len(rows), model.score_dims if scoring else model.cfg.out_dims), np.float32)
     for lo in range(0, len(rows), block):
         part = rows[lo : lo + block]
-        out[lo : lo + len(part)] = model.encode(side, x.rows(part, device)).cpu().numpy()
+        out[lo : lo + len(part)] = encode(side, x.rows(part, device)).cpu().numpy()
     return out
 
 
@@ -283,8 +354,8 @@ def validation_set(split: Split, limit: int, seed: int) -> Validation:
 
 
 def validation_recall(model, seekers: TowerInputs, ads: TowerInputs, val: Validation, k: int):
-    u = embed(model, "seekers", seekers, val.seekers)
-    v = embed(model, "ads", ads, val.ads)
+    u = embed(model, "seekers", seekers, val.seekers, scoring=True)
+    v = embed(model, "ads", ads, val.ads, scoring=True)
     scores, top = exact_topk(
         u, v, k, val.exclude_seeker, val.exclude_ad, device=next(model.parameters()).device
     )
@@ -387,6 +458,9 @@ def train_muse0(
     n_uniform = min(cfg.uniform_negatives, n_ads)
     log_q_uniform = float(np.log(max(n_uniform, 1) / n_ads))
     weights = torch.as_tensor(pairs.weight, dtype=torch.float32)
+    if init_state is None and cfg.distance and len(pairs.seeker):
+        gap = seekers.location[pairs.seeker] - ads.location[pairs.ad]
+        model.start_distance_decay(float(gap.square().sum(dim=1).median()))
     pair_history = None
     if cfg.history_length:
         if history is None or pairs.day is None:
@@ -403,9 +477,8 @@ def train_muse0(
             s_in = seekers.rows(s_rows, device)
             if pair_history is not None:  # the history as of the pair's day, not the window's
                 s_in.history = pair_history[idx].to(device)
-            u = model.encode("seekers", s_in)
             a_t = torch.as_tensor(a_rows, device=device)
-            logits = u @ model.encode("ads", ads.rows(a_rows, device)).T / cfg.temperature
+            logits = model.logits(s_in, ads.rows(a_rows, device))[0]
             if cfg.log_q:
                 logits = logits - log_q[a_t][None, :]
             # another positive of the same ad in the batch is not a negative
@@ -415,7 +488,7 @@ def train_muse0(
             logits = logits.masked_fill(same, float("-inf"))
             if n_uniform:
                 neg = rng.choice(n_ads, n_uniform, replace=False)
-                extra = u @ model.encode("ads", ads.rows(neg, device)).T / cfg.temperature
+                extra = model.logits(s_in, ads.rows(neg, device))[0]
                 extra = extra - log_q_uniform if cfg.log_q else extra
                 extra = extra.masked_fill(
                     torch.as_tensor(neg, device=device)[None, :] == a_t[:, None], float("-inf")
@@ -480,7 +553,8 @@ def save_model(model: Muse0, report: TrainingReport, path) -> None:
 
 def load_model(path, device: torch.device | None = None) -> tuple[Muse0, dict]:
     saved = torch.load(path, map_location="cpu", weights_only=False)
-    cfg = Muse0Config(**saved["config"])
+    # models saved before the distance term have none
+    cfg = Muse0Config(**{"distance": False, **saved["config"]})
     model = Muse0(saved["dims"]["seekers"], saved["dims"]["ads"], saved["vocab_sizes"], cfg)
     model.load_state_dict(saved["state"])
     return model.to(device or pick_device()).eval(), saved["report"]

@@ -2,7 +2,8 @@
 (PO) — on pair features of sends, and their calibration report.
 
 Features of a (seeker, ad) pair sent on day d: the reranker's cross features with the entities as
-of d (ad age and popularity at d; Muse.0 cosine, and Muse.0 rank among the ads open on d), the
+of d (ad age and popularity at d; the Muse.0 towers' cosine, and its rank among the ads open on
+d: the unit vectors without the distance term, which the retrieval score adds), the
 Muse.2 score of the pair (the partition's model, entity parts as of the training cut), and the
 seeker's engagement (applications in the 28 days before d). The
 same function builds them for past sends and for tonight's recommendations (d = D), so the models

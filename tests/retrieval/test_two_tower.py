@@ -34,6 +34,7 @@ def random_inputs(n: int, dims: int, seed: int) -> two_tower.TowerInputs:
             "occupation": rng.integers(0, VOCAB["occupation"], n),
             "skills": skills,
         },
+        rng.normal(size=(n, 2)).astype(np.float32),
     )
 
 
@@ -230,6 +231,102 @@ def test_embed_in_blocks_equals_one_block_and_follows_rows():
     assert two_tower.embed(model, "seekers", seekers, np.array([], dtype=np.int64)).shape == (0, 8)
 
 
+# -- the distance term ---------------------------------------------------------------------------
+
+
+def test_score_vectors_give_the_logits_times_the_temperature():
+    model = new_model()
+    seekers, ads = random_inputs(6, 5, 0), random_inputs(9, 7, 1)
+    with torch.no_grad():
+        logits, u = model.logits(seekers, ads)
+    su = two_tower.embed(model, "seekers", seekers, scoring=True)
+    sa = two_tower.embed(model, "ads", ads, scoring=True)
+    assert su.shape == (6, 8 + 4) and sa.shape == (9, 8 + 4) and model.score_dims == 12
+    np.testing.assert_allclose(su @ sa.T, logits.numpy() * SMALL.temperature, atol=1e-5)
+    np.testing.assert_array_equal(su[:, :8], u.numpy())  # the unit part comes first
+    # without the distance term the score vectors are the unit vectors
+    plain = new_model(cfg=dataclasses.replace(SMALL, distance=False))
+    np.testing.assert_array_equal(
+        two_tower.embed(plain, "ads", ads, scoring=True), two_tower.embed(plain, "ads", ads)
+    )
+
+
+def test_the_distance_term_is_the_seekers_decay_times_the_squared_distance():
+    # two ads alike in everything but place: one where the seeker is, one 3 and 4 standardised
+    # units away on the two axes (squared distance 25): their logits differ by 25 β_u
+    model = new_model()
+    seeker = random_inputs(1, 5, 0)
+    seeker.location[:] = torch.tensor([1.0, -2.0])
+    ads = random_inputs(1, 7, 1).rows([0, 0], CPU)
+    ads.location = torch.tensor([[1.0, -2.0], [4.0, 2.0]])
+    with torch.no_grad():
+        model.start_distance_decay(0.5)  # β = 1 / (2 × 0.5) = 1 at the start
+        logits = model.logits(seeker, ads)[0][0]
+        beta = float(torch.exp(model.represent("seekers", seeker)[2]))
+        model.axis_log_weight[:] = torch.log(torch.tensor([1.0, 0.5]))  # metric: 9 + 4
+        weighted = model.logits(seeker, ads)[0][0]
+    assert float(logits[0] - logits[1]) == pytest.approx(25 * beta, rel=1e-5)
+    assert float(weighted[0] - weighted[1]) == pytest.approx(13 * beta, rel=1e-5)
+    assert 0.3 < beta < 3  # the seeker's own output moves it around its start of 1
+
+
+def test_a_model_with_the_distance_term_asks_for_the_location():
+    model = new_model()
+    seekers = dataclasses.replace(random_inputs(3, 5, 0), location=None)
+    with pytest.raises(ValueError, match="location"):
+        two_tower.embed(model, "seekers", seekers)
+
+
+def local_and_mobile(seed: int, n_seekers: int = 200, n_ads: int = 300, per_seeker: int = 8):
+    """Seekers and ads spread on a plane; half the seekers (dense column 0 = 1) apply within
+    ~0.15 units, the others within ~0.6: p(ad) ∝ exp(−½ (d / m_u)²). Returns the inputs, the
+    training pairs, a Validation of 2 more applications a seeker, and the local mask."""
+    rng = np.random.default_rng(seed)
+    where_s, where_a = rng.uniform(-1, 1, (n_seekers, 2)), rng.uniform(-1, 1, (n_ads, 2))
+    local = np.arange(n_seekers) % 2 == 0
+    mobility = np.where(local, 0.15, 0.6)
+    d2 = ((where_s[:, None] - where_a[None]) ** 2).sum(-1)
+    p = np.exp(-0.5 * d2 / mobility[:, None] ** 2)
+    picked = [rng.choice(n_ads, per_seeker + 2, replace=False, p=r / r.sum()) for r in p]
+    xs = rng.normal(0, 1, (n_seekers, 4)).astype(np.float32)
+    xs[:, 0] = local
+    seekers = two_tower.TowerInputs.from_arrays(xs, no_ids(n_seekers), where_s)
+    ads = two_tower.TowerInputs.from_arrays(
+        rng.normal(0, 1, (n_ads, 4)).astype(np.float32), no_ids(n_ads), where_a
+    )
+    train_s = np.repeat(np.arange(n_seekers), per_seeker)
+    train_a = np.concatenate([c[:per_seeker] for c in picked])
+    empty = np.array([], dtype=np.int64)
+    pairs = two_tower.training_pairs(train_s, train_a, empty, empty, n_ads, 3.0)
+    val = two_tower.Validation(
+        np.arange(n_seekers),
+        np.arange(n_ads),
+        np.repeat(np.arange(n_seekers), 2),
+        np.concatenate([c[per_seeker:] for c in picked]),
+        train_s,
+        train_a,
+    )
+    return seekers, ads, pairs, val, local
+
+
+def test_the_distance_term_learns_each_seekers_own_range():
+    # the location reaches the towers only through the distance term (their dense inputs are
+    # noise and the local flag): only it can rank by place. The local seekers' β must come out
+    # far above the mobile ones' (true ratio (0.6 / 0.15)² = 16), and the place-aware model must
+    # find more of the held-out applications than the same model without the term.
+    seekers, ads, pairs, val, local = local_and_mobile(0)
+    cfg = dataclasses.replace(PLANTED, uniform_negatives=64, max_epochs=30, learning_rate=2e-2)
+    model, _ = two_tower.train_muse0(seekers, ads, pairs, None, VOCAB_NONE, cfg, device=CPU)
+    with torch.no_grad():
+        beta = torch.exp(model.represent("seekers", seekers)[2]).numpy()
+    assert np.median(beta[local]) > 4 * np.median(beta[~local])
+    plain_cfg = dataclasses.replace(cfg, distance=False)
+    plain, _ = two_tower.train_muse0(seekers, ads, pairs, None, VOCAB_NONE, plain_cfg, device=CPU)
+    with_term = two_tower.validation_recall(model, seekers, ads, val, 20)
+    without = two_tower.validation_recall(plain, seekers, ads, val, 20)
+    assert with_term > without + 0.2
+
+
 # -- training -----------------------------------------------------------------------------------
 
 
@@ -283,7 +380,8 @@ def planted(
         x = rng.normal(0, 1, (len(c), dims)).astype(np.float32)
         x[:, :clusters] = 0
         x[np.arange(len(c)), c] = 1.0
-        return two_tower.TowerInputs.from_arrays(x, no_ids(len(c)))
+        # all at one place: the distance term is the same for every pair
+        return two_tower.TowerInputs.from_arrays(x, no_ids(len(c)), np.zeros((len(c), 2)))
 
     train_s, train_a, test_s, test_a = [], [], [], []
     for s in range(len(cs)):
@@ -380,6 +478,21 @@ def test_save_and_load_give_the_same_embeddings(tmp_path):
     assert saved["history"] == report.history
 
 
+def test_a_model_saved_before_the_distance_term_loads_without_it(tmp_path):
+    model = new_model(cfg=dataclasses.replace(SMALL, distance=False))
+    report = two_tower.TrainingReport(0, 0, 10, float("nan"), [], 0.0, 0, "cpu")
+    two_tower.save_model(model, report, tmp_path / "muse0.pt")
+    saved = torch.load(tmp_path / "muse0.pt", weights_only=False)
+    del saved["config"]["distance"]  # as written before the option existed
+    torch.save(saved, tmp_path / "muse0.pt")
+    again, _ = two_tower.load_model(tmp_path / "muse0.pt", device=CPU)
+    assert not again.cfg.distance
+    ads = random_inputs(5, 7, 1)
+    np.testing.assert_array_equal(
+        two_tower.embed(again, "ads", ads, scoring=True), two_tower.embed(model, "ads", ads)
+    )
+
+
 def test_a_model_with_history_saves_and_loads(tmp_path):
     model = new_model(cfg=dataclasses.replace(SMALL, history_length=2))
     report = two_tower.TrainingReport(0, 0, 10, float("nan"), [], 0.0, 0, "cpu")
@@ -443,9 +556,11 @@ def test_validation_recall_never_counts_an_excluded_ad():
     model = new_model(4, 4, SMALL)
     rng = np.random.default_rng(0)
     seekers = two_tower.TowerInputs.from_arrays(
-        rng.normal(size=(1, 4)).astype(np.float32), no_ids(1)
+        rng.normal(size=(1, 4)).astype(np.float32), no_ids(1), rng.normal(size=(1, 2))
     )
-    ads = two_tower.TowerInputs.from_arrays(rng.normal(size=(3, 4)).astype(np.float32), no_ids(3))
+    ads = two_tower.TowerInputs.from_arrays(
+        rng.normal(size=(3, 4)).astype(np.float32), no_ids(3), rng.normal(size=(3, 2))
+    )
     val = two_tower.Validation(
         np.array([0]),
         np.arange(3),
