@@ -77,3 +77,16 @@ def test_each_fourier_scale_adds_its_features_and_keeps_the_others(mini_frames):
     start = sum(v for k, v in two.schema()["blocks"].items() if k not in ("fourier", "text"))
     sin, cos = x[:, start : start + 16], x[:, start + 16 : start + 32]
     np.testing.assert_allclose(sin**2 + cos**2, 1.0, rtol=1e-5)
+
+
+def test_block_columns_find_each_block_in_the_dense_vectors(mini_space, mini_frames):
+    seekers, _ = mini_frames
+    x = mini_space.transform(seekers, "seekers")
+    # the standardised lat/lon, which Muse.0's distance term reads
+    latlon = mini_space.geo_scaler.transform(seekers[["latitude", "longitude"]].to_numpy(float))
+    np.testing.assert_allclose(x[:, mini_space.block_columns("latlon")], latlon, rtol=1e-6)
+    assert mini_space.block_columns("family") == slice(0, 14)
+    blocks = mini_space.schema()["blocks"]
+    assert mini_space.block_columns("text").stop == mini_space.dims == sum(blocks.values())
+    with pytest.raises(KeyError):
+        mini_space.block_columns("no such block")
