@@ -378,6 +378,14 @@ def entity_numerics(side: EntitySide, is_ads: bool) -> np.ndarray:
     ).astype(np.float32)
 
 
+def muse0_score_feature(scores: np.ndarray, temperature: float) -> np.ndarray:
+    """The rerankers' `muse0_cosine` column from Muse.0's scores (the cosine less the distance
+    term): asinh leaves the cosines' range nearly as it was and folds the distance term's long
+    tail (down to −50 among `small`'s candidates), which a pair term linear in it would
+    otherwise have to fit; times the temperature, as the column always was."""
+    return np.arcsinh(scores) * temperature
+
+
 def list_pair_features(
     ent: Entities,
     seekers: np.ndarray,

@@ -39,6 +39,7 @@ from jobrec.pair_features import (
     ad_features,
     cross_features,
     list_pair_features,
+    muse0_score_feature,
 )
 from jobrec.rerank.training import (
     Competition,
@@ -239,7 +240,7 @@ def tonight_candidates(
     in Muse.0 order, -1 padded; their Muse.0 scores as the pair features take them, the
     scores times `temperature`)."""
     ads, scores = read_lists(con, "recs.candidates", run_date, market, seekers, CANDIDATES_K)
-    return ads, np.nan_to_num(scores) * temperature
+    return ads, muse0_score_feature(np.nan_to_num(scores), temperature)
 
 
 def candidate_lists(

@@ -36,6 +36,7 @@ from jobrec.pair_features import (
     build_entities,
     entity_numerics,
     list_pair_features,
+    muse0_score_feature,
 )
 from jobrec.reranker_model import Lists
 from jobrec.retrieval import two_tower
@@ -204,7 +205,7 @@ def labelled_lists(
     for kind in ("applications", "hires"):
         r, p = pairs_in(who, split.universe, split.relevant[kind], keep_outside=False)
         labels[kind] = hits_matrix(pos, r, p, len(split.universe))
-    cross = list_pair_features(ent, who, ads, scores * model.cfg.temperature)
+    cross = list_pair_features(ent, who, ads, muse0_score_feature(scores, model.cfg.temperature))
     return Lists(who, ads, cross, labels["applications"], labels["hires"])
 
 

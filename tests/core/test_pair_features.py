@@ -40,6 +40,7 @@ from jobrec.pair_features import (
     cross_features,
     entity_numerics,
     list_pair_features,
+    muse0_score_feature,
 )
 
 D = dt.date(2026, 3, 10)
@@ -484,3 +485,12 @@ def test_a_mapped_market_gives_the_same_pair_features(tmp_path):
         features(build_entities(loaded, D, POPULARITY_BEFORE)),
         features(build_entities(market, D, POPULARITY_BEFORE)),
     )
+
+
+def test_muse0_score_feature_keeps_the_cosines_and_folds_the_distance_tail():
+    scores = np.array([-50.0, -5.0, -1.0, 0.0, 0.1, 0.9])
+    got = muse0_score_feature(scores, 0.05)
+    np.testing.assert_allclose(got, 0.05 * np.log(scores + np.sqrt(scores**2 + 1)))
+    assert got[3] == 0 and np.all(np.diff(got) > 0)  # the order of the scores is kept
+    assert got[4] == pytest.approx(0.05 * 0.1, rel=2e-3)  # cosines near 0: as they were
+    assert -0.05 * 4.7 < got[0] < -0.05 * 4.5  # asinh(-50) = -4.61: the tail folded
