@@ -34,14 +34,14 @@ def test_the_retrieval_stage_with_history(tiny_settings, monkeypatch):
     assert all(c.passed for c in result.get_asset_check_evaluations())
     model, report = retrieval.load_muse0(tiny_settings.models_dir, TINY_DAY)
     assert model.cfg.history_length == 3 and report["pairs"] > 0
-    # tonight's vectors: each active seeker's history as of D, not as of the cut
+    # tonight's score vectors (embed.*): each active seeker's history as of D, not as of the cut
     market = night_inputs.load_market(tiny_settings.models_dir, TINY_DAY)
     seekers, ads = night_inputs.load_tower_inputs(tiny_settings.models_dir, TINY_DAY)
     rows = market.active_seekers()
     vectors = {}
     for day in (market.run_date, market.train_end):
         x = two_tower.seekers_as_of(model, seekers, market.applications, ads.occupation, day)
-        vectors[day] = two_tower.embed(model, "seekers", x, rows)
+        vectors[day] = two_tower.embed(model, "seekers", x, rows, scoring=True)
     with duckdb.connect(str(tiny_settings.warehouse), read_only=True) as con:
         ids, written = retrieval.stage.read_embeddings(con, TINY_DAY, "seekers")
     order = np.argsort(market.seekers["jobseeker_id"].to_numpy()[rows])
