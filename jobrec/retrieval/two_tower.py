@@ -10,8 +10,10 @@ Distance term (`distance`, on by default): the seeker tower also outputs the log
 seeker's own distance decay β_u, and the logit gains −β_u · ‖W(x_u − x_j)‖², x the standardised
 lat/lon and W a learned diagonal metric. Seekers tolerate distance in proportion to their own
 mobility; a cosine over Fourier features of the location can only approximate that, worst in
-the tails, where Muse.0 lost far-away applications (BENCHMARKS.md, issue 17). The term is still
-a dot product, so retrieval stays an exact top-k over a matrix product (`score_vectors`):
+the tails, where Muse.0 lost far-away applications (BENCHMARKS.md, issue 17: the term took
+the forward Recall@1000 of a cold `medium` night from 0.9776 to 0.9814, Recall@10 +8%). The
+term is still a dot product, so retrieval stays an exact top-k over a matrix product
+(`score_vectors`):
 seeker [u, 2τβ_u Wx_u, −τβ_u, −τβ_u‖Wx_u‖²] · ad [v, Wx_j, ‖Wx_j‖², 1] = cos − τβ_u‖W(x_u − x_j)‖²,
 the logit times the temperature.
 
