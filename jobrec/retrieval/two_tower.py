@@ -484,7 +484,9 @@ def train_muse0(
             if pair_history is not None:  # the history as of the pair's day, not the window's
                 s_in.history = pair_history[idx].to(device)
             a_t = torch.as_tensor(a_rows, device=device)
-            logits = model.logits(s_in, ads.rows(a_rows, device))[0]
+            # the seeker tower once a batch: its score vectors serve both kinds of negatives
+            seeker_scoring = model.score_vectors("seekers", s_in) / cfg.temperature
+            logits = seeker_scoring @ model.score_vectors("ads", ads.rows(a_rows, device)).T
             if cfg.log_q:
                 logits = logits - log_q[a_t][None, :]
             # another positive of the same ad in the batch is not a negative
@@ -494,7 +496,7 @@ def train_muse0(
             logits = logits.masked_fill(same, float("-inf"))
             if n_uniform:
                 neg = rng.choice(n_ads, n_uniform, replace=False)
-                extra = model.logits(s_in, ads.rows(neg, device))[0]
+                extra = seeker_scoring @ model.score_vectors("ads", ads.rows(neg, device)).T
                 extra = extra - log_q_uniform if cfg.log_q else extra
                 extra = extra.masked_fill(
                     torch.as_tensor(neg, device=device)[None, :] == a_t[:, None], float("-inf")
