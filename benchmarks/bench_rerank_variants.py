@@ -50,6 +50,8 @@ from jobrec.evaluation import compare
 from jobrec.evaluation.offline import positions
 from jobrec.evaluation.offline import splits as market_splits
 from jobrec.rerank import (
+    HIRE_SETTINGS,
+    HireSettings,
     XGBConfig,
     hire_pairs,
     muse_tables,
@@ -99,6 +101,24 @@ def top_lists(con, day, night, scorers: dict, who: np.ndarray, k: int) -> dict[s
     return out
 
 
+def hire_variant(spec: str) -> tuple[str, HireSettings]:
+    """`spec` without its `hire.field=value` changes, and the HireSettings they give (the
+    hiring head's data: `muse2:hire.point_in_time=0,hire.max_unsettled_share=0` is the data as
+    it was before the thirteenth session)."""
+    kind, _, changes = spec.partition(":")
+    kept, settings = [], HIRE_SETTINGS
+    for change in filter(None, changes.split(",")):
+        field, value = change.split("=")
+        if not field.startswith("hire."):
+            kept.append(change)
+            continue
+        field = field.removeprefix("hire.")
+        old = getattr(settings, field)
+        new = value not in ("0", "false", "False") if isinstance(old, bool) else type(old)(value)
+        settings = dataclasses.replace(settings, **{field: new})
+    return kind + (":" + ",".join(kept) if kept else ""), settings
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--work", type=Path, required=True)
@@ -142,10 +162,16 @@ def main() -> None:
             model_store.model_dir(models_dir, args.day, "xgboost") / "xgboost.json"
         )
     }
-    hires = hire_pairs(night.market, night.train_entities, night.market.train_end)
+    hire_data = {}  # the hiring head's data of each HireSettings asked for
     training = {}
     for spec in args.variants:
-        cfg = variant(spec)
+        model_spec, settings = hire_variant(spec)
+        cfg = variant(model_spec)
+        if settings not in hire_data:
+            hire_data[settings] = hire_pairs(
+                night.market, night.train_entities, night.market.train_end, settings
+            )
+        hires = hire_data[settings]
         log(f"training {spec}")
         if isinstance(cfg, XGBConfig):  # another XGBoost: a seed or a configuration
             scorers[spec], report = train_xgb(

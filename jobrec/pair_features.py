@@ -231,7 +231,27 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
         "required_education",
         is_ads=True,
     )
-    return Entities(seekers, ads, day_number, _history(before, ads, len(s), codes, domains))
+    return Entities(
+        seekers, ads, day_number, _history(before, ads, len(s), len(codes), len(domains))
+    )
+
+
+def entities_as_of(ent: Entities, market: Market, day: dt.date) -> Entities:
+    """`ent` (from `build_entities` on `market`) as it stood on `day`: the date-dependent parts
+    (ad ages, the ads' and employers' applications and the seekers' history, all from the
+    applications before `day`) recomputed, the rest (places, occupations, skills, wages) shared.
+    Point-in-time pair features of past events without rebuilding the skill sets."""
+    day_number = int(np.datetime64(day, "D").astype(np.int64))
+    before = market.applications.between(dt.date.min, day)
+    popularity = np.bincount(before.ad, minlength=len(market.ads)).astype(np.float32)
+    ads = dataclasses.replace(
+        ent.ads,
+        popularity=popularity,
+        employer_popularity=_employer_popularity(market.ads, popularity, day_number),
+    )
+    n_seekers, old = len(ent.seekers.code), ent.history
+    history = _history(before, ads, n_seekers, old.n_codes, old.n_domains)
+    return Entities(ent.seekers, ads, day_number, history)
 
 
 def _employer_popularity(ads: pd.DataFrame, popularity: np.ndarray, day: int) -> np.ndarray:
@@ -249,7 +269,7 @@ def _employer_popularity(ads: pd.DataFrame, popularity: np.ndarray, day: int) ->
     return np.where(others > 0, applications / np.maximum(others, 1), 0).astype(np.float32)
 
 
-def _history(before, ads: EntitySide, n_seekers: int, codes, domains) -> History:
+def _history(before, ads: EntitySide, n_seekers: int, n_codes: int, n_domains: int) -> History:
     pairs = np.unique(before.seeker.astype(np.int64) * len(ads.code) + before.ad)
     seeker, ad = pairs // len(ads.code), pairs % len(ads.code)
 
@@ -258,12 +278,10 @@ def _history(before, ads: EntitySide, n_seekers: int, codes, domains) -> History
         keys, counts = np.unique(seeker[known] * n + ids[ad][known], return_counts=True)
         return keys, counts
 
-    code_keys, code_counts = keyed(ads.code, len(codes))
-    domain_keys, domain_counts = keyed(ads.domain, len(domains))
+    code_keys, code_counts = keyed(ads.code, n_codes)
+    domain_keys, domain_counts = keyed(ads.domain, n_domains)
     total = np.bincount(seeker, minlength=n_seekers).astype(np.float32)
-    return History(
-        code_keys, code_counts, domain_keys, domain_counts, total, len(codes), len(domains)
-    )
+    return History(code_keys, code_counts, domain_keys, domain_counts, total, n_codes, n_domains)
 
 
 def cross_features(

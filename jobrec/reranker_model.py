@@ -51,6 +51,11 @@ class RerankConfig:
     # from the first epoch on `small`) while the top of the list still improves
     early_stopping_k: int = 10
     seed: int = 0
+    # Polyak averaging: an exponential moving average of the weights (decay a step, from the
+    # first step's weights) is what each epoch scores and keeps; 0 = the raw weights. On
+    # `small` the raw weights peaked after one epoch and swung with the seed (Recall@10
+    # 0.6915-0.6978 over three); averaged 0.6954-0.6967 (BENCHMARKS.md, "Thirteenth session")
+    ema_decay: float = 0.99
     # a per-pair nonlinearity (issue 17): a shared MLP of this width over the pair features
     # but Muse.0's, adding to every output; 0 = none (a pair stays linear in its features)
     pair_hidden: int = 0
@@ -164,6 +169,7 @@ class HirePairs:
     ad: np.ndarray
     cross: np.ndarray  # (P, C)
     hired: np.ndarray  # (P,) bool
+    settle_days: int = 0  # applications younger than this at the cut were left out
 
 
 def inference_tables(model: Reranker, seeker_x: torch.Tensor, ad_x: torch.Tensor):

@@ -5,6 +5,7 @@ Public surface: what the assets call, what later stages read (the reranked lists
 inference tables), and what the benchmarks time.
 """
 
+from jobrec.rerank.hiring import HIRE_SETTINGS, HireSettings, settle_days
 from jobrec.rerank.stage import (
     MODELS,
     RERANK_KEEP,
@@ -50,12 +51,14 @@ from jobrec.rerank.xgboost_baseline import (
 )
 
 __all__ = [
+    "HIRE_SETTINGS",
     "MODELS",
     "RERANK_KEEP",
     "SETTINGS",
     "XGBOOST_SCOPES",
     "ComparedSeekers",
     "Competition",
+    "HireSettings",
     "RerankEvaluation",
     "RerankReport",
     "RerankSettings",
@@ -77,6 +80,7 @@ __all__ = [
     "predict_lists",
     "reranked_lists",
     "score_all",
+    "settle_days",
     "tonight_ads",
     "tonight_lists",
     "tonight_seekers",

@@ -37,10 +37,10 @@ from jobrec.pair_features import (
     PAIR_COLUMNS,
     Entities,
     ad_features,
-    cross_features,
     list_pair_features,
     muse0_score_feature,
 )
+from jobrec.rerank.hiring import hire_pairs
 from jobrec.rerank.training import (
     Competition,
     candidate_recall,
@@ -49,7 +49,6 @@ from jobrec.rerank.training import (
 )
 from jobrec.rerank.xgboost_baseline import XGBConfig, load_booster, predict_lists, train_xgb
 from jobrec.reranker_model import (
-    HirePairs,
     Lists,
     RerankConfig,
     ScoringTables,
@@ -168,36 +167,6 @@ def xgboost_seekers(tonight: np.ndarray, scope: str = "evaluation") -> np.ndarra
     if scope not in XGBOOST_SCOPES:
         raise ValueError(f"unknown XGBoost scope {scope!r}: expected one of {XGBOOST_SCOPES}")
     return tonight if scope == "all" else tonight[:0]
-
-
-def hire_pairs(market: Market, ent: Entities, before: dt.date) -> HirePairs:
-    """Every application before `before`, labelled hired or not (the hiring head's data).
-
-    Parameters
-    ----------
-    market : Market
-        The market as known at D.
-    ent : Entities
-        Pair-feature entities (the night's `train_entities`, as of the training cut).
-    before : date
-        Applications and hires before this day count (the training cut D - 7).
-
-    Returns
-    -------
-    HirePairs
-        P applications: `seeker` and `ad` (P,) market rows, `cross` (P, C) float32 pair
-        features with the Muse.0 columns zero (the hiring head masks them), `hired` (P,) bool.
-    """
-    apps = market.applications.between(dt.date.min, before)
-    hires = market.hires.between(dt.date.min, before)
-    n_ads = len(market.ads)
-    hired = np.isin(
-        apps.seeker.astype(np.int64) * n_ads + apps.ad,
-        hires.seeker.astype(np.int64) * n_ads + hires.ad,
-    )
-    zeros = np.zeros(len(apps), np.float32)  # Muse.0 features: masked for this head anyway
-    cross = cross_features(ent, apps.seeker, apps.ad, zeros, zeros)
-    return HirePairs(apps.seeker, apps.ad, cross, hired)
 
 
 def tonight_lists(
@@ -329,6 +298,7 @@ def train_model(
     train, held = night.train_lists, night.holdout_lists
     with model_store.writing(models_dir, run_date, kind) as folder:
         space_hash = space_facts(models_dir, run_date)["hash"]
+        hires = None  # Muse.2's hiring head's applications
         if kind == "xgboost":
             cfg = XGBConfig(seed=SETTINGS.seed)
             source, start = warm_start_source(models_dir, run_date, kind, space_hash, cfg)
@@ -387,6 +357,13 @@ def train_model(
             write_warm_start_facts(folder, models_dir, run_date, cfg)
             scores = _score_muse(model, night.inputs, held)
         stats = dataclasses.asdict(report)
+        if hires is not None:
+            # the hiring head's data: its settled applications and their hire rate
+            stats.update(
+                hire_settle_days=hires.settle_days,
+                hire_applications=len(hires.hired),
+                hire_rate=float(hires.hired.mean()) if len(hires.hired) else 0.0,
+            )
         muse0_scores = _muse0_order(held)
         for k in (10, 100):
             stats[f"holdout_candidate_recall_at_{k}"] = candidate_recall(scores, held.applied, k)

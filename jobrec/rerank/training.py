@@ -14,6 +14,7 @@ import time
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from jobrec.devices import pick_device
 from jobrec.early_stopping import EarlyStopping
@@ -172,9 +173,11 @@ def train_reranker(
     competition: Competition | None = None,
 ) -> tuple[Reranker, RerankReport]:
     """Train on `train` lists (and, for Muse.2, the hiring head on `hires`); keep the epoch with
-    the best Recall@k (`cfg.early_stopping_k`) on the `valid` lists. With `init_state` (a warm
-    start from the previous night's weights) the starting weights are scored first, as epoch 0:
-    the kept model is never worse on `valid` than the one it started from.
+    the best Recall@k (`cfg.early_stopping_k`) on the `valid` lists; with `cfg.ema_decay` > 0
+    each epoch scores and keeps the exponential moving average of the weights over the steps,
+    not the last step's weights (a 0.99 average needs a few hundred steps). With `init_state`
+    (a warm start from the previous night's weights) the starting weights are scored first, as
+    epoch 0: the kept model is never worse on `valid` than the one it started from.
 
     Each batch holds `cfg.seekers_per_batch` training lists with at least one application or
     hire; the loss (`cfg.loss`: listwise softmax or sampled binary cross-entropy) is taken on
@@ -239,6 +242,7 @@ def train_reranker(
         offset = nn.Parameter(torch.tensor(-math.log(train.ads.shape[1]), device=device))
         params.append(offset)
     opt = torch.optim.Adam(params, lr=cfg.learning_rate)
+    averaged = None
     sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
     sx_dev, ax_dev = sx.to(device), ax.to(device)
     has_positive = np.flatnonzero(train.applied.any(1) | train.hired.any(1))
@@ -250,6 +254,8 @@ def train_reranker(
         model.eval()
         scores = score_lists(model, sx, ax, valid.seeker, valid.ads, valid.cross, device)
         stopper.update(model, 0, candidate_recall(scores, valid.applied, cfg.early_stopping_k))
+    if cfg.ema_decay > 0:  # the average starts at the first step's weights (AveragedModel)
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(cfg.ema_decay))
     for epoch in range(1, cfg.max_epochs + 1):
         model.train()
         epoch_batches = batches(has_positive, cfg.seekers_per_batch, rng, group)
@@ -288,12 +294,15 @@ def train_reranker(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             total += loss.item()
             steps += 1
         epoch_seconds.append(time.perf_counter() - epoch_start)
         for param_group in opt.param_groups:  # a step down each epoch (lr_decay 1: a constant rate)
             param_group["lr"] *= cfg.lr_decay
-        scores = score_lists(model, sx, ax, valid.seeker, valid.ads, valid.cross, device)
+        kept = model if averaged is None else averaged.module
+        scores = score_lists(kept, sx, ax, valid.seeker, valid.ads, valid.cross, device)
         recall = candidate_recall(scores, valid.applied, cfg.early_stopping_k)
         at_10 = candidate_recall(scores, valid.applied, 10)
         history.append(
@@ -312,7 +321,7 @@ def train_reranker(
                 f"Recall@{cfg.early_stopping_k}={recall:.4f}, Recall@10={at_10:.4f}"
                 + (f", ReCon term={history[-1]['recon_loss']:.4f}" if capacity is not None else "")
             )
-        if stopper.update(model, epoch, recall):
+        if stopper.update(kept, epoch, recall):
             break
     stopper.restore(model)
     report = RerankReport(

@@ -281,6 +281,11 @@ def test_tonight_starts_warm_from_last_night_and_has_no_forward_window(tiny_sett
         ]
         rates = [load_reranker(f / "model.pt")[0].cfg.learning_rate for f in folders]
         assert rates == [RerankConfig().learning_rate, rerank.SETTINGS.warm_learning_rate]
+    # the hiring head trained on the applications settled at the cut (their count in metadata)
+    market = retrieval.load_market(tiny_settings.models_dir, tonight)
+    hiring = second["models/muse2"]
+    assert hiring["hire_settle_days"].value == rerank.settle_days(market, market.train_end)
+    assert hiring["hire_applications"].value > 0
     # XGBoost continues last night's trees (up to its best) with at most warm_trees new ones
     xgb_tonight = second["models/xgboost"]
     assert xgb_tonight["start"].value == f"warm start from {TINY_END}"

@@ -38,6 +38,7 @@ from jobrec.pair_features import (
     ad_features,
     build_entities,
     cross_features,
+    entities_as_of,
     entity_numerics,
     list_pair_features,
     muse0_score_feature,
@@ -364,6 +365,18 @@ def test_ad_age_follows_the_list_date():
     early = build_entities(market, dt.date(2026, 3, 1), POPULARITY_BEFORE)
     got = features(early, [(0, 0, 0.0, 1), (0, 1, 0.0, 1)])[:, COL["ad_age_30d"]]
     assert got == pytest.approx([21 / 30, 0.0], abs=1e-6)
+
+
+@pytest.mark.parametrize("day", ["2026-02-15", "2026-03-03", "2026-03-06"])
+def test_entities_as_of_a_day_are_those_built_on_that_day(day):
+    market, day = hand_market(), dt.date.fromisoformat(day)
+    shifted = entities_as_of(build_entities(market, D, POPULARITY_BEFORE), market, day)
+    full = build_entities(market, day, day)
+    assert shifted.day == full.day
+    np.testing.assert_array_equal(shifted.ads.popularity, full.ads.popularity)
+    np.testing.assert_array_equal(shifted.history.total, full.history.total)
+    all_pairs = [(u, j, 0.5, 3) for u in range(3) for j in range(4)]
+    np.testing.assert_array_equal(features(shifted, all_pairs), features(full, all_pairs))
 
 
 def test_unposted_share_of_the_label_week():

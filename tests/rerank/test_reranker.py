@@ -53,6 +53,7 @@ def small(kind: str, **kwargs) -> RerankConfig:
         lr_decay=1.0,
         hire_batch=64,
         early_stopping_k=100,  # 30 candidates a list: saturated, so the first epoch is kept
+        ema_decay=0.0,  # the raw weights: 15 steps an epoch are too few for a 0.99 average
     )
     return RerankConfig(**{**base, **kwargs})
 
@@ -585,6 +586,29 @@ def test_the_learning_rate_steps_down_after_each_epoch(planted):
     assert len(recalls) == 3 and recalls[0] == recalls[1] == recalls[2]
     assert recalls[0] == steady_recalls[0]  # the same first epoch
     assert steady_recalls[1:] != recalls[1:]  # a constant rate goes on learning
+
+
+def test_weight_averaging_keeps_the_average_of_the_steps(planted):
+    # the two ends of the exponential average (torch's AveragedModel starts it at the weights
+    # after the first step): decay 1 never moves from there, decay ~0 follows every step
+    seeker_x, ad_x, train, valid, _ = planted
+    kw = dict(max_epochs=2, patience=5, early_stopping_k=5)
+    hires = planted_hires(train)
+    raw, _ = train_reranker(seeker_x, ad_x, train, valid, hires, small("muse2", **kw), CPU)
+    follows, _ = train_reranker(
+        seeker_x, ad_x, train, valid, hires, small("muse2", ema_decay=1e-12, **kw), CPU
+    )
+    still, report = train_reranker(
+        seeker_x, ad_x, train, valid, hires, small("muse2", ema_decay=1.0, **kw), CPU
+    )
+    for name, value in raw.state_dict().items():
+        torch.testing.assert_close(follows.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+    assert not torch.allclose(
+        still.state_dict()["seeker.0.weight"], raw.state_dict()["seeker.0.weight"]
+    )
+    # every epoch scores the average, which decay 1 holds at the first step's weights
+    assert len({h["validation_recall"] for h in report.history}) == 1
+    assert report.best_epoch == 1
 
 
 # -- save / load --------------------------------------------------------------------------------
