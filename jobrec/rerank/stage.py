@@ -3,8 +3,8 @@ baseline, tonight's reranked lists, and the stage's evaluation rows.
 
 Every step starts from the night's shared inputs (jobrec.retrieval: the market, the entity inputs
 and tables, the validation seekers' labelled candidate lists, built once after Muse.0). The
-models train on the lists of 70% of the validation seekers and are early-stopped and evaluated on
-the other 30% (held out); tonight's lists are recs.candidates.
+models train on the lists of 85% of the validation seekers and are early-stopped and evaluated on
+the other 15% (held out); tonight's lists are recs.candidates.
 """
 
 from __future__ import annotations

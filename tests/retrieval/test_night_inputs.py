@@ -53,15 +53,16 @@ def window_seekers(n: int) -> np.ndarray:
     return np.array([u for u in range(n) if u % 2 == 0 or u % 3 == 0])
 
 
-def test_split_seekers_is_seeded_disjoint_and_about_30_percent():
+def test_split_seekers_is_seeded_disjoint_and_about_the_holdout_share():
     split = window(3000)
     who = window_seekers(3000)  # 2,000 seekers
     train, held = split_seekers(split, ValidationListSettings(seed=0))
     assert len(np.intersect1d(train, held)) == 0
     np.testing.assert_array_equal(np.union1d(train, held), who)
     assert (np.diff(train) > 0).all() and (np.diff(held) > 0).all()  # sorted
-    # 30% of 2,000: 600 +- 3 sd (20.5)
-    assert 540 <= len(held) <= 660, len(held)
+    # 15% of 2,000: 300 +- 3 sd (16.0)
+    assert ValidationListSettings().holdout_share == 0.15
+    assert 252 <= len(held) <= 348, len(held)
     again = split_seekers(
         window(3000, seed=1), ValidationListSettings(seed=0)
     )  # same seekers, events reshuffled
