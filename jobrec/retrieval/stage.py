@@ -55,11 +55,13 @@ class RetrievalSettings:
     # ... or sooner, when this share of tonight's active seekers or ads meets an occupation,
     # department or skill the space was not fitted on (FeatureSpace.unknown_share)
     max_unknown_share: float = 0.02
-    # at most, on a warm night (early stopping as on a full one). One: on the 9 warm nights
-    # measured (8 `small`, 1 `medium`) neither of two warm epochs beat the start, so the
-    # second only cost time (BENCHMARKS.md, "Muse.0: one warm epoch")
-    warm_epochs: int = 1
+    # at most, on a warm night (early stopping as on a full one: the start is scored first and
+    # kept unless an epoch beats it). At the full rate no warm epoch ever beat its start
+    # (BENCHMARKS.md, "Muse.0: one warm epoch"); at a quarter of it they do ("Muse.0's
+    # averaged weights")
+    warm_epochs: int = 3
     warm_window_days: int = 28  # a warm night trains on the pairs of these days before D - 7
+    warm_learning_rate: float = 5e-4  # a warm night's Adam rate (Muse0Config's is the cold one)
 
 
 SETTINGS = RetrievalSettings()
@@ -210,7 +212,11 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
     pairs = two_tower.training_pairs(
         *(seen.seeker, seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight), *days
     )
-    warm_cfg = cfg if source is None else dataclasses.replace(cfg, max_epochs=SETTINGS.warm_epochs)
+    warm_cfg = cfg
+    if source is not None:
+        warm_cfg = dataclasses.replace(
+            cfg, max_epochs=SETTINGS.warm_epochs, learning_rate=SETTINGS.warm_learning_rate
+        )
     # early stopping looks at Recall@1000, or at a smaller k when the window holds too few ads
     # for Recall@1000 to tell epochs apart (it is 1 for any model when k ≥ the ads)
     warm_cfg = dataclasses.replace(

@@ -35,6 +35,7 @@ import time
 import numpy as np
 import torch
 from torch import nn
+from torch.optim.swa_utils import AveragedModel, get_ema_multi_avg_fn
 
 from jobrec.devices import pick_device
 from jobrec.early_stopping import EarlyStopping
@@ -90,6 +91,13 @@ class Muse0Config:
     hire_weight: float = 3.0  # a hired pair counts this much more than an application
     learning_rate: float = 2e-3
     weight_decay: float = 1e-6
+    lr_decay: float = 1.0  # the rate is multiplied by this after each epoch (1: constant)
+    # > 0: every epoch scores and keeps an exponential moving average of the weights instead
+    # of the raw weights, over about this many epochs (a step's decay is 1 - 1 / (this × the
+    # steps of an epoch), so the average spans as much of the data at every scale); 0: the raw
+    # weights. The raw weights peaked after one epoch at `medium` and lost validation recall
+    # after it (BENCHMARKS.md, "Muse.0's averaged weights")
+    ema_epochs: float = 1.0
     max_epochs: int = 20
     patience: int = 2
     min_improvement: float = 0.001  # of validation recall, to count as better
@@ -467,6 +475,11 @@ def train_muse0(
     if init_state is None and cfg.distance and len(pairs.seeker):
         gap = seekers.location[pairs.seeker] - ads.location[pairs.ad]
         model.start_distance_decay(float(gap.square().sum(dim=1).median()))
+    # torch's AveragedModel starts the average at the weights after the first step
+    averaged = None
+    if cfg.ema_epochs > 0 and len(pairs.seeker):
+        decay = 1 - 1 / max(cfg.ema_epochs * (len(pairs.seeker) // batch), 1)
+        averaged = AveragedModel(model, multi_avg_fn=get_ema_multi_avg_fn(decay))
     pair_history = None
     if cfg.history_length:
         if history is None or pairs.day is None:
@@ -509,12 +522,17 @@ def train_muse0(
             opt.zero_grad(set_to_none=True)
             loss.backward()
             opt.step()
+            if averaged is not None:
+                averaged.update_parameters(model)
             total += loss.item()
             n_batches += 1
+        for group in opt.param_groups:
+            group["lr"] *= cfg.lr_decay
+        kept = model if averaged is None else averaged.module
         entry = {"epoch": epoch, "loss": total / max(n_batches, 1)}
         if val is not None and len(val.seekers):
             entry["validation_recall"] = validation_recall(
-                model, seekers, ads, val, cfg.validation_k
+                kept, seekers, ads, val, cfg.validation_k
             )
         epochs_seen.append(entry)
         if log:
@@ -522,7 +540,7 @@ def train_muse0(
                 f"muse0 epoch {epoch}: "
                 + ", ".join(f"{k}={v:.4f}" for k, v in entry.items() if k != "epoch")
             )
-        if stopper.update(model, epoch, entry.get("validation_recall", float(epoch))):
+        if stopper.update(kept, epoch, entry.get("validation_recall", float(epoch))):
             break
     stopper.restore(model)
     validated = val is not None and len(val.seekers)

@@ -596,3 +596,79 @@ def test_a_warm_start_is_never_worse_on_validation_than_its_start():
         seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU, init_state=fresh.state_dict()
     )
     assert report.best_epoch > 0 and report.best_validation_recall > 0.5
+
+
+# -- averaged weights and a decaying rate -------------------------------------------------------
+
+
+def test_weight_averaging_keeps_the_average_of_the_steps():
+    # the two ends of the exponential average (torch's AveragedModel starts it at the weights
+    # after the first step): a horizon under a step follows every step, an endless one holds
+    # that first step
+    seekers, ads, pairs, val = planted(seed=3)
+    cfg = dataclasses.replace(PLANTED, validation_k=5, max_epochs=3, patience=5, ema_epochs=0)
+    raw, _ = two_tower.train_muse0(seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU)
+    follows, _ = two_tower.train_muse0(
+        *(seekers, ads, pairs, val, VOCAB_NONE, dataclasses.replace(cfg, ema_epochs=1e-9)),
+        device=CPU,
+    )
+    still, report = two_tower.train_muse0(
+        *(seekers, ads, pairs, val, VOCAB_NONE, dataclasses.replace(cfg, ema_epochs=1e15)),
+        device=CPU,
+    )
+    for name, value in raw.state_dict().items():
+        torch.testing.assert_close(follows.state_dict()[name], value, rtol=1e-5, atol=1e-6)
+    name = "towers.seekers.0.weight"
+    assert not torch.allclose(still.state_dict()[name], raw.state_dict()[name])
+    # every epoch scores the average, which an endless horizon holds at the first step's weights
+    assert len({h["validation_recall"] for h in report.history}) == 1
+    assert report.best_epoch == 1
+    # one step from the same start and seed gives those weights
+    one_step = dataclasses.replace(cfg, max_epochs=1, batch_size=len(pairs.seeker))
+    first, _ = two_tower.train_muse0(seekers, ads, pairs, None, VOCAB_NONE, one_step, device=CPU)
+    single = dataclasses.replace(one_step, ema_epochs=1e15, max_epochs=3)
+    held, _ = two_tower.train_muse0(seekers, ads, pairs, None, VOCAB_NONE, single, device=CPU)
+    for name, value in first.state_dict().items():
+        torch.testing.assert_close(held.state_dict()[name], value)
+
+
+def test_the_average_spans_the_same_epochs_whatever_the_steps_of_an_epoch():
+    # a horizon of one epoch: a step's decay is 1 - 1 / (steps an epoch), so with one step an
+    # epoch the average is the raw weights, and with more it lags behind them
+    seekers, ads, pairs, _ = planted(seed=3)
+    one_step = dataclasses.replace(PLANTED, max_epochs=3, batch_size=len(pairs.seeker))
+    raw, _ = two_tower.train_muse0(
+        *(seekers, ads, pairs, None, VOCAB_NONE, dataclasses.replace(one_step, ema_epochs=0)),
+        device=CPU,
+    )
+    averaged, _ = two_tower.train_muse0(
+        *(seekers, ads, pairs, None, VOCAB_NONE, dataclasses.replace(one_step, ema_epochs=1)),
+        device=CPU,
+    )
+    for name, value in raw.state_dict().items():
+        torch.testing.assert_close(averaged.state_dict()[name], value)
+    steps = dataclasses.replace(PLANTED, max_epochs=3)  # 7 steps an epoch
+    raw, _ = two_tower.train_muse0(
+        *(seekers, ads, pairs, None, VOCAB_NONE, dataclasses.replace(steps, ema_epochs=0)),
+        device=CPU,
+    )
+    averaged, _ = two_tower.train_muse0(
+        *(seekers, ads, pairs, None, VOCAB_NONE, dataclasses.replace(steps, ema_epochs=1)),
+        device=CPU,
+    )
+    assert not torch.allclose(averaged.state_dict()[name], raw.state_dict()[name])
+
+
+def test_a_zero_rate_decay_stops_learning_after_the_first_epoch():
+    seekers, ads, pairs, val = planted(seed=3)
+    cfg = dataclasses.replace(PLANTED, validation_k=5, max_epochs=3, patience=5, ema_epochs=0)
+    _, frozen = two_tower.train_muse0(
+        *(seekers, ads, pairs, val, VOCAB_NONE, dataclasses.replace(cfg, lr_decay=0.0)),
+        device=CPU,
+    )
+    _, steady = two_tower.train_muse0(seekers, ads, pairs, val, VOCAB_NONE, cfg, device=CPU)
+    recalls = [h["validation_recall"] for h in frozen.history]
+    steady_recalls = [h["validation_recall"] for h in steady.history]
+    assert len(recalls) == 3 and recalls[0] == recalls[1] == recalls[2]
+    assert recalls[0] == steady_recalls[0]  # the same first epoch
+    assert [h["loss"] for h in frozen.history][1:] != [h["loss"] for h in steady.history][1:]
