@@ -62,6 +62,11 @@ class RetrievalSettings:
     warm_epochs: int = 3
     warm_window_days: int = 28  # a warm night trains on the pairs of these days before D - 7
     warm_learning_rate: float = 5e-4  # a warm night's Adam rate (Muse0Config's is the cold one)
+    # what a warm epoch must gain over the start's validation Recall@1000 to be kept: any gain.
+    # A full training's 0.001 kept the start on every warm night measured, where the epochs
+    # trained on the newest pairs gained less than that on validation but +0.009 Recall@10 on
+    # the next week (BENCHMARKS.md, "Muse.0's averaged weights")
+    warm_min_improvement: float = 0.0
 
 
 SETTINGS = RetrievalSettings()
@@ -215,7 +220,10 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
     warm_cfg = cfg
     if source is not None:
         warm_cfg = dataclasses.replace(
-            cfg, max_epochs=SETTINGS.warm_epochs, learning_rate=SETTINGS.warm_learning_rate
+            cfg,
+            max_epochs=SETTINGS.warm_epochs,
+            learning_rate=SETTINGS.warm_learning_rate,
+            min_improvement=SETTINGS.warm_min_improvement,
         )
     # early stopping looks at Recall@1000, or at a smaller k when the window holds too few ads
     # for Recall@1000 to tell epochs apart (it is 1 for any model when k ≥ the ads)

@@ -272,15 +272,19 @@ def test_tonight_starts_warm_from_last_night_and_has_no_forward_window(tiny_sett
     assert second["models/features"]["fitted_on"].value == str(TINY_END)
     assert second["models/muse0"]["start"].value == f"warm start from {TINY_END}"
     assert second["models/muse0"]["epochs"].value <= retrieval.SETTINGS.warm_epochs
-    # Muse.0 too continues at its warm rate, after a full training at the configured one
-    muse0_rates = [
-        retrieval.load_muse0(tiny_settings.models_dir, d)[0].cfg.learning_rate
-        for d in (TINY_END, tonight)
-    ]
-    assert muse0_rates == [
-        retrieval.Muse0Config().learning_rate,
-        retrieval.SETTINGS.warm_learning_rate,
-    ]
+    # Muse.0 too continues at its warm rate and keeps any epoch better than its start, after a
+    # full training at the configured rate and stopping rule
+    cold = retrieval.Muse0Config()
+    warm = dataclasses.replace(
+        cold,
+        max_epochs=retrieval.SETTINGS.warm_epochs,
+        learning_rate=retrieval.SETTINGS.warm_learning_rate,
+        min_improvement=retrieval.SETTINGS.warm_min_improvement,
+    )
+    for day, expected in ((TINY_END, cold), (tonight, warm)):
+        trained = retrieval.load_muse0(tiny_settings.models_dir, day)[0].cfg
+        # validation_k follows each night's validation window
+        assert trained == dataclasses.replace(expected, validation_k=trained.validation_k)
     for kind in ("muse1", "muse2"):
         assert second[f"models/{kind}"]["start"].value == f"warm start from {TINY_END}"
         assert second[f"models/{kind}"]["epochs"].value <= rerank.SETTINGS.warm_epochs
