@@ -404,7 +404,8 @@ def train_muse0(
     history: ApplicationHistory | None = None,
 ) -> tuple[Muse0, TrainingReport]:
     """Train on `pairs`; keep the epoch with the best validation Recall@k (the last one when
-    there is no validation set).
+    there is no validation set). With `cfg.ema_epochs` > 0 each epoch is scored and kept as the
+    moving average of its weights (over about that many epochs of steps), not the raw weights.
 
     With `init_state` (a warm start from the previous night's weights), the starting weights
     are scored first as epoch 0: the kept model is never worse on validation than the one it
