@@ -43,29 +43,49 @@ VARIANTS = {
 }
 
 
+def changed(obj, change: str):
+    """A dataclass with one `field=value` change, the value read as the field's type."""
+    field, value = change.split("=")
+    kind = type(getattr(obj, field))
+    # bool("0") is True: a switch reads 1/true/yes as on, anything else as off
+    parsed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
+    return dataclasses.replace(obj, **{field: parsed})
+
+
 def config(spec: str, validation_k: int, max_epochs: int | None) -> retrieval.Muse0Config:
     """`name[:field=value,...]` -> VARIANTS[name] with those fields changed."""
     name, _, changes = spec.partition(":")
     cfg = dataclasses.replace(retrieval.Muse0Config(), **VARIANTS[name], validation_k=validation_k)
     for change in filter(None, changes.split(",")):
-        field, value = change.split("=")
-        kind = type(getattr(cfg, field))
-        # bool("0") is True: a switch reads 1/true/yes as on, anything else as off
-        parsed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-        cfg = dataclasses.replace(cfg, **{field: parsed})
+        cfg = changed(cfg, change)
     return cfg if max_epochs is None else dataclasses.replace(cfg, max_epochs=max_epochs)
 
 
-def recalls(top, split, who) -> str:
-    """'R@10 | R@100 | R@1000' of lists `top` (universe positions) on `split`'s applications."""
-    if split is None:
-        return "- | - | -"
-    recall = {
+def recall_at(top, split, who) -> dict[int, float]:
+    """Recall@10 / 100 / 1000 of lists `top` (universe positions) on `split`'s applications."""
+    return {
         r["k"]: r["recall"]
         for r in metric_rows(top, split, who, (10, 100, 1000))
         if r["relevance"] == "applications"
     }
+
+
+def recalls(top, split, who) -> str:
+    """'R@10 | R@100 | R@1000' of lists `top` on `split`'s applications."""
+    if split is None:
+        return "- | - | -"
+    recall = recall_at(top, split, who)
     return " | ".join(f"{recall[k]:.4f}" for k in (10, 100, 1000))
+
+
+def forward_lists(model, seekers, ads, forward, who, k: int) -> np.ndarray:
+    """Muse.0's top-k of the forward window's ads for `who` (universe positions, -1 padded),
+    their applications before the window left out: tonight's candidates."""
+    u = retrieval.embed(model, "seekers", seekers, who, scoring=True)
+    v = retrieval.embed(model, "ads", ads, forward.universe, scoring=True)
+    ex = pairs_in(who, forward.universe, forward.seen, keep_outside=False)
+    scores, top = retrieval.exact_topk(u, v, k, *ex)
+    return np.where(np.isfinite(scores), top, -1)
 
 
 def main() -> None:
@@ -120,11 +140,7 @@ def main() -> None:
     )
     print("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
     pop = popularity_lists(market, val, who, k)
-    recall = {
-        r["k"]: r["recall"]
-        for r in metric_rows(pop, val, who, (10, 100, 1000))
-        if r["relevance"] == "applications"
-    }
+    recall = recall_at(pop, val, who)
     ahead_recall = recalls(popularity_lists(market, forward, ahead, k), forward, ahead)
     print(
         f"| popularity | - | - | - | {recall[10]:.4f} | {recall[100]:.4f} | {recall[1000]:.4f} "
@@ -148,19 +164,11 @@ def main() -> None:
         u = retrieval.embed(model, "seekers", at_cut, who, scoring=True)
         v = retrieval.embed(model, "ads", ads, val.universe, scoring=True)
         _, top = retrieval.exact_topk(u, v, k, *ex)
-        recall = {
-            r["k"]: r["recall"]
-            for r in metric_rows(top, val, who, (10, 100, 1000))
-            if r["relevance"] == "applications"
-        }
+        recall = recall_at(top, val, who)
         ahead_recall = "- | - | -"
         if forward is not None:
             tonight = retrieval.with_history(seekers, history, forward.start, cfg.history_length)
-            u = retrieval.embed(model, "seekers", tonight, ahead, scoring=True)
-            v = retrieval.embed(model, "ads", ads, forward.universe, scoring=True)
-            ex_ahead = pairs_in(ahead, forward.universe, forward.seen, keep_outside=False)
-            scores, top = retrieval.exact_topk(u, v, k, *ex_ahead)
-            top = np.where(np.isfinite(scores), top, -1)
+            top = forward_lists(model, tonight, ads, forward, ahead, k)
             ahead_recall = recalls(top, forward, ahead)
         print(
             f"| {name} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "

@@ -29,12 +29,12 @@ import shutil
 import time
 from pathlib import Path
 
-import numpy as np
 import torch
+from bench_muse0 import changed, forward_lists, recall_at
 
 from jobrec import retrieval
 from jobrec.data import model_store
-from jobrec.evaluation.offline import evaluated_seekers, metric_rows, pairs_in, splits
+from jobrec.evaluation.offline import evaluated_seekers, splits
 from jobrec.retrieval import night_inputs, stage, two_tower
 
 SETTINGS = stage.SETTINGS  # as configured: every variant starts from these
@@ -44,17 +44,10 @@ def parse(spec: str) -> tuple[retrieval.Muse0Config, stage.RetrievalSettings]:
     """`field=value,...` (`warm.` fields: RetrievalSettings) -> (config, settings)."""
     cfg, settings = retrieval.Muse0Config(), SETTINGS
     for change in filter(None, spec.split(",")):
-        if change == "base":
-            continue
-        field, value = change.split("=")
-        target = settings if field.startswith("warm.") else cfg
-        field = field.removeprefix("warm.")
-        kind = type(getattr(target, field))
-        parsed = value.lower() in ("1", "true", "yes") if kind is bool else kind(value)
-        if target is settings:
-            settings = dataclasses.replace(settings, **{field: parsed})
-        else:
-            cfg = dataclasses.replace(cfg, **{field: parsed})
+        if change.startswith("warm."):
+            settings = changed(settings, change.removeprefix("warm."))
+        elif change != "base":
+            cfg = changed(cfg, change)
     return cfg, settings
 
 
@@ -80,17 +73,8 @@ def forward_recalls(model, models_dir: Path, day: dt.date) -> dict[int, float]:
     seekers, ads = night_inputs.load_tower_inputs(models_dir, day)
     forward = next(s for s in splits(market) if s.name == "forward")
     who = evaluated_seekers(forward)
-    k = min(1000, len(forward.universe))
-    u = two_tower.embed(model, "seekers", seekers, who, scoring=True)
-    v = two_tower.embed(model, "ads", ads, forward.universe, scoring=True)
-    ex = pairs_in(who, forward.universe, forward.seen, keep_outside=False)
-    scores, top = retrieval.exact_topk(u, v, k, *ex)
-    top = np.where(np.isfinite(scores), top, -1)
-    return {
-        r["k"]: r["recall"]
-        for r in metric_rows(top, forward, who, (10, 100, 1000))
-        if r["relevance"] == "applications"
-    }
+    top = forward_lists(model, seekers, ads, forward, who, min(1000, len(forward.universe)))
+    return recall_at(top, forward, who)
 
 
 def main() -> None:
