@@ -13,11 +13,11 @@ held-out seekers' candidate Recall@10/@100 (applications), as the nightly model 
 from __future__ import annotations
 
 import argparse
-import dataclasses
 import datetime as dt
 import time
 
 import torch
+from bench_muse0 import changed  # benchmarks/ is on sys.path
 
 from jobrec import rerank, retrieval
 from jobrec.rerank import XGBConfig
@@ -32,8 +32,7 @@ def variant(spec: str) -> RerankConfig | XGBConfig:
     kind, _, changes = spec.partition(":")
     cfg = XGBConfig() if kind == "xgboost" else RerankConfig(kind=kind)
     for change in filter(None, changes.split(",")):
-        field, value = change.split("=")
-        cfg = dataclasses.replace(cfg, **{field: type(getattr(cfg, field))(value)})
+        cfg = changed(cfg, change)  # bool switches read 0/1
     return cfg
 
 

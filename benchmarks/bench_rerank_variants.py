@@ -43,7 +43,8 @@ import numpy as np
 import pandas as pd
 import torch
 import xgboost as xgb
-from bench_rerank_training import variant  # benchmarks/ is on sys.path
+from bench_muse0 import changed  # benchmarks/ is on sys.path
+from bench_rerank_training import variant
 
 from jobrec.data import model_store
 from jobrec.evaluation import compare
@@ -112,10 +113,7 @@ def hire_variant(spec: str) -> tuple[str, HireSettings]:
         if not field.startswith("hire."):
             kept.append(change)
             continue
-        field = field.removeprefix("hire.")
-        old = getattr(settings, field)
-        new = value not in ("0", "false", "False") if isinstance(old, bool) else type(old)(value)
-        settings = dataclasses.replace(settings, **{field: new})
+        settings = changed(settings, f"{field.removeprefix('hire.')}={value}")
     return kind + (":" + ",".join(kept) if kept else ""), settings
 
 
