@@ -27,23 +27,13 @@ import datetime as dt
 import json
 import shutil
 import statistics
-import subprocess
-import sys
 from pathlib import Path
 
 import duckdb
-from bench_night import ROOT, environment, run_night  # benchmarks/ is on sys.path
+from bench_night import ROOT, environment, generate_market, run_night  # benchmarks/ on sys.path
 
 PAIRS = (("recall", 10), ("ndcg", 10), ("recall", 100))
 MIN_SLICE = 300  # the done-when's slices: at least this many seekers
-
-
-def generate(raw: Path, scale: str, seed: int, end_date: str) -> None:
-    if (raw / "summary.json").exists():
-        return
-    command = [sys.executable, "-m", "jobrec.synth", "--scale", scale, "--out", str(raw)]
-    command += ["--seed", str(seed), "--end-date", end_date, "--no-progress"]
-    subprocess.run(command, cwd=ROOT, check=True)
 
 
 def published(night: Path, day: dt.date) -> bool:
@@ -175,7 +165,7 @@ def main() -> None:
     for seed in args.seeds:
         folder = args.out / f"seed-{seed}"
         if not args.report_only:
-            generate(folder / "raw", args.scale, seed, args.end_date)
+            generate_market(folder / "raw", args.scale, args.end_date, seed=seed)
         for i, day in enumerate(days):
             facts = run(folder / "night", folder / "raw", day, args.report_only)
             draws.append(

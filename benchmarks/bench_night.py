@@ -50,27 +50,20 @@ def market(args) -> Path:
     if args.raw:
         return args.raw.resolve()
     raw = (args.out / "raw").resolve()
-    if not (raw / "summary.json").exists():
-        subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "jobrec.synth",
-                "--scale",
-                args.scale,
-                "--out",
-                str(raw),
-                "--seed",
-                "0",
-                "--end-date",
-                args.end_date,
-                *(["--market", args.market] if args.market else []),
-                "--no-progress",
-            ],
-            cwd=ROOT,
-            check=True,
-        )
+    generate_market(raw, args.scale, args.end_date, args.market)
     return raw
+
+
+def generate_market(
+    raw: Path, scale: str, end_date: str, market: str | None = None, seed: int = 0
+) -> None:
+    """`python -m jobrec.synth` into `raw`, unless a market is there already."""
+    if (raw / "summary.json").exists():
+        return
+    command = [sys.executable, "-m", "jobrec.synth", "--scale", scale, "--out", str(raw)]
+    command += ["--seed", str(seed), "--end-date", end_date, "--no-progress"]
+    command += ["--market", market] if market else []
+    subprocess.run(command, cwd=ROOT, check=True)
 
 
 def environment(work: Path, raw: Path, project: Path = ROOT) -> dict[str, str]:
