@@ -70,6 +70,20 @@ class RetrievalSettings:
 
 
 SETTINGS = RetrievalSettings()
+
+
+def warm_config(cfg: two_tower.Muse0Config) -> two_tower.Muse0Config:
+    """`cfg` as a warm night trains it from the previous night's weights: at most
+    `warm_epochs`, at `warm_learning_rate`, keeping an epoch that beats the start by more than
+    `warm_min_improvement` (its hash, which decides warm starts, stays `cfg`'s)."""
+    return dataclasses.replace(
+        cfg,
+        max_epochs=SETTINGS.warm_epochs,
+        learning_rate=SETTINGS.warm_learning_rate,
+        min_improvement=SETTINGS.warm_min_improvement,
+    )
+
+
 CANDIDATES_K = SETTINGS.candidates_k
 
 
@@ -217,22 +231,15 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
     pairs = two_tower.training_pairs(
         *(seen.seeker, seen.ad, hires.seeker, hires.ad, len(market.ads), cfg.hire_weight), *days
     )
-    warm_cfg = cfg
-    if source is not None:
-        warm_cfg = dataclasses.replace(
-            cfg,
-            max_epochs=SETTINGS.warm_epochs,
-            learning_rate=SETTINGS.warm_learning_rate,
-            min_improvement=SETTINGS.warm_min_improvement,
-        )
     # early stopping looks at Recall@1000, or at a smaller k when the window holds too few ads
     # for Recall@1000 to tell epochs apart (it is 1 for any model when k ≥ the ads)
-    warm_cfg = dataclasses.replace(
-        warm_cfg, validation_k=comparison_k(len(validation.universe)) or 10
+    train_cfg = dataclasses.replace(
+        cfg if source is None else warm_config(cfg),
+        validation_k=comparison_k(len(validation.universe)) or 10,
     )
-    val = two_tower.validation_set(validation, warm_cfg.validation_seekers, warm_cfg.seed)
+    val = two_tower.validation_set(validation, train_cfg.validation_seekers, train_cfg.seed)
     model, report = two_tower.train_muse0(
-        *(seekers, ads, pairs, val, space.vocab_sizes(), warm_cfg),
+        *(seekers, ads, pairs, val, space.vocab_sizes(), train_cfg),
         log=log,
         init_state=init_state,
         history=history,
