@@ -97,7 +97,8 @@ def _training_improved(step: Step, written: Written) -> Verdict:
 def muse0(step: Step) -> Written:
     """The Muse.0 two-tower model: in-batch sampled softmax with log-Q correction and mixed
     uniform negatives, on applications and hires before D - 7 (hires weighted), early-stopped on
-    validation Recall@1000 over [D - 7, D) (Recall@100 when the window has under 10,000 ads)."""
+    validation Recall@1000 over [D - 7, D) (Recall@100 when the window has under 10,000 ads);
+    then its ad prior (the ads' own application rates) chosen on the same window."""
     report = retrieval.train(
         step.con, step.run_date, step.settings.models_dir, log=step.context.log.info
     )
@@ -116,6 +117,13 @@ def muse0(step: Step) -> Written:
             "validation_recall_by_epoch": [
                 round(h.get("validation_recall", float("nan")), 4) for h in report.history
             ],
+            # the ad prior chosen after training (jobrec.retrieval.ad_prior), and the
+            # validation recall it gives (the grid point chosen)
+            "ad_prior_weight": report.ad_prior["weight"],
+            "ad_prior_pseudo_days": report.ad_prior["pseudo_days"],
+            "validation_recall_with_ad_prior": max(
+                (g["recall"] for g in report.ad_prior["grid"]), default=float("nan")
+            ),
         },
         result=report,
     )

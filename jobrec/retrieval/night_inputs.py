@@ -40,7 +40,7 @@ from jobrec.pair_features import (
     muse0_score_feature,
 )
 from jobrec.reranker_model import Lists
-from jobrec.retrieval import two_tower
+from jobrec.retrieval import ad_prior, two_tower
 from jobrec.retrieval.topk import exact_topk
 
 FEATURES = "features"  # model-store folder of the night's market and tower inputs (a cache)
@@ -176,8 +176,11 @@ def labelled_lists(
     split: Split,
     who: np.ndarray,
     k: int,
+    prior: ad_prior.AdPrior,
+    ad_rates: np.ndarray,
 ) -> Lists:
-    """Muse.0's top-k of `who` over the split's universe, with pair features and labels.
+    """Muse.0's top-k of `who` over the split's universe (with its ad prior), with pair
+    features and labels.
 
     Parameters
     ----------
@@ -193,6 +196,10 @@ def labelled_lists(
         Market seeker rows.
     k : int
         List length (at most the universe's size).
+    prior : AdPrior
+        Muse.0's ad prior.
+    ad_rates : (len(split.universe),) float array
+        The universe's log rates as known at the split's start (`ad_prior.ad_log_rates`).
 
     Returns
     -------
@@ -201,6 +208,7 @@ def labelled_lists(
     """
     u = two_tower.embed(model, "seekers", seekers_in, who, scoring=True)
     v = two_tower.embed(model, "ads", ads_in, split.universe, scoring=True)
+    u, v = ad_prior.with_prior(u, v, ad_rates, prior, model.cfg.temperature)
     k = min(k, len(split.universe))
     scores, pos = exact_topk(u, v, k, *pairs_in(who, split.universe, split.seen, False))
     pos = np.where(np.isfinite(scores), pos, -1)
@@ -219,6 +227,7 @@ def build_night_inputs(
     model,
     seekers_in: two_tower.TowerInputs,
     ads_in: two_tower.TowerInputs,
+    prior: ad_prior.AdPrior | None = None,
     settings: ValidationListSettings = VALIDATION_LISTS,
 ) -> NightInputs:
     """Everything the stages after retrieval share (see the module docstring).
@@ -231,6 +240,8 @@ def build_night_inputs(
         The partition's Muse.0.
     seekers_in, ads_in : TowerInputs
         Muse.0's inputs of every seeker and ad row of the market.
+    prior : AdPrior, optional
+        Muse.0's ad prior (default off).
     settings : ValidationListSettings
         How the validation lists are drawn.
 
@@ -251,8 +262,14 @@ def build_night_inputs(
         np.hstack([ad_vectors, entity_numerics(train_entities.ads, True)]),
     )
     validation = splits(market)[0]
+    prior = prior or ad_prior.AdPrior()
+    rates = ad_prior.ad_log_rates(market, validation.universe, validation.start, prior)
     train, held = (
-        labelled_lists(model, seekers_in, ads_in, train_entities, validation, who, settings.list_k)
+        labelled_lists(
+            *(model, seekers_in, ads_in, train_entities, validation, who, settings.list_k),
+            prior,
+            rates,
+        )
         for who in split_seekers(validation, settings)
     )
     return NightInputs(

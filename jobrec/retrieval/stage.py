@@ -36,7 +36,7 @@ from jobrec.evaluation.offline import (
 from jobrec.evaluation.oracle import OracleRankings
 from jobrec.features import FeatureSpace
 from jobrec.pair_features import CROSS_COLUMNS
-from jobrec.retrieval import night_inputs, two_tower
+from jobrec.retrieval import ad_prior, night_inputs, two_tower
 from jobrec.retrieval.topk import exact_topk
 
 
@@ -67,6 +67,10 @@ class RetrievalSettings:
     # trained on the newest pairs gained less than that on validation but +0.009 Recall@10 on
     # the next week (BENCHMARKS.md, "Muse.0's averaged weights")
     warm_min_improvement: float = 0.0
+    # Muse.0's ad prior (jobrec.retrieval.ad_prior): chosen after training from this grid, by
+    # the validation window's Recall@k; weights (0.0,) turn it off
+    ad_prior_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
+    ad_prior_pseudo_days: tuple[float, ...] = (1.0, 7.0)
 
 
 SETTINGS = RetrievalSettings()
@@ -244,14 +248,38 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
         init_state=init_state,
         history=history,
     )
+    prior, grid = fit_ad_prior(model, seekers, ads, market, val, train_cfg.validation_k)
     report = dataclasses.replace(
-        report, warm_from=source.parent.name if source else None, start=start
+        report,
+        warm_from=source.parent.name if source else None,
+        start=start,
+        ad_prior={**dataclasses.asdict(prior), "grid": grid},
     )
     with model_store.writing(models_dir, run_date, "muse0") as folder:
         two_tower.save_model(model, report, folder / "muse0.pt")
         (folder / "training.json").write_text(json.dumps(dataclasses.asdict(report), indent=2))
         write_warm_start_facts(folder, models_dir, run_date, cfg)
     return report
+
+
+def fit_ad_prior(model, seekers, ads, market: Market, val: two_tower.Validation, k: int):
+    """The ad prior of the trained `model`, chosen on early stopping's validation set (the
+    ads' rates as known at its start): (AdPrior, the grid's recalls)."""
+    if not len(val.seekers):
+        return ad_prior.AdPrior(), []
+    u = two_tower.embed(model, "seekers", seekers, val.seekers, scoring=True)
+    v = two_tower.embed(model, "ads", ads, val.ads, scoring=True)
+    return ad_prior.fit(
+        u,
+        v,
+        *ad_prior.ad_history(market, val.ads, market.train_end),
+        relevant=(val.rel_seeker, val.rel_ad),
+        excluded=(val.exclude_seeker, val.exclude_ad),
+        temperature=model.cfg.temperature,
+        k=k,
+        weights=SETTINGS.ad_prior_weights,
+        pseudo_days=SETTINGS.ad_prior_pseudo_days,
+    )
 
 
 def config_hash(cfg) -> str:
@@ -339,10 +367,11 @@ def write_night_inputs(models_dir, run_date: dt.date) -> dict:
         `bytes` and `features_folder_bytes` (the two folders' sizes on disk),
         `train_seekers`, `holdout_seekers` and `list_k` (candidates a list).
     """
-    model, _ = load_muse0(models_dir, run_date)
+    model, report = load_muse0(models_dir, run_date)
     seekers_in, ads_in = night_inputs.load_tower_inputs(models_dir, run_date)
     market = night_inputs.load_market(models_dir, run_date)
-    night = night_inputs.build_night_inputs(market, model, seekers_in, ads_in)
+    prior = ad_prior.AdPrior.from_report(report)
+    night = night_inputs.build_night_inputs(market, model, seekers_in, ads_in, prior)
     return night_inputs.save_night_inputs(models_dir, run_date, night)
 
 
@@ -355,7 +384,8 @@ EMBEDDING_SIDES = {
 
 def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
     """Score vectors (`Muse0.score_vectors`: the tower's unit vector, then the distance
-    term's values) of every active seeker (or ad) of D; the partition of embed.* replaced.
+    term's values, then the ad prior's: τ·w for seekers, the ad's log rate for ads) of every
+    active seeker (or ad) of D; the partition of embed.* replaced.
 
     Parameters
     ----------
@@ -377,7 +407,8 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
     table, id_column = EMBEDDING_SIDES[side]
     market = night_inputs.load_market(models_dir, run_date)
     space = night_inputs.load_space(models_dir, run_date)
-    model, _ = load_muse0(models_dir, run_date)
+    model, report = load_muse0(models_dir, run_date)
+    prior = ad_prior.AdPrior.from_report(report)
     frame = market.seekers if side == "seekers" else market.ads
     rows = market.active_seekers() if side == "seekers" else market.active_ads()
     inputs = night_inputs.inputs_of(space, frame.iloc[rows], side)
@@ -387,6 +418,12 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
             model, inputs, market.applications, ad_occupation, run_date, rows
         )
     vectors = two_tower.embed(model, side, inputs, scoring=True)
+    prior_column = (
+        ad_prior.seeker_column(len(rows), prior, model.cfg.temperature)
+        if side == "seekers"
+        else ad_prior.ad_log_rates(market, rows, run_date, prior)[:, None]
+    )
+    vectors = np.hstack([vectors, prior_column])
     con.execute(warehouse.sql("create_embeddings"))
     con.execute(f"DELETE FROM {table} WHERE run_date = ?", [run_date])
     dims = vectors.shape[1]
@@ -405,7 +442,12 @@ def write_embeddings(con, run_date: dt.date, models_dir, side: str) -> dict:
         )
     finally:
         con.unregister("embedding_block")
-    return {"rows": len(rows), "dims": dims, "unit_dims": model.cfg.out_dims}
+    return {
+        "rows": len(rows),
+        "dims": dims,
+        "unit_dims": model.cfg.out_dims,
+        "ad_prior_weight": prior.weight,
+    }
 
 
 def read_embeddings(con, run_date: dt.date, side: str) -> tuple[np.ndarray, np.ndarray]:
@@ -546,7 +588,8 @@ def evaluate(
     """
     night = night_inputs.load_night_inputs(models_dir, run_date)
     market = night.market
-    model, _ = load_muse0(models_dir, run_date)
+    model, report = load_muse0(models_dir, run_date)
+    prior = ad_prior.AdPrior.from_report(report)
     seekers, ads = night_inputs.load_tower_inputs(models_dir, run_date)
     # the validation window's seekers as known at its start
     seekers = two_tower.seekers_as_of(
@@ -568,6 +611,8 @@ def evaluate(
         if split.name == "validation":
             u = two_tower.embed(model, "seekers", seekers, who, scoring=True)
             v = two_tower.embed(model, "ads", ads, split.universe, scoring=True)
+            rates = ad_prior.ad_log_rates(market, split.universe, split.start, prior)
+            u, v = ad_prior.with_prior(u, v, rates, prior, model.cfg.temperature)
             ex = pairs_in(who, split.universe, split.seen, keep_outside=False)
             scores, muse0 = exact_topk(u, v, k, *ex)
             muse0 = np.where(np.isfinite(scores), muse0, -1)

@@ -389,6 +389,9 @@ class TrainingReport:
     device: str
     warm_from: str | None = None  # the previous night's model it started from, if any
     start: str = "full retrain"  # why it started from scratch or from the previous model
+    # the ad prior chosen after training (jobrec.retrieval.ad_prior): weight, pseudo_days and
+    # the validation recall of each grid point; None: none fitted (off)
+    ad_prior: dict | None = None
 
 
 def train_muse0(

@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 
 from jobrec import retrieval
-from jobrec.retrieval import night_inputs, two_tower
+from jobrec.retrieval import ad_prior, night_inputs, two_tower
 from tests.conftest import TINY_DAY
 
 
@@ -46,7 +46,10 @@ def test_the_retrieval_stage_with_history(tiny_settings, monkeypatch):
         ids, written = retrieval.stage.read_embeddings(con, TINY_DAY, "seekers")
     order = np.argsort(market.seekers["jobseeker_id"].to_numpy()[rows])
     assert list(ids) == list(market.seekers["jobseeker_id"].to_numpy()[rows][order])
-    np.testing.assert_allclose(written, vectors[market.run_date][order], atol=1e-5)
+    # the score vector, then the ad prior's column: τ·w for every seeker
+    np.testing.assert_allclose(written[:, :-1], vectors[market.run_date][order], atol=1e-5)
+    prior = ad_prior.AdPrior.from_report(report)
+    np.testing.assert_allclose(written[:, -1], model.cfg.temperature * prior.weight, atol=1e-7)
     # the week between the cut and D moved some seekers' histories, and so their vectors
     moved = ~np.isclose(vectors[market.run_date], vectors[market.train_end], atol=1e-5).all(1)
     assert moved.any() and not moved.all()

@@ -8,12 +8,14 @@ import json
 import shutil
 
 import duckdb
+import numpy as np
 import pandas as pd
 
 from jobrec import audit, redistribution, rerank, retrieval, send
 from jobrec.data import model_store, table_docs, warehouse
 from jobrec.data.run_stats import build_counts
 from jobrec.reranker_model import RerankConfig, load_reranker
+from jobrec.retrieval import ad_prior, night_inputs
 from tests.chain.rewrite_future import rewrite_future
 from tests.conftest import TINY_DAY, TINY_END, make_settings, partition_rows, run_day
 
@@ -74,6 +76,7 @@ def test_tiny_chain_green_and_idempotent(tiny_settings, tmp_path):
     _check_published_comments(tiny_settings.published)
     _check_ui_metadata(result, tiny_settings.warehouse)
     _check_ranking_rows(tiny_settings.warehouse, TINY_DAY, forward=True)
+    _check_ad_prior_columns(tiny_settings)
     _check_candidates_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_reranked_check_can_fail(tiny_settings.warehouse, tmp_path)
     _check_xgboost_scope(tiny_settings, tmp_path)
@@ -106,6 +109,10 @@ def _check_ui_metadata(result, db):
     assert "dagster/row_count" not in muse0 and "rows" not in muse0
     assert muse0["saved_files"].value > 0 and muse0["saved_mb"].value > 0
     assert muse0["epochs"].value > 0
+    # the ad prior was chosen from its grid, on the validation window
+    assert muse0["ad_prior_weight"].value in retrieval.SETTINGS.ad_prior_weights
+    assert muse0["ad_prior_pseudo_days"].value in retrieval.SETTINGS.ad_prior_pseudo_days
+    assert 0 < muse0["validation_recall_with_ad_prior"].value <= 1
     # XGBoost scored only the lists the evaluation compares it on, in the evaluation
     reranked = materialised["recs/reranked"]
     assert reranked["xgboost_scope"].value == "evaluation"
@@ -194,6 +201,33 @@ def _as_table(con, table: str) -> None:
     con.execute(f"DROP VIEW {table}")
     con.execute(f"CREATE TABLE {table} AS SELECT * FROM lists_copy")
     con.execute("DROP TABLE lists_copy")
+
+
+def _check_ad_prior_columns(settings):
+    """embed.* end in the ad prior's column: τ·w for seekers, each ad's log application rate
+    as known at D; and the candidates' scores are the dot products of the two."""
+    model, report = retrieval.load_muse0(settings.models_dir, TINY_DAY)
+    prior = ad_prior.AdPrior.from_report(report)
+    assert prior.weight == report["ad_prior"]["weight"] and len(report["ad_prior"]["grid"]) > 1
+    market = night_inputs.load_market(settings.models_dir, TINY_DAY)
+    rows = market.active_ads()
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        ad_ids, v = retrieval.stage.read_embeddings(con, TINY_DAY, "ads")
+        seeker_ids, u = retrieval.stage.read_embeddings(con, TINY_DAY, "seekers")
+        first = con.execute(
+            "SELECT ad_id, score FROM recs.candidates WHERE run_date = ? AND jobseeker_id = ? "
+            "ORDER BY rank",
+            [TINY_DAY, seeker_ids[0]],
+        ).fetchall()
+    rates = ad_prior.ad_log_rates(market, rows, TINY_DAY, prior)
+    order = np.argsort(market.ads["ad_id"].to_numpy()[rows])
+    np.testing.assert_allclose(v[:, -1], rates[order], atol=1e-6)
+    assert np.ptp(v[:, -1]) > 0  # the ads' histories differ
+    np.testing.assert_allclose(u[:, -1], model.cfg.temperature * prior.weight, atol=1e-7)
+    position = {a: i for i, a in enumerate(ad_ids)}
+    np.testing.assert_allclose(
+        [s for _, s in first], [u[0] @ v[position[a]] for a, _ in first], rtol=1e-5, atol=1e-6
+    )
 
 
 def _check_candidates_check_can_fail(db, tmp_path):
