@@ -9,7 +9,8 @@ A variant is a name of VARIANTS, optionally with `:field=value,...` changes to i
 Needs a warehouse whose clean tables hold partition D (e.g. `./scripts/nightly D` once, or
 `dagster asset materialize ... --select 'group:raw or group:clean'`). Every variant trains with
 the same seed, features and early-stopping rule in this one process, then is scored on the
-validation window beside popularity (jobrec.evaluation), so the rows compare side by side.
+validation window beside popularity (jobrec.evaluation), so the rows compare side by side;
+each a second time with the ad prior a night would choose for it (jobrec.retrieval.ad_prior).
 """
 
 from __future__ import annotations
@@ -35,6 +36,7 @@ from jobrec.evaluation.offline import (
     splits,
 )
 from jobrec.features import FOURIER_SCALES, FeatureSpace
+from jobrec.retrieval import ad_prior
 
 VARIANTS = {
     "default": {},  # in-batch negatives only, log-Q corrected
@@ -78,12 +80,16 @@ def recalls(top, split, who) -> str:
     return " | ".join(f"{recall[k]:.4f}" for k in (10, 100, 1000))
 
 
-def forward_lists(model, seekers, ads, forward, who, k: int) -> np.ndarray:
-    """Muse.0's top-k of the forward window's ads for `who` (universe positions, -1 padded),
-    their applications before the window left out: tonight's candidates."""
+def window_lists(model, seekers, ads, market, split, who, k: int, prior=None) -> np.ndarray:
+    """Muse.0's top-k of the split's ads for `who` (universe positions, -1 padded), their
+    applications before the window left out (the forward window's: tonight's candidates);
+    with `prior`, its ad prior's column, the ads' rates as known at the window's start."""
     u = retrieval.embed(model, "seekers", seekers, who, scoring=True)
-    v = retrieval.embed(model, "ads", ads, forward.universe, scoring=True)
-    ex = pairs_in(who, forward.universe, forward.seen, keep_outside=False)
+    v = retrieval.embed(model, "ads", ads, split.universe, scoring=True)
+    if prior is not None:
+        rates = ad_prior.ad_log_rates(market, split.universe, split.start, prior)
+        u, v = ad_prior.with_prior(u, v, rates, prior, model.cfg.temperature)
+    ex = pairs_in(who, split.universe, split.seen, keep_outside=False)
     scores, top = retrieval.exact_topk(u, v, k, *ex)
     return np.where(np.isfinite(scores), top, -1)
 
@@ -121,7 +127,6 @@ def main() -> None:
     apps = market.applications
     history = retrieval.ApplicationHistory.of(apps.seeker, apps.ad, apps.day, ads.occupation)
     who = val.seekers(20_000, 0)
-    ex = pairs_in(who, val.universe, val.seen, keep_outside=False)
     k = min(1000, len(val.universe))
     # the forward window as the night's metrics.ranking scores tonight's candidates: the
     # evaluated seekers with applications in [D, D + 7) over the ads active at D
@@ -155,27 +160,29 @@ def main() -> None:
         # validation reads the history as of the window's start, training each pair's own
         at_cut = retrieval.with_history(seekers, history, val.start, cfg.history_length)
         t0 = time.perf_counter()
+        valset = retrieval.validation_set(val, 5000, 0)  # early stopping's, as in a night
         model, report = retrieval.train_muse0(
-            *(at_cut, ads, pairs, retrieval.validation_set(val, 5000, 0)),
+            *(at_cut, ads, pairs, valset),
             *(space.vocab_sizes(), cfg),
             history=history,
         )
         seconds = time.perf_counter() - t0
-        u = retrieval.embed(model, "seekers", at_cut, who, scoring=True)
-        v = retrieval.embed(model, "ads", ads, val.universe, scoring=True)
-        _, top = retrieval.exact_topk(u, v, k, *ex)
-        recall = recall_at(top, val, who)
-        ahead_recall = "- | - | -"
-        if forward is not None:
-            tonight = retrieval.with_history(seekers, history, forward.start, cfg.history_length)
-            top = forward_lists(model, tonight, ads, forward, ahead, k)
-            ahead_recall = recalls(top, forward, ahead)
-        print(
-            f"| {name} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
-            f"{seconds / report.epochs:.1f} | {recall[10]:.4f} | {recall[100]:.4f} | "
-            f"{recall[1000]:.4f} | {ahead_recall} |",
-            flush=True,
-        )
+        tonight = retrieval.with_history(seekers, history, market.run_date, cfg.history_length)
+        # each variant as trained, then with the ad prior the night would choose for it
+        prior, _ = retrieval.stage.fit_ad_prior(model, at_cut, ads, market, valset, k)
+        for label, with_prior in ((name, None), (f"{name}, ad prior {prior}", prior)):
+            top = window_lists(model, at_cut, ads, market, val, who, k, with_prior)
+            recall = recall_at(top, val, who)
+            ahead_recall = "- | - | -"
+            if forward is not None:
+                top = window_lists(model, tonight, ads, market, forward, ahead, k, with_prior)
+                ahead_recall = recalls(top, forward, ahead)
+            print(
+                f"| {label} | {report.epochs} ({report.best_epoch}) | {seconds:.0f} | "
+                f"{seconds / report.epochs:.1f} | {recall[10]:.4f} | {recall[100]:.4f} | "
+                f"{recall[1000]:.4f} | {ahead_recall} |",
+                flush=True,
+            )
 
 
 if __name__ == "__main__":

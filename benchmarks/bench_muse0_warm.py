@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 import torch
-from bench_muse0 import changed, forward_lists, recall_at
+from bench_muse0 import changed, recall_at, window_lists
 
 from jobrec import retrieval
 from jobrec.data import model_store
@@ -73,7 +73,8 @@ def forward_recalls(model, models_dir: Path, day: dt.date) -> dict[int, float]:
     seekers, ads = night_inputs.load_tower_inputs(models_dir, day)
     forward = next(s for s in splits(market) if s.name == "forward")
     who = evaluated_seekers(forward)
-    top = forward_lists(model, seekers, ads, forward, who, min(1000, len(forward.universe)))
+    k = min(1000, len(forward.universe))
+    top = window_lists(model, seekers, ads, market, forward, who, k)
     return recall_at(top, forward, who)
 
 

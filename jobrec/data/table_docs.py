@@ -159,8 +159,9 @@ TABLES: dict[str, TableDoc] = {
             "run_date": RUN_DATE,
             "jobseeker_id": SEEKER_ID,
             "embedding": "Muse.0's score vector: the seeker tower's unit vector (64 values by "
-            "default), then the 4 values of the learned distance term; its dot product with "
-            "an ad's vector is the pair's Muse.0 score.",
+            "default), then the 4 values of the learned distance term, then the ad prior's "
+            "weight times the temperature; its dot product with an ad's vector is the pair's "
+            "Muse.0 score.",
         },
     ),
     "embed.job_ads": TableDoc(
@@ -169,8 +170,9 @@ TABLES: dict[str, TableDoc] = {
             "run_date": RUN_DATE,
             "ad_id": AD_ID,
             "embedding": "Muse.0's score vector: the ad tower's unit vector (64 values by "
-            "default), then the 4 values of the learned distance term; its dot product with "
-            "a seeker's vector is the pair's Muse.0 score.",
+            "default), then the 4 values of the learned distance term, then the log of the "
+            "ad's applications per day online before `run_date` relative to the market's "
+            "(the ad prior); its dot product with a seeker's vector is the pair's Muse.0 score.",
         },
     ),
     "recs.candidates": TableDoc(
@@ -183,7 +185,8 @@ TABLES: dict[str, TableDoc] = {
             "rank": "1..1000 by decreasing `score`.",
             "score": "Muse.0 score: the dot product of the seeker's and the ad's vectors "
             "(`embed.*`): their towers' cosine less the seeker's distance decay times the "
-            "squared distance (the logit times the temperature).",
+            "squared distance, plus the ad prior (the ad's log application rate times a "
+            "weight chosen on the validation window): the logit times the temperature.",
         },
     ),
     "recs.reranked": TableDoc(
