@@ -131,14 +131,7 @@ def tonight_top(con, day, night, models: dict, block: int = 2000):
     tables = {name: muse_tables(m, night.inputs, ads) for name, m in models.items()}
     out = {name: ([], []) for name in models}
     for lo in range(0, len(seekers), block):
-        lists = tonight_lists(
-            con,
-            day,
-            market,
-            night.tonight_entities,
-            night.temperature,
-            seekers[lo : lo + block],
-        )
+        lists = tonight_lists(con, day, night, seekers[lo : lo + block])
         for name, t in tables.items():
             scores = score_tables(t, lists.seeker, lists.ads, lists.cross)
             top_ads, top_scores = top_of(scores, lists, EDGES_K)

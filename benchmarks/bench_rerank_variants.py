@@ -83,9 +83,7 @@ def top_lists(con, day, night, scorers: dict, who: np.ndarray, k: int) -> dict[s
     out = {name: np.full((len(who), k), -1, dtype=np.int64) for name in scorers}
     for lo in range(0, len(who), BLOCK):
         block = who[lo : lo + BLOCK]
-        lists = tonight_lists(
-            con, day, night.market, night.tonight_entities, night.temperature, block
-        )
+        lists = tonight_lists(con, day, night, block)
         at = np.searchsorted(who, lists.seeker)
         for name, scorer in scorers.items():
             if isinstance(scorer, xgb.Booster):

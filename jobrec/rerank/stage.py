@@ -169,9 +169,7 @@ def xgboost_seekers(tonight: np.ndarray, scope: str = "evaluation") -> np.ndarra
     return tonight if scope == "all" else tonight[:0]
 
 
-def tonight_lists(
-    con, run_date: dt.date, market: Market, ent: Entities, temperature: float, seekers: np.ndarray
-) -> Lists:
+def tonight_lists(con, run_date: dt.date, night: NightInputs, seekers: np.ndarray) -> Lists:
     """recs.candidates of D for `seekers` (market rows) with pair features; labels from the
     forward window when the raw data holds it.
 
@@ -181,13 +179,10 @@ def tonight_lists(
         The warehouse (recs.candidates of D).
     run_date : date
         The partition D.
-    market : Market
-        The market as known at D.
-    ent : Entities
-        Pair-feature entities as of D (the night's `tonight_entities`).
-    temperature : float
-        Muse.0's temperature: the candidates' scores times it are the pair features' Muse.0
-        score, as in the night's training lists.
+    night : NightInputs
+        The night's inputs: the market as known at D, its pair-feature entities as of D
+        (`tonight_entities`), Muse.0's temperature and the ad prior's part of the scores
+        (the pair features' Muse.0 score as in the night's training lists).
     seekers : (G,) int array
         Market seeker rows.
 
@@ -198,18 +193,29 @@ def tonight_lists(
         `cross` (G, CANDIDATES_K, C) float32 pair features, `applied` and `hired`
         (G, CANDIDATES_K) bool from the forward window (all False without one).
     """
-    ads, muse0 = tonight_candidates(con, run_date, market, temperature, seekers)
-    return candidate_lists(market, ent, seekers, ads, muse0)
+    ads, muse0 = tonight_candidates(
+        con, run_date, night.market, night.temperature, seekers, night.ad_prior_scores
+    )
+    return candidate_lists(night.market, night.tonight_entities, seekers, ads, muse0)
 
 
 def tonight_candidates(
-    con, run_date: dt.date, market: Market, temperature: float, seekers: np.ndarray
+    con,
+    run_date: dt.date,
+    market: Market,
+    temperature: float,
+    seekers: np.ndarray,
+    prior_scores: np.ndarray | None,
 ) -> tuple[np.ndarray, np.ndarray]:
     """recs.candidates of D for `seekers` (market rows): (ads (G, CANDIDATES_K) market ad rows
-    in Muse.0 order, -1 padded; their Muse.0 scores as the pair features take them, the
-    scores times `temperature`)."""
+    in Muse.0 order, -1 padded; their Muse.0 scores as the pair features take them: less the
+    ad prior's part `prior_scores` (per market ad row, the night's `ad_prior_scores`), times
+    `temperature`)."""
     ads, scores = read_lists(con, "recs.candidates", run_date, market, seekers, CANDIDATES_K)
-    return ads, muse0_score_feature(np.nan_to_num(scores), temperature)
+    scores = np.nan_to_num(scores)
+    if prior_scores is not None:
+        scores = scores - np.where(ads >= 0, prior_scores[np.maximum(ads, 0)], 0)
+    return ads, muse0_score_feature(scores, temperature)
 
 
 def candidate_lists(
@@ -663,7 +669,9 @@ def write_reranked(
     with partition(con, "recs.reranked", run_date) as writer:
         for lo in range(0, len(seekers), block_seekers):
             who = seekers[lo : lo + block_seekers]
-            ads, muse0 = tonight_candidates(con, run_date, night.market, temperature, who)
+            ads, muse0 = tonight_candidates(
+                con, run_date, night.market, temperature, who, night.ad_prior_scores
+            )
             tops = {kind: [] for kind in scorers}
             for c in range(0, len(who), score_chunk):
                 chunk = candidate_lists(
@@ -731,9 +739,7 @@ def compared_lists(
     at = np.flatnonzero(listed)
     for lo in range(0, len(at), block_seekers):
         block = at[lo : lo + block_seekers]
-        lists = tonight_lists(
-            con, run_date, night.market, night.tonight_entities, night.temperature, who[block]
-        )
+        lists = tonight_lists(con, run_date, night, who[block])
         scores = predict_lists(booster, night.inputs.seekers, night.inputs.ads, lists)
         top = top_of(scores, lists, k)[0]
         out[block, : top.shape[1]] = top

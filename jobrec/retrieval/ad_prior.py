@@ -73,6 +73,15 @@ def ad_log_rates(market: Market, ad_rows: np.ndarray, day: dt.date, prior: AdPri
     return relative_log_rates(*ad_history(market, ad_rows, day), prior.pseudo_days)
 
 
+def tonight_scores(market: Market, prior: AdPrior, temperature: float) -> np.ndarray:
+    """τ·w·b_j of every market ad row as `embed.job_ads` holds b_j tonight (the active ads'
+    rates as known at D, 0 elsewhere): the prior's part of each candidate's score."""
+    out = np.zeros(len(market.ads), np.float32)
+    rows = market.active_ads()
+    out[rows] = temperature * prior.weight * ad_log_rates(market, rows, market.run_date, prior)
+    return out
+
+
 def seeker_column(n: int, prior: AdPrior, temperature: float) -> np.ndarray:
     """The seekers' prior column, τ·w (the ads' is their log rates)."""
     return np.full((n, 1), temperature * prior.weight, np.float32)

@@ -85,6 +85,10 @@ class NightInputs:
     tonight_entities: Entities  # as of D
     train_lists: Lists
     holdout_lists: Lists
+    # the ad prior's part of each ad's candidate scores tonight (τ·w·b_j, market ad rows; 0
+    # where the ad is not active): taken off again before the scores become the rerankers'
+    # Muse.0 column, which stays the towers' own (the ad's rate is a pair feature already)
+    ad_prior_scores: np.ndarray | None = None
 
     @property
     def seeker_vectors(self) -> np.ndarray:
@@ -213,6 +217,8 @@ def labelled_lists(
     scores, pos = exact_topk(u, v, k, *pairs_in(who, split.universe, split.seen, False))
     pos = np.where(np.isfinite(scores), pos, -1)
     ads = np.where(pos >= 0, split.universe[np.maximum(pos, 0)], -1)
+    # ranked with the prior; the rerankers' column is the towers' score alone
+    scores = scores - model.cfg.temperature * prior.weight * ad_rates[np.maximum(pos, 0)]
     labels = {}
     for kind in ("applications", "hires"):
         r, p = pairs_in(who, split.universe, split.relevant[kind], keep_outside=False)
@@ -281,6 +287,7 @@ def build_night_inputs(
         build_entities(market, market.run_date, market.run_date),
         train,
         held,
+        ad_prior.tonight_scores(market, prior, float(model.cfg.temperature)),
     )
 
 

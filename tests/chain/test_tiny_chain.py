@@ -11,7 +11,7 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from jobrec import audit, redistribution, rerank, retrieval, send
+from jobrec import audit, pair_features, redistribution, rerank, retrieval, send
 from jobrec.data import model_store, table_docs, warehouse
 from jobrec.data.run_stats import build_counts
 from jobrec.reranker_model import RerankConfig, load_reranker
@@ -225,8 +225,25 @@ def _check_ad_prior_columns(settings):
     assert np.ptp(v[:, -1]) > 0  # the ads' histories differ
     np.testing.assert_allclose(u[:, -1], model.cfg.temperature * prior.weight, atol=1e-7)
     position = {a: i for i, a in enumerate(ad_ids)}
+    listed = [position[a] for a, _ in first]
+    np.testing.assert_allclose([s for _, s in first], v[listed] @ u[0], rtol=1e-5, atol=1e-6)
+    # the rerankers' Muse.0 column is the towers' score alone: the prior's part taken off
+    night = night_inputs.load_night_inputs(settings.models_dir, TINY_DAY)
     np.testing.assert_allclose(
-        [s for _, s in first], [u[0] @ v[position[a]] for a, _ in first], rtol=1e-5, atol=1e-6
+        night.ad_prior_scores[rows][order], u[0, -1] * v[:, -1], rtol=1e-5, atol=1e-7
+    )
+    seeker = market.seeker_index([seeker_ids[0]])
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        ads, column = rerank.stage.tonight_candidates(
+            con, TINY_DAY, market, night.temperature, seeker, night.ad_prior_scores
+        )
+    assert list(market.ads["ad_id"].to_numpy()[ads[0, : len(first)]]) == [a for a, _ in first]
+    towers = v[listed, :-1] @ u[0, :-1]
+    np.testing.assert_allclose(
+        column[0, : len(first)],
+        pair_features.muse0_score_feature(towers, night.temperature),
+        rtol=1e-5,
+        atol=1e-6,
     )
 
 
