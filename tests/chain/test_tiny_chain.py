@@ -15,7 +15,7 @@ from jobrec import audit, pair_features, redistribution, rerank, retrieval, send
 from jobrec.data import model_store, table_docs, warehouse
 from jobrec.data.run_stats import build_counts
 from jobrec.reranker_model import RerankConfig, load_reranker
-from jobrec.retrieval import ad_prior, night_inputs
+from jobrec.retrieval import ad_prior, night_inputs, two_tower
 from tests.chain.rewrite_future import rewrite_future
 from tests.conftest import TINY_DAY, TINY_END, make_settings, partition_rows, run_day
 
@@ -244,6 +244,23 @@ def _check_ad_prior_columns(settings):
         pair_features.muse0_score_feature(towers, night.temperature),
         rtol=1e-5,
         atol=1e-6,
+    )
+    # so is the training lists' (ranked with the rates as known at the cut)
+    lists = night.train_lists
+    seekers_in, ads_in = night_inputs.load_tower_inputs(settings.models_dir, TINY_DAY)
+    at_cut = two_tower.seekers_as_of(
+        model, seekers_in, market.applications, ads_in.occupation, market.train_end
+    )
+    su = two_tower.embed(model, "seekers", at_cut, lists.seeker[:3], scoring=True)
+    valid = lists.ads[:3] >= 0
+    sv = two_tower.embed(model, "ads", ads_in, lists.ads[:3][valid], scoring=True)
+    towers = (np.repeat(su, valid.sum(1), axis=0) * sv).sum(1)
+    col = pair_features.CROSS_COLUMNS.index("muse0_cosine")
+    np.testing.assert_allclose(
+        lists.cross[:3][valid][:, col],
+        pair_features.muse0_score_feature(towers, night.temperature),
+        rtol=1e-4,
+        atol=1e-5,
     )
 
 
