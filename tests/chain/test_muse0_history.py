@@ -1,6 +1,7 @@
-"""Muse.0 with the seekers' application history on (`Muse0Config.history_length`), through the
-retrieval stage on the tiny market: trained with each pair's own history, tonight's seeker
-vectors read every application before D, and the stage's checks pass."""
+"""Muse.0 with the seekers' application history on (`Muse0Config.history_length`) and its ad
+prior forced on, through the retrieval stage on the tiny market: trained with each pair's own
+history, tonight's seeker vectors read every application before D, the prior ranks the
+candidates but stays out of the rerankers' Muse.0 column, and the stage's checks pass."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ import functools
 import duckdb
 import numpy as np
 
-from jobrec import retrieval
+from jobrec import pair_features, rerank, retrieval
 from jobrec.retrieval import ad_prior, night_inputs, two_tower
 from tests.conftest import TINY_DAY
 
@@ -22,8 +23,17 @@ def test_the_retrieval_stage_with_history(tiny_settings, monkeypatch):
     from orchestration.definitions import ALL_ASSETS
 
     with_history = functools.partial(two_tower.Muse0Config, history_length=3)
+    # the tiny market's validation picks w = 0: force the prior on to see where it goes
+    forced = dataclasses.replace(
+        retrieval.stage.SETTINGS, ad_prior_weights=(0.75,), ad_prior_pseudo_days=(7.0,)
+    )
+    monkeypatch.setattr(retrieval.stage, "SETTINGS", forced)
     monkeypatch.setattr(two_tower, "Muse0Config", with_history)
-    keys = [["metrics", "ranking_retrieval"], ["embed", "jobseekers_embeddings"]]
+    keys = [
+        ["metrics", "ranking_retrieval"],
+        ["embed", "jobseekers_embeddings"],
+        ["recs", "candidates"],
+    ]
     result = materialize(
         ALL_ASSETS,
         selection=AssetSelection.assets(*(AssetKey(k) for k in keys)).upstream(),
@@ -54,3 +64,37 @@ def test_the_retrieval_stage_with_history(tiny_settings, monkeypatch):
     moved = ~np.isclose(vectors[market.run_date], vectors[market.train_end], atol=1e-5).all(1)
     assert moved.any() and not moved.all()
     assert dataclasses.asdict(model.cfg)["history_length"] == 3
+    _check_prior_off_the_rerankers_column(tiny_settings, model, market, seekers, ads)
+
+
+def _check_prior_off_the_rerankers_column(settings, model, market, seekers_in, ads_in):
+    prior = ad_prior.AdPrior.from_report(retrieval.load_muse0(settings.models_dir, TINY_DAY)[1])
+    assert prior == ad_prior.AdPrior(0.75, 7.0)
+    night = night_inputs.load_night_inputs(settings.models_dir, TINY_DAY)
+    assert np.abs(night.ad_prior_scores[market.active_ads()]).max() > 0
+    column = pair_features.CROSS_COLUMNS.index("muse0_cosine")
+
+    def towers_feature(su, sv, valid):
+        scores = (np.repeat(su, valid.sum(1), axis=0) * sv).sum(1)
+        return pair_features.muse0_score_feature(scores, night.temperature)
+
+    # tonight's lists: ranked with the prior (the candidates' order), the column without it
+    who = market.active_seekers()[:3]
+    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
+        lists = rerank.stage.tonight_lists(con, TINY_DAY, night, who)
+    x = two_tower.seekers_as_of(model, seekers_in, market.applications, ads_in.occupation, TINY_DAY)
+    valid = lists.ads >= 0
+    su = two_tower.embed(model, "seekers", x, who, scoring=True)
+    sv = two_tower.embed(model, "ads", ads_in, lists.ads[valid], scoring=True)
+    got = lists.cross[valid][:, column]
+    np.testing.assert_allclose(got, towers_feature(su, sv, valid), rtol=1e-4, atol=1e-5)
+    # the training lists too (the rates as known at the cut)
+    lists = night.train_lists
+    x = two_tower.seekers_as_of(
+        model, seekers_in, market.applications, ads_in.occupation, market.train_end
+    )
+    valid = lists.ads[:3] >= 0
+    su = two_tower.embed(model, "seekers", x, lists.seeker[:3], scoring=True)
+    sv = two_tower.embed(model, "ads", ads_in, lists.ads[:3][valid], scoring=True)
+    got = lists.cross[:3][valid][:, column]
+    np.testing.assert_allclose(got, towers_feature(su, sv, valid), rtol=1e-4, atol=1e-5)

@@ -11,11 +11,11 @@ import duckdb
 import numpy as np
 import pandas as pd
 
-from jobrec import audit, pair_features, redistribution, rerank, retrieval, send
+from jobrec import audit, redistribution, rerank, retrieval, send
 from jobrec.data import model_store, table_docs, warehouse
 from jobrec.data.run_stats import build_counts
 from jobrec.reranker_model import RerankConfig, load_reranker
-from jobrec.retrieval import ad_prior, night_inputs, two_tower
+from jobrec.retrieval import ad_prior, night_inputs
 from tests.chain.rewrite_future import rewrite_future
 from tests.conftest import TINY_DAY, TINY_END, make_settings, partition_rows, run_day
 
@@ -205,7 +205,8 @@ def _as_table(con, table: str) -> None:
 
 def _check_ad_prior_columns(settings):
     """embed.* end in the ad prior's column: τ·w for seekers, each ad's log application rate
-    as known at D; and the candidates' scores are the dot products of the two."""
+    as known at D; and the candidates' scores are the dot products of the two (the prior on,
+    and the rerankers' Muse.0 column without it: tests/chain/test_muse0_history.py)."""
     model, report = retrieval.load_muse0(settings.models_dir, TINY_DAY)
     prior = ad_prior.AdPrior.from_report(report)
     assert prior.weight == report["ad_prior"]["weight"] and len(report["ad_prior"]["grid"]) > 1
@@ -227,41 +228,6 @@ def _check_ad_prior_columns(settings):
     position = {a: i for i, a in enumerate(ad_ids)}
     listed = [position[a] for a, _ in first]
     np.testing.assert_allclose([s for _, s in first], v[listed] @ u[0], rtol=1e-5, atol=1e-6)
-    # the rerankers' Muse.0 column is the towers' score alone: the prior's part taken off
-    night = night_inputs.load_night_inputs(settings.models_dir, TINY_DAY)
-    np.testing.assert_allclose(
-        night.ad_prior_scores[rows][order], u[0, -1] * v[:, -1], rtol=1e-5, atol=1e-7
-    )
-    seeker = market.seeker_index([seeker_ids[0]])
-    with duckdb.connect(str(settings.warehouse), read_only=True) as con:
-        ads, column = rerank.stage.tonight_candidates(
-            con, TINY_DAY, market, night.temperature, seeker, night.ad_prior_scores
-        )
-    assert list(market.ads["ad_id"].to_numpy()[ads[0, : len(first)]]) == [a for a, _ in first]
-    towers = v[listed, :-1] @ u[0, :-1]
-    np.testing.assert_allclose(
-        column[0, : len(first)],
-        pair_features.muse0_score_feature(towers, night.temperature),
-        rtol=1e-5,
-        atol=1e-6,
-    )
-    # so is the training lists' (ranked with the rates as known at the cut)
-    lists = night.train_lists
-    seekers_in, ads_in = night_inputs.load_tower_inputs(settings.models_dir, TINY_DAY)
-    at_cut = two_tower.seekers_as_of(
-        model, seekers_in, market.applications, ads_in.occupation, market.train_end
-    )
-    su = two_tower.embed(model, "seekers", at_cut, lists.seeker[:3], scoring=True)
-    valid = lists.ads[:3] >= 0
-    sv = two_tower.embed(model, "ads", ads_in, lists.ads[:3][valid], scoring=True)
-    towers = (np.repeat(su, valid.sum(1), axis=0) * sv).sum(1)
-    col = pair_features.CROSS_COLUMNS.index("muse0_cosine")
-    np.testing.assert_allclose(
-        lists.cross[:3][valid][:, col],
-        pair_features.muse0_score_feature(towers, night.temperature),
-        rtol=1e-4,
-        atol=1e-5,
-    )
 
 
 def _check_candidates_check_can_fail(db, tmp_path):
