@@ -39,6 +39,8 @@ from jobrec.pair_features import CROSS_COLUMNS
 from jobrec.retrieval import ad_prior, night_inputs, two_tower
 from jobrec.retrieval.topk import exact_topk
 
+AD_PRIOR_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)  # the ad prior's weights when it is on
+
 
 @dataclasses.dataclass(frozen=True)
 class RetrievalSettings:
@@ -68,8 +70,14 @@ class RetrievalSettings:
     # the next week (BENCHMARKS.md, "Muse.0's averaged weights")
     warm_min_improvement: float = 0.0
     # Muse.0's ad prior (jobrec.retrieval.ad_prior): chosen after training from this grid, by
-    # the validation window's Recall@k; weights (0.0,) turn it off
-    ad_prior_weights: tuple[float, ...] = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)
+    # the validation window's Recall@k. Off unless JOBREC_AD_PRIOR=1: it lifts Muse.0's own
+    # recall but not Muse.2's, and the better candidates helped XGBoost more (BENCHMARKS.md,
+    # "Sixteenth session"); off, the grid is w = 0 alone
+    ad_prior_weights: tuple[float, ...] = dataclasses.field(
+        default_factory=lambda: (
+            AD_PRIOR_GRID if os.environ.get("JOBREC_AD_PRIOR") == "1" else (0.0,)
+        )
+    )
     ad_prior_pseudo_days: tuple[float, ...] = (1.0, 7.0)
 
 
