@@ -14,7 +14,11 @@ pseudo-days are then chosen on the validation window, the one early stopping rea
 dated at the window's start), from a grid that holds w = 0: where the prior does not help,
 it is off. In score vectors the seeker's gains the constant τ·w and the ad's gains b_j, so
 retrieval stays one exact top-k over a matrix product (τ: the temperature, as in
-`Muse0.score_vectors`).
+`Muse0.score_vectors`). The rerankers' Muse.0 column leaves the prior's part out.
+
+Off by default (`JOBREC_AD_PRIOR=1`, `RetrievalSettings.ad_prior_weights`): it lifts Muse.0's
+own recall but not Muse.2's, the better candidates helped XGBoost more, and a new ad's shrunk
+rate pushes fresh ads out of the candidates (BENCHMARKS.md, "Sixteenth session").
 """
 
 from __future__ import annotations
