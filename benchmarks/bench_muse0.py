@@ -10,7 +10,8 @@ Needs a warehouse whose clean tables hold partition D (e.g. `./scripts/nightly D
 `dagster asset materialize ... --select 'group:raw or group:clean'`). Every variant trains with
 the same seed, features and early-stopping rule in this one process, then is scored on the
 validation window beside popularity (jobrec.evaluation), so the rows compare side by side;
-each a second time with the ad prior a night would choose for it (jobrec.retrieval.ad_prior).
+each a second time with the ad prior a night would choose for it (jobrec.retrieval.ad_prior;
+its grid only with JOBREC_AD_PRIOR=1, else w = 0).
 """
 
 from __future__ import annotations
@@ -169,7 +170,9 @@ def main() -> None:
         seconds = time.perf_counter() - t0
         tonight = retrieval.with_history(seekers, history, market.run_date, cfg.history_length)
         # each variant as trained, then with the ad prior the night would choose for it
-        prior, _ = retrieval.stage.fit_ad_prior(model, at_cut, ads, market, valset, k)
+        prior, _ = retrieval.stage.fit_ad_prior(
+            model, at_cut, ads, market, valset, k, report.best_validation_recall
+        )
         for label, with_prior in ((name, None), (f"{name}, ad prior {prior}", prior)):
             top = window_lists(model, at_cut, ads, market, val, who, k, with_prior)
             recall = recall_at(top, val, who)

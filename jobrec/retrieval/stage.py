@@ -256,7 +256,9 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
         init_state=init_state,
         history=history,
     )
-    prior, grid = fit_ad_prior(model, seekers, ads, market, val, train_cfg.validation_k)
+    prior, grid = fit_ad_prior(
+        model, seekers, ads, market, val, train_cfg.validation_k, report.best_validation_recall
+    )
     report = dataclasses.replace(
         report,
         warm_from=source.parent.name if source else None,
@@ -270,11 +272,18 @@ def train(con, run_date: dt.date, models_dir, cfg: two_tower.Muse0Config | None 
     return report
 
 
-def fit_ad_prior(model, seekers, ads, market: Market, val: two_tower.Validation, k: int):
+def fit_ad_prior(
+    model, seekers, ads, market: Market, val: two_tower.Validation, k: int, own_recall: float
+):
     """The ad prior of the trained `model`, chosen on early stopping's validation set (the
-    ads' rates as known at its start): (AdPrior, the grid's recalls)."""
+    ads' rates as known at its start): (AdPrior, the grid's recalls). With the prior off (a
+    grid of w = 0 alone) its one point is the model's own validation Recall@k, `own_recall`,
+    which early stopping has scored already."""
     if not len(val.seekers):
         return ad_prior.AdPrior(), []
+    if set(SETTINGS.ad_prior_weights) == {0.0}:
+        off = ad_prior.AdPrior()
+        return off, [{"weight": 0.0, "pseudo_days": off.pseudo_days, "recall": own_recall}]
     u = two_tower.embed(model, "seekers", seekers, val.seekers, scoring=True)
     v = two_tower.embed(model, "ads", ads, val.ads, scoring=True)
     return ad_prior.fit(
