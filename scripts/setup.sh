@@ -23,9 +23,9 @@ fi
 STAMP=.venv/.jobrec-installed
 if [ ! -f "$STAMP" ] || ! cmp -s pyproject.toml "$STAMP"; then
     echo "installing jobrec and its pinned dependencies into .venv" >&2
-    .venv/bin/python -m pip install --quiet --upgrade pip
+    .venv/bin/python -m pip install --quiet --no-cache-dir --upgrade pip
     # torch is pinned to its CPU build in pyproject.toml (a plain `torch` pulls a CUDA build)
-    .venv/bin/python -m pip install --quiet -e '.[dev]'
+    .venv/bin/python -m pip install --quiet --no-cache-dir -e '.[dev]'
     cp pyproject.toml "$STAMP"
 fi
 
