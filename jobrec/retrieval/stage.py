@@ -39,7 +39,7 @@ from jobrec.pair_features import CROSS_COLUMNS
 from jobrec.retrieval import ad_prior, night_inputs, two_tower
 from jobrec.retrieval.topk import exact_topk
 
-AD_PRIOR_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25)  # the ad prior's weights when it is on
+AD_PRIOR_GRID = (0.0, 0.25, 0.5, 0.75, 1.0, 1.25, 1.5)  # the ad prior's weights when it is on
 
 
 @dataclasses.dataclass(frozen=True)
@@ -289,7 +289,7 @@ def fit_ad_prior(
     return ad_prior.fit(
         u,
         v,
-        *ad_prior.ad_history(market, val.ads, market.train_end),
+        ad_prior.ad_history(market, val.ads, market.train_end),
         relevant=(val.rel_seeker, val.rel_ad),
         excluded=(val.exclude_seeker, val.exclude_ad),
         temperature=model.cfg.temperature,

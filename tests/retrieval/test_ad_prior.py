@@ -13,28 +13,53 @@ from jobrec.data.market import Events
 from jobrec.retrieval import ad_prior
 
 
-def test_relative_log_rates_by_hand():
-    counts, days = np.array([0, 10, 2]), np.array([0, 10, 4])
-    mean = 12 / 14
-    expected = np.log(
-        np.array([(0 + mean) / 1, (10 + mean) / 11, (2 + mean) / 5]) / mean
-    )  # α = 1 pseudo-day
-    got = ad_prior.relative_log_rates(counts, days, 1.0)
-    np.testing.assert_allclose(got, expected, rtol=1e-6)
-    assert got[0] == pytest.approx(0.0, abs=1e-7)  # no history: the mean rate
-    # more pseudo-days pull every ad towards the mean
-    assert np.all(np.abs(ad_prior.relative_log_rates(counts, days, 7.0)) < np.abs(got) + 1e-9)
+def test_log_rates_by_hand():
+    history = ad_prior.AdHistory(
+        counts=np.array([0, 10, 4]),
+        expected=np.array([0.0, 5.0, 4.0]),
+        log_ahead=np.array([0.2, 0.0, -0.1]),
+        mean_rate=2.0,
+    )
+    # α = 1 pseudo-day at m = 2: two pseudo-applications over two expected
+    expected = [0.2, np.log(12 / 7), np.log(6 / 6) - 0.1]
+    np.testing.assert_allclose(ad_prior.log_rates(history, 1.0), expected, rtol=1e-6)
+    # more pseudo-days pull each ad's appeal towards 0; the age's term stays
+    appeal = ad_prior.log_rates(history, 7.0) - history.log_ahead
+    assert abs(appeal[1]) < np.log(12 / 7) and appeal[0] == pytest.approx(0, abs=1e-7)
     # a market without history: every ad at the mean
-    np.testing.assert_array_equal(ad_prior.relative_log_rates([0, 0], [3, 0], 1.0), [0, 0])
+    none = ad_prior.AdHistory(np.zeros(2), np.zeros(2), np.zeros(2), 0.0)
+    np.testing.assert_array_equal(ad_prior.log_rates(none, 1.0), [0, 0])
 
 
-def test_ad_history_counts_applications_and_open_days_before_the_day():
+def test_age_profile_by_hand():
+    # ad 0 seen at ages 0-2, ad 1 at age 0, ad 2 at ages 65-74 (the pool from PROFILE_DAYS = 60)
+    rate, mean = ad_prior.age_profile(
+        applied_age=np.array([0, 0, 0, 1, 2, 70]),
+        first_age=np.array([0, 0, 65]),
+        end_age=np.array([3, 1, 75]),
+    )
+    assert ad_prior.PROFILE_DAYS == 60 and ad_prior.PROFILE_PSEUDO_AD_DAYS == 10
+    assert mean == pytest.approx(6 / 14)  # six applications over 2 + 1 + 1 + 10 days online
+    m = mean
+    assert rate[0] == pytest.approx((3 + 10 * m) / (2 + 10))
+    assert rate[1] == pytest.approx((1 + 10 * m) / (1 + 10)) == pytest.approx(rate[2])
+    assert rate[5] == pytest.approx(m)  # an age never seen: the mean
+    assert rate[60] == pytest.approx((1 + 10 * m) / (10 + 10))
+    # no history at all
+    rate, mean = ad_prior.age_profile(np.array([], np.int64), np.array([0]), np.array([0]))
+    assert mean == 0 and not rate.any()
+
+
+def test_ad_history_counts_applications_and_expected_ones_before_the_day():
     day = dt.date(2026, 11, 11)
     ads = pd.DataFrame(
         {
-            "posted_on": pd.to_datetime(["2026-11-01", "2026-11-01", "2026-11-12", "2026-11-10"]),
-            # ad 1 closed on 11-05: open 11-01..11-05, five days
-            "closed_on": pd.to_datetime([None, "2026-11-05", None, "2026-11-20"]),
+            # ads 0 and 4 are older than the application log (its first application: 11-02)
+            "posted_on": pd.to_datetime(
+                ["2026-11-01", "2026-11-02", "2026-11-12", "2026-11-10", "2026-10-20"]
+            ),
+            # ad 1 closed on 11-05: open 11-02..11-05, four days
+            "closed_on": pd.to_datetime([None, "2026-11-05", None, "2026-11-20", None]),
         }
     )
     applied = np.array(["2026-11-02", "2026-11-10", "2026-11-11", "2026-11-03", "2026-11-10"])
@@ -44,12 +69,54 @@ def test_ad_history_counts_applications_and_open_days_before_the_day():
             np.zeros(5, np.int64), np.array([0, 0, 0, 1, 3]), applied.astype("datetime64[D]")
         ),
     )
-    counts, days = ad_prior.ad_history(market, np.array([0, 1, 2, 3]), day)
+    history = ad_prior.ad_history(market, np.array([0, 1, 2, 3, 4]), day)
     # the application on the day itself is not yet known
-    np.testing.assert_array_equal(counts, [2, 1, 0, 1])
-    np.testing.assert_array_equal(days, [10, 5, 0, 1])
+    np.testing.assert_array_equal(history.counts, [2, 1, 0, 1, 0])
+    # observed ages from the log's start: ad 0 1-9, ad 1 0-3, ad 2 none, ad 3 0, ad 4 13-21
+    rate, mean = ad_prior.age_profile(
+        np.array([1, 9, 1, 0]), np.array([1, 0, 0, 0, 13]), np.array([10, 4, 0, 1, 22])
+    )
+    assert history.mean_rate == pytest.approx(mean) == pytest.approx(4 / 23)
+    np.testing.assert_allclose(
+        history.expected,
+        [rate[1:10].sum(), rate[:4].sum(), 0.0, rate[0], rate[13:22].sum()],
+        rtol=1e-6,
+    )
+    # what each ad's age promises for the next seven days (ad 2, posted after the day: age 0)
+    ages_now = [10, 9, 0, 1, 22]
+    ahead = [rate[a : a + 7].mean() / mean for a in ages_now]
+    np.testing.assert_allclose(history.log_ahead, np.log(ahead), rtol=1e-6, atol=1e-9)
     rates = ad_prior.ad_log_rates(market, np.array([3, 0]), day, ad_prior.AdPrior(0.5, 1.0))
-    np.testing.assert_allclose(rates, ad_prior.relative_log_rates([1, 2], [1, 10], 1.0))
+    np.testing.assert_allclose(rates, ad_prior.log_rates(history, 1.0)[[3, 0]], rtol=1e-6)
+
+
+def test_a_fresh_ad_drawing_its_ages_usual_rate_is_ranked_by_its_age_alone():
+    """The generator's ads draw several times their later rate in their first days: an ad that
+    draws exactly that is average (appeal 0, up to the age profile's shrinkage), and its coming
+    week promises more than an old ad's of the same appeal."""
+    day = dt.date(2026, 11, 30)
+    posted = pd.to_datetime(["2026-09-01"] * 200 + ["2026-11-01"] * 200 + ["2026-11-29"])
+    # every ad: 5 applications on its first day, 3 on its second, then 1 a day
+    ad, applied = [], []
+    for j, p in enumerate(posted.to_numpy("datetime64[D]")):
+        for age in range(int((np.datetime64(day) - p).astype(int))):
+            n = 5 if age == 0 else 3 if age == 1 else 1
+            ad += [j] * n
+            applied += [p + np.timedelta64(age, "D")] * n
+    market = SimpleNamespace(
+        ads=pd.DataFrame({"posted_on": posted, "closed_on": pd.NaT}),
+        applications=Events(np.zeros(len(ad), np.int64), np.array(ad), np.array(applied)),
+    )
+    history = ad_prior.ad_history(market, np.array([0, 200, 400]), day)
+    appeal = ad_prior.log_rates(history, 1.0) - history.log_ahead
+    np.testing.assert_allclose(appeal, [0, 0, 0], atol=0.02)
+    # the rate over days online alone (the prior before ages) would rank the fresh ad far above
+    assert history.counts[2] == 5
+    flat = (5 + 1.0 * history.mean_rate) / (1 + 1.0) / history.mean_rate
+    assert np.log(flat) > 0.5
+    # the next week at ages 1-7 (3, then 1 a day) against 1 a day at ages 29-35 and 90-96
+    assert history.log_ahead[2] - history.log_ahead[1] == pytest.approx(np.log(9 / 7), abs=0.02)
+    assert history.log_ahead[1] == pytest.approx(history.log_ahead[0], abs=0.02)
 
 
 def test_the_prior_column_adds_the_weighted_log_rate_to_each_logit():
@@ -67,16 +134,15 @@ def test_the_prior_column_adds_the_weighted_log_rate_to_each_logit():
 
 def _planted(applied_ad: int):
     """One seeker, two ads, top-1: Muse.0 prefers ad 0 by one logit (τ = 0.1); ad 1 had 100
-    applications in 10 days, ad 0 none. With α = 1 the log rates differ by log 21 = 3.04
-    (m = 5 a day: (105 / 11) / (5 / 11)), so w ≥ 0.5 turns the order; with α = 7 by
+    applications where an average ad of their ages had 50, ad 0 none. With α = 1 (m = 5 a day)
+    the log rates differ by log(105 / 5) = 3.04, so w ≥ 0.5 turns the order; with α = 7 by
     log(135 / 35) = 1.35, so w ≥ 0.75 does."""
     u = np.array([[1.0, 0.0]], np.float32)
     v = np.array([[0.5, 0.0], [0.4, 0.0]], np.float32)
     return ad_prior.fit(
         u,
         v,
-        np.array([0, 100]),
-        np.array([10, 10]),
+        ad_prior.AdHistory(np.array([0, 100]), np.full(2, 50.0), np.zeros(2), 5.0),
         relevant=(np.array([0]), np.array([applied_ad])),
         excluded=(np.array([], np.int64), np.array([], np.int64)),
         temperature=0.1,
