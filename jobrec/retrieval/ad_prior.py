@@ -27,8 +27,8 @@ temperature, as in `Muse0.score_vectors`). The rerankers' Muse.0 column leaves t
 part out.
 
 Off by default (`JOBREC_AD_PRIOR=1`, `RetrievalSettings.ad_prior_weights`): it lifts Muse.0's
-own recall but not Muse.2's, the better candidates helped XGBoost more, and a new ad's shrunk
-rate pushes fresh ads out of the candidates (BENCHMARKS.md, "Sixteenth session").
+own recall but not Muse.2's, and the better candidates help XGBoost more, so Muse.2's lead
+shrinks (BENCHMARKS.md, "Seventeenth session").
 """
 
 from __future__ import annotations

@@ -71,8 +71,8 @@ class RetrievalSettings:
     warm_min_improvement: float = 0.0
     # Muse.0's ad prior (jobrec.retrieval.ad_prior): chosen after training from this grid, by
     # the validation window's Recall@k. Off unless JOBREC_AD_PRIOR=1: it lifts Muse.0's own
-    # recall but not Muse.2's, and the better candidates helped XGBoost more (BENCHMARKS.md,
-    # "Sixteenth session"); off, the grid is w = 0 alone
+    # recall but not Muse.2's, and the better candidates help XGBoost more (BENCHMARKS.md,
+    # "Seventeenth session"); off, the grid is w = 0 alone
     ad_prior_weights: tuple[float, ...] = dataclasses.field(
         default_factory=lambda: (
             AD_PRIOR_GRID if os.environ.get("JOBREC_AD_PRIOR") == "1" else (0.0,)
