@@ -11,7 +11,7 @@ Columns (CROSS_COLUMNS), all scaled to about unit range:
   education_gap, contract_match, hours_35h, muse0_cosine, muse0_log_rank, ad_age_30d,
   ad_log_popularity, ad_fresh_3d, ad_fresh_10d, ad_applications_per_day, history_code_share,
   history_domain_share, distance_over_mobility, distance_over_mobility_sq, wage_cut,
-  employer_applications_per_ad, ad_unposted_week
+  employer_applications_per_ad, ad_unposted_week, ad_log_appeal, ad_log_week_ahead
 
 The last five (issue 17) give a model whose pair term is linear in them what trees find by
 splitting: an ad's freshness as exp(-age / 3 days) and exp(-age / 10 days) (applications
@@ -28,6 +28,11 @@ week (a fifth of its applications on the harder market); they were online only p
 and without this column they look like ads posted on the cut day (freshness 1, no
 applications), so a model linear in the freshness columns learned to under-rate fresh ads.
 Tonight's candidates are all posted: the column is 0 on them.
+The last two (issue 17, fourth step) give the ad's appeal and age in the form a logit adds:
+the log of its applications against an average ad's at the same ages (shrunk by
+APPEAL_PSEUDO_DAYS) and the log of what its age promises for the coming week, against the
+mean rate (`jobrec.ad_response`). Trees find the age × rate interaction by splitting; a pair
+term linear in its columns cannot.
 """
 
 from __future__ import annotations
@@ -38,6 +43,7 @@ import datetime as dt
 import numpy as np
 import pandas as pd
 
+from jobrec import ad_response
 from jobrec.data.market import VALIDATION_DAYS, Market
 
 EARTH_KM = 6371.0
@@ -72,7 +78,10 @@ CROSS_COLUMNS = (
     "wage_cut",
     "employer_applications_per_ad",
     "ad_unposted_week",
+    "ad_log_appeal",
+    "ad_log_week_ahead",
 )
+APPEAL_PSEUDO_DAYS = 7.0  # the appeal's shrinkage towards the mean, in days online (α)
 MOBILITY_CAP = 5.0  # distance / mobility beyond this reads as "far": no seeker goes there
 MUSE0_COLUMNS = (CROSS_COLUMNS.index("muse0_cosine"), CROSS_COLUMNS.index("muse0_log_rank"))
 # functions of the ad and the list date alone: Muse's scoring tables hold them once an ad
@@ -88,6 +97,8 @@ AD_ONLY_COLUMNS = tuple(
         "ad_applications_per_day",
         "employer_applications_per_ad",
         "ad_unposted_week",
+        "ad_log_appeal",
+        "ad_log_week_ahead",
     )
 )
 PAIR_COLUMNS = tuple(c for c in range(len(CROSS_COLUMNS)) if c not in AD_ONLY_COLUMNS)
@@ -112,6 +123,8 @@ class EntitySide:
     posted_day: np.ndarray  # ads only: days since the epoch
     popularity: np.ndarray  # ads only: applications before the list date
     employer_popularity: np.ndarray  # ads only: applications per other ad of the employer
+    log_appeal: np.ndarray  # ads only: `ad_response.log_appeal` at APPEAL_PSEUDO_DAYS
+    log_week_ahead: np.ndarray  # ads only: what the ad's age promises (`AdHistory.log_ahead`)
 
 
 @dataclasses.dataclass
@@ -184,6 +197,7 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
     day_number = int(np.datetime64(day, "D").astype(np.int64))
     before = market.applications.between(dt.date.min, popularity_before)
     popularity = np.bincount(before.ad, minlength=len(a)).astype(np.float32)
+    response = ad_response.ad_history(market, popularity_before, ahead_from=day)
 
     def side(frame, occupation, contract, wage, experience, education, is_ads):
         bits, n_skills = _bitsets(frame["skills"], skills)
@@ -211,6 +225,8 @@ def build_entities(market: Market, day, popularity_before) -> Entities:
             employer_popularity=(
                 _employer_popularity(frame, popularity, day_number) if is_ads else zeros
             ),
+            log_appeal=(ad_response.log_appeal(response, APPEAL_PSEUDO_DAYS) if is_ads else zeros),
+            log_week_ahead=response.log_ahead.astype(np.float32) if is_ads else zeros,
         )
 
     seekers = side(
@@ -244,10 +260,13 @@ def entities_as_of(ent: Entities, market: Market, day: dt.date) -> Entities:
     day_number = int(np.datetime64(day, "D").astype(np.int64))
     before = market.applications.between(dt.date.min, day)
     popularity = np.bincount(before.ad, minlength=len(market.ads)).astype(np.float32)
+    response = ad_response.ad_history(market, day)
     ads = dataclasses.replace(
         ent.ads,
         popularity=popularity,
         employer_popularity=_employer_popularity(market.ads, popularity, day_number),
+        log_appeal=ad_response.log_appeal(response, APPEAL_PSEUDO_DAYS),
+        log_week_ahead=response.log_ahead.astype(np.float32),
     )
     n_seekers, old = len(ent.seekers.code), ent.history
     history = _history(before, ads, n_seekers, old.n_codes, old.n_domains)
@@ -332,6 +351,8 @@ def _ad_columns(ent: Entities, j: np.ndarray) -> list[np.ndarray]:
         np.log1p(a.popularity[j] / np.maximum(online, 1)),
         np.log1p(a.employer_popularity[j]),
         np.clip(-age, 0, VALIDATION_DAYS) / VALIDATION_DAYS,  # the labels' week
+        a.log_appeal[j],
+        a.log_week_ahead[j],
     ]
 
 

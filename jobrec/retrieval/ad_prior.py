@@ -8,16 +8,11 @@ the declared fields cannot hold it; the applications the ad has had so far revea
 hidden attractiveness (BENCHMARKS.md, "Muse.0's ad prior").
 
 The prior adds w · b_j to every logit, b_j the log of the ad's predicted application rate in
-the coming week relative to the market's mean rate m. Ads draw most in their first days (in
-the synthetic market 1 + 4 e^(−age/3) times their later rate), so the prediction is age-aware:
-the market's rate at each age r_a (applications per ad-day online at that age) gives each ad
-the applications an average ad would have had at the same ages, E_j, and its appeal is
-(c_j + α m) / (E_j + α m), its own applications c_j against those, shrunk by α pseudo-days at
-the mean rate. b_j = log appeal + log(r over the ad's next HORIZON_DAYS of age / m): an ad
-without history gets its age's term alone, so a fresh ad ranks high for its first days and is
-not pushed out by old ads' proven rates (as the prior over days online alone did,
-BENCHMARKS.md, "Sixteenth session"). Days online count from the first day of the application
-log, so an ad older than the log is not charged with days whose applications it does not hold.
+the coming week relative to the market's mean rate: its appeal (its applications against an
+average ad's at the same ages, shrunk by α pseudo-days at the mean rate) times what its age
+promises (`jobrec.ad_response`). An ad without history gets its age's term alone, so a fresh
+ad ranks high for its first days and is not pushed out by old ads' proven rates, as it was by
+the first prior, a rate over days online alone (BENCHMARKS.md, "Sixteenth session").
 
 Muse.0 trains without the prior; w and α are then chosen on the validation window, the one
 early stopping reads (its rates dated at the window's start), from a grid that holds w = 0:
@@ -39,6 +34,8 @@ from collections.abc import Sequence
 
 import numpy as np
 
+from jobrec import ad_response
+from jobrec.ad_response import AdHistory, log_appeal
 from jobrec.data.market import Market
 from jobrec.evaluation.metrics import ranking_metrics
 from jobrec.retrieval.topk import exact_topk
@@ -56,83 +53,18 @@ class AdPrior:
         return cls(float(saved.get("weight", 0.0)), float(saved.get("pseudo_days", 1.0)))
 
 
-PROFILE_DAYS = 60  # ages in days told apart in the market's age profile; older ads are pooled
-PROFILE_PSEUDO_AD_DAYS = 10.0  # shrinks a thinly observed age's rate towards the mean rate
-HORIZON_DAYS = 7  # the days ahead an ad's rate is predicted for (the forward window's length)
-
-
-@dataclasses.dataclass(frozen=True)
-class AdHistory:
-    """What the market knew of some ads' applications before a day."""
-
-    counts: np.ndarray  # c_j: the ad's applications
-    expected: np.ndarray  # E_j: an average ad's applications at the same ages, in the same days
-    log_ahead: np.ndarray  # log of an average ad's rate in the next HORIZON_DAYS at its age / m
-    mean_rate: float  # m: the ads' applications per day online (0 without history)
-
-
 def log_rates(history: AdHistory, pseudo_days: float) -> np.ndarray:
-    """b_j = log((c_j + α m) / (E_j + α m)) + log_ahead_j: the ad's appeal (its applications
-    against an average ad's at the same ages, shrunk by α pseudo-days at the mean rate m)
-    times what its age promises for the days ahead. An ad without history gets its age's
-    term alone; a market without history gives every ad 0."""
+    """b_j: the ad's log appeal (`ad_response.log_appeal`, α = `pseudo_days`) plus the log of
+    what its age promises for the coming week. An ad without history gets its age's term
+    alone; a market without history gives every ad 0."""
     if history.mean_rate <= 0:
         return np.zeros(len(history.counts), np.float32)
-    pseudo = pseudo_days * history.mean_rate
-    appeal = np.log((history.counts + pseudo) / (history.expected + pseudo))
-    return (appeal + history.log_ahead).astype(np.float32)
-
-
-def age_profile(
-    applied_age: np.ndarray, first_age: np.ndarray, end_age: np.ndarray
-) -> tuple[np.ndarray, float]:
-    """(r_a, m): the ads' applications per day online at each age a in days (ages from
-    PROFILE_DAYS on pooled; each shrunk towards m by PROFILE_PSEUDO_AD_DAYS), and the mean
-    rate m over all ages. `applied_age`: each application's ad age; `first_age`, `end_age`:
-    each ad's observed ages [first, end)."""
-    n = PROFILE_DAYS + 1
-    first, end = np.minimum(first_age, PROFILE_DAYS), np.minimum(end_age, PROFILE_DAYS)
-    # days online at each age below the pool, and in the pool (ages ≥ PROFILE_DAYS)
-    exposure = np.cumsum(np.bincount(first, minlength=n + 1) - np.bincount(end, minlength=n + 1))
-    exposure = exposure[:n].astype(np.float64)
-    exposure[-1] = np.maximum(end_age - np.maximum(first_age, PROFILE_DAYS), 0).sum()
-    counts = np.bincount(np.minimum(applied_age, PROFILE_DAYS), minlength=n)[:n]
-    if exposure.sum() <= 0 or counts.sum() <= 0:
-        return np.zeros(n), 0.0
-    mean = counts.sum() / exposure.sum()
-    return (counts + PROFILE_PSEUDO_AD_DAYS * mean) / (exposure + PROFILE_PSEUDO_AD_DAYS), mean
+    return (log_appeal(history, pseudo_days) + history.log_ahead).astype(np.float32)
 
 
 def ad_history(market: Market, ad_rows: np.ndarray, day: dt.date) -> AdHistory:
-    """The `AdHistory` of the market's ads `ad_rows` as known on `day`. An ad's days online
-    count from its posting or from the first day the application log holds, whichever is
-    later (an ad older than the log has unseen applications)."""
-    cut = np.datetime64(day, "D")
-    apps = market.applications
-    known = apps.day < cut
-    posted = market.ads["posted_on"].to_numpy("datetime64[D]")
-    closed = market.ads["closed_on"].to_numpy("datetime64[D]")
-    log_start = apps.day[known].min() if known.any() else cut
-    # an ad is open on its closing day (Market.ads_open_between)
-    end = np.where(np.isnat(closed), cut, np.minimum(closed + np.timedelta64(1, "D"), cut))
-    first_age = np.clip((np.maximum(posted, log_start) - posted).astype(np.int64), 0, None)
-    end_age = np.maximum((end - posted).astype(np.int64), first_age)
-    applied_age = np.clip((apps.day[known] - posted[apps.ad[known]]).astype(np.int64), 0, None)
-    rate, mean = age_profile(applied_age, first_age, end_age)
-    counts = np.bincount(apps.ad[known], minlength=len(market.ads))
-    # E_j = Σ of r_a over the ad's observed ages; ages past the profile take the pool's rate
-    cumulative = np.concatenate([[0.0], np.cumsum(rate)])
-
-    def summed(age):
-        return cumulative[np.minimum(age, PROFILE_DAYS)] + rate[-1] * np.maximum(
-            age - PROFILE_DAYS, 0
-        )
-
-    expected = summed(end_age) - summed(first_age)
-    age_now = np.clip((cut - posted).astype(np.int64), 0, None)  # ads posted later: age 0
-    ahead = (summed(age_now + HORIZON_DAYS) - summed(age_now)) / HORIZON_DAYS
-    log_ahead = np.log(ahead / mean) if mean > 0 else np.zeros(len(posted))
-    return AdHistory(counts[ad_rows], expected[ad_rows], log_ahead[ad_rows], float(mean))
+    """The `ad_response.AdHistory` of the market's ads `ad_rows` as known on `day`."""
+    return ad_response.ad_history(market, day, ad_rows)
 
 
 def ad_log_rates(market: Market, ad_rows: np.ndarray, day: dt.date, prior: AdPrior):

@@ -17,6 +17,9 @@ Market (lists dated D = 2026-03-10, popularity counted on applications before 20
   not counted; A1 only after) -> popularity A0 3, A1 0, A2 1, A3 0.
   employers: A0 and A1 employer E1, A2 and A3 employer E2 -> applications per other ad of the
   employer: A0 0 (A1's), A1 3 (A0's), A2 0 (A3's), A3 1 (A2's).
+  ages (jobrec.ad_response; the log starts 2026-02-01, its first application): A0 is seen at
+  ages 0-22 with applications at 2, 12 and 22, A1 at 0-1, A2 at 23-52 (older than the log)
+  with one at 23, A3 not yet: m = 4 applications / 55 days online.
 """
 
 from __future__ import annotations
@@ -136,6 +139,40 @@ def features(ent, pairs=PAIRS, **kwargs) -> np.ndarray:
     return cross_features(ent, u, j, cos.astype(np.float32), rank.astype(np.float32), **kwargs)
 
 
+M = 4 / 55  # the ads' mean applications per day online before the cut
+
+
+def rate_at(count: int, exposure: int) -> float:
+    """The age profile's rate at an age with `count` applications over `exposure` ad-days
+    (shrunk by ten ad-days at the mean)."""
+    return (count + 10 * M) / (exposure + 10)
+
+
+def appeal(count: int, expected: float) -> float:
+    return math.log((count + 7 * M) / (expected + 7 * M))  # α = 7 days
+
+
+# by hand, each ad's expected applications (its observed ages' rates summed) and its log appeal
+EXPECTED = {
+    0: 2 * rate_at(0, 2) + (rate_at(1, 1) * 3 + rate_at(0, 1) * 18),  # ages 0-1, then 2-22
+    1: 2 * rate_at(0, 2),
+    2: rate_at(1, 1) + 29 * rate_at(0, 1),  # ages 23-52
+}
+LOG_APPEAL = {
+    0: appeal(3, EXPECTED[0]),
+    1: appeal(0, EXPECTED[1]),
+    2: appeal(1, EXPECTED[2]),
+    3: 0.0,
+}
+# what each ad's age at D promises: the rates of its next seven ages against M
+LOG_WEEK_AHEAD = {
+    0: math.log(rate_at(0, 1) / M),  # ages 30-36: A2's, no application
+    1: math.log((rate_at(1, 1) + 6 * rate_at(0, 1)) / 7 / M),  # ages 9-15: A0's, one at 12
+    2: 0.0,  # ages 60-66: the pool, never seen, so the mean
+    3: math.log((rate_at(0, 2) + rate_at(1, 1) + 5 * rate_at(0, 1)) / 7 / M),  # ages 1-7
+}
+
+
 def expected_rows() -> list[dict[str, float]]:
     log_rank = lambda r: math.log(1 + r) / math.log(1001)  # noqa: E731
     return [
@@ -167,6 +204,8 @@ def expected_rows() -> list[dict[str, float]]:
             "wage_cut": 0.0,  # a raise
             "employer_applications_per_ad": 0.0,  # E1's other ad A1 has none
             "ad_unposted_week": 0.0,  # posted before D
+            "ad_log_appeal": LOG_APPEAL[0],
+            "ad_log_week_ahead": LOG_WEEK_AHEAD[0],
         },
         {  # S0 Paris -> A1 Paris: same domain K22, 1 shared skill
             "distance_100km": 0.0,
@@ -196,6 +235,8 @@ def expected_rows() -> list[dict[str, float]]:
             "wage_cut": math.log(1500 / 2000),
             "employer_applications_per_ad": math.log1p(3),  # E1's other ad A0
             "ad_unposted_week": 0.0,  # posted before D
+            "ad_log_appeal": LOG_APPEAL[1],
+            "ad_log_week_ahead": LOG_WEEK_AHEAD[1],
         },
         {  # S1 Lyon -> A1 Paris: beyond 10 km, same family K only (K21 vs K22), no shared skill
             "distance_100km": haversine_km(LYON, PARIS) / 100,
@@ -225,6 +266,8 @@ def expected_rows() -> list[dict[str, float]]:
             "wage_cut": math.log(1500 / 1800),
             "employer_applications_per_ad": math.log1p(3),
             "ad_unposted_week": 0.0,  # posted before D
+            "ad_log_appeal": LOG_APPEAL[1],
+            "ad_log_week_ahead": LOG_WEEK_AHEAD[1],
         },
         {  # S0 Paris -> A3 Marseille: no occupation match, ad without skills, wage 0: unknown
             "distance_100km": haversine_km(PARIS, MARSEILLE) / 100,
@@ -254,6 +297,8 @@ def expected_rows() -> list[dict[str, float]]:
             "wage_cut": 0.0,  # unknown wage: neutral
             "employer_applications_per_ad": math.log1p(1),  # E2's other ad A2
             "ad_unposted_week": 0.0,  # posted before D
+            "ad_log_appeal": LOG_APPEAL[3],
+            "ad_log_week_ahead": LOG_WEEK_AHEAD[3],
         },
         {  # S2 Marseille (no wage, no education, no skills) -> A2 Paris
             "distance_100km": haversine_km(MARSEILLE, PARIS) / 100,
@@ -283,6 +328,8 @@ def expected_rows() -> list[dict[str, float]]:
             "wage_cut": 0.0,
             "employer_applications_per_ad": 0.0,  # E2's other ad A3 has none
             "ad_unposted_week": 0.0,  # posted before D
+            "ad_log_appeal": LOG_APPEAL[2],
+            "ad_log_week_ahead": LOG_WEEK_AHEAD[2],
         },
     ]
 
@@ -293,7 +340,7 @@ def test_haversine_reference_is_right():
 
 
 def test_columns_are_the_documented_ones():
-    assert len(CROSS_COLUMNS) == 27 and len(set(CROSS_COLUMNS)) == 27
+    assert len(CROSS_COLUMNS) == 29 and len(set(CROSS_COLUMNS)) == 29
     assert [CROSS_COLUMNS[i] for i in MUSE0_COLUMNS] == ["muse0_cosine", "muse0_log_rank"]
 
 

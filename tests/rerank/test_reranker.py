@@ -214,7 +214,9 @@ def test_folded_ad_columns_give_the_forward_pass(kind, subset):
     assert np.abs(moved).min() > 1e-4
     with pytest.raises(ValueError, match=r"hold 18 columns: the scoring tables read 19"):
         score_tables(tables, seekers, ads, compact[..., 1:])
-    with pytest.raises(ValueError, match=r"ad_pair_features is \(120, 7\)"):
+    with pytest.raises(
+        ValueError, match=rf"ad_pair_features is \(120, {len(AD_ONLY_COLUMNS) - 1}\)"
+    ):
         scoring_tables(model, sx, ax, ad_pair_features=per_ad[:, 1:])
     with pytest.raises(ValueError, match="per-pair MLP reads every pair column"):
         scoring_tables(random_model(kind, pair_hidden=4), sx, ax, ad_pair_features=per_ad)

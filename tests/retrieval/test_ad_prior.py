@@ -9,12 +9,13 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from jobrec import ad_response
 from jobrec.data.market import Events
 from jobrec.retrieval import ad_prior
 
 
 def test_log_rates_by_hand():
-    history = ad_prior.AdHistory(
+    history = ad_response.AdHistory(
         counts=np.array([0, 10, 4]),
         expected=np.array([0.0, 5.0, 4.0]),
         log_ahead=np.array([0.2, 0.0, -0.1]),
@@ -27,27 +28,8 @@ def test_log_rates_by_hand():
     appeal = ad_prior.log_rates(history, 7.0) - history.log_ahead
     assert abs(appeal[1]) < np.log(12 / 7) and appeal[0] == pytest.approx(0, abs=1e-7)
     # a market without history: every ad at the mean
-    none = ad_prior.AdHistory(np.zeros(2), np.zeros(2), np.zeros(2), 0.0)
+    none = ad_response.AdHistory(np.zeros(2), np.zeros(2), np.zeros(2), 0.0)
     np.testing.assert_array_equal(ad_prior.log_rates(none, 1.0), [0, 0])
-
-
-def test_age_profile_by_hand():
-    # ad 0 seen at ages 0-2, ad 1 at age 0, ad 2 at ages 65-74 (the pool from PROFILE_DAYS = 60)
-    rate, mean = ad_prior.age_profile(
-        applied_age=np.array([0, 0, 0, 1, 2, 70]),
-        first_age=np.array([0, 0, 65]),
-        end_age=np.array([3, 1, 75]),
-    )
-    assert ad_prior.PROFILE_DAYS == 60 and ad_prior.PROFILE_PSEUDO_AD_DAYS == 10
-    assert mean == pytest.approx(6 / 14)  # six applications over 2 + 1 + 1 + 10 days online
-    m = mean
-    assert rate[0] == pytest.approx((3 + 10 * m) / (2 + 10))
-    assert rate[1] == pytest.approx((1 + 10 * m) / (1 + 10)) == pytest.approx(rate[2])
-    assert rate[5] == pytest.approx(m)  # an age never seen: the mean
-    assert rate[60] == pytest.approx((1 + 10 * m) / (10 + 10))
-    # no history at all
-    rate, mean = ad_prior.age_profile(np.array([], np.int64), np.array([0]), np.array([0]))
-    assert mean == 0 and not rate.any()
 
 
 def test_ad_history_counts_applications_and_expected_ones_before_the_day():
@@ -73,7 +55,7 @@ def test_ad_history_counts_applications_and_expected_ones_before_the_day():
     # the application on the day itself is not yet known
     np.testing.assert_array_equal(history.counts, [2, 1, 0, 1, 0])
     # observed ages from the log's start: ad 0 1-9, ad 1 0-3, ad 2 none, ad 3 0, ad 4 13-21
-    rate, mean = ad_prior.age_profile(
+    rate, mean = ad_response.age_profile(
         np.array([1, 9, 1, 0]), np.array([1, 0, 0, 0, 13]), np.array([10, 4, 0, 1, 22])
     )
     assert history.mean_rate == pytest.approx(mean) == pytest.approx(4 / 23)
@@ -142,7 +124,7 @@ def _planted(applied_ad: int):
     return ad_prior.fit(
         u,
         v,
-        ad_prior.AdHistory(np.array([0, 100]), np.full(2, 50.0), np.zeros(2), 5.0),
+        ad_response.AdHistory(np.array([0, 100]), np.full(2, 50.0), np.zeros(2), 5.0),
         relevant=(np.array([0]), np.array([applied_ad])),
         excluded=(np.array([], np.int64), np.array([], np.int64)),
         temperature=0.1,
