@@ -62,14 +62,9 @@ def log_rates(history: AdHistory, pseudo_days: float) -> np.ndarray:
     return (log_appeal(history, pseudo_days) + history.log_ahead).astype(np.float32)
 
 
-def ad_history(market: Market, ad_rows: np.ndarray, day: dt.date) -> AdHistory:
-    """The `ad_response.AdHistory` of the market's ads `ad_rows` as known on `day`."""
-    return ad_response.ad_history(market, day, ad_rows)
-
-
 def ad_log_rates(market: Market, ad_rows: np.ndarray, day: dt.date, prior: AdPrior):
     """`log_rates` of the market's ads `ad_rows` as known on `day`."""
-    return log_rates(ad_history(market, ad_rows, day), prior.pseudo_days)
+    return log_rates(ad_response.ad_history(market, day, ad_rows), prior.pseudo_days)
 
 
 def tonight_scores(market: Market, prior: AdPrior, temperature: float) -> np.ndarray:

@@ -18,6 +18,7 @@ import numpy as np
 import pandas as pd
 import pyarrow as pa
 
+from jobrec import ad_response
 from jobrec.data import lists, model_store, warehouse
 from jobrec.data.market import Market, read_lists, read_market
 from jobrec.evaluation.offline import (
@@ -289,7 +290,7 @@ def fit_ad_prior(
     return ad_prior.fit(
         u,
         v,
-        ad_prior.ad_history(market, val.ads, market.train_end),
+        ad_response.ad_history(market, market.train_end, val.ads),
         relevant=(val.rel_seeker, val.rel_ad),
         excluded=(val.exclude_seeker, val.exclude_ad),
         temperature=model.cfg.temperature,

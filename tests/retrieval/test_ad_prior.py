@@ -51,7 +51,7 @@ def test_ad_history_counts_applications_and_expected_ones_before_the_day():
             np.zeros(5, np.int64), np.array([0, 0, 0, 1, 3]), applied.astype("datetime64[D]")
         ),
     )
-    history = ad_prior.ad_history(market, np.array([0, 1, 2, 3, 4]), day)
+    history = ad_response.ad_history(market, day, np.array([0, 1, 2, 3, 4]))
     # the application on the day itself is not yet known
     np.testing.assert_array_equal(history.counts, [2, 1, 0, 1, 0])
     # observed ages from the log's start: ad 0 1-9, ad 1 0-3, ad 2 none, ad 3 0, ad 4 13-21
@@ -89,7 +89,7 @@ def test_a_fresh_ad_drawing_its_ages_usual_rate_is_ranked_by_its_age_alone():
         ads=pd.DataFrame({"posted_on": posted, "closed_on": pd.NaT}),
         applications=Events(np.zeros(len(ad), np.int64), np.array(ad), np.array(applied)),
     )
-    history = ad_prior.ad_history(market, np.array([0, 200, 400]), day)
+    history = ad_response.ad_history(market, day, np.array([0, 200, 400]))
     appeal = ad_prior.log_rates(history, 1.0) - history.log_ahead
     np.testing.assert_allclose(appeal, [0, 0, 0], atol=0.02)
     # the rate over days online alone (the prior before ages) would rank the fresh ad far above
