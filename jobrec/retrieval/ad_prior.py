@@ -56,9 +56,7 @@ class AdPrior:
 def log_rates(history: AdHistory, pseudo_days: float) -> np.ndarray:
     """b_j: the ad's log appeal (`ad_response.log_appeal`, α = `pseudo_days`) plus the log of
     what its age promises for the coming week. An ad without history gets its age's term
-    alone; a market without history gives every ad 0."""
-    if history.mean_rate <= 0:
-        return np.zeros(len(history.counts), np.float32)
+    alone; a market without history gives every ad 0 (both terms are 0 there)."""
     return (log_appeal(history, pseudo_days) + history.log_ahead).astype(np.float32)
 
 
