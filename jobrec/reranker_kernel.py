@@ -3,8 +3,9 @@
 With eager PyTorch every step of a pair's score (gather the ad's row, two small batched matrix
 products, the hire term) is its own pass over memory, and the gathered rows are written out and
 read back. Here one loop per seeker does it all: gather, both dot products, written once.
-Same scores as the eager path to float32 rounding; faster (measured: BENCHMARKS.md, "Rerank
-inference").
+Same scores as the eager path to the half-precision rounding of the ad rows (stored as
+float16: one 64-byte cache line a row, half the table the gather reads); faster (measured:
+BENCHMARKS.md, "Rerank inference").
 """
 
 from __future__ import annotations
@@ -55,6 +56,19 @@ def _float_of_bits(typingctx, bits):
     return types.float32(types.int32), codegen
 
 
+@intrinsic
+def _float_of_half(typingctx, bits):
+    """The float32 value of the float16 whose bit pattern is the uint16 `bits` (exact: every
+    float16 is a float32; one conversion instruction with F16C, and it vectorises)."""
+    if bits != types.uint16:
+        return None
+
+    def codegen(context, builder, sig, args):
+        return builder.fpext(builder.bitcast(args[0], ir.HalfType()), ir.FloatType())
+
+    return types.float32(types.uint16), codegen
+
+
 LOG2E = np.float32(1.4426950408889634)
 LN2_HI, LN2_LO = np.float32(0.693145751953125), np.float32(1.428606765330187e-06)  # Cody-Waite
 
@@ -88,9 +102,9 @@ def log_sigmoid(x):
 
 @numba.njit(fastmath=True, cache=True, inline="always")
 def _prefetch_row(ad_rows, slot):
-    """Every cache line of one ad row (a hint every 16 floats, 64 bytes, and the last)."""
+    """Every cache line of one ad row (a hint every 32 halves, 64 bytes, and the last)."""
     last = ad_rows.shape[1] - 1
-    for d in range(0, last, 16):
+    for d in range(0, last, 32):
         _prefetch(ad_rows, slot, d)
     _prefetch(ad_rows, slot, last)
 
@@ -98,12 +112,13 @@ def _prefetch_row(ad_rows, slot):
 @numba.njit(fastmath=True, cache=True, inline="always")
 def _dots(ad, pair, mats, weights):
     """Both outputs of one pair: <ad[:D], mats[o]> + ad[D + o] + <pair, weights[o]>, o = 0, 1
-    (D = mats.shape[1]: the dot vectors, then the ad's two biases)."""
+    (D = mats.shape[1]: the dot vectors, then the ad's two biases; `ad` float16 bits)."""
     dims = mats.shape[1]
-    acc0, acc1 = ad[dims], ad[dims + 1]
+    acc0, acc1 = _float_of_half(ad[dims]), _float_of_half(ad[dims + 1])
     for d in range(dims):
-        acc0 += ad[d] * mats[0, d]
-        acc1 += ad[d] * mats[1, d]
+        value = _float_of_half(ad[d])
+        acc0 += value * mats[0, d]
+        acc1 += value * mats[1, d]
     for c in range(pair.shape[0]):
         acc0 += pair[c] * weights[0, c]
         acc1 += pair[c] * weights[1, c]
@@ -112,20 +127,31 @@ def _dots(ad, pair, mats, weights):
 
 @numba.njit(fastmath=True, cache=True, inline="always")
 def _ad_dots4(a, b, c, e, mats):
-    """Both outputs' ad part of four pairs: <x[:D], mats[o]> + x[D + o] for x = a, b, c, e."""
+    """Both outputs' ad part of four pairs: <x[:D], mats[o]> + x[D + o] for x = a, b, c, e (ad
+    rows as float16 bits)."""
     dims = mats.shape[1]
-    zero = np.float32(0.0)
-    sums = (zero, zero, zero, zero, zero, zero, zero, zero)
-    a0, a1, b0, b1, c0, c1, e0, e1 = _dots4(a, b, c, e, mats, sums)
+    a0 = a1 = b0 = b1 = c0 = c1 = e0 = e1 = np.float32(0.0)
+    for d in range(dims):
+        w0, w1 = mats[0, d], mats[1, d]
+        x, y = _float_of_half(a[d]), _float_of_half(b[d])
+        z, u = _float_of_half(c[d]), _float_of_half(e[d])
+        a0 += x * w0
+        a1 += x * w1
+        b0 += y * w0
+        b1 += y * w1
+        c0 += z * w0
+        c1 += z * w1
+        e0 += u * w0
+        e1 += u * w1
     return (
-        a0 + a[dims],
-        a1 + a[dims + 1],
-        b0 + b[dims],
-        b1 + b[dims + 1],
-        c0 + c[dims],
-        c1 + c[dims + 1],
-        e0 + e[dims],
-        e1 + e[dims + 1],
+        a0 + _float_of_half(a[dims]),
+        a1 + _float_of_half(a[dims + 1]),
+        b0 + _float_of_half(b[dims]),
+        b1 + _float_of_half(b[dims + 1]),
+        c0 + _float_of_half(c[dims]),
+        c1 + _float_of_half(c[dims + 1]),
+        e0 + _float_of_half(e[dims]),
+        e1 + _float_of_half(e[dims + 1]),
     )
 
 
@@ -156,10 +182,10 @@ def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, s
     the core's cache); padding (ads < 0) gives -inf and 0, an ad without a row (ad_slot < 0)
     NaN; returns how many of those there were.
 
-    ad_rows (N_r, W >= D + 2) (an ad's dot vectors, then its bias of each output, then any
-    padding), ad_slot (N_a,)
-    integers, seeker_mats_t (G, 2, D), cross_w_t (G, 2, C), ads (G, K) integers, cross
-    (G, K, C), first and second (G, K); all float32 but the integers. `ad_slot` lets the rows be
+    ad_rows (N_r, W >= D + 2) uint16, the bits of float16 values (an ad's dot vectors, then its
+    bias of each output, then any padding), ad_slot (N_a,) integers, seeker_mats_t (G, 2, D),
+    cross_w_t (G, 2, C), ads (G, K) integers, cross (G, K, C), first and second (G, K); all
+    float32 but the integers and the ad rows; the sums are float32. `ad_slot` lets the rows be
     a compact, reordered subset of the ads (see `reranker_model.scoring_tables`). Both outputs
     share one pass over a pair's inputs, four candidates are scored side by side, eight
     independent sums in flight, the ad rows PREFETCH_AHEAD candidates on are asked for ahead

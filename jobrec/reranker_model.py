@@ -219,12 +219,14 @@ def folded_pair_term(model: Reranker, cross: torch.Tensor) -> torch.Tensor:
 
 @dataclasses.dataclass
 class ScoringTables:
-    """A reranker's entity parts as the fused CPU kernel reads them (float32 numpy), its outputs
-    folded to two a pair: (the score's linear part, the hire logit) for Muse.2, (score, 0) for
-    Muse.1. Built once (`scoring_tables`), then any number of seeker blocks is scored from them
+    """A reranker's entity parts as the fused CPU kernel reads them (numpy), its outputs folded
+    to two a pair: (the score's linear part, the hire logit) for Muse.2, (score, 0) for Muse.1.
+    Built once (`scoring_tables`), then any number of seeker blocks is scored from them
     (`score_tables`): a night runs the ad towers once, not once a block."""
 
-    # (N_r, W >= D + 2) [dot vectors, both outputs' biases, zero padding] of the candidate ads
+    # (N_r, W >= D + 2) uint16, float16 bits: [dot vectors, both outputs' biases, zero padding]
+    # of the candidate ads (half the bytes the kernel gathers at random; the seeker side and the
+    # sums stay float32)
     ad_rows: np.ndarray
     ad_slot: np.ndarray  # (N_a,) int32: each ad's row in ad_rows, -1 when it has none
     seeker_mats: np.ndarray  # (N_t, 2, D): the seeker's side of both outputs' dot products
@@ -268,7 +270,8 @@ def scoring_tables(
     seeker vector: it moves into the ad rows and seeker matrices, and a pair's own input shrinks
     to the PAIR_COLUMNS (27 to 19 floats). The night then computes 19 columns a pair, not 27
     (27% less time); the kernel's speed stays the same (measured: BENCHMARKS.md, "Issue 17,
-    fifth session"). Same scores to float32 rounding.
+    fifth session"). Same scores to float32 rounding, but for the ad rows' entries, stored
+    as float16 (`half_bits`): each is off by at most 2^-11 of itself (2^-25 below 2^-14).
 
     Parameters
     ----------
@@ -290,8 +293,8 @@ def scoring_tables(
     Returns
     -------
     ScoringTables
-        `ad_rows` (N_r, W) (D dot floats, both outputs' biases, zeros to W, a multiple of
-        ROW_FLOATS), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_t, 2, D),
+        `ad_rows` (N_r, W) float16 bits (D dot values, both outputs' biases, zeros to W, a
+        multiple of ROW_HALVES), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_t, 2, D),
         `cross_weights` (N_t, 2, C), all float32 (D = heads x dims, + len(AD_ONLY_COLUMNS)
         folded), `hire_term` (True for Muse.2), `seeker_slot` (N_s,) int32 (-1: no row) and
         `pair_columns` (the C columns, CROSS_COLUMNS or PAIR_COLUMNS).
@@ -326,10 +329,10 @@ def scoring_tables(
         cross_w = torch.addmm(seeker_b[cross_cols], seeker_hidden, seeker_w[:, cross_cols])
         ad_part = torch.addmm(ad_b, ad_hidden, ad_w)  # (N_r, dims + 2)
         dims = ad_part.shape[1] - 2
-        # a row of whole 64-byte cache lines: the kernel gathers rows at random, and a 104-byte
-        # row spans three lines half the time (a probe on the `medium` night's lists: 11.2 -> 11.0
-        # ns a pair)
-        row_width = -(-(dot_width + 2) // ROW_FLOATS) * ROW_FLOATS
+        # a row of whole 64-byte cache lines: the kernel gathers rows at random, and a row
+        # across a line's end costs a second line (a probe on the `medium` night's lists: 11.2
+        # -> 11.0 ns a pair)
+        row_width = -(-(dot_width + 2) // ROW_HALVES) * ROW_HALVES
         ad_rows = np.zeros((len(ad_part), row_width), dtype=np.float32)
         ad_rows[:, :dims] = ad_part[:, :dims].numpy()
         if fold_ads:
@@ -337,7 +340,7 @@ def scoring_tables(
             ad_rows[:, dims:dot_width] = np.asarray(ad_pair_features, np.float32)[rows]
         ad_rows[:, dot_width : dot_width + 2] = ad_part[:, dims:].numpy()
     return ScoringTables(
-        ad_rows,
+        half_bits(ad_rows, "the scoring tables' ad rows"),
         slot,
         seeker_mats.view(len(seeker_mats), 2, dot_width).numpy(),  # (no -1: zero seekers)
         cross_w.view(len(cross_w), 2, len(pair_columns)).numpy(),
@@ -348,7 +351,29 @@ def scoring_tables(
     )
 
 
-ROW_FLOATS = 16  # an ad row's width is a multiple of this many floats (64-byte cache lines)
+ROW_HALVES = 32  # an ad row's width is a multiple of this many float16s (64-byte cache lines)
+HALF_MAX = float(np.finfo(np.float16).max)  # 65,504
+
+
+def half_bits(values: np.ndarray, what: str) -> np.ndarray:
+    """The float16 bit patterns (uint16) of float32 `values` (N, W), what the fused kernel
+    reads an ad row as. The night's ad rows hold values of a few units (dot vectors, biases,
+    the ad-only pair features); one float16 cannot hold is an error, not an inf.
+
+    Raises
+    ------
+    ValueError
+        When a value is not finite or beyond HALF_MAX: how many, their columns and rows.
+    """
+    bad = ~(np.abs(values) <= HALF_MAX)  # NaN too
+    if bad.any():
+        rows, columns = np.nonzero(bad)
+        raise ValueError(
+            f"{what}: {bad.sum()} values are not finite or beyond float16's range "
+            f"(|x| <= {HALF_MAX:g}), in columns {np.unique(columns)[:10].tolist()}, e.g. rows "
+            f"{np.unique(rows)[:5].tolist()}: {values[rows[:5], columns[:5]].tolist()}"
+        )
+    return values.astype(np.float16).view(np.uint16)
 
 
 def _seeker_table(model: Reranker, out: torch.Tensor, fold_ads: bool) -> torch.Tensor:

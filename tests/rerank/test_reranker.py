@@ -22,11 +22,13 @@ from jobrec.rerank.training import (
 )
 from jobrec.reranker_kernel import log_sigmoid, pair_logits
 from jobrec.reranker_model import (
-    ROW_FLOATS,
+    HALF_MAX,
+    ROW_HALVES,
     HirePairs,
     Lists,
     RerankConfig,
     Reranker,
+    half_bits,
     load_reranker,
     save_reranker,
     score_lists,
@@ -88,6 +90,39 @@ def reference_scores(model, seeker_x, ad_x, lists_seeker, lists_ads, cross) -> n
         return model.final(logits).masked_fill(ads < 0, float("-inf")).numpy()
 
 
+def halves(values) -> np.ndarray:
+    """float16 bit patterns, as the kernel reads ad rows."""
+    return np.asarray(values, np.float16).view(np.uint16)
+
+
+def assert_within_half_rounding(tables, seekers, ads, got, want):
+    """`got` (the kernel on float16 ad rows) is `want` (the forward pass) but for the ad rows'
+    rounding: each entry off by at most 2^-11 of itself (2^-25 below 2^-14), so a pair's
+    first output by at most 2^-11 <|row|, |mats[0]|> (+ its bias's share) and its second
+    likewise; log-sigmoid is 1-Lipschitz, so the hire term adds at most the second's; plus
+    float32's own 1e-5. The bound is checked to be small, so that the test can fail."""
+    finite = ads >= 0
+    assert np.array_equal(np.isneginf(got), ~finite) and np.array_equal(np.isneginf(want), ~finite)
+    rows = tables.ad_rows.view(np.float16).astype(np.float64)
+    row = np.abs(rows[tables.ad_slot[np.maximum(ads, 0)]])  # (G, K, W)
+    mats = np.abs(tables.seeker_mats[tables.seeker_slot[seekers]]).astype(np.float64)
+    dims = mats.shape[2]
+    parts = np.einsum("gkd,god->gko", row[..., :dims], mats) + row[..., dims : dims + 2]
+    bound = parts.sum(-1) * 2.0**-11 + 2.0**-25 * (mats.sum(-1).sum(-1)[:, None] + 2)
+    assert bound[finite].max() < 0.05  # a bound that can fail: scores are ~1
+    error = np.abs(got[finite].astype(np.float64) - want[finite])
+    assert (error <= bound[finite] + 1e-5 * (1 + np.abs(want[finite]))).all(), error.max()
+
+
+def assert_fused_gives(model, seeker_x, ad_x, seekers, ads, got, want):
+    """`assert_within_half_rounding` on the tables `score_lists` builds for the fused kernel
+    (one row a distinct seeker, every ad)."""
+    distinct, row = np.unique(seekers, return_inverse=True)
+    sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
+    tables = scoring_tables(model, sx[torch.as_tensor(distinct)], ax)
+    assert_within_half_rounding(tables, row.reshape(-1), ads, got, want)
+
+
 def random_lists(g: int, k: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     rng = np.random.default_rng(seed)
     seekers = rng.integers(0, N_SEEKERS, g)
@@ -127,7 +162,10 @@ def test_score_lists_equals_the_forward_pass(kind, fused, block, pair_hidden):
     assert got.shape == ads.shape and got.dtype == np.float32
     assert (np.isneginf(got) == (ads < 0)).all()  # -inf exactly on padding
     assert np.isfinite(got[ads >= 0]).all()
-    np.testing.assert_allclose(got[ads >= 0], want[ads >= 0], rtol=1e-5, atol=1e-5)
+    if fused:  # the kernel reads float16 ad rows
+        assert_fused_gives(model, seeker_x, ad_x, seekers, ads, got, want)
+    else:
+        np.testing.assert_allclose(got[ads >= 0], want[ads >= 0], rtol=1e-5, atol=1e-5)
     assert np.ptp(want[ads >= 0]) > 0.05  # scores that actually differ between pairs
 
 
@@ -163,7 +201,7 @@ def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
     assert tables.seeker_mats.shape[0] == (len(who) if subset else N_SEEKERS)
     assert not subset or len(who) < N_SEEKERS  # a real subset
     dims = model.heads * model.cfg.dims  # an ad row: its dot vectors, both outputs' biases,
-    width = -(-(dims + 2) // ROW_FLOATS) * ROW_FLOATS  # zeros to whole cache lines
+    width = -(-(dims + 2) // ROW_HALVES) * ROW_HALVES  # zeros to whole cache lines
     assert tables.ad_rows.shape[1] == width and tables.seeker_mats.shape[1:] == (2, dims)
     assert not tables.ad_rows[:, dims + 2 :].any()
     assert len(tables.ad_rows) == (len(rows) if subset else N_ADS)
@@ -172,7 +210,7 @@ def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
     order = np.random.default_rng(4).permutation(len(seekers))
     for block in (512, 2):
         got = score_tables(tables, seekers[order], ads[order], cross[order], block=block)
-        np.testing.assert_allclose(got, want[order], rtol=1e-5, atol=1e-5)
+        assert_within_half_rounding(tables, seekers[order], ads[order], got, want[order])
 
 
 @pytest.mark.parametrize("kind", ["muse1", "muse2"])
@@ -193,21 +231,20 @@ def test_folded_ad_columns_give_the_forward_pass(kind, subset):
     sx, ax = torch.as_tensor(seeker_x), torch.as_tensor(ad_x)
     tables = scoring_tables(model, sx, ax, rows, who, ad_pair_features=per_ad)
     dims = model.heads * model.cfg.dims + len(AD_ONLY_COLUMNS)
-    width = -(-(dims + 2) // ROW_FLOATS) * ROW_FLOATS
+    width = -(-(dims + 2) // ROW_HALVES) * ROW_HALVES
     assert tables.ad_rows.shape[1] == width and tables.seeker_mats.shape[1:] == (2, dims)
     in_rows = per_ad if rows is None else per_ad[rows]  # the features as they are, unscaled
-    assert np.array_equal(tables.ad_rows[:, dims - len(AD_ONLY_COLUMNS) : dims], in_rows)
+    folded = tables.ad_rows.view(np.float16)[:, dims - len(AD_ONLY_COLUMNS) : dims]
+    assert np.array_equal(folded, in_rows.astype(np.float16))
     assert tables.cross_weights.shape[1:] == (2, len(PAIR_COLUMNS))
     assert tables.pair_columns == PAIR_COLUMNS
     want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
     compact = np.ascontiguousarray(cross[..., PAIR_COLUMNS])
     for block in (512, 4):
-        np.testing.assert_allclose(
-            score_tables(tables, seekers, ads, compact, block=block), want, rtol=1e-5, atol=1e-5
-        )
-    np.testing.assert_allclose(
-        score_tables(tables, seekers, ads, cross), want, rtol=1e-5, atol=1e-5
-    )
+        got = score_tables(tables, seekers, ads, compact, block=block)
+        assert_within_half_rounding(tables, seekers, ads, got, want)
+    got = score_tables(tables, seekers, ads, cross)
+    assert_within_half_rounding(tables, seekers, ads, got, want)
     # the fold is what carries the ad-only columns: other per-ad values, other scores
     other = scoring_tables(model, sx, ax, rows, who, ad_pair_features=per_ad + 1.0)
     moved = score_tables(other, seekers, ads, compact)[ads >= 0] - want[ads >= 0]
@@ -256,8 +293,9 @@ def test_tables_of_a_subset_refuse_a_candidate_outside_it():
 def test_fused_kernel_by_hand():
     """Two lists of two candidates, one padded, plus one list whose ad has no row: each logit
     is a dot product plus the ad's bias, worked out here. Ad j's row is ad_rows[ad_slot[j]]
-    (stored in reverse): its two dot-vector entries, then its bias of each output."""
-    ad_rows = np.array([[3.0, -1.0, 0.5, -1.0], [1.0, 2.0, 0.0, 0.0]], np.float32)
+    (stored in reverse, as float16 bits): its two dot-vector entries, then its bias of each
+    output."""
+    ad_rows = halves([[3.0, -1.0, 0.5, -1.0], [1.0, 2.0, 0.0, 0.0]])
     ad_slot = np.array([1, 0, -1], np.int32)  # ad 2 has no row
     mats_t = np.array(
         [[[1.0, 0.0], [0.0, 1.0]], [[2.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]], np.float32
@@ -321,13 +359,25 @@ def test_fused_kernel_by_hand_four_at_a_time():
     ads = np.array([[0, 1, 2, 0, 2, 1, 1, 0]])
     cross = np.arange(8, dtype=np.float32).reshape(1, 8, 1)
     first, second = np.empty((1, 8), np.float32), np.empty((1, 8), np.float32)
-    args = (ad_rows.astype(np.float32), ad_slot, mats_t, cross_w_t, ads, cross, first, second)
+    args = (halves(ad_rows), ad_slot, mats_t, cross_w_t, ads, cross, first, second)
     pair_logits(*args, False)
     dots = {0: 1.0 + 0.5, 1: 2.0 - 1.0, 2: 6.0 + 0.0}  # <dots, (1, 2)> + bias of output 0
     bias2 = {0: 1.0, 1: 2.0, 2: 0.0}
     k = range(8)
     np.testing.assert_array_equal(first[0], [dots[ads[0, i]] + 3 * i for i in k])
     np.testing.assert_array_equal(second[0], [bias2[ads[0, i]] - i for i in k])
+
+
+def test_half_bits_by_hand():
+    """Ad rows are stored as float16 bits: 1, -2.5 and float16's largest value exactly; 0.1 as
+    its nearest float16, 1638 / 16384 (0.09998, within 2^-11 of 0.1); a value float16 cannot
+    hold is an error naming its column and row, not an inf."""
+    bits = half_bits(np.array([[1.0, 0.1, HALF_MAX, -2.5]], np.float32), "rows")
+    assert bits.dtype == np.uint16
+    assert bits.view(np.float16).astype(np.float64).tolist() == [[1.0, 1638 / 16384, 65504, -2.5]]
+    assert abs(1638 / 16384 - 0.1) <= 2.0**-11 * 0.1
+    with pytest.raises(ValueError, match=r"rows: 2 values .* in columns \[1, 3\], e.g. rows \[1\]"):
+        half_bits(np.array([[0.0, 0.0, 0.0, 0.0], [0.0, 7e4, 0.0, np.nan]], np.float32), "rows")
 
 
 @pytest.mark.skipif(not torch.cuda.is_available(), reason="needs a CUDA device")
@@ -356,7 +406,7 @@ def test_score_lists_uses_the_top_mix():
             model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), seekers, ads, cross, CPU
         )
         want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
-        np.testing.assert_allclose(got[ads >= 0], want[ads >= 0], rtol=1e-5, atol=1e-5)
+        assert_fused_gives(model, seeker_x, ad_x, seekers, ads, got, want)
         scores[mix] = got[ads >= 0]
     assert np.abs(scores[(0.3, -0.2)] - scores[(0.0, 0.0)]).max() > 1e-3
     assert np.abs(scores[(-0.5, 1.5)] - scores[(0.0, 0.0)]).max() > 1e-3
@@ -678,7 +728,7 @@ def test_scoring_tables_of_no_seekers_and_no_ads(kind):
     dims = model.heads * model.cfg.dims
     assert tables.seeker_mats.shape == (0, 2, dims)
     assert tables.cross_weights.shape == (0, 2, len(CROSS_COLUMNS))
-    assert tables.ad_rows.shape == (0, -(-(dims + 2) // ROW_FLOATS) * ROW_FLOATS)
+    assert tables.ad_rows.shape == (0, -(-(dims + 2) // ROW_HALVES) * ROW_HALVES)
     full = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), none)
     padding = np.full((2, 5), -1)
     scores = score_tables(full, np.array([0, 1]), padding, np.zeros((2, 5, len(CROSS_COLUMNS))))
