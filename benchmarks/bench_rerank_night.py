@@ -7,8 +7,8 @@ candidates each) and the Muse.2 and XGBoost models it trained, then reranks them
 `jobrec.rerank.write_reranked` does: Muse's tables over tonight's seekers and the active ads
 grouped by occupation (`tonight_ads`), seekers grouped by desired occupation
 (`tonight_seekers`), blocks of 2,000 seekers read together, and in each block chunks of
-`score_chunk` seekers (the setting; by default the whole block) whose pair features are
-written, then scored by every model. Timed, all from host arrays to host scores:
+`score_chunk` seekers (the setting) whose pair features are written, then scored by every
+model. Timed, all from host arrays to host scores:
   muse2 towers   the folded tables (once a night) of tonight's seekers and active ads, the
                  ad-only pair features folded into the ad rows (as the night builds them)
   muse2 pairs    the fused kernel + log-sigmoid over every chunk, on the PAIR_COLUMNS the night
@@ -19,8 +19,8 @@ written, then scored by every model. Timed, all from host arrays to host scores:
                  pair reads all CROSS_COLUMNS (what the fold buys)
   plain order    unfolded, with tables over every seeker and every ad in row order, the
                  seekers in id order (what the subsets and the locality buy)
-  xgb rows       building XGBoost's flat rows (all CROSS_COLUMNS), chunk by chunk (once: it
-                 takes minutes)
+  xgb rows       building XGBoost's flat rows (all CROSS_COLUMNS), chunk by chunk and block by
+                 block (once each: it takes minutes; the ratio takes the faster way)
   xgb predict    predicting on them
 Entity inputs and pair features are random with the real shapes (speed depends on shapes, not
 values; four blocks of pair features are cycled, a chunk's copied into the chunk's buffer before
@@ -176,12 +176,26 @@ def main() -> None:
     plain_towers, plain_pairs = time_muse(
         muse2, sx, ax, None, plain, args.repeat, False, None, None
     )
-    timings = {}
-    for who, candidates, cross in chunks(seekers, ads, pool, size):
-        lists = Lists(who, candidates, cross, None, None)
-        predict_lists(ranker, seeker_x, ad_x, lists, timings=timings)
+    # XGBoost gets the faster of Muse's chunks and whole blocks (what the night gives it when
+    # it scores the compared seekers' lists): fewer, larger calls may suit it better
+    by_size = {}
+    for xgb_size in dict.fromkeys([size, None]):
+        by_size[xgb_size] = {}
+        for who, candidates, cross in chunks(seekers, ads, pool, xgb_size):
+            lists = Lists(who, candidates, cross, None, None)
+            predict_lists(ranker, seeker_x, ad_x, lists, timings=by_size[xgb_size])
+    xgb_size, timings = min(by_size.items(), key=lambda kv: kv[1]["rows"] + kv[1]["predict"])
     muse = towers + muse_pairs
     xgb_total = timings["rows"] + timings["predict"]
+    print(
+        "xgboost rows + predict s: "
+        + ", ".join(
+            f"{'blocks of ' + str(BLOCK) if n is None else 'chunks of ' + str(n)} "
+            f"{t['rows']:.1f} + {t['predict']:.1f}"
+            for n, t in by_size.items()
+        )
+        + f"; the ratio takes the faster ({'blocks' if xgb_size is None else 'chunks'})"
+    )
     ns = lambda t: f"{t / pairs * 1e9:.1f}"  # noqa: E731
     print(
         "| seekers | pairs | muse2 towers s | muse2 pairs s | muse2 s | pairs s, from memory | "

@@ -100,97 +100,119 @@ def log_sigmoid(x):
     return min(x, np.float32(0.0)) - np.float32(2.0) * z * q
 
 
+LANES = 16  # float32s in a 512-bit vector: the loops below step over ad rows in 2 x LANES halves
+ROW_STEP = 2 * LANES  # an ad row's width is a multiple of this (32 halves: a 64-byte line)
+
+
 @numba.njit(fastmath=True, cache=True, inline="always")
 def _prefetch_row(ad_rows, slot):
-    """Every cache line of one ad row (a hint every 32 halves, 64 bytes, and the last)."""
-    last = ad_rows.shape[1] - 1
-    for d in range(0, last, 32):
+    """Every cache line of one ad row (rows of whole, aligned 64-byte lines: one hint each)."""
+    for d in range(0, ad_rows.shape[1], ROW_STEP):
         _prefetch(ad_rows, slot, d)
-    _prefetch(ad_rows, slot, last)
 
 
 @numba.njit(fastmath=True, cache=True, inline="always")
-def _dots(ad, pair, mats, weights):
-    """Both outputs of one pair: <ad[:D], mats[o]> + ad[D + o] + <pair, weights[o]>, o = 0, 1
-    (D = mats.shape[1]: the dot vectors, then the ad's two biases; `ad` float16 bits)."""
-    dims = mats.shape[1]
-    acc0, acc1 = _float_of_half(ad[dims]), _float_of_half(ad[dims + 1])
-    for d in range(dims):
-        value = _float_of_half(ad[d])
-        acc0 += value * mats[0, d]
-        acc1 += value * mats[1, d]
-    for c in range(pair.shape[0]):
-        acc0 += pair[c] * weights[0, c]
-        acc1 += pair[c] * weights[1, c]
-    return acc0, acc1
+def _pair_sums(row, pair, mats, weights):
+    """Both outputs of one pair: <row, mats[o]> + <pair, weights[o]>, o = 0, 1 (`row` float16
+    bits; the ad's biases are row entries whose `mats` entries are one-hot). The first
+    ROW_STEP row entries and the first LANES pair columns share one loop: one reduction an
+    output (see `pair_logits`)."""
+    zero = np.float32(0.0)
+    s0, s1 = zero, zero
+    start = 0
+    if pair.shape[0] >= LANES:
+        start = LANES
+        for d in range(LANES):
+            lo, hi, x = _float_of_half(row[d]), _float_of_half(row[LANES + d]), pair[d]
+            s0 += lo * mats[0, d] + hi * mats[0, LANES + d] + x * weights[0, d]
+            s1 += lo * mats[1, d] + hi * mats[1, LANES + d] + x * weights[1, d]
+    for base in range(ROW_STEP if start else 0, row.shape[0], ROW_STEP):
+        for d in range(LANES):
+            lo, hi = _float_of_half(row[base + d]), _float_of_half(row[base + LANES + d])
+            s0 += lo * mats[0, base + d] + hi * mats[0, base + LANES + d]
+            s1 += lo * mats[1, base + d] + hi * mats[1, base + LANES + d]
+    for c in range(start, pair.shape[0]):
+        s0 += pair[c] * weights[0, c]
+        s1 += pair[c] * weights[1, c]
+    return s0, s1
 
 
 @numba.njit(fastmath=True, cache=True, inline="always")
-def _ad_dots4(a, b, c, e, mats):
-    """Both outputs' ad part of four pairs: <x[:D], mats[o]> + x[D + o] for x = a, b, c, e (ad
-    rows as float16 bits)."""
-    dims = mats.shape[1]
-    a0 = a1 = b0 = b1 = c0 = c1 = e0 = e1 = np.float32(0.0)
-    for d in range(dims):
-        w0, w1 = mats[0, d], mats[1, d]
-        x, y = _float_of_half(a[d]), _float_of_half(b[d])
-        z, u = _float_of_half(c[d]), _float_of_half(e[d])
-        a0 += x * w0
-        a1 += x * w1
-        b0 += y * w0
-        b1 += y * w1
-        c0 += z * w0
-        c1 += z * w1
-        e0 += u * w0
-        e1 += u * w1
-    return (
-        a0 + _float_of_half(a[dims]),
-        a1 + _float_of_half(a[dims + 1]),
-        b0 + _float_of_half(b[dims]),
-        b1 + _float_of_half(b[dims + 1]),
-        c0 + _float_of_half(c[dims]),
-        c1 + _float_of_half(c[dims + 1]),
-        e0 + _float_of_half(e[dims]),
-        e1 + _float_of_half(e[dims + 1]),
-    )
-
-
-@numba.njit(fastmath=True, cache=True, inline="always")
-def _dots4(a, b, c, e, weights, sums):
-    """`sums` (both outputs of four pairs) plus <x, weights[o]> for x = a, b, c, e: eight
-    independent sums, so that the multiply-adds of four pairs overlap."""
+def _quad_rows(ra, rb, rc, re, xa, xb, xc, xe, m, w, base, cross, sums):
+    """`sums` (both outputs of four pairs) plus the row entries [base, base + ROW_STEP) of each
+    pair's row against `m`, and with `cross` the pair columns [0, LANES) against `w`, in one
+    loop of LANES steps (one 16-lane step each, which the compiler vectorises as such)."""
     a0, a1, b0, b1, c0, c1, e0, e1 = sums
-    for d in range(weights.shape[1]):
-        w0, w1 = weights[0, d], weights[1, d]
-        a0 += a[d] * w0
-        a1 += a[d] * w1
-        b0 += b[d] * w0
-        b1 += b[d] * w1
-        c0 += c[d] * w0
-        c1 += c[d] * w1
-        e0 += e[d] * w0
-        e1 += e[d] * w1
+    for d in range(LANES):
+        lo, hi = base + d, base + LANES + d
+        m0l, m0h, m1l, m1h = m[0, lo], m[0, hi], m[1, lo], m[1, hi]
+        w0 = w[0, d] if cross else np.float32(0.0)
+        w1 = w[1, d] if cross else np.float32(0.0)
+        x = xa[d] if cross else np.float32(0.0)
+        u, v = _float_of_half(ra[lo]), _float_of_half(ra[hi])
+        a0 += u * m0l + v * m0h + x * w0
+        a1 += u * m1l + v * m1h + x * w1
+        x = xb[d] if cross else np.float32(0.0)
+        u, v = _float_of_half(rb[lo]), _float_of_half(rb[hi])
+        b0 += u * m0l + v * m0h + x * w0
+        b1 += u * m1l + v * m1h + x * w1
+        x = xc[d] if cross else np.float32(0.0)
+        u, v = _float_of_half(rc[lo]), _float_of_half(rc[hi])
+        c0 += u * m0l + v * m0h + x * w0
+        c1 += u * m1l + v * m1h + x * w1
+        x = xe[d] if cross else np.float32(0.0)
+        u, v = _float_of_half(re[lo]), _float_of_half(re[hi])
+        e0 += u * m0l + v * m0h + x * w0
+        e1 += u * m1l + v * m1h + x * w1
+    return a0, a1, b0, b1, c0, c1, e0, e1
+
+
+@numba.njit(fastmath=True, cache=True, inline="always")
+def _quad_sums(ra, rb, rc, re, xa, xb, xc, xe, mats, weights):
+    """Both outputs of four pairs (rows ra..re, pair features xa..xe), `_pair_sums` each: eight
+    independent sums, so that the multiply-adds of four pairs overlap."""
+    zero = np.float32(0.0)
+    sums = (zero, zero, zero, zero, zero, zero, zero, zero)
+    start = LANES if xa.shape[0] >= LANES else 0
+    for base in range(0, ra.shape[0], ROW_STEP):
+        sums = _quad_rows(
+            ra, rb, rc, re, xa, xb, xc, xe, mats, weights, base, base == 0 and start > 0, sums
+        )
+    a0, a1, b0, b1, c0, c1, e0, e1 = sums
+    for c in range(start, xa.shape[0]):
+        w0, w1 = weights[0, c], weights[1, c]
+        a0 += xa[c] * w0
+        a1 += xa[c] * w1
+        b0 += xb[c] * w0
+        b1 += xb[c] * w1
+        c0 += xc[c] * w0
+        c1 += xc[c] * w1
+        e0 += xe[c] * w0
+        e1 += xe[c] * w1
     return a0, a1, b0, b1, c0, c1, e0, e1
 
 
 @numba.njit(parallel=True, fastmath=True, cache=True)
 def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, second, hire_term):
-    """first[g, k], second[g, k] = <row[:D], seeker_mats_t[g, o]> + row[D + o]
-    + <cross[g, k], cross_w_t[g, o]> for o = 0, 1, row = ad_rows[ad_slot[ads[g, k]]], every
-    list g and candidate k (a one-output model passes zeros for o = 1), and with `hire_term`
-    first[g, k] += log_sigmoid(second[g, k]) (Muse.2's final score, while the list's row is in
-    the core's cache); padding (ads < 0) gives -inf and 0, an ad without a row (ad_slot < 0)
-    NaN; returns how many of those there were.
+    """first[g, k], second[g, k] = <row, seeker_mats_t[g, o]> + <cross[g, k], cross_w_t[g, o]>
+    for o = 0, 1, row = ad_rows[ad_slot[ads[g, k]]] (as float32), every list g and candidate k
+    (a one-output model passes zeros for o = 1), and with `hire_term` first[g, k] +=
+    log_sigmoid(second[g, k]) (Muse.2's final score, while the list's row is in the core's
+    cache); padding (ads < 0) gives -inf and 0, an ad without a row (ad_slot < 0) NaN; returns
+    how many of those there were.
 
-    ad_rows (N_r, W >= D + 2) uint16, the bits of float16 values (an ad's dot vectors, then its
-    bias of each output, then any padding), ad_slot (N_a,) integers, seeker_mats_t (G, 2, D),
-    cross_w_t (G, 2, C), ads (G, K) integers, cross (G, K, C), first and second (G, K); all
-    float32 but the integers and the ad rows; the sums are float32. `ad_slot` lets the rows be
-    a compact, reordered subset of the ads (see `reranker_model.scoring_tables`). Both outputs
-    share one pass over a pair's inputs, four candidates are scored side by side, eight
-    independent sums in flight, the ad rows PREFETCH_AHEAD candidates on are asked for ahead
-    (the rows are gathered at random: each measured faster than its alternative:
-    BENCHMARKS.md, "Rerank inference", "Where the time went")."""
+    ad_rows (N_r, W) uint16, the bits of float16 values, W a multiple of ROW_STEP (an ad's dot
+    vectors, its bias of each output, zeros), ad_slot (N_a,) integers, seeker_mats_t (G, 2, W)
+    (the seeker's side of each output's dot product; 1 against the output's own bias), cross_w_t
+    (G, 2, C), ads (G, K) integers, cross (G, K, C), first and second (G, K); all float32 but
+    the integers and the ad rows; the sums are float32. `ad_slot` lets the rows be a compact,
+    reordered subset of the ads (see `reranker_model.scoring_tables`). Four candidates are
+    scored side by side, eight independent sums in flight, each pair's row entries and its
+    first LANES pair columns in one 16-lane loop (one reduction an output, not one a part);
+    the ad rows PREFETCH_AHEAD candidates on are asked for ahead (the rows are gathered at
+    random: each measured faster than its alternative: BENCHMARKS.md, "Rerank inference")."""
+    if ad_rows.shape[1] % ROW_STEP or seeker_mats_t.shape[2] != ad_rows.shape[1]:
+        raise ValueError("ad rows must be ROW_STEP wide, seeker_mats_t as wide as the rows")
     n_lists, n_candidates = ads.shape
     quads = n_candidates - n_candidates % 4
     missing = 0
@@ -202,18 +224,22 @@ def pair_logits(ad_rows, ad_slot, seeker_mats_t, cross_w_t, ads, cross, first, s
         for k in range(0, quads, 4):  # padding and missing rows read some row, fixed below
             for j in range(k + PREFETCH_AHEAD, min(k + PREFETCH_AHEAD + 4, n_candidates)):
                 _prefetch_row(ad_rows, max(ad_slot[max(row_ads[j], 0)], 0))
-            a = ad_rows[ad_slot[max(row_ads[k], 0)]]
-            b = ad_rows[ad_slot[max(row_ads[k + 1], 0)]]
-            c = ad_rows[ad_slot[max(row_ads[k + 2], 0)]]
-            e = ad_rows[ad_slot[max(row_ads[k + 3], 0)]]
-            sums = _ad_dots4(a, b, c, e, mats)
-            a0, a1, b0, b1, c0, c1, e0, e1 = _dots4(
-                row_cross[k], row_cross[k + 1], row_cross[k + 2], row_cross[k + 3], weights, sums
+            a0, a1, b0, b1, c0, c1, e0, e1 = _quad_sums(
+                ad_rows[ad_slot[max(row_ads[k], 0)]],
+                ad_rows[ad_slot[max(row_ads[k + 1], 0)]],
+                ad_rows[ad_slot[max(row_ads[k + 2], 0)]],
+                ad_rows[ad_slot[max(row_ads[k + 3], 0)]],
+                row_cross[k],
+                row_cross[k + 1],
+                row_cross[k + 2],
+                row_cross[k + 3],
+                mats,
+                weights,
             )
             row_first[k], row_first[k + 1], row_first[k + 2], row_first[k + 3] = a0, b0, c0, e0
             row_second[k], row_second[k + 1], row_second[k + 2], row_second[k + 3] = a1, b1, c1, e1
         for k in range(quads, n_candidates):
-            row_first[k], row_second[k] = _dots(
+            row_first[k], row_second[k] = _pair_sums(
                 ad_rows[ad_slot[max(row_ads[k], 0)]], row_cross[k], mats, weights
             )
         if hire_term:  # every value finite here (padding read some row), fixed below

@@ -28,7 +28,7 @@ from torch import nn
 
 from jobrec.devices import pick_device
 from jobrec.pair_features import AD_ONLY_COLUMNS, CROSS_COLUMNS, MUSE0_COLUMNS, PAIR_COLUMNS
-from jobrec.reranker_kernel import pair_logits
+from jobrec.reranker_kernel import ROW_STEP, pair_logits
 
 
 @dataclasses.dataclass
@@ -229,7 +229,9 @@ class ScoringTables:
     # sums stay float32)
     ad_rows: np.ndarray
     ad_slot: np.ndarray  # (N_a,) int32: each ad's row in ad_rows, -1 when it has none
-    seeker_mats: np.ndarray  # (N_t, 2, D): the seeker's side of both outputs' dot products
+    # (N_t, 2, W): the seeker's side of both outputs' dot products with an ad row (D dot values,
+    # then 1 against the output's own bias, zeros)
+    seeker_mats: np.ndarray
     cross_weights: np.ndarray  # (N_t, 2, C): the seeker's weights on the pair features
     seeker_slot: np.ndarray  # (N_s,) int32: each seeker's row in the two above, -1: none
     hire_term: bool  # add log-sigmoid(second output): Muse.2's log P(hire | apply)
@@ -294,9 +296,10 @@ def scoring_tables(
     -------
     ScoringTables
         `ad_rows` (N_r, W) float16 bits (D dot values, both outputs' biases, zeros to W, a
-        multiple of ROW_HALVES), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_t, 2, D),
-        `cross_weights` (N_t, 2, C), all float32 (D = heads x dims, + len(AD_ONLY_COLUMNS)
-        folded), `hire_term` (True for Muse.2), `seeker_slot` (N_s,) int32 (-1: no row) and
+        multiple of ROW_HALVES), `ad_slot` (N_a,) int32 (-1: no row), `seeker_mats` (N_t, 2, W)
+        (the D dot values, then 1 against the output's own bias, zeros), `cross_weights`
+        (N_t, 2, C), all float32 (D = heads x dims, + len(AD_ONLY_COLUMNS) folded),
+        `hire_term` (True for Muse.2), `seeker_slot` (N_s,) int32 (-1: no row) and
         `pair_columns` (the C columns, CROSS_COLUMNS or PAIR_COLUMNS).
     """
     fold_ads = ad_pair_features is not None
@@ -325,14 +328,22 @@ def scoring_tables(
         dot_width = width - len(pair_columns)
         columns = torch.arange(seeker_w.shape[1]).view(2, width)
         dot_cols, cross_cols = columns[:, :dot_width].flatten(), columns[:, dot_width:].flatten()
-        seeker_mats = torch.addmm(seeker_b[dot_cols], seeker_hidden, seeker_w[:, dot_cols])
+        # a row of whole, aligned 64-byte cache lines: the kernel gathers rows at random, and a
+        # row across a line's end costs a second line (BENCHMARKS.md, "Issue 17, nineteenth
+        # session")
+        row_width = -(-(dot_width + 2) // ROW_HALVES) * ROW_HALVES
+        # the seeker's side as wide as an ad row, 1 against each output's own bias: a pair's
+        # output is one dot product of the whole row (its entries past D + 2 are zeros)
+        hidden = seeker_hidden.shape[1]
+        mats_w = seeker_w.new_zeros(hidden, 2, row_width)
+        mats_w[:, :, :dot_width] = seeker_w[:, dot_cols].view(hidden, 2, dot_width)
+        mats_b = seeker_b.new_zeros(2, row_width)
+        mats_b[:, :dot_width] = seeker_b[dot_cols].view(2, dot_width)
+        mats_b[0, dot_width], mats_b[1, dot_width + 1] = 1.0, 1.0
+        seeker_mats = torch.addmm(mats_b.flatten(), seeker_hidden, mats_w.flatten(1))
         cross_w = torch.addmm(seeker_b[cross_cols], seeker_hidden, seeker_w[:, cross_cols])
         ad_part = torch.addmm(ad_b, ad_hidden, ad_w)  # (N_r, dims + 2)
         dims = ad_part.shape[1] - 2
-        # a row of whole 64-byte cache lines: the kernel gathers rows at random, and a row
-        # across a line's end costs a second line (a probe on the `medium` night's lists: 11.2
-        # -> 11.0 ns a pair)
-        row_width = -(-(dot_width + 2) // ROW_HALVES) * ROW_HALVES
         ad_rows = np.zeros((len(ad_part), row_width), dtype=np.float32)
         ad_rows[:, :dims] = ad_part[:, :dims].numpy()
         if fold_ads:
@@ -342,7 +353,7 @@ def scoring_tables(
     return ScoringTables(
         half_bits(ad_rows, "the scoring tables' ad rows"),
         slot,
-        seeker_mats.view(len(seeker_mats), 2, dot_width).numpy(),  # (no -1: zero seekers)
+        seeker_mats.view(len(seeker_mats), 2, row_width).numpy(),  # (no -1: zero seekers)
         cross_w.view(len(cross_w), 2, len(pair_columns)).numpy(),
         seeker_slot,
         model.heads == 2,
@@ -351,14 +362,16 @@ def scoring_tables(
     )
 
 
-ROW_HALVES = 32  # an ad row's width is a multiple of this many float16s (64-byte cache lines)
+ROW_HALVES = ROW_STEP  # an ad row's width is a multiple of this many float16s (64-byte lines)
+LINE_BYTES = 64
 HALF_MAX = float(np.finfo(np.float16).max)  # 65,504
 
 
 def half_bits(values: np.ndarray, what: str) -> np.ndarray:
     """The float16 bit patterns (uint16) of float32 `values` (N, W), what the fused kernel
-    reads an ad row as. The night's ad rows hold values of a few units (dot vectors, biases,
-    the ad-only pair features); one float16 cannot hold is an error, not an inf.
+    reads an ad row as, stored from a 64-byte boundary. The night's ad rows hold values of a
+    few units (dot vectors, biases, the ad-only pair features); one float16 cannot hold is an
+    error, not an inf.
 
     Raises
     ------
@@ -373,7 +386,13 @@ def half_bits(values: np.ndarray, what: str) -> np.ndarray:
             f"(|x| <= {HALF_MAX:g}), in columns {np.unique(columns)[:10].tolist()}, e.g. rows "
             f"{np.unique(rows)[:5].tolist()}: {values[rows[:5], columns[:5]].tolist()}"
         )
-    return values.astype(np.float16).view(np.uint16)
+    # on a 64-byte boundary, so that a row of 32 halves is one cache line (numpy places a large
+    # array 16 bytes past a page start: every such row would span two)
+    space = np.empty(values.size * 2 + LINE_BYTES, dtype=np.uint8)
+    skip = -space.ctypes.data % LINE_BYTES
+    out = space[skip : skip + values.size * 2].view(np.uint16).reshape(values.shape)
+    out[...] = values.astype(np.float16).view(np.uint16)
+    return out
 
 
 def _seeker_table(model: Reranker, out: torch.Tensor, fold_ads: bool) -> torch.Tensor:

@@ -76,10 +76,11 @@ class RerankSettings:
     keep: tuple[tuple[str, int], ...] = (("muse2", 300), ("muse1", 100), ("xgboost", 100))
     metric_ks: tuple[int, ...] = (10, 100)
     block_seekers: int = 2000  # tonight's seekers read and written per block
-    # seekers of a block whose pair features are computed and scored together: chunks of 64
-    # (7 MB of features, read from the cache) measured slower than the whole block on this
-    # 2-core machine (BENCHMARKS.md, "Rerank inference", "fourth session")
-    score_chunk: int = 2000
+    # seekers of a block whose pair features are computed and scored together: 128 (a chunk's
+    # features, 10 MB, are still in the cache when both Muse models read them) made the whole
+    # recs/reranked step 18% faster than the whole block at `small` and 7.5% at `medium`
+    # (BENCHMARKS.md, "Issue 17, nineteenth session")
+    score_chunk: int = 128
     seed: int = 0
     warm_epochs: int = 3  # at most, when Muse.1/2 start from the previous night's weights
     # the rate a warm start resumes at, near where a full training's decayed schedule ends

@@ -90,9 +90,23 @@ def reference_scores(model, seeker_x, ad_x, lists_seeker, lists_ads, cross) -> n
         return model.final(logits).masked_fill(ads < 0, float("-inf")).numpy()
 
 
-def halves(values) -> np.ndarray:
-    """float16 bit patterns, as the kernel reads ad rows."""
-    return np.asarray(values, np.float16).view(np.uint16)
+def halves(values, width: int = ROW_HALVES) -> np.ndarray:
+    """Ad rows as the kernel reads them: float16 bit patterns, zeros to `width`."""
+    values = np.asarray(values, np.float16)
+    out = np.zeros((len(values), width), np.float16)
+    out[:, : values.shape[1]] = values
+    return out.view(np.uint16)
+
+
+def with_biases(mats, width: int = ROW_HALVES) -> np.ndarray:
+    """(G, 2, D) dot sides -> (G, 2, width): 1 against each output's bias (row entries D and
+    D + 1), zeros after, as `scoring_tables` writes them."""
+    mats = np.asarray(mats, np.float32)
+    dims = mats.shape[2]
+    out = np.zeros((len(mats), 2, width), np.float32)
+    out[:, :, :dims] = mats
+    out[:, 0, dims], out[:, 1, dims + 1] = 1.0, 1.0
+    return out
 
 
 def assert_within_half_rounding(tables, seekers, ads, got, want):
@@ -106,9 +120,8 @@ def assert_within_half_rounding(tables, seekers, ads, got, want):
     rows = tables.ad_rows.view(np.float16).astype(np.float64)
     row = np.abs(rows[tables.ad_slot[np.maximum(ads, 0)]])  # (G, K, W)
     mats = np.abs(tables.seeker_mats[tables.seeker_slot[seekers]]).astype(np.float64)
-    dims = mats.shape[2]
-    parts = np.einsum("gkd,god->gko", row[..., :dims], mats) + row[..., dims : dims + 2]
-    bound = parts.sum(-1) * 2.0**-11 + 2.0**-25 * (mats.sum(-1).sum(-1)[:, None] + 2)
+    parts = np.einsum("gkd,god->gko", row, mats)  # the biases: entries against a 1
+    bound = parts.sum(-1) * 2.0**-11 + 2.0**-25 * mats.sum(-1).sum(-1)[:, None]
     assert bound[finite].max() < 0.05  # a bound that can fail: scores are ~1
     error = np.abs(got[finite].astype(np.float64) - want[finite])
     assert (error <= bound[finite] + 1e-5 * (1 + np.abs(want[finite]))).all(), error.max()
@@ -202,8 +215,12 @@ def test_tables_built_once_score_any_seekers_in_any_order(kind, subset):
     assert not subset or len(who) < N_SEEKERS  # a real subset
     dims = model.heads * model.cfg.dims  # an ad row: its dot vectors, both outputs' biases,
     width = -(-(dims + 2) // ROW_HALVES) * ROW_HALVES  # zeros to whole cache lines
-    assert tables.ad_rows.shape[1] == width and tables.seeker_mats.shape[1:] == (2, dims)
+    assert tables.ad_rows.shape[1] == width and tables.seeker_mats.shape[1:] == (2, width)
+    assert tables.ad_rows.ctypes.data % 64 == 0  # each row on whole 64-byte lines
     assert not tables.ad_rows[:, dims + 2 :].any()
+    # the seeker's side: 1 against its output's own bias, nothing against the other or the zeros
+    assert (tables.seeker_mats[:, :, dims : dims + 2] == np.eye(2, dtype=np.float32)).all()
+    assert not tables.seeker_mats[:, :, dims + 2 :].any()
     assert len(tables.ad_rows) == (len(rows) if subset else N_ADS)
     assert not subset or len(rows) < N_ADS  # a real subset
     want = reference_scores(model, seeker_x, ad_x, seekers, ads, cross)
@@ -232,7 +249,7 @@ def test_folded_ad_columns_give_the_forward_pass(kind, subset):
     tables = scoring_tables(model, sx, ax, rows, who, ad_pair_features=per_ad)
     dims = model.heads * model.cfg.dims + len(AD_ONLY_COLUMNS)
     width = -(-(dims + 2) // ROW_HALVES) * ROW_HALVES
-    assert tables.ad_rows.shape[1] == width and tables.seeker_mats.shape[1:] == (2, dims)
+    assert tables.ad_rows.shape[1] == width and tables.seeker_mats.shape[1:] == (2, width)
     in_rows = per_ad if rows is None else per_ad[rows]  # the features as they are, unscaled
     folded = tables.ad_rows.view(np.float16)[:, dims - len(AD_ONLY_COLUMNS) : dims]
     assert np.array_equal(folded, in_rows.astype(np.float16))
@@ -297,8 +314,8 @@ def test_fused_kernel_by_hand():
     output."""
     ad_rows = halves([[3.0, -1.0, 0.5, -1.0], [1.0, 2.0, 0.0, 0.0]])
     ad_slot = np.array([1, 0, -1], np.int32)  # ad 2 has no row
-    mats_t = np.array(
-        [[[1.0, 0.0], [0.0, 1.0]], [[2.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]], np.float32
+    mats_t = with_biases(
+        [[[1.0, 0.0], [0.0, 1.0]], [[2.0, 1.0], [0.0, 0.0]], [[1.0, 1.0], [1.0, 1.0]]]
     )
     cross_w_t = np.array([[[1.0], [-1.0]], [[0.5], [0.0]], [[0.0], [0.0]]], np.float32)
     ads = np.array([[1, 0], [0, -1], [2, 1]])
@@ -354,7 +371,7 @@ def test_fused_kernel_by_hand_four_at_a_time():
     the same ad: first = <dots, (1, 2)> + bias + 3 x pair feature, second = bias 2 - pair."""
     ad_rows = np.array([[1.0, 0.0, 0.5, 1.0], [0.0, 1.0, -1.0, 2.0], [2.0, 2.0, 0.0, 0.0]])
     ad_slot = np.array([0, 1, 2], np.int32)
-    mats_t = np.array([[[1.0, 2.0], [0.0, 0.0]]], np.float32)
+    mats_t = with_biases([[[1.0, 2.0], [0.0, 0.0]]])
     cross_w_t = np.array([[[3.0], [-1.0]]], np.float32)
     ads = np.array([[0, 1, 2, 0, 2, 1, 1, 0]])
     cross = np.arange(8, dtype=np.float32).reshape(1, 8, 1)
@@ -366,6 +383,39 @@ def test_fused_kernel_by_hand_four_at_a_time():
     k = range(8)
     np.testing.assert_array_equal(first[0], [dots[ads[0, i]] + 3 * i for i in k])
     np.testing.assert_array_equal(second[0], [bias2[ads[0, i]] - i for i in k])
+
+
+def test_fused_kernel_by_hand_wide_rows_and_many_pair_columns():
+    """Rows of 64 halves (two 32-half steps) and 20 pair columns (the first 16 in the loop over
+    the rows' first step, 4 after): five candidates, four side by side and one alone. Row j
+    holds j at entry 0 and 10 j at entry 40, its biases (0.5, -0.5) at 41 and 42; the seeker's
+    side is 1 at entry 0 and 2 at entry 40 for output 0, 1 at entry 40 for output 1; pair
+    feature c of candidate k is k + c / 100, weighted 1 at columns 3 and 17 for output 0 only.
+    So first = j + 20 j + 0.5 + 2 k + 0.2, second = 10 j - 0.5."""
+    rows = np.zeros((4, 43), np.float32)
+    rows[:, 0], rows[:, 40] = np.arange(4), 10 * np.arange(4)
+    rows[:, 41], rows[:, 42] = 0.5, -0.5
+    mats = np.zeros((1, 2, 41), np.float32)
+    mats[0, 0, 0], mats[0, 0, 40], mats[0, 1, 40] = 1.0, 2.0, 1.0
+    mats_t = with_biases(mats[:, :, :41], width=64)
+    weights = np.zeros((1, 2, 20), np.float32)
+    weights[0, 0, [3, 17]] = 1.0
+    ads = np.array([[3, 1, 0, 2, 1]])
+    cross = (np.arange(5)[:, None] + np.arange(20)[None, :] / 100).astype(np.float32)[None]
+    first, second = np.empty((1, 5), np.float32), np.empty((1, 5), np.float32)
+    slot = np.arange(4, dtype=np.int32)
+    pair_logits(halves(rows, 64), slot, mats_t, weights, ads, cross, first, second, False)
+    j, k = ads[0], np.arange(5)
+    np.testing.assert_allclose(first[0], 21 * j + 0.5 + 2 * k + 0.2, rtol=1e-6)
+    np.testing.assert_array_equal(second[0], 10 * j - 0.5)
+    with pytest.raises(ValueError, match="ROW_STEP wide"):
+        pair_logits(
+            halves(rows, 48), slot, mats_t[:, :, :48], weights, ads, cross, first, second, False
+        )
+    with pytest.raises(ValueError, match="as wide as the rows"):
+        pair_logits(
+            halves(rows, 64), slot, mats_t[:, :, :32], weights, ads, cross, first, second, False
+        )
 
 
 def test_half_bits_by_hand():
@@ -725,10 +775,10 @@ def test_scoring_tables_of_no_seekers_and_no_ads(kind):
     model = random_model(kind)
     none = np.array([], dtype=np.int64)
     tables = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), none, none)
-    dims = model.heads * model.cfg.dims
-    assert tables.seeker_mats.shape == (0, 2, dims)
+    width = -(-(model.heads * model.cfg.dims + 2) // ROW_HALVES) * ROW_HALVES
+    assert tables.seeker_mats.shape == (0, 2, width)
     assert tables.cross_weights.shape == (0, 2, len(CROSS_COLUMNS))
-    assert tables.ad_rows.shape == (0, -(-(dims + 2) // ROW_HALVES) * ROW_HALVES)
+    assert tables.ad_rows.shape == (0, width)
     full = scoring_tables(model, torch.as_tensor(seeker_x), torch.as_tensor(ad_x), none)
     padding = np.full((2, 5), -1)
     scores = score_tables(full, np.array([0, 1]), padding, np.zeros((2, 5, len(CROSS_COLUMNS))))
