@@ -138,32 +138,48 @@ def _pair_sums(row, pair, mats, weights):
 
 
 @numba.njit(fastmath=True, cache=True, inline="always")
-def _quad_rows(ra, rb, rc, re, xa, xb, xc, xe, m, w, base, cross, sums):
-    """`sums` (both outputs of four pairs) plus the row entries [base, base + ROW_STEP) of each
-    pair's row against `m`, and with `cross` the pair columns [0, LANES) against `w`, in one
-    loop of LANES steps (one 16-lane step each, which the compiler vectorises as such)."""
+def _quad_lead(ra, rb, rc, re, xa, xb, xc, xe, m, w):
+    """Both outputs of four pairs over their rows' first ROW_STEP entries and their first LANES
+    pair columns, in one loop of LANES steps (vectorised as one 16-lane step: one reduction
+    an output after it, where a loop a part would need two)."""
+    a0 = a1 = b0 = b1 = c0 = c1 = e0 = e1 = np.float32(0.0)
+    for d in range(LANES):
+        m0l, m0h, m1l, m1h = m[0, d], m[0, LANES + d], m[1, d], m[1, LANES + d]
+        w0, w1 = w[0, d], w[1, d]
+        u, v, x = _float_of_half(ra[d]), _float_of_half(ra[LANES + d]), xa[d]
+        a0 += u * m0l + v * m0h + x * w0
+        a1 += u * m1l + v * m1h + x * w1
+        u, v, x = _float_of_half(rb[d]), _float_of_half(rb[LANES + d]), xb[d]
+        b0 += u * m0l + v * m0h + x * w0
+        b1 += u * m1l + v * m1h + x * w1
+        u, v, x = _float_of_half(rc[d]), _float_of_half(rc[LANES + d]), xc[d]
+        c0 += u * m0l + v * m0h + x * w0
+        c1 += u * m1l + v * m1h + x * w1
+        u, v, x = _float_of_half(re[d]), _float_of_half(re[LANES + d]), xe[d]
+        e0 += u * m0l + v * m0h + x * w0
+        e1 += u * m1l + v * m1h + x * w1
+    return a0, a1, b0, b1, c0, c1, e0, e1
+
+
+@numba.njit(fastmath=True, cache=True, inline="always")
+def _quad_rows(ra, rb, rc, re, m, base, sums):
+    """`sums` (both outputs of four pairs) plus their rows' entries [base, base + ROW_STEP)."""
     a0, a1, b0, b1, c0, c1, e0, e1 = sums
     for d in range(LANES):
         lo, hi = base + d, base + LANES + d
         m0l, m0h, m1l, m1h = m[0, lo], m[0, hi], m[1, lo], m[1, hi]
-        w0 = w[0, d] if cross else np.float32(0.0)
-        w1 = w[1, d] if cross else np.float32(0.0)
-        x = xa[d] if cross else np.float32(0.0)
         u, v = _float_of_half(ra[lo]), _float_of_half(ra[hi])
-        a0 += u * m0l + v * m0h + x * w0
-        a1 += u * m1l + v * m1h + x * w1
-        x = xb[d] if cross else np.float32(0.0)
+        a0 += u * m0l + v * m0h
+        a1 += u * m1l + v * m1h
         u, v = _float_of_half(rb[lo]), _float_of_half(rb[hi])
-        b0 += u * m0l + v * m0h + x * w0
-        b1 += u * m1l + v * m1h + x * w1
-        x = xc[d] if cross else np.float32(0.0)
+        b0 += u * m0l + v * m0h
+        b1 += u * m1l + v * m1h
         u, v = _float_of_half(rc[lo]), _float_of_half(rc[hi])
-        c0 += u * m0l + v * m0h + x * w0
-        c1 += u * m1l + v * m1h + x * w1
-        x = xe[d] if cross else np.float32(0.0)
+        c0 += u * m0l + v * m0h
+        c1 += u * m1l + v * m1h
         u, v = _float_of_half(re[lo]), _float_of_half(re[hi])
-        e0 += u * m0l + v * m0h + x * w0
-        e1 += u * m1l + v * m1h + x * w1
+        e0 += u * m0l + v * m0h
+        e1 += u * m1l + v * m1h
     return a0, a1, b0, b1, c0, c1, e0, e1
 
 
@@ -171,13 +187,14 @@ def _quad_rows(ra, rb, rc, re, xa, xb, xc, xe, m, w, base, cross, sums):
 def _quad_sums(ra, rb, rc, re, xa, xb, xc, xe, mats, weights):
     """Both outputs of four pairs (rows ra..re, pair features xa..xe), `_pair_sums` each: eight
     independent sums, so that the multiply-adds of four pairs overlap."""
-    zero = np.float32(0.0)
-    sums = (zero, zero, zero, zero, zero, zero, zero, zero)
     start = LANES if xa.shape[0] >= LANES else 0
-    for base in range(0, ra.shape[0], ROW_STEP):
-        sums = _quad_rows(
-            ra, rb, rc, re, xa, xb, xc, xe, mats, weights, base, base == 0 and start > 0, sums
-        )
+    if start:
+        sums = _quad_lead(ra, rb, rc, re, xa, xb, xc, xe, mats, weights)
+    else:
+        zero = np.float32(0.0)
+        sums = _quad_rows(ra, rb, rc, re, mats, 0, (zero, zero, zero, zero, zero, zero, zero, zero))
+    for base in range(ROW_STEP, ra.shape[0], ROW_STEP):
+        sums = _quad_rows(ra, rb, rc, re, mats, base, sums)
     a0, a1, b0, b1, c0, c1, e0, e1 = sums
     for c in range(start, xa.shape[0]):
         w0, w1 = weights[0, c], weights[1, c]
