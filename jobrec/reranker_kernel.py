@@ -112,25 +112,28 @@ def _prefetch_row(ad_rows, slot):
 
 
 @numba.njit(fastmath=True, cache=True, inline="always")
+def _step(row, lo, hi, x, m0l, m0h, m1l, m1h, w0, w1, s0, s1):
+    """One step of a pair's two sums: its row's entries lo and hi against the seeker's
+    (m0l, m0h for output 0, m1l, m1h for output 1), its pair feature x against (w0, w1)."""
+    u, v = _float_of_half(row[lo]), _float_of_half(row[hi])
+    return s0 + u * m0l + v * m0h + x * w0, s1 + u * m1l + v * m1h + x * w1
+
+
+@numba.njit(fastmath=True, cache=True, inline="always")
 def _pair_sums(row, pair, mats, weights):
     """Both outputs of one pair: <row, mats[o]> + <pair, weights[o]>, o = 0, 1 (`row` float16
-    bits; the ad's biases are row entries whose `mats` entries are one-hot). The first
-    ROW_STEP row entries and the first LANES pair columns share one loop: one reduction an
-    output (see `pair_logits`)."""
+    bits; the ad's biases are row entries whose `mats` entries are one-hot), as `_quad_sums`
+    sums four."""
     zero = np.float32(0.0)
     s0, s1 = zero, zero
-    start = 0
-    if pair.shape[0] >= LANES:
-        start = LANES
+    start = LANES if pair.shape[0] >= LANES else 0
+    for base in range(0, row.shape[0], ROW_STEP):
+        lead = base == 0 and start > 0
         for d in range(LANES):
-            lo, hi, x = _float_of_half(row[d]), _float_of_half(row[LANES + d]), pair[d]
-            s0 += lo * mats[0, d] + hi * mats[0, LANES + d] + x * weights[0, d]
-            s1 += lo * mats[1, d] + hi * mats[1, LANES + d] + x * weights[1, d]
-    for base in range(ROW_STEP if start else 0, row.shape[0], ROW_STEP):
-        for d in range(LANES):
-            lo, hi = _float_of_half(row[base + d]), _float_of_half(row[base + LANES + d])
-            s0 += lo * mats[0, base + d] + hi * mats[0, base + LANES + d]
-            s1 += lo * mats[1, base + d] + hi * mats[1, base + LANES + d]
+            lo, hi = base + d, base + LANES + d
+            x, w0, w1 = (pair[d], weights[0, d], weights[1, d]) if lead else (zero, zero, zero)
+            m0l, m0h, m1l, m1h = mats[0, lo], mats[0, hi], mats[1, lo], mats[1, hi]
+            s0, s1 = _step(row, lo, hi, x, m0l, m0h, m1l, m1h, w0, w1, s0, s1)
     for c in range(start, pair.shape[0]):
         s0 += pair[c] * weights[0, c]
         s1 += pair[c] * weights[1, c]
@@ -144,20 +147,12 @@ def _quad_lead(ra, rb, rc, re, xa, xb, xc, xe, m, w):
     an output after it, where a loop a part would need two)."""
     a0 = a1 = b0 = b1 = c0 = c1 = e0 = e1 = np.float32(0.0)
     for d in range(LANES):
-        m0l, m0h, m1l, m1h = m[0, d], m[0, LANES + d], m[1, d], m[1, LANES + d]
-        w0, w1 = w[0, d], w[1, d]
-        u, v, x = _float_of_half(ra[d]), _float_of_half(ra[LANES + d]), xa[d]
-        a0 += u * m0l + v * m0h + x * w0
-        a1 += u * m1l + v * m1h + x * w1
-        u, v, x = _float_of_half(rb[d]), _float_of_half(rb[LANES + d]), xb[d]
-        b0 += u * m0l + v * m0h + x * w0
-        b1 += u * m1l + v * m1h + x * w1
-        u, v, x = _float_of_half(rc[d]), _float_of_half(rc[LANES + d]), xc[d]
-        c0 += u * m0l + v * m0h + x * w0
-        c1 += u * m1l + v * m1h + x * w1
-        u, v, x = _float_of_half(re[d]), _float_of_half(re[LANES + d]), xe[d]
-        e0 += u * m0l + v * m0h + x * w0
-        e1 += u * m1l + v * m1h + x * w1
+        hi = LANES + d
+        m0l, m0h, m1l, m1h, w0, w1 = m[0, d], m[0, hi], m[1, d], m[1, hi], w[0, d], w[1, d]
+        a0, a1 = _step(ra, d, hi, xa[d], m0l, m0h, m1l, m1h, w0, w1, a0, a1)
+        b0, b1 = _step(rb, d, hi, xb[d], m0l, m0h, m1l, m1h, w0, w1, b0, b1)
+        c0, c1 = _step(rc, d, hi, xc[d], m0l, m0h, m1l, m1h, w0, w1, c0, c1)
+        e0, e1 = _step(re, d, hi, xe[d], m0l, m0h, m1l, m1h, w0, w1, e0, e1)
     return a0, a1, b0, b1, c0, c1, e0, e1
 
 
@@ -165,21 +160,14 @@ def _quad_lead(ra, rb, rc, re, xa, xb, xc, xe, m, w):
 def _quad_rows(ra, rb, rc, re, m, base, sums):
     """`sums` (both outputs of four pairs) plus their rows' entries [base, base + ROW_STEP)."""
     a0, a1, b0, b1, c0, c1, e0, e1 = sums
+    zero = np.float32(0.0)
     for d in range(LANES):
         lo, hi = base + d, base + LANES + d
         m0l, m0h, m1l, m1h = m[0, lo], m[0, hi], m[1, lo], m[1, hi]
-        u, v = _float_of_half(ra[lo]), _float_of_half(ra[hi])
-        a0 += u * m0l + v * m0h
-        a1 += u * m1l + v * m1h
-        u, v = _float_of_half(rb[lo]), _float_of_half(rb[hi])
-        b0 += u * m0l + v * m0h
-        b1 += u * m1l + v * m1h
-        u, v = _float_of_half(rc[lo]), _float_of_half(rc[hi])
-        c0 += u * m0l + v * m0h
-        c1 += u * m1l + v * m1h
-        u, v = _float_of_half(re[lo]), _float_of_half(re[hi])
-        e0 += u * m0l + v * m0h
-        e1 += u * m1l + v * m1h
+        a0, a1 = _step(ra, lo, hi, zero, m0l, m0h, m1l, m1h, zero, zero, a0, a1)
+        b0, b1 = _step(rb, lo, hi, zero, m0l, m0h, m1l, m1h, zero, zero, b0, b1)
+        c0, c1 = _step(rc, lo, hi, zero, m0l, m0h, m1l, m1h, zero, zero, c0, c1)
+        e0, e1 = _step(re, lo, hi, zero, m0l, m0h, m1l, m1h, zero, zero, e0, e1)
     return a0, a1, b0, b1, c0, c1, e0, e1
 
 
