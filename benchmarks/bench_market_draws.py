@@ -17,7 +17,11 @@ Reports, per draw and night, from the published `metrics.ranking` / `metrics.ran
 Muse.2's and XGBoost's Recall@10 / NDCG@10 / Recall@100, Muse.2 − XGBoost paired (difference,
 SE, relative, 95% low) at Recall@10, NDCG@10 and Recall@100, and the smallest Holm p of a slice
 of ≥ 300 seekers where Muse.2 trails; then, over the draws' cold nights, the mean and standard
-deviation of each relative difference. Writes `--out/draws.json` and prints Markdown.
+deviation of each relative difference, and the draws' differences pooled as a meta-analysis
+(statsmodels' `combine_effects`, each draw's relative difference with its paired SE over the
+reference's level): the fixed-effect and the random-effects (DerSimonian-Laird) estimates with
+their 95% intervals, and Cochran's Q with its p-value and I², whether the draws differ by more
+than their sampling noise. Writes `--out/draws.json` and prints Markdown.
 """
 
 from __future__ import annotations
@@ -30,6 +34,7 @@ import statistics
 from pathlib import Path
 
 import duckdb
+import numpy as np
 from bench_night import ROOT, environment, generate_market, run_night  # benchmarks/ on sys.path
 
 PAIRS = (("recall", 10), ("ndcg", 10), ("recall", 100))
@@ -142,6 +147,46 @@ def print_tables(draws: list[dict]) -> None:
             )
         values = [d["ranking"]["muse0:recall@1000"] for d in cold]
         print(f"- Muse.0 Recall@1000: from {min(values):.4f} to {max(values):.4f}")
+        print_pooled(cold)
+
+
+def pooled(draws: list[dict], key: str) -> dict:
+    """The draws' relative differences at `key` (e.g. "recall@10") pooled: fixed and random
+    effects (DerSimonian-Laird) with 95% intervals, Cochran's Q, its p-value, I² and τ. A
+    draw's relative difference has the SE of its paired difference over XGBoost's level."""
+    from scipy.stats import chi2
+    from statsmodels.stats.meta_analysis import combine_effects
+
+    metric, k = key.split("@")
+    effect, se = [], []
+    for d in draws:
+        p = d["muse2_vs_xgboost"][key]
+        level = d["ranking"][f"xgboost:{metric}@{k}"]
+        effect.append(p["relative"])
+        se.append(p["se"] / level)
+    res = combine_effects(np.array(effect), np.array(se) ** 2, method_re="dl")
+    frame = res.summary_frame()
+    out = {"draws": len(draws), "q": float(res.q), "i2": float(res.i2), "tau": res.tau2**0.5}
+    out["q_p_value"] = float(chi2.sf(res.q, res.df_resid))
+    for row, name in (("fixed effect", "fixed"), ("random effect", "random")):
+        out[name] = {c: float(frame.loc[row, c]) for c in ("eff", "sd_eff", "ci_low", "ci_upp")}
+    return out
+
+
+def print_pooled(cold: list[dict]) -> None:
+    print(
+        f"\nPooled over the {len(cold)} draws (relative differences, inverse-variance weights):\n"
+    )
+    print("| metric | fixed effect [95%] | random effects [95%] | Cochran's Q (p) | I² | τ |")
+    print("|---|---|---|---|---:|---:|")
+    for metric, k in PAIRS:
+        p = pooled(cold, f"{metric}@{k}")
+        f, r = p["fixed"], p["random"]
+        print(
+            f"| {metric}@{k} | {f['eff']:+.2%} [{f['ci_low']:+.2%}, {f['ci_upp']:+.2%}] "
+            f"| {r['eff']:+.2%} [{r['ci_low']:+.2%}, {r['ci_upp']:+.2%}] "
+            f"| {p['q']:.2f} ({p['q_p_value']:.3f}) | {p['i2']:.2f} | {p['tau']:.2%} |"
+        )
 
 
 def main() -> None:
