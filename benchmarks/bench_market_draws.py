@@ -21,7 +21,8 @@ deviation of each relative difference, and the draws' differences pooled as a me
 (statsmodels' `combine_effects`, each draw's relative difference with its paired SE over the
 reference's level): the fixed-effect and the random-effects (DerSimonian-Laird) estimates with
 their 95% intervals, and Cochran's Q with its p-value and I², whether the draws differ by more
-than their sampling noise. Writes `--out/draws.json` and prints Markdown.
+than their sampling noise. Writes `--out/draws.json` (every night's figures, and the pooled
+estimates) and prints Markdown.
 """
 
 from __future__ import annotations
@@ -136,7 +137,7 @@ def print_tables(draws: list[dict]) -> None:
             f"| {r100['difference']:+.4f} [{r100['ci_low']:+.4f}] "
             f"| {'none' if trailing is None else f'{trailing:.2f}'} |"
         )
-    cold = [d for d in draws if d["start"] == "cold"]
+    cold = cold_nights(draws)
     if len(cold) > 1:
         print(f"\nOver the {len(cold)} draws' cold nights, Muse.2 − XGBoost relative (mean, sd):")
         for metric, k in PAIRS:
@@ -150,11 +151,14 @@ def print_tables(draws: list[dict]) -> None:
         print_pooled(cold)
 
 
+def cold_nights(draws: list[dict]) -> list[dict]:
+    return [d for d in draws if d["start"] == "cold"]
+
+
 def pooled(draws: list[dict], key: str) -> dict:
     """The draws' relative differences at `key` (e.g. "recall@10") pooled: fixed and random
     effects (DerSimonian-Laird) with 95% intervals, Cochran's Q, its p-value, I² and τ. A
     draw's relative difference has the SE of its paired difference over XGBoost's level."""
-    from scipy.stats import chi2
     from statsmodels.stats.meta_analysis import combine_effects
 
     metric, k = key.split("@")
@@ -167,7 +171,7 @@ def pooled(draws: list[dict], key: str) -> dict:
     res = combine_effects(np.array(effect), np.array(se) ** 2, method_re="dl")
     frame = res.summary_frame()
     out = {"draws": len(draws), "q": float(res.q), "i2": float(res.i2), "tau": res.tau2**0.5}
-    out["q_p_value"] = float(chi2.sf(res.q, res.df_resid))
+    out["q_p_value"] = float(res.test_homogeneity().pvalue)
     for row, name in (("fixed effect", "fixed"), ("random effect", "random")):
         out[name] = {c: float(frame.loc[row, c]) for c in ("eff", "sd_eff", "ci_low", "ci_upp")}
     return out
@@ -223,7 +227,11 @@ def main() -> None:
                 }
             )
             print(f"seed {seed}, {day}: {facts or 'already published'}", flush=True)
-    (args.out / "draws.json").write_text(json.dumps(draws, indent=2, default=str))
+    cold = cold_nights(draws)
+    summary = {"draws": draws}
+    if len(cold) > 1:  # the cold nights' differences pooled over the draws (`pooled`)
+        summary["pooled"] = {f"{m}@{k}": pooled(cold, f"{m}@{k}") for m, k in PAIRS}
+    (args.out / "draws.json").write_text(json.dumps(summary, indent=2, default=str))
     print()
     print_tables(draws)
 
