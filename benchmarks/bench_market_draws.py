@@ -115,7 +115,7 @@ def three(ranking: dict, model: str) -> str:
     return " / ".join(f"{ranking[f'{model}:{key}']:.4f}" for key in keys)
 
 
-def print_tables(draws: list[dict]) -> None:
+def print_tables(draws: list[dict], pooled_over: dict | None = None) -> None:
     print(
         "| draw, night | seekers | Muse.0 R@1000 | Muse.0 / popularity R@100 "
         "| Muse.2 R@10 / NDCG@10 / R@100 | XGBoost R@10 / NDCG@10 / R@100 "
@@ -148,7 +148,8 @@ def print_tables(draws: list[dict]) -> None:
             )
         values = [d["ranking"]["muse0:recall@1000"] for d in cold]
         print(f"- Muse.0 Recall@1000: from {min(values):.4f} to {max(values):.4f}")
-        print_pooled(cold)
+        if pooled_over:
+            print_pooled(len(cold), pooled_over)
 
 
 def cold_nights(draws: list[dict]) -> list[dict]:
@@ -177,14 +178,13 @@ def pooled(draws: list[dict], key: str) -> dict:
     return out
 
 
-def print_pooled(cold: list[dict]) -> None:
-    print(
-        f"\nPooled over the {len(cold)} draws (relative differences, inverse-variance weights):\n"
-    )
+def print_pooled(n_draws: int, pooled_over: dict) -> None:
+    """`pooled`'s figures of each metric, as a Markdown table."""
+    print(f"\nPooled over the {n_draws} draws (relative differences, inverse-variance weights):\n")
     print("| metric | fixed effect [95%] | random effects [95%] | Cochran's Q (p) | I² | τ |")
     print("|---|---|---|---|---:|---:|")
     for metric, k in PAIRS:
-        p = pooled(cold, f"{metric}@{k}")
+        p = pooled_over[f"{metric}@{k}"]
         f, r = p["fixed"], p["random"]
         print(
             f"| {metric}@{k} | {f['eff']:+.2%} [{f['ci_low']:+.2%}, {f['ci_upp']:+.2%}] "
@@ -233,7 +233,7 @@ def main() -> None:
         summary["pooled"] = {f"{m}@{k}": pooled(cold, f"{m}@{k}") for m, k in PAIRS}
     (args.out / "draws.json").write_text(json.dumps(summary, indent=2, default=str))
     print()
-    print_tables(draws)
+    print_tables(draws, summary.get("pooled"))
 
 
 if __name__ == "__main__":
